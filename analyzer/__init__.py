@@ -1,0 +1,1 @@
+"""Startup telemetry analyzer."""

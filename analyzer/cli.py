@@ -1,0 +1,243 @@
+"""The `analyze` command line: thin click commands over the library."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from analyzer.errors import AnalyzerError
+from analyzer.ingest import ImportProgress, import_paths
+from analyzer.lake import Store
+from analyzer.render import percent, table, when
+from analyzer.simulate import SimulationSpec, manifest_counts, write_export
+from analyzer.summary import Summary, summarize
+
+ENV_HELP = "Deployment environment, e.g. staging or production."
+STORE_HELP = "Lake folder. Default: $ANALYZER_STORE, else ./data/lake."
+
+
+class AnalyzerGroup(click.Group):
+    """Turns library errors into one red line and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AnalyzerError as exc:
+            if ctx.meta.get("debug"):
+                raise
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if ctx.meta.get("debug"):
+                raise
+            click.secho(
+                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+                fg="red",
+                err=True,
+            )
+            sys.exit(70)
+
+
+@click.group(cls=AnalyzerGroup)
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Startup telemetry analyzer: evidence-based phase timeouts for Cloud Run services.
+
+    The weekly workflow: fill the lake (`import` or `collect`), look at it (`summary`),
+    then get timeouts (`recommend`). `analyze demo` walks through it on bundled data.
+    """
+    ctx.meta["debug"] = debug
+
+
+def store_option(func: Any) -> Any:
+    return click.option("--store", type=click.Path(file_okay=False), help=STORE_HELP)(func)
+
+
+def _progress_printer() -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(p: ImportProgress) -> None:
+        share = p.bytes_done / p.bytes_total if p.bytes_total else 1.0
+        click.echo(
+            f"\rimporting: {p.files_done}/{p.files_total} files, {share:5.1%} of "
+            f"{p.bytes_total / 1e6:,.1f} MB, {p.so_far.read:,} entries",
+            err=True,
+            nl=p.files_done == p.files_total,
+        )
+
+    return show
+
+
+@main.command(name="import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--env", required=True, help=ENV_HELP)
+@store_option
+def import_command(paths: tuple[str, ...], env: str, store: str | None) -> None:
+    """Import Cloud Logging exports into the lake.
+
+    PATHS are files or folders (searched recursively for .json, .jsonl, .ndjson and .gz):
+    `gcloud logging read --format=json` arrays and Log Router sink exports. Importing the
+    same entries again adds nothing; malformed telemetry goes to the store's quarantine.
+
+    Example:
+
+        analyze import exports/ --env staging
+    """
+    result = import_paths(
+        list(paths), env=env, store=Store.resolve(store), on_progress=_progress_printer()
+    )
+    click.echo(result.summary_line())
+    for reason, count in sorted(result.quarantine_reasons.items()):
+        click.echo(f"  quarantined {count:,}: {reason}")
+
+
+@main.command()
+@click.option("--env", required=True, help=ENV_HELP)
+@store_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def summary(env: str, store: str | None, fmt: str) -> None:
+    """Startups, success rate and phase outcomes per VPC state for one env.
+
+    Example:
+
+        analyze summary --env staging --format json
+    """
+    result = summarize(store=Store.resolve(store), env=env)
+    click.echo(result.model_dump_json(indent=2) if fmt == "json" else format_summary(result))
+
+
+def format_summary(s: Summary) -> str:
+    head = (
+        f"env {s.env}: {when(s.window.start)} to {when(s.window.end)}\n"
+        f"{s.events:,} events, {s.startups:,} startups: {s.startups_completed:,} completed, "
+        f"{s.startups_failed:,} failed, {s.startups_incomplete:,} with no end seen; "
+        f"success rate {percent(s.startup_success_rate)}\n"
+    )
+    rows = [
+        [p.phase, p.operation, p.vpc_state, p.attempts, p.completed, p.timed_out, p.errors]
+        for p in s.phases
+    ]
+    headers = ["phase", "operation", "vpc_state", "attempts", "completed", "timed_out", "errors"]
+    return head + "\n" + table(headers, rows)
+
+
+@main.command()
+@click.option("--env", required=True, help=ENV_HELP)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3660),
+    default=28,
+    show_default=True,
+    help="Length of the window.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(),
+    help=(
+        "Where to write: NAME.json (gcloud array), NAME.jsonl[.gz] (sink lines) or a folder "
+        "(Log Router sink layout)."
+    ),
+)
+@click.option(
+    "--seed", type=int, default=1278, show_default=True, help="Random seed: same seed, same bytes."
+)
+@click.option(
+    "--form",
+    type=click.Choice(["structured", "text"]),
+    default="structured",
+    show_default=True,
+    help="jsonPayload events, or the seed's text lines.",
+)
+@click.option(
+    "--startups-per-hour",
+    type=click.FloatRange(min=0.01, max=100_000),
+    default=None,
+    help="Startup rate (default 3 in staging, 4 in production).",
+)
+def simulate(
+    env: str, days: int, out: str, seed: int, form: str, startups_per_hour: float | None
+) -> None:
+    """Write a simulated Cloud Logging export of SMD startups drawn from known laws.
+
+    Phase 3 (database) takes lognormal time by VPC connector state; the first half of the
+    window runs a static 20 s timeout, the second half 75 s. Prints what it wrote as JSON:
+    importing the export must reproduce those counts.
+
+    Example:
+
+        analyze simulate --env staging --days 28 --out staging.jsonl.gz
+    """
+    from analyzer.lake import check_env_name
+
+    spec = SimulationSpec(
+        env=check_env_name(env),
+        days=days,
+        seed=seed,
+        form=form,  # type: ignore[arg-type]
+        startups_per_hour=startups_per_hour,
+    )
+    manifest = write_export(spec, Path(out))
+    click.echo(json.dumps(manifest_counts(manifest), indent=2))
+
+
+def sample_dir() -> Path:
+    """The bundled sample exports: one folder per env."""
+    here = Path(__file__).resolve().parent.parent / "data" / "sample"
+    return here if here.is_dir() else Path("data") / "sample"
+
+
+@main.command()
+@click.option(
+    "--sample",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Folder of sample exports, one sub-folder per env. Default: data/sample.",
+)
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Lake folder to fill. Default: a fresh temporary folder.",
+)
+@click.pass_context
+def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
+    """Run the weekly workflow on the bundled sample data, showing each command.
+
+    Imports every env of data/sample into a fresh store, then runs the main job for
+    staging. Copy the commands it prints to run them on your own exports.
+
+    Example:
+
+        analyze demo
+    """
+    folder = Path(sample) if sample else sample_dir()
+    envs = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if not envs:
+        raise AnalyzerError(f"no sample data in {folder}: expected one folder per env")
+    lake = store or tempfile.mkdtemp(prefix="analyzer-demo-")
+    commands = [["import", str(folder / env), "--env", env, "--store", lake] for env in envs]
+    commands.append(["summary", "--env", "staging", "--store", lake])
+    for args in commands:
+        _run_shown(ctx, args)
+
+
+def _run_shown(ctx: click.Context, args: Sequence[str]) -> None:
+    click.secho("$ analyze " + shlex.join(args), bold=True)
+    sub = main.make_context("analyze", list(args), parent=ctx.parent)
+    with sub:
+        main.invoke(sub)
+    click.echo()

@@ -1,0 +1,152 @@
+"""The store: its layout, atomic append-only segments, the writer lock and DuckDB views."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from analyzer.errors import AnalyzerError
+from analyzer.queries import load_sql
+
+DEFAULT_STORE = Path("data") / "lake"
+STORE_ENV_VAR = "ANALYZER_STORE"
+ENV_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+# Views of queries/, in dependency order: each may read the ones before it.
+VIEWS = ("events", "vpc_states", "startups", "phase_attempts")
+
+
+def check_env_name(env: str) -> str:
+    """An env names a partition folder, so it is kept to a safe alphabet."""
+    if not ENV_NAME.match(env):
+        raise AnalyzerError(
+            f"invalid env {env!r}: use letters, digits, '.', '_' or '-' (at most 64)"
+        )
+    return env
+
+
+@dataclass(frozen=True)
+class Store:
+    """A lake folder: `events/` (the event log), `quarantine/`, `recommendations/`."""
+
+    root: Path
+
+    @classmethod
+    def resolve(cls, store: str | Path | None = None) -> Store:
+        """`--store`, else `$ANALYZER_STORE`, else `./data/lake`."""
+        chosen = store or os.environ.get(STORE_ENV_VAR) or DEFAULT_STORE
+        return cls(Path(chosen).expanduser())
+
+    @property
+    def events_dir(self) -> Path:
+        return self.root / "events"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def recommendations_dir(self) -> Path:
+        return self.root / "recommendations"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / ".tmp"
+
+    def segments(self, kind: str = "events") -> list[Path]:
+        folder = self.root / kind
+        return sorted(folder.rglob("*.parquet")) if folder.is_dir() else []
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """One writer at a time; leftovers of a writer that died are cleared on entry."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock_file = open(self.root / ".lock", "a+b")  # noqa: SIM115 - held for the block
+        except OSError as exc:
+            raise AnalyzerError(f"cannot open store {self.root}: {exc.strerror}") from exc
+        with lock_file:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+            try:
+                shutil.rmtree(self.tmp_dir, ignore_errors=True)
+                self.tmp_dir.mkdir(parents=True, exist_ok=True)
+                yield
+            finally:
+                shutil.rmtree(self.tmp_dir, ignore_errors=True)
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+    def new_staging_dir(self) -> Path:
+        path = self.tmp_dir / uuid.uuid4().hex
+        path.mkdir(parents=True)
+        return path
+
+    def publish(self, staged: Path, kind: str) -> int:
+        """Move whole segment files from a staging folder into `kind/`, each by one rename.
+
+        A crash part-way leaves whole segments only; their rows are then duplicates that the
+        next import of the same input skips, and it writes the rest.
+        """
+        moved = 0
+        for source in sorted(staged.rglob("*.parquet")):
+            target = self.root / kind / source.relative_to(staged)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _fsync(source)
+            os.replace(source, target)
+            _fsync(target.parent)
+            moved += 1
+        return moved
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def segment_pattern() -> str:
+    """File names that sort by time of writing: `seg_<UTC time>_<uuid>`."""
+    return "seg_" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "_{uuid}"
+
+
+def new_connection() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+def connect(store: Store) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection whose views (`queries/`) read the store's segments."""
+    con = new_connection()
+    files = [str(p) for p in store.segments("events")]
+    if files:
+        con.execute("SET VARIABLE lake_files = ?", [files])
+        con.execute(
+            "CREATE TEMP VIEW lake_rows AS SELECT * FROM read_parquet("
+            "getvariable('lake_files'), hive_partitioning = false, union_by_name = true)"
+        )
+    else:
+        con.execute("CREATE TEMP VIEW lake_rows AS " + load_sql("lake_schema"))
+    for view in VIEWS:
+        con.execute(f"CREATE TEMP VIEW {view} AS " + load_sql(view))
+    return con
+
+
+def query_rows(
+    con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object] | None = None
+) -> list[dict[str, object]]:
+    """Run `queries/<query>.sql` with bound parameters; rows as dicts keyed by column name."""
+    cursor = con.execute(load_sql(query), params or {})
+    columns = [d[0] for d in cursor.description or []]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

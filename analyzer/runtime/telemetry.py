@@ -1,0 +1,77 @@
+"""The contract's events (TELEMETRY.md §2) as payloads, and the seed's text line for each (§3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+EVENTS = (
+    "startup_started",
+    "phase_started",
+    "timeout_calculated",
+    "phase_completed",
+    "phase_failed",
+    "phase_context",
+    "degradation_applied",
+    "breaker_transition",
+    "vpc_state_changed",
+    "startup_completed",
+    "startup_failed",
+)
+
+_BREAKER_LINES = {
+    "OPEN": "Database circuit breaker: Opening circuit due to repeated failures",
+    "HALF_OPEN": "Database circuit breaker: Attempting half-open state",
+    "CLOSED": "Database circuit breaker: Success recorded, closing circuit",
+}
+
+
+def text_line(event: str, fields: dict[str, Any]) -> str:
+    """The line a seed-following service prints for this event (TELEMETRY.md §3)."""
+    phase = fields.get("phase")
+    name = str(fields.get("phase_name") or "database")
+    if event == "startup_started":
+        return "SMD startup sequence beginning"
+    if event == "phase_started":
+        return f"SMD Phase {phase}: {name.capitalize()} initialization starting"
+    if event == "timeout_calculated":
+        base = float(fields.get("base_timeout_s", fields["timeout_s"]))
+        vpc_aware = float(fields.get("vpc_aware_timeout_s", fields["timeout_s"]))
+        final = float(fields["timeout_s"])
+        return (
+            f"SMD Phase {phase} timeout calculation: "
+            f"base={base}s, vpc_aware={vpc_aware}s, final={final}s"
+        )
+    if event == "phase_completed":
+        return f"SMD Phase {phase} completed successfully in {float(fields['duration_s']):.2f}s"
+    if event == "phase_failed":
+        if fields.get("outcome") == "timeout":
+            waited = float(fields.get("timeout_s", fields["duration_s"]))
+            return f"SMD Phase {phase} {name} initialization timeout after {waited}s"
+        return f"SMD Phase {phase} {name} initialization failed: {fields.get('error', '')}"
+    if event == "phase_context":
+        return (
+            f"VPC connector state: {fields.get('vpc_state', 'unknown')}, "
+            f"Circuit breaker: {fields.get('breaker_state', 'CLOSED')}"
+        )
+    if event == "vpc_state_changed":
+        utilization = float(fields.get("vpc_utilization", 0.0))
+        return (
+            f"VPC connector capacity state changed: {fields['from_state']} -> "
+            f"{fields['to_state']} (utilization={utilization:.2f})"
+        )
+    if event == "breaker_transition":
+        return _BREAKER_LINES[str(fields["to_state"])]
+    if event == "degradation_applied":
+        return "Database fallback applied - service operating in degraded mode"
+    if event == "startup_completed":
+        return "SMD startup sequence completed"
+    if event == "startup_failed":
+        return f"SMD startup failed: container exit code {fields.get('exit_code', 3)}"
+    raise ValueError(f"unknown telemetry event {event!r}; expected one of {', '.join(EVENTS)}")
+
+
+def structured_payload(event: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The `jsonPayload` of an event: its fields (None left out) and the text line as `message`."""
+    payload: dict[str, Any] = {"event": event, "message": text_line(event, fields)}
+    payload.update((key, value) for key, value in fields.items() if value is not None)
+    return payload

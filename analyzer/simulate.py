@@ -1,0 +1,415 @@
+"""The sample-data generator: Cloud Logging exports of SMD startups drawn from known laws.
+
+The story it tells is the seed's: phase 3 (database) initialisation takes a lognormal time whose
+median depends on the VPC connector's state; under `pressure` it is far longer than in quiet
+hours. For the first half of the window the phase-3 timeout is a static 20 s, which fails most
+pressure-state startups (exit code 3); from the middle on it is 75 s. Every number comes from
+`PHASE3_LAWS` and the other constants below, so tests can compare estimates with the truth.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from statistics import NormalDist
+from typing import IO, Any, Literal
+
+from analyzer.errors import AnalyzerError
+from analyzer.runtime.telemetry import structured_payload, text_line
+
+Form = Literal["structured", "text"]
+
+
+@dataclass(frozen=True)
+class DurationLaw:
+    """A lognormal duration: median `median_s`, log-scale spread `sigma`."""
+
+    median_s: float
+    sigma: float
+
+    def quantile(self, q: float) -> float:
+        return self.median_s * math.exp(self.sigma * NormalDist().inv_cdf(q))
+
+    def draw(self, rng: random.Random) -> float:
+        return rng.lognormvariate(math.log(self.median_s), self.sigma)
+
+
+# Phase 3 (database initialisation) by VPC connector state: the truth the estimates must find.
+PHASE3_LAWS: dict[str, DurationLaw] = {
+    "healthy": DurationLaw(median_s=6.0, sigma=0.35),
+    "scaling": DurationLaw(median_s=16.0, sigma=0.40),
+    "pressure": DurationLaw(median_s=28.0, sigma=0.35),
+    "critical": DurationLaw(median_s=45.0, sigma=0.35),
+}
+# Chance that a phase-3 attempt fails with a connection error before it would have finished.
+PHASE3_ERROR_RATE = {"healthy": 0.005, "scaling": 0.02, "pressure": 0.03, "critical": 0.10}
+# The other phases are quick and never fail.
+OTHER_PHASES = {
+    1: ("configuration", DurationLaw(0.4, 0.3)),
+    2: ("dependencies", DurationLaw(1.2, 0.3)),
+    4: ("cache", DurationLaw(1.5, 0.3)),
+    5: ("routes", DurationLaw(0.8, 0.3)),
+}
+# VPC connector state mix: off-peak hours, and peak hours (13:00-21:59 UTC).
+STATE_MIX = {
+    "off_peak": {"healthy": 0.85, "scaling": 0.07, "pressure": 0.06, "critical": 0.02},
+    "peak": {"healthy": 0.35, "scaling": 0.15, "pressure": 0.40, "critical": 0.10},
+}
+UTILIZATION = {
+    "healthy": (0.20, 0.60),
+    "scaling": (0.60, 0.75),
+    "pressure": (0.70, 0.88),
+    "critical": (0.88, 0.99),
+}
+STATIC_TIMEOUT_S = 20.0
+RAISED_TIMEOUT_S = 75.0
+FALLBACK_RATE = 0.10  # share of phase-3 failures where the service goes on degraded
+DUPLICATE_RATE = 0.01  # sink exports repeat entries; Google does not remove them
+NOISE_LINES = ("Uvicorn running on http://0.0.0.0:8080", "GET /health HTTP/1.1 200 OK")
+DEFAULT_START = datetime(2026, 10, 26, tzinfo=UTC)
+STARTUPS_PER_HOUR = {"staging": 3.0, "production": 4.0}
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    env: str
+    days: int = 28
+    seed: int = 1278
+    form: Form = "structured"
+    start: datetime = DEFAULT_START
+    startups_per_hour: float | None = None
+    project: str = "netra-demo"
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+    @property
+    def timeout_raised_at(self) -> datetime:
+        return self.start + timedelta(days=self.days / 2)
+
+
+@dataclass
+class SimulationManifest:
+    """What the generator wrote: the numbers an import of its output must reproduce."""
+
+    env: str
+    form: str
+    start: str
+    end: str
+    entries_written: int = 0
+    telemetry_entries: int = 0
+    noise_entries: int = 0
+    duplicate_entries: int = 0
+    duplicate_telemetry_entries: int = 0
+    startups: int = 0
+    startup_outcomes: dict[str, int] = field(default_factory=dict)
+    phase_attempts: int = 0
+    phase3_outcomes: dict[str, int] = field(default_factory=dict)
+    vpc_state_changes: int = 0
+
+
+class _Writer:
+    """Builds LogEntry objects and counts them into the manifest."""
+
+    def __init__(self, spec: SimulationSpec, rng: random.Random, manifest: SimulationManifest):
+        self.spec, self.rng, self.manifest = spec, rng, manifest
+        self.service = f"netra-backend-{spec.env}"
+        self.log_name = f"projects/{spec.project}/logs/run.googleapis.com%2Fstdout"
+
+    def entry(
+        self, ts: datetime, instance: str | None, revision: str, payload: dict[str, Any] | str
+    ) -> dict[str, Any]:
+        severity = "INFO"
+        if isinstance(payload, dict):
+            severity = payload.pop("_severity", "INFO")
+        entry: dict[str, Any] = {
+            "insertId": f"{self.rng.getrandbits(64):016x}",
+            "timestamp": _rfc3339(ts),
+            "receiveTimestamp": _rfc3339(ts + timedelta(milliseconds=self.rng.randint(50, 900))),
+            "severity": severity,
+            "logName": self.log_name,
+            "resource": {
+                "type": "cloud_run_revision",
+                "labels": {
+                    "service_name": self.service,
+                    "revision_name": revision,
+                    "location": "us-central1",
+                    "project_id": self.spec.project,
+                    "configuration_name": self.service,
+                },
+            },
+        }
+        if instance:
+            entry["labels"] = {"instanceId": instance}
+        if isinstance(payload, str):
+            entry["textPayload"] = payload
+        else:
+            entry["jsonPayload"] = payload
+        return entry
+
+    def event(
+        self,
+        ts: datetime,
+        instance: str | None,
+        revision: str,
+        event: str,
+        severity: str = "INFO",
+        **fields: Any,
+    ) -> dict[str, Any]:
+        self.manifest.telemetry_entries += 1
+        if self.spec.form == "text":
+            return self.entry(ts, instance, revision, text_line(event, fields))
+        payload = structured_payload(event, {"env": self.spec.env, **fields})
+        payload["_severity"] = severity
+        return self.entry(ts, instance, revision, payload)
+
+    def noise(self, ts: datetime, instance: str, revision: str, line: str) -> dict[str, Any]:
+        self.manifest.noise_entries += 1
+        return self.entry(ts, instance, revision, line)
+
+
+def _rfc3339(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _draw_state(rng: random.Random, hour: int) -> str:
+    mix = STATE_MIX["peak" if 13 <= hour <= 21 else "off_peak"]
+    return rng.choices(list(mix), weights=list(mix.values()))[0]
+
+
+def simulate_entries(
+    spec: SimulationSpec, manifest: SimulationManifest
+) -> Iterator[dict[str, Any]]:
+    """Every LogEntry of the window in time order (sink duplicates right after their original)."""
+    rng = random.Random(f"{spec.seed}:{spec.env}")
+    writer = _Writer(spec, rng, manifest)
+    rate = spec.startups_per_hour or STARTUPS_PER_HOUR.get(spec.env, 3.0)
+    revision = f"{writer.service}-00001-{rng.randrange(16**3):03x}"
+    state, utilization = "healthy", 0.4
+    next_state_change = spec.start
+    now = spec.start
+    while True:
+        now += timedelta(hours=rng.expovariate(rate))
+        if now >= spec.end:
+            break
+        while next_state_change <= now:
+            new_state = _draw_state(rng, next_state_change.hour)
+            if new_state != state:
+                low, high = UTILIZATION[new_state]
+                utilization = round(rng.uniform(low, high), 2)
+                manifest.vpc_state_changes += 1
+                yield from _with_duplicates(
+                    rng,
+                    manifest,
+                    [
+                        writer.event(
+                            next_state_change,
+                            None,
+                            revision,
+                            "vpc_state_changed",
+                            from_state=state,
+                            to_state=new_state,
+                            vpc_state=new_state,
+                            vpc_utilization=utilization,
+                        )
+                    ],
+                )
+                state = new_state
+            next_state_change += timedelta(minutes=rng.uniform(30, 90))
+        if rng.random() < 0.01:  # now and then a new revision is deployed
+            revision = f"{writer.service}-{rng.randrange(2, 999):05d}-{rng.randrange(16**3):03x}"
+        yield from _with_duplicates(
+            rng, manifest, _startup(writer, spec, now, revision, state, utilization)
+        )
+
+
+def _with_duplicates(
+    rng: random.Random, manifest: SimulationManifest, entries: list[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    for entry in entries:
+        manifest.entries_written += 1
+        yield entry
+        if rng.random() < DUPLICATE_RATE:
+            manifest.entries_written += 1
+            manifest.duplicate_entries += 1
+            if entry.get("textPayload") not in NOISE_LINES:
+                manifest.duplicate_telemetry_entries += 1
+            yield entry
+
+
+def _startup(
+    writer: _Writer,
+    spec: SimulationSpec,
+    t0: datetime,
+    revision: str,
+    state: str,
+    utilization: float,
+) -> list[dict[str, Any]]:
+    rng, manifest = writer.rng, writer.manifest
+    instance = f"{rng.getrandbits(128):032x}"
+    out: list[dict[str, Any]] = [writer.noise(t0, instance, revision, NOISE_LINES[0])]
+
+    def emit(t: datetime, event: str, severity: str = "INFO", **fields: Any) -> None:
+        out.append(writer.event(t, instance, revision, event, severity, **fields))
+
+    emit(t0, "startup_started")
+    manifest.startups += 1
+    t = t0 + timedelta(milliseconds=rng.randint(5, 50))
+    outcome = "completed"
+    for phase in range(1, 6):
+        manifest.phase_attempts += 1
+        if phase != 3:
+            name, law = OTHER_PHASES[phase]
+            duration = law.draw(rng)
+            emit(t, "phase_started", phase=phase, phase_name=name)
+            t += timedelta(seconds=duration)
+            emit(t, "phase_completed", phase=phase, phase_name=name, duration_s=round(duration, 6))
+            continue
+        timeout = STATIC_TIMEOUT_S if t0 < spec.timeout_raised_at else RAISED_TIMEOUT_S
+        result, waited = _phase3_attempt(rng, state, timeout)
+        manifest.phase3_outcomes[result] = manifest.phase3_outcomes.get(result, 0) + 1
+        common: dict[str, Any] = {
+            "phase": 3,
+            "phase_name": "database",
+            "operation": "initialization",
+            "vpc_state": state,
+            "vpc_utilization": utilization,
+            "timeout_s": timeout,
+        }
+        emit(t, "phase_started", **common)
+        emit(t, "timeout_calculated", base_timeout_s=timeout, vpc_aware_timeout_s=timeout, **common)
+        t += timedelta(seconds=waited)
+        if result == "completed":
+            emit(t, "phase_completed", duration_s=round(waited, 6), **common)
+            continue
+        failure: dict[str, Any] = {"outcome": result, "duration_s": round(waited, 6)}
+        if result == "error":
+            failure["error_type"] = "OperationalError"
+            failure["error"] = "connection to Cloud SQL instance refused: too many connections"
+        emit(t, "phase_failed", "ERROR", **common, **failure)
+        t += timedelta(milliseconds=1)
+        emit(t, "phase_context", "ERROR", vpc_state=state, breaker_state="CLOSED")
+        if rng.random() < FALLBACK_RATE:
+            emit(t, "degradation_applied", "WARNING", phase=3, fallback_applied=True)
+            outcome = "degraded"
+            continue
+        emit(t, "startup_failed", "ERROR", exit_code=3)
+        outcome = "failed"
+        break
+    if outcome != "failed":
+        emit(t, "startup_completed")
+        out.append(writer.noise(t, instance, revision, NOISE_LINES[1]))
+    manifest.startup_outcomes[outcome] = manifest.startup_outcomes.get(outcome, 0) + 1
+    return out
+
+
+def _phase3_attempt(rng: random.Random, state: str, timeout: float) -> tuple[str, float]:
+    """How one phase-3 attempt ends under `timeout`, and the seconds it ran."""
+    duration = PHASE3_LAWS[state].draw(rng)
+    if rng.random() < PHASE3_ERROR_RATE[state]:
+        waited = duration * rng.uniform(0.05, 0.95)
+        return ("error", waited) if waited < timeout else ("timeout", timeout)
+    return ("completed", duration) if duration <= timeout else ("timeout", timeout)
+
+
+def write_export(spec: SimulationSpec, out: Path) -> SimulationManifest:
+    """Write the simulated export to `out`, shaped by its name (see `export_shape`)."""
+    manifest = SimulationManifest(
+        env=spec.env, form=spec.form, start=_rfc3339(spec.start), end=_rfc3339(spec.end)
+    )
+    entries = simulate_entries(spec, manifest)
+    shape = export_shape(out)
+    if shape == "sink-folder":
+        _write_sink_folder(entries, out)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with _open_for_write(out) as stream:
+            if shape == "gcloud-array":
+                _write_array(entries, stream)
+            else:
+                for entry in entries:
+                    stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
+    return manifest
+
+
+def export_shape(out: Path) -> str:
+    """`.json` is a gcloud array; `.jsonl`/`.ndjson` (optionally `.gz`) and `.json.gz` are
+    newline-delimited; a path without a suffix is a Log Router sink folder."""
+    name = out.name
+    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".json.gz")):
+        return "ndjson"
+    if name.endswith(".json"):
+        return "gcloud-array"
+    if out.suffix == "" or out.is_dir():
+        return "sink-folder"
+    raise AnalyzerError(
+        f"{out}: cannot tell the export shape from the name; use .json (gcloud array), "
+        ".jsonl or .jsonl.gz (sink lines), or a folder"
+    )
+
+
+def _open_for_write(path: Path) -> IO[str]:
+    if path.name.endswith(".gz"):
+        # mtime=0: the same seed gives the same bytes.
+        raw = gzip.GzipFile(filename="", mode="wb", fileobj=path.open("wb"), mtime=0)
+        return io.TextIOWrapper(raw, encoding="utf-8")
+    return path.open("w", encoding="utf-8")
+
+
+def _write_array(entries: Iterator[dict[str, Any]], stream: IO[str]) -> None:
+    stream.write("[\n")
+    for index, entry in enumerate(entries):
+        stream.write((",\n" if index else "") + json.dumps(entry, indent=2))
+    stream.write("\n]\n")
+
+
+def _write_sink_folder(entries: Iterator[dict[str, Any]], root: Path) -> None:
+    """One NDJSON file per hour, as a Cloud Storage sink lays them out."""
+    current: Path | None = None
+    stream: IO[str] | None = None
+    try:
+        for entry in entries:
+            ts = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00"))
+            hour = ts.strftime("%H")
+            path = (
+                root
+                / "run.googleapis.com"
+                / "stdout"
+                / ts.strftime("%Y/%m/%d")
+                / (f"{hour}:00:00_{hour}:59:59_S0.json")
+            )
+            if path != current:
+                if stream:
+                    stream.close()
+                path.parent.mkdir(parents=True, exist_ok=True)
+                stream = path.open("a", encoding="utf-8")
+                current = path
+            assert stream is not None
+            stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
+    finally:
+        if stream:
+            stream.close()
+
+
+def manifest_counts(manifest: SimulationManifest) -> dict[str, Any]:
+    """The manifest as plain data (for JSON output)."""
+    return asdict(manifest)
+
+
+__all__ = [
+    "PHASE3_LAWS",
+    "DurationLaw",
+    "SimulationManifest",
+    "SimulationSpec",
+    "manifest_counts",
+    "simulate_entries",
+    "write_export",
+]

@@ -1,0 +1,80 @@
+"""`analyze summary`: what the lake holds for one env, startups and phase outcomes at a glance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from analyzer.errors import NoDataError
+from analyzer.lake import Store, check_env_name, connect, query_rows
+
+
+class Window(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class PhaseCounts(BaseModel):
+    phase: int
+    operation: str
+    vpc_state: str
+    attempts: int
+    completed: int
+    timed_out: int
+    errors: int
+    incomplete: int
+
+
+class Summary(BaseModel):
+    env: str
+    window: Window
+    events: int
+    startups: int
+    startups_completed: int
+    startups_failed: int
+    startups_incomplete: int
+    startup_success_rate: float | None
+    phases: list[PhaseCounts]
+
+
+def no_data_error(store: Store, env: str) -> NoDataError:
+    return NoDataError(
+        f"no telemetry for env {env!r} in store {store.root}; fill it with "
+        f"`analyze import PATH --env {env}` or `analyze collect --env {env} --project PROJECT`"
+    )
+
+
+class _Overview(BaseModel):
+    window_start: datetime | None
+    window_end: datetime | None
+    events: int
+    startups: int
+    startups_completed: int
+    startups_failed: int
+    startups_incomplete: int
+
+
+def summarize(*, store: Store, env: str) -> Summary:
+    """Counts of startups and phase attempts for `env`, over all the telemetry stored."""
+    check_env_name(env)
+    con = connect(store)
+    try:
+        overview = _Overview.model_validate(query_rows(con, "env_overview", {"env": env})[0])
+        if not overview.events or not overview.window_start or not overview.window_end:
+            raise no_data_error(store, env)
+        phases = query_rows(con, "phase_outcome_counts", {"env": env})
+    finally:
+        con.close()
+    ended = overview.startups_completed + overview.startups_failed
+    return Summary(
+        env=env,
+        window=Window(start=overview.window_start, end=overview.window_end),
+        events=overview.events,
+        startups=overview.startups,
+        startups_completed=overview.startups_completed,
+        startups_failed=overview.startups_failed,
+        startups_incomplete=overview.startups_incomplete,
+        startup_success_rate=overview.startups_completed / ended if ended else None,
+        phases=[PhaseCounts.model_validate(row) for row in phases],
+    )

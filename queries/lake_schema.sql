@@ -1,0 +1,36 @@
+-- lake_schema: the columns of the lake (TELEMETRY.md §4), as an empty relation.
+-- Used when the store has no segment yet, so every view still answers (with no rows).
+-- Returns: zero rows with the lake's column names and types. Parameters: none.
+SELECT
+    NULL::VARCHAR     AS insert_id,
+    NULL::TIMESTAMPTZ AS ts,
+    NULL::TIMESTAMPTZ AS receive_ts,
+    NULL::VARCHAR     AS env,
+    NULL::VARCHAR     AS service,
+    NULL::VARCHAR     AS revision,
+    NULL::VARCHAR     AS instance_id,
+    NULL::VARCHAR     AS startup_id,
+    NULL::VARCHAR     AS event,
+    NULL::INTEGER     AS phase,
+    NULL::VARCHAR     AS phase_name,
+    NULL::VARCHAR     AS operation,
+    NULL::VARCHAR     AS outcome,
+    NULL::VARCHAR     AS vpc_state,
+    NULL::VARCHAR     AS breaker_state,
+    NULL::VARCHAR     AS from_state,
+    NULL::VARCHAR     AS to_state,
+    NULL::VARCHAR     AS error_type,
+    NULL::VARCHAR     AS error,
+    NULL::VARCHAR     AS severity,
+    NULL::VARCHAR     AS message,
+    NULL::DOUBLE      AS duration_s,
+    NULL::DOUBLE      AS timeout_s,
+    NULL::DOUBLE      AS vpc_utilization,
+    NULL::INTEGER     AS exit_code,
+    NULL::VARCHAR     AS form,
+    NULL::VARCHAR     AS log_name,
+    NULL::VARCHAR     AS payload,
+    NULL::VARCHAR     AS source_file,
+    NULL::TIMESTAMPTZ AS ingested_at,
+    NULL::DATE        AS date
+WHERE false

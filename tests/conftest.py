@@ -1,0 +1,89 @@
+"""Small factories for Cloud Logging entries, export files and stores."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analyzer.lake import Store
+
+T0 = datetime(2026, 10, 1, 12, 0, 0, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+def at(seconds: float) -> str:
+    """An RFC 3339 timestamp `seconds` after T0."""
+    return (T0 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry(
+    payload: dict[str, Any] | str | None = None,
+    *,
+    t: float = 0.0,
+    instance: str | None = "inst-1",
+    insert_id: str | None = None,
+    service: str = "backend",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A Cloud Run LogEntry: a dict payload becomes jsonPayload, a string textPayload."""
+    e: dict[str, Any] = {
+        "insertId": insert_id if insert_id is not None else f"id-{next(_ids):06d}",
+        "timestamp": at(t),
+        "severity": "INFO",
+        "logName": "projects/p/logs/run.googleapis.com%2Fstdout",
+        "resource": {
+            "type": "cloud_run_revision",
+            "labels": {"service_name": service, "revision_name": f"{service}-00001-abc"},
+        },
+    }
+    if instance is not None:
+        e["labels"] = {"instanceId": instance}
+    if isinstance(payload, str):
+        e["textPayload"] = payload
+    elif payload is not None:
+        e["jsonPayload"] = payload
+    e.update(extra)
+    return e
+
+
+def write_ndjson(path: Path, entries: Iterable[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(e) + "\n" for e in entries)
+    if path.name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def write_array(path: Path, entries: Iterable[dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(list(entries), indent=2))
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "lake")
+
+
+@pytest.fixture
+def lake_rows(store: Store) -> Callable[[str, str], list[tuple[Any, ...]]]:
+    """Rows of a view of the store, ordered, for comparisons."""
+    from analyzer.lake import connect
+
+    def read(view: str, columns: str = "*") -> list[tuple[Any, ...]]:
+        con = connect(store)
+        try:
+            return con.execute(f"SELECT {columns} FROM {view} ORDER BY ALL").fetchall()
+        finally:
+            con.close()
+
+    return read

@@ -1,0 +1,212 @@
+"""The views of queries/ on a small hand-made lake whose answers can be checked by eye."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analyzer.ingest import import_paths
+from analyzer.lake import Store, connect
+from tests.conftest import T0, entry, write_array, write_ndjson
+
+
+def _lake(tmp_path: Path, store: Store) -> None:
+    a = "inst-a"  # structured: phase 3 times out at 20 s under pressure, exit code 3
+    b = "inst-b"  # text: phase 3 fails with an error 3.5 s after its start line
+    c = "inst-c"  # structured, no VPC state of its own: the timeline says scaling
+    d = "inst-d"  # before any VPC state change, never ends
+    entries = [
+        entry({"event": "startup_started"}, t=0, instance=a),
+        entry({"event": "phase_started", "phase": 1}, t=1, instance=a),
+        entry({"event": "phase_completed", "phase": 1, "duration_s": 1.0}, t=2, instance=a),
+        entry(
+            {"event": "phase_started", "phase": 3, "vpc_state": "pressure", "timeout_s": 20.0},
+            t=2,
+            instance=a,
+        ),
+        entry(
+            {
+                "event": "phase_failed",
+                "phase": 3,
+                "outcome": "timeout",
+                "duration_s": 20.0,
+                "timeout_s": 20.0,
+            },
+            t=22,
+            instance=a,
+        ),
+        entry({"event": "startup_failed", "exit_code": 3}, t=22.1, instance=a),
+        entry("SMD startup sequence beginning", t=100, instance=b),
+        entry("SMD Phase 3: Database initialization starting", t=101, instance=b),
+        entry(
+            "SMD Phase 3 timeout calculation: base=75.0s, vpc_aware=75.0s, final=75.0s",
+            t=101,
+            instance=b,
+        ),
+        entry("SMD Phase 3 database initialization failed: boom", t=104.5, instance=b),
+        entry("VPC connector state: critical, Circuit breaker: CLOSED", t=104.6, instance=b),
+        entry("SMD startup failed: container exit code 3", t=104.7, instance=b),
+        entry(
+            {
+                "event": "vpc_state_changed",
+                "from_state": "healthy",
+                "to_state": "scaling",
+                "vpc_utilization": 0.65,
+            },
+            t=50,
+            instance=None,
+        ),
+        entry({"event": "startup_started"}, t=200, instance=c),
+        entry({"event": "phase_started", "phase": 3}, t=200, instance=c),
+        entry({"event": "phase_completed", "phase": 3, "duration_s": 10.0}, t=210, instance=c),
+        entry(
+            {"event": "phase_completed", "phase": 3, "operation": "connection", "duration_s": 2.0},
+            t=203,
+            instance=c,
+        ),
+        entry({"event": "startup_completed"}, t=211, instance=c),
+        entry({"event": "phase_started", "phase": 3}, t=-100, instance=d),
+    ]
+    write_array(tmp_path / "read.json", entries[:12])
+    write_ndjson(tmp_path / "sink.jsonl", entries[12:] + entries[:3])  # overlaps the array
+    import_paths([tmp_path / "read.json", tmp_path / "sink.jsonl"], env="staging", store=store)
+
+
+@pytest.fixture
+def con(tmp_path: Path, store: Store):
+    _lake(tmp_path, store)
+    connection = connect(store)
+    yield connection
+    connection.close()
+
+
+def test_events_are_deduplicated(con) -> None:
+    assert con.execute("SELECT count(*), count(DISTINCT insert_id) FROM events").fetchall() == [
+        (19, 19)
+    ]
+
+
+def test_startups(con) -> None:
+    rows = con.execute(
+        "SELECT startup_id, epoch(started_at) - epoch(?::TIMESTAMPTZ), duration_s, outcome, "
+        "exit_code, last_phase FROM startups ORDER BY startup_id",
+        [T0],
+    ).fetchall()
+    assert [
+        (r[0], round(r[1], 3), None if r[2] is None else round(r[2], 3), *r[3:]) for r in rows
+    ] == [
+        ("inst-a", 0.0, 22.1, "failed", 3, 3),
+        ("inst-b", 100.0, 4.7, "failed", 3, 3),
+        ("inst-c", 200.0, 11.0, "completed", None, 3),
+        ("inst-d", -100.0, None, "incomplete", None, 3),
+    ]
+
+
+def test_phase_attempts(con) -> None:
+    rows = con.execute(
+        "SELECT startup_id, phase, operation, outcome, round(duration_s, 3), censored, timeout_s, "
+        "vpc_state, vpc_state_source, vpc_utilization, error "
+        "FROM phase_attempts ORDER BY startup_id, phase, operation"
+    ).fetchall()
+    assert rows == [
+        (
+            "inst-a",
+            1,
+            "initialization",
+            "completed",
+            1.0,
+            False,
+            None,
+            "unknown",
+            "none",
+            None,
+            None,
+        ),
+        (
+            "inst-a",
+            3,
+            "initialization",
+            "timeout",
+            20.0,
+            True,
+            20.0,
+            "pressure",
+            "event",
+            None,
+            None,
+        ),
+        (
+            "inst-b",
+            3,
+            "initialization",
+            "error",
+            3.5,
+            True,
+            75.0,
+            "critical",
+            "context",
+            None,
+            "boom",
+        ),
+        (
+            "inst-c",
+            3,
+            "connection",
+            "completed",
+            2.0,
+            False,
+            None,
+            "scaling",
+            "timeline",
+            0.65,
+            None,
+        ),
+        (
+            "inst-c",
+            3,
+            "initialization",
+            "completed",
+            10.0,
+            False,
+            None,
+            "scaling",
+            "timeline",
+            0.65,
+            None,
+        ),
+        (
+            "inst-d",
+            3,
+            "initialization",
+            "incomplete",
+            None,
+            True,
+            None,
+            "unknown",
+            "none",
+            None,
+            None,
+        ),
+    ]
+
+
+def test_attempt_without_start_line_starts_its_duration_before_its_end(con) -> None:
+    (started,) = con.execute(
+        "SELECT epoch(started_at) - epoch(?::TIMESTAMPTZ) FROM phase_attempts "
+        "WHERE startup_id = 'inst-c' AND operation = 'connection'",
+        [T0],
+    ).fetchone()
+    assert round(started, 3) == 201.0
+
+
+def test_vpc_states(con) -> None:
+    assert con.execute(
+        "SELECT vpc_state, from_state, vpc_utilization, until FROM vpc_states"
+    ).fetchall() == [("scaling", "healthy", 0.65, None)]
+
+
+def test_views_answer_on_an_empty_store(store: Store) -> None:
+    connection = connect(store)
+    for view in ("events", "vpc_states", "startups", "phase_attempts"):
+        assert connection.execute(f"SELECT count(*) FROM {view}").fetchall() == [(0,)]
