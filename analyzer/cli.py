@@ -6,11 +6,12 @@ import json
 import shlex
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+from pydantic import BaseModel
 
 from analyzer.errors import AnalyzerError
 from analyzer.ingest import ImportProgress, import_paths
@@ -59,8 +60,21 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.meta["debug"] = debug
 
 
-def store_option(func: Any) -> Any:
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_option(func: F) -> F:
     return click.option("--store", type=click.Path(file_okay=False), help=STORE_HELP)(func)
+
+
+def env_option(func: F) -> F:
+    return click.option("--env", required=True, help=ENV_HELP)(func)
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    return click.option(
+        "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True
+    )
 
 
 def _progress_printer() -> Any:
@@ -81,7 +95,7 @@ def _progress_printer() -> Any:
 
 @main.command(name="import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("--env", required=True, help=ENV_HELP)
+@env_option
 @store_option
 def import_command(paths: tuple[str, ...], env: str, store: str | None) -> None:
     """Import Cloud Logging exports into the lake.
@@ -103,11 +117,9 @@ def import_command(paths: tuple[str, ...], env: str, store: str | None) -> None:
 
 
 @main.command()
-@click.option("--env", required=True, help=ENV_HELP)
+@env_option
 @store_option
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option("table", "json")
 def summary(env: str, store: str | None, fmt: str) -> None:
     """Startups, success rate and phase outcomes per VPC state for one env.
 
@@ -116,7 +128,7 @@ def summary(env: str, store: str | None, fmt: str) -> None:
         analyze summary --env staging --format json
     """
     result = summarize(store=Store.resolve(store), env=env)
-    click.echo(result.model_dump_json(indent=2) if fmt == "json" else format_summary(result))
+    click.echo(render_model(result, fmt, format_summary))
 
 
 def format_summary(s: Summary) -> str:
@@ -135,7 +147,7 @@ def format_summary(s: Summary) -> str:
 
 
 @main.command()
-@click.option("--env", required=True, help=ENV_HELP)
+@env_option
 @click.option(
     "--days",
     type=click.IntRange(1, 3660),
@@ -194,6 +206,119 @@ def simulate(
     click.echo(json.dumps(manifest_counts(manifest), indent=2))
 
 
+@main.command(name="recommend")
+@env_option
+@store_option
+@click.option(
+    "--since",
+    default="28d",
+    show_default=True,
+    help="Window start: a span back from its end (28d, 2w, 12h) or an ISO-8601 time.",
+)
+@click.option("--until", default=None, help="Window end (ISO-8601). Default: the env's last event.")
+@click.option(
+    "--half-life", default=None, help="Weigh older attempts less: weight halves per span (e.g. 7d)."
+)
+@click.option(
+    "--target-quantile", type=float, default=None, help="Quantile a timeout covers. [default: 0.99]"
+)
+@click.option("--margin", type=float, default=None, help="Headroom over it. [default: 0.2]")
+@click.option(
+    "--floor", "floor_s", type=float, default=None, help="Smallest timeout, s. [default: 5]"
+)
+@click.option(
+    "--ceiling", "ceiling_s", type=float, default=None, help="Largest timeout, s. [default: 240]"
+)
+@click.option(
+    "--step",
+    "step_s",
+    type=float,
+    default=None,
+    help="Round up to a multiple of this, s. [default: 1]",
+)
+@click.option(
+    "--min-attempts", type=int, default=None, help="Fewer attempts give no number. [default: 20]"
+)
+@click.option(
+    "--max-false-trips",
+    type=float,
+    default=None,
+    help="Breaker false trips a week allowed in healthy periods. [default: 1]",
+)
+@format_option("table", "json", "yaml")
+@click.option("--no-history", is_flag=True, help="Do not append this run to the store's history.")
+def recommend_command(
+    env: str,
+    store: str | None,
+    since: str,
+    until: str | None,
+    half_life: str | None,
+    fmt: str,
+    no_history: bool,
+    **policy: Any,
+) -> None:
+    """Recommend phase timeouts per VPC state and circuit-breaker settings.
+
+    Durations cut short by a timeout or an error count as censored (Kaplan-Meier); where
+    the data cannot reach a quantile, a lognormal fitted to them extrapolates (marked *).
+    Each run is appended to the store's history (see `analyze history`).
+
+    Example:
+
+        analyze recommend --env staging --since 28d --format json
+    """
+    from analyzer.history import append_recommendation
+    from analyzer.recommend import recommend
+    from analyzer.recommend_text import format_recommendation
+    from analyzer.recommendation import make_policy
+    from analyzer.timewindow import parse_span
+
+    half_life_days = parse_span(half_life).total_seconds() / 86400 if half_life else None
+    lake = Store.resolve(store)
+    rec = recommend(
+        store=lake,
+        env=env,
+        since=since,
+        until=until,
+        policy=make_policy(half_life_days=half_life_days, **policy),
+    )
+    if not no_history:
+        append_recommendation(lake, rec)
+    click.echo(render_model(rec, fmt, format_recommendation))
+
+
+@main.command()
+@env_option
+@store_option
+@format_option("table", "json")
+def history(env: str, store: str | None, fmt: str) -> None:
+    """Show how the recommendations for an env moved from run to run.
+
+    Example:
+
+        analyze history --env staging
+    """
+    from analyzer.history import required_history
+    from analyzer.recommend_text import format_history
+
+    runs = required_history(Store.resolve(store), env)
+    if fmt == "json":
+        click.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+    else:
+        click.echo(format_history(runs))
+
+
+def render_model(model: BaseModel, fmt: str, as_table: Any) -> str:
+    """One pydantic model as json, yaml, or the given table formatter."""
+    if fmt == "json":
+        return model.model_dump_json(indent=2)
+    if fmt == "yaml":
+        import yaml
+
+        return str(yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False))
+    return str(as_table(model))
+
+
 def sample_dir() -> Path:
     """The bundled sample exports: one folder per env."""
     here = Path(__file__).resolve().parent.parent / "data" / "sample"
@@ -231,6 +356,7 @@ def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
     lake = store or tempfile.mkdtemp(prefix="analyzer-demo-")
     commands = [["import", str(folder / env), "--env", env, "--store", lake] for env in envs]
     commands.append(["summary", "--env", "staging", "--store", lake])
+    commands.append(["recommend", "--env", "staging", "--store", lake])
     for args in commands:
         _run_shown(ctx, args)
 

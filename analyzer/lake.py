@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from analyzer.errors import AnalyzerError
 from analyzer.queries import load_sql
@@ -150,3 +151,13 @@ def query_rows(
     cursor = con.execute(load_sql(query), params or {})
     columns = [d[0] for d in cursor.description or []]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def query_frame(
+    con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object] | None = None
+) -> pl.DataFrame:
+    """Run `queries/<query>.sql` with bound parameters; the result as a polars frame, its
+    timestamps in UTC."""
+    columns = con.execute(load_sql(query), params or {}).fetchnumpy()
+    frame = pl.DataFrame(columns)
+    return frame.with_columns(pl.col(pl.Datetime).dt.replace_time_zone("UTC"))

@@ -48,7 +48,7 @@ PHASE3_LAWS: dict[str, DurationLaw] = {
     "pressure": DurationLaw(median_s=28.0, sigma=0.35),
     "critical": DurationLaw(median_s=45.0, sigma=0.35),
 }
-# Chance that a phase-3 attempt fails with a connection error before it would have finished.
+# Chance that a connection error strikes during a phase-3 attempt (if it is still running then).
 PHASE3_ERROR_RATE = {"healthy": 0.005, "scaling": 0.02, "pressure": 0.03, "critical": 0.10}
 # The other phases are quick and never fail.
 OTHER_PHASES = {
@@ -312,11 +312,14 @@ def _startup(
 
 
 def _phase3_attempt(rng: random.Random, state: str, timeout: float) -> tuple[str, float]:
-    """How one phase-3 attempt ends under `timeout`, and the seconds it ran."""
+    """How one phase-3 attempt ends under `timeout`, and the seconds it ran. A connection error,
+    when one comes, strikes at a time independent of how long the attempt would have taken
+    (uniform up to twice the state's median), so it censors the duration without bias."""
     duration = PHASE3_LAWS[state].draw(rng)
     if rng.random() < PHASE3_ERROR_RATE[state]:
-        waited = duration * rng.uniform(0.05, 0.95)
-        return ("error", waited) if waited < timeout else ("timeout", timeout)
+        strikes_at = rng.uniform(0.0, 2.0 * PHASE3_LAWS[state].median_s)
+        if strikes_at < min(duration, timeout):
+            return "error", strikes_at
     return ("completed", duration) if duration <= timeout else ("timeout", timeout)
 
 

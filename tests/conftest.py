@@ -69,6 +69,27 @@ def write_array(path: Path, entries: Iterable[dict[str, Any]]) -> Path:
     return path
 
 
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
+SAMPLE_SPECS = {
+    "staging": ("staging/staging-structured.jsonl.gz", "structured"),
+    "production": ("production/production-text.jsonl.gz", "text"),
+}
+
+
+@pytest.fixture(scope="session")
+def sample_manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The bundled sample, made again by the generator: its manifests, and the files."""
+    from analyzer.simulate import SimulationSpec, write_export
+
+    folder = tmp_path_factory.mktemp("sample")
+    manifests = {}
+    for env, (name, form) in SAMPLE_SPECS.items():
+        out = folder / name
+        manifests[env] = write_export(SimulationSpec(env=env, form=form), out)  # type: ignore[arg-type]
+        manifests[env].path = out
+    return manifests
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     return Store(tmp_path / "lake")

@@ -110,9 +110,11 @@ def test_simulate_prints_its_manifest(tmp_path: Path) -> None:
     assert json.loads(result.output)["entries_written"] > 0 and out.exists()
 
 
-def test_demo_runs_the_workflow_on_the_sample(tmp_path: Path) -> None:
+def test_demo_runs_the_workflow_on_the_sample(tmp_path: Path, sample_manifests) -> None:
     result = CliRunner().invoke(main, ["demo", "--store", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.output
     assert "$ analyze import" in result.output
-    assert "stored 25,604" in result.output
+    assert f"stored {sample_manifests['staging'].telemetry_entries:,}" in result.output
+    assert "$ analyze recommend --env staging" in result.output
+    assert "failure_threshold" in result.output
     assert "env staging" in result.output

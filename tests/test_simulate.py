@@ -50,6 +50,15 @@ def test_import_reproduces_the_manifest(tmp_path: Path, store: Store, form: str,
     ]
 
 
+def test_bundled_sample_is_what_the_generator_makes(sample_manifests) -> None:
+    from tests.conftest import SAMPLE, SAMPLE_SPECS
+
+    for env, (name, _) in SAMPLE_SPECS.items():
+        assert (SAMPLE / name).read_bytes() == sample_manifests[env].path.read_bytes(), (
+            f"data/sample/{name} is stale: make it again as data/sample/README.md says"
+        )
+
+
 def test_same_seed_same_bytes(tmp_path: Path) -> None:
     write_export(SimulationSpec(env="staging", **SPEC), tmp_path / "a.jsonl.gz")  # type: ignore[arg-type]
     write_export(SimulationSpec(env="staging", **SPEC), tmp_path / "b.jsonl.gz")  # type: ignore[arg-type]

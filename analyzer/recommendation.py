@@ -1,0 +1,111 @@
+"""The recommendation as data: policy in, timeouts and breaker settings out (pydantic models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from analyzer.errors import AnalyzerError
+from analyzer.estimate import Method
+
+SCHEMA_VERSION = 1
+
+
+class Policy(BaseModel):
+    """How numbers become recommendations. Every field has a sensible default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target_quantile: float = Field(0.99, gt=0, lt=1, description="Quantile a timeout must cover.")
+    margin: float = Field(0.2, ge=0, le=10, description="Headroom over the target quantile.")
+    floor_s: float = Field(5.0, gt=0, description="Smallest timeout recommended.")
+    ceiling_s: float = Field(240.0, gt=0, description="Largest (Cloud Run's startup limit).")
+    step_s: float = Field(1.0, gt=0, description="Timeouts are rounded up to a multiple of this.")
+    min_attempts: int = Field(20, ge=1, description="Fewer attempts: no number, say so.")
+    few_attempts: int = Field(
+        200, ge=1, description="Fewer (effective) attempts: use the upper confidence bound."
+    )
+    confidence: float = Field(0.95, gt=0, lt=1, description="Level of confidence intervals.")
+    half_life_days: float | None = Field(
+        None, gt=0, description="Weight of an attempt halves every this many days of age."
+    )
+    breaker_phase: int = Field(3, ge=1, description="Phase whose dependency the breaker guards.")
+    max_false_trips_per_week: float = Field(1.0, gt=0)
+    half_open_max_calls: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _floor_below_ceiling(self) -> Policy:
+        if self.floor_s > self.ceiling_s:
+            raise ValueError(f"floor_s ({self.floor_s}) is above ceiling_s ({self.ceiling_s})")
+        return self
+
+
+def make_policy(**settings: Any) -> Policy:
+    """A policy from settings (None means the default), with one clear line for bad values."""
+    try:
+        return Policy(**{k: v for k, v in settings.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in exc.errors()
+        )
+        raise AnalyzerError(f"invalid policy: {problems}") from exc
+
+
+class Window(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class Quantiles(BaseModel):
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    p99: float | None
+
+
+class Methods(BaseModel):
+    p50: Method
+    p90: Method
+    p95: Method
+    p99: Method
+
+
+class PhaseTimeout(BaseModel):
+    """The evidence and the recommended timeout for one phase, operation and VPC state."""
+
+    phase: int
+    operation: str
+    vpc_state: str
+    attempts: int
+    completed: int
+    censored: int
+    quantiles_s: Quantiles
+    methods: Methods
+    ci_s: tuple[float | None, float | None]
+    current_timeout_s: float | None
+    timeout_s: float | None
+    timeout_rate_current: float | None
+    timeout_rate_recommended: float | None
+    widened: bool = Field(False, description="Few data: the upper confidence bound was used.")
+    derived_from: str | None = Field(
+        None, description="For `unknown`: the VPC state whose numbers it takes."
+    )
+
+
+class Breaker(BaseModel):
+    failure_threshold: int
+    recovery_timeout_s: float
+    half_open_max_calls: int
+    evidence: dict[str, Any]
+
+
+class Recommendation(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    env: str
+    generated_at: datetime
+    window: Window
+    policy: Policy
+    timeouts: list[PhaseTimeout]
+    breaker: Breaker

@@ -1,0 +1,15 @@
+"""Numbers in, numbers out: survival estimates, the censored lognormal tail, the breaker model."""
+
+from analyzer.stats.breaker import expected_false_trips, failure_streaks, failure_threshold, outages
+from analyzer.stats.lognormal import LognormalFit
+from analyzer.stats.survival import KaplanMeier, effective_sample_size
+
+__all__ = [
+    "KaplanMeier",
+    "LognormalFit",
+    "effective_sample_size",
+    "expected_false_trips",
+    "failure_streaks",
+    "failure_threshold",
+    "outages",
+]

@@ -1,0 +1,92 @@
+"""Kaplan-Meier survival of right-censored durations, with Greenwood confidence bands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+def effective_sample_size(weights: FloatArray) -> float:
+    """Kish's effective sample size: how many equal-weight observations the weights are worth."""
+    total = float(weights.sum())
+    squares = float((weights**2).sum())
+    return total * total / squares if squares > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class KaplanMeier:
+    """The product-limit estimate S(t) = P(duration > t).
+
+    `times` are the distinct durations at which a completion was observed, `survival[i]` is
+    S just after `times[i]`, `greenwood[i]` the running Greenwood sum for its variance. The
+    estimate is defined up to `last_time`, the largest duration seen (completed or censored).
+    Weights (for decaying older data) are rescaled to the effective sample size, so counts
+    in the variance stay honest.
+    """
+
+    times: FloatArray
+    survival: FloatArray
+    greenwood: FloatArray
+    last_time: float
+    n: float
+
+    @classmethod
+    def fit(
+        cls, durations: ArrayLike, observed: ArrayLike, weights: ArrayLike | None = None
+    ) -> KaplanMeier:
+        t = np.asarray(durations, dtype=np.float64)
+        d = np.asarray(observed, dtype=bool)
+        w = np.ones_like(t) if weights is None else np.asarray(weights, dtype=np.float64)
+        if t.size == 0:
+            raise ValueError("Kaplan-Meier needs at least one duration")
+        w = w * (effective_sample_size(w) / w.sum())
+        order = np.argsort(t, kind="stable")
+        t, d, w = t[order], d[order], w[order]
+        unique, start = np.unique(t, return_index=True)
+        events = np.add.reduceat(w * d, start)
+        leaving = np.add.reduceat(w, start)
+        at_risk = w.sum() - np.concatenate(([0.0], np.cumsum(leaving)[:-1]))
+        has_event = events > 0
+        events, at_risk, unique = events[has_event], at_risk[has_event], unique[has_event]
+        hazard = np.minimum(events / at_risk, 1.0)
+        survival = np.cumprod(1.0 - hazard)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(at_risk > events, events / (at_risk * (at_risk - events)), np.inf)
+        return cls(
+            times=unique,
+            survival=survival,
+            greenwood=np.cumsum(terms),
+            last_time=float(t[-1]),
+            n=float(w.sum()),
+        )
+
+    def survival_at(self, t: float) -> float:
+        """S(t); beyond `last_time` the estimate says nothing, and the last value is returned."""
+        index = int(np.searchsorted(self.times, t, side="right")) - 1
+        return 1.0 if index < 0 else float(self.survival[index])
+
+    def quantile(self, q: float) -> float | None:
+        """The smallest t with S(t) <= 1 - q, or None where the curve never gets that low."""
+        return self._first_below(self.survival, q)
+
+    def quantile_ci(self, q: float, level: float = 0.95) -> tuple[float | None, float | None]:
+        """Confidence interval for the q-quantile from the Greenwood band of S (Brookmeyer-
+        Crowley style): where the band's lower and upper edges cross 1 - q. The upper end is
+        None when the band never gets that low (the data cannot bound it from above)."""
+        z = NormalDist().inv_cdf(0.5 + level / 2)
+        with np.errstate(invalid="ignore"):
+            se = self.survival * np.sqrt(self.greenwood)
+        se = np.where(np.isfinite(se), se, 0.0)  # S = 0: nothing left to be uncertain about
+        return (
+            self._first_below(self.survival - z * se, q),
+            self._first_below(self.survival + z * se, q),
+        )
+
+    def _first_below(self, curve: FloatArray, q: float) -> float | None:
+        hits = np.nonzero(curve <= (1.0 - q) + 1e-12)[0]
+        return float(self.times[hits[0]]) if hits.size else None

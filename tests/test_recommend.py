@@ -1,0 +1,193 @@
+"""`recommend` and `history`: on a hand-made lake whose answer is plain, and on the sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from analyzer.cli import main
+from analyzer.estimate import estimate_durations
+from analyzer.history import load_history
+from analyzer.ingest import import_paths
+from analyzer.lake import Store
+from analyzer.recommend import recommend, recommended_timeout
+from analyzer.recommendation import Policy
+from analyzer.simulate import PHASE3_LAWS, SimulationSpec, write_export
+from tests.conftest import entry, write_ndjson
+
+
+def _attempt(n: int, state: str, duration: float, outcome: str = "completed") -> list[dict]:
+    inst = f"{state}-{n}"
+    start = {"event": "phase_started", "phase": 3, "vpc_state": state, "timeout_s": 60.0}
+    if outcome == "completed":
+        end = {"event": "phase_completed", "phase": 3, "duration_s": duration}
+    else:
+        end = {"event": "phase_failed", "phase": 3, "duration_s": duration, "outcome": outcome}
+    return [entry(start, t=n * 100, instance=inst), entry(end, t=n * 100 + duration, instance=inst)]
+
+
+@pytest.fixture
+def hand_lake(tmp_path: Path, store: Store) -> Store:
+    """40 healthy attempts taking 1, 2, ... 40 s; 10 pressure attempts (too few)."""
+    entries = [e for n in range(1, 41) for e in _attempt(n, "healthy", float(n))]
+    entries += [e for n in range(41, 51) for e in _attempt(n, "pressure", 30.0)]
+    import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
+    return store
+
+
+def test_hand_made_lake(hand_lake: Store) -> None:
+    rec = recommend(store=hand_lake, env="staging")
+    rows = {t.vpc_state: t for t in rec.timeouts}
+    assert set(rows) == {"healthy", "pressure", "unknown"}
+    healthy = rows["healthy"]
+    assert (healthy.attempts, healthy.completed, healthy.censored) == (40, 40, 0)
+    assert healthy.quantiles_s.p50 == 20.0 and healthy.quantiles_s.p99 == 40.0
+    assert healthy.methods.p99 == "kaplan-meier"
+    assert healthy.timeout_s == 48.0  # 40 s x 1.2
+    assert healthy.current_timeout_s == 60.0
+    assert healthy.timeout_rate_current is not None and healthy.timeout_rate_current < 0.05
+    pressure = rows["pressure"]
+    assert pressure.timeout_s is None and pressure.methods.p99 == "insufficient-data"
+    assert rows["unknown"].derived_from == "healthy" and rows["unknown"].timeout_s == 48.0
+
+
+def test_censored_attempts_raise_the_estimate(tmp_path: Path, store: Store) -> None:
+    """Ten attempts cut at 20 s carry information: the p50 moves past the completed ones."""
+    entries = [e for n in range(1, 21) for e in _attempt(n, "healthy", float(n % 10 + 5))]
+    entries += [e for n in range(21, 41) for e in _attempt(n, "healthy", 20.0, "timeout")]
+    import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
+    (row, *_) = recommend(store=store, env="staging").timeouts
+    assert row.censored == 20
+    assert row.methods.p50 == "kaplan-meier" and row.methods.p90 == "lognormal-tail"
+    assert row.quantiles_s.p90 is not None and row.quantiles_s.p90 > 20.0
+
+
+def test_timeout_rounding_widening_and_clamping() -> None:
+    import numpy as np
+
+    estimate = estimate_durations(np.arange(1.0, 301.0), np.ones(300, dtype=bool), min_attempts=20)
+    assert recommended_timeout(40.2, 50.0, estimate, Policy()) == (49.0, False)
+    assert recommended_timeout(40.2, 50.0, estimate, Policy(step_s=5)) == (50.0, False)
+    assert recommended_timeout(40.2, 50.0, estimate, Policy(few_attempts=1000)) == (60.0, True)
+    assert recommended_timeout(1.0, 1.0, estimate, Policy()) == (5.0, False)
+    assert recommended_timeout(900.0, None, estimate, Policy()) == (240.0, False)
+    assert recommended_timeout(None, None, estimate, Policy()) == (None, False)
+
+
+def test_json_keys_automation_relies_on(hand_lake: Store) -> None:
+    result = CliRunner().invoke(
+        main, ["recommend", "--env", "staging", "--store", str(hand_lake.root), "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {"env", "window", "policy", "timeouts", "breaker"} <= set(data)
+    assert set(data["window"]) == {"start", "end"}
+    assert {"target_quantile", "margin", "floor_s", "ceiling_s"} <= set(data["policy"])
+    row = data["timeouts"][0]
+    assert {
+        "phase",
+        "operation",
+        "vpc_state",
+        "attempts",
+        "completed",
+        "censored",
+        "quantiles_s",
+        "methods",
+        "ci_s",
+        "current_timeout_s",
+        "timeout_s",
+        "timeout_rate_current",
+        "timeout_rate_recommended",
+    } <= set(row)
+    assert set(row["quantiles_s"]) == set(row["methods"]) == {"p50", "p90", "p95", "p99"}
+    assert len(row["ci_s"]) == 2
+    assert {"failure_threshold", "recovery_timeout_s", "half_open_max_calls", "evidence"} <= set(
+        data["breaker"]
+    )
+
+
+def test_yaml_and_table(hand_lake: Store) -> None:
+    runner = CliRunner()
+    args = ["recommend", "--env", "staging", "--store", str(hand_lake.root)]
+    as_yaml = yaml.safe_load(runner.invoke(main, [*args, "--format", "yaml"]).output)
+    assert as_yaml["env"] == "staging"
+    table = runner.invoke(main, args).output
+    assert "48.0 s" in table and "failure_threshold" in table and "model:" in table
+
+
+def test_history_appends_each_run(hand_lake: Store) -> None:
+    runner = CliRunner()
+    for margin in ("0.2", "0.5"):
+        result = runner.invoke(
+            main,
+            ["recommend", "--env", "staging", "--store", str(hand_lake.root), "--margin", margin],
+        )
+        assert result.exit_code == 0, result.output
+    runs = load_history(hand_lake, "staging")
+    assert [r.policy.margin for r in runs] == [0.2, 0.5]
+    shown = runner.invoke(main, ["history", "--env", "staging", "--store", str(hand_lake.root)])
+    assert shown.exit_code == 0, shown.output
+    assert "48 -> 60 s" in shown.output
+    as_json = json.loads(
+        runner.invoke(
+            main,
+            ["history", "--env", "staging", "--store", str(hand_lake.root), "--format", "json"],
+        ).output
+    )
+    assert len(as_json) == 2
+
+
+def test_no_data_exits_2_naming_the_store(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["recommend", "--env", "staging", "--store", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2
+    assert str(tmp_path / "x") in result.output and "analyze import" in result.output
+
+
+def test_bad_policy_is_one_clear_line(hand_lake: Store) -> None:
+    result = CliRunner().invoke(
+        main, ["recommend", "--env", "staging", "--store", str(hand_lake.root), "--margin", "-1"]
+    )
+    assert result.exit_code == 1
+    assert "margin" in result.output and "Traceback" not in result.output
+
+
+def test_half_life_weighs_recent_attempts_more(tmp_path: Path, store: Store) -> None:
+    """Old attempts took 10 s, recent ones 30 s: with a short half-life the median follows
+    the recent ones."""
+    old = [e for n in range(1, 41) for e in _attempt(n, "healthy", 10.0)]
+    recent = [e for n in range(1, 41) for e in _attempt(n + 2000, "healthy", 30.0)]
+    import_paths([write_ndjson(tmp_path / "e.jsonl", old + recent)], env="staging", store=store)
+    plain = recommend(store=store, env="staging").timeouts[0].quantiles_s.p50
+    decayed = (
+        recommend(store=store, env="staging", policy=Policy(half_life_days=0.5 / 24))
+        .timeouts[0]
+        .quantiles_s.p50
+    )
+    assert plain == 10.0 and decayed == 30.0
+
+
+@pytest.mark.slow
+def test_recommendation_on_simulated_data_finds_the_laws(tmp_path: Path, store: Store) -> None:
+    """A busy simulated staging: estimated phase-3 p95 and p99 per state within 10 % of the
+    laws the generator drew from, extrapolated ones flagged."""
+    spec = SimulationSpec(env="staging", days=14, startups_per_hour=40, seed=5)
+    write_export(spec, tmp_path / "busy.jsonl.gz")
+    import_paths([tmp_path / "busy.jsonl.gz"], env="staging", store=store)
+    rec = recommend(store=store, env="staging", since="14d")
+    for row in (t for t in rec.timeouts if t.phase == 3 and t.vpc_state in PHASE3_LAWS):
+        law = PHASE3_LAWS[row.vpc_state]
+        for key, q in (("p95", 0.95), ("p99", 0.99)):
+            value = getattr(row.quantiles_s, key)
+            assert abs(value - law.quantile(q)) / law.quantile(q) < 0.10, (
+                row.vpc_state,
+                key,
+                value,
+            )
+            if law.quantile(q) > 75.0:
+                assert getattr(row.methods, key) == "lognormal-tail"

@@ -1,0 +1,161 @@
+"""The statistics against hand-computed answers and against known laws."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from analyzer.estimate import estimate_durations
+from analyzer.simulate import PHASE3_LAWS
+from analyzer.stats import (
+    KaplanMeier,
+    LognormalFit,
+    expected_false_trips,
+    failure_streaks,
+    failure_threshold,
+    outages,
+)
+
+
+def test_kaplan_meier_by_hand() -> None:
+    # t:        1    2    2(c) 3    4(c)
+    # at risk:  5    4         2
+    # S:        4/5  4/5*3/4   0.6*1/2
+    km = KaplanMeier.fit([1, 2, 2, 3, 4], [True, True, False, True, False])
+    assert km.times.tolist() == [1.0, 2.0, 3.0]
+    assert km.survival.tolist() == pytest.approx([0.8, 0.6, 0.3])
+    assert km.greenwood.tolist() == pytest.approx(
+        [1 / 20, 1 / 20 + 1 / 12, 1 / 20 + 1 / 12 + 1 / 2]
+    )
+    assert km.last_time == 4.0
+    assert km.survival_at(0.5) == 1.0 and km.survival_at(2.5) == pytest.approx(0.6)
+    assert km.quantile(0.5) == 3.0
+    assert km.quantile(0.8) is None  # S never gets to 0.2: censored at 4
+
+
+def test_kaplan_meier_without_censoring_is_the_empirical_distribution() -> None:
+    data = np.arange(1.0, 101.0)
+    km = KaplanMeier.fit(data, np.ones(100, dtype=bool))
+    assert km.quantile(0.5) == 50.0 and km.quantile(0.99) == 99.0
+
+
+def test_weights_count_as_their_effective_sample_size() -> None:
+    data = np.array([1.0, 2.0, 3.0, 4.0])
+    done = np.ones(4, dtype=bool)
+    equal = KaplanMeier.fit(data, done, np.full(4, 0.25))
+    assert equal.survival.tolist() == pytest.approx(KaplanMeier.fit(data, done).survival.tolist())
+    tilted = KaplanMeier.fit(data, done, np.array([1.0, 1.0, 1.0, 3.0]))
+    assert tilted.survival[0] == pytest.approx(5 / 6)
+
+
+def test_lognormal_fit_recovers_its_law_through_censoring() -> None:
+    rng = np.random.default_rng(3)
+    truth = rng.lognormal(math.log(28.0), 0.35, 5000)
+    shown = np.minimum(truth, 20.0)  # a static 20 s timeout cuts most of them
+    fit = LognormalFit.fit(shown, truth <= 20.0)
+    assert fit.mu == pytest.approx(math.log(28.0), abs=0.02)
+    assert fit.sigma == pytest.approx(0.35, abs=0.02)
+    low, high = fit.quantile_ci(0.99)
+    assert low < PHASE3_LAWS["pressure"].quantile(0.99) < high
+
+
+# A p99 from a few thousand durations carries a few per cent of sampling error; 8,000 attempts
+# (4,000 under each timeout) keep it well inside the 10 % goal.
+ATTEMPTS = 8000
+SEEDS = {"healthy": 101, "scaling": 102, "pressure": 103, "critical": 104}
+
+
+def _attempts(law_state: str, n: int, rng: np.random.Generator, timeouts: list[float]):
+    """Attempts of one VPC state: durations from its law, cut at the timeout in force, and 3 %
+    struck by an error at a time independent of the duration (censored too)."""
+    law = PHASE3_LAWS[law_state]
+    truth = rng.lognormal(math.log(law.median_s), law.sigma, n)
+    cut = np.array([timeouts[i * len(timeouts) // n] for i in range(n)])
+    strikes = np.where(rng.random(n) < 0.03, rng.uniform(0, 2 * law.median_s, n), np.inf)
+    stopped = np.minimum(np.minimum(truth, cut), strikes)
+    observed = truth <= np.minimum(cut, strikes)
+    return stopped, observed
+
+
+@pytest.mark.parametrize("state", ["healthy", "scaling", "pressure", "critical"])
+def test_identifiable_quantiles_are_within_ten_percent(state: str) -> None:
+    """Half the attempts ran under the old 20 s timeout, half under 75 s."""
+    rng = np.random.default_rng(SEEDS[state])
+    durations, observed = _attempts(state, ATTEMPTS, rng, [20.0, 75.0])
+    estimate = estimate_durations(durations, observed, min_attempts=20)
+    law = PHASE3_LAWS[state]
+    for q in (0.95, 0.99):
+        value, method = estimate.quantile(q)
+        truth = law.quantile(q)
+        assert value is not None
+        assert abs(value - truth) / truth < 0.10, (state, q, value, truth, method)
+        # Beyond every timeout only the fit reaches it, and it says so.
+        assert method == ("lognormal-tail" if truth > 75.0 else "kaplan-meier")
+
+
+@pytest.mark.parametrize("state", ["pressure", "critical"])
+def test_plain_percentiles_of_the_same_data_do_worse(state: str) -> None:
+    """Where the old timeout cuts many attempts, percentiles of the durations as logged (cut
+    ones at their timeout) and of the completed ones alone both understate the slow tail."""
+    rng = np.random.default_rng(SEEDS[state])
+    durations, observed = _attempts(state, ATTEMPTS, rng, [20.0, 75.0])
+    estimate = estimate_durations(durations, observed, min_attempts=20)
+    for q in (0.95, 0.99):
+        truth = PHASE3_LAWS[state].quantile(q)
+        value, _ = estimate.quantile(q)
+        assert value is not None
+        ours = abs(value - truth) / truth
+        for plain in (
+            np.percentile(durations, 100 * q),
+            np.percentile(durations[observed], 100 * q),
+        ):
+            assert plain < truth
+            assert abs(plain - truth) / truth > ours, (state, q, plain, value, truth)
+
+
+def test_quantiles_hidden_by_the_old_timeout_are_flagged_extrapolated() -> None:
+    rng = np.random.default_rng(7)
+    durations, observed = _attempts("pressure", 3000, rng, [20.0])
+    estimate = estimate_durations(durations, observed, min_attempts=20)
+    law = PHASE3_LAWS["pressure"]
+    for q in (0.5, 0.9, 0.95, 0.99):  # median 28 s: every one lies beyond 20 s
+        value, method = estimate.quantile(q)
+        assert method == "lognormal-tail"
+        assert value == pytest.approx(law.quantile(q), rel=0.10)
+        plain = float(np.percentile(durations, 100 * q))  # durations including the cut ones
+        assert plain <= 20.0 < law.quantile(q)
+
+
+def test_too_few_attempts_give_no_number() -> None:
+    estimate = estimate_durations(np.array([1.0, 2.0]), np.array([True, True]), min_attempts=20)
+    assert estimate.quantile(0.99) == (None, "insufficient-data")
+    assert estimate.survival_at(5.0) is None
+
+
+def test_false_trip_formula_matches_simulated_bernoulli_sequences() -> None:
+    rng = np.random.default_rng(11)
+    p, calls, k = 0.2, 2000, 3
+    trips = []
+    for _ in range(400):
+        failed = rng.random(calls) < p
+        # a trip starts where k failures in a row begin after a success (or at the start)
+        runs = failure_streaks(failed)
+        trips.append(sum(1 for r in runs if r >= k))
+    expected = expected_false_trips(k, p, calls)
+    assert np.mean(trips) == pytest.approx(expected, rel=0.05)
+
+
+def test_failure_threshold_is_the_smallest_that_meets_the_target() -> None:
+    k = failure_threshold(0.01, 1000, 1.0)
+    assert expected_false_trips(k, 0.01, 1000) <= 1.0 < expected_false_trips(k - 1, 0.01, 1000)
+    assert failure_threshold(0.3, 5000, 0.1) > failure_threshold(0.01, 5000, 0.1)
+
+
+def test_streaks_and_outages_by_hand() -> None:
+    failed = [False, True, True, False, True, False, True, True, True]
+    assert failure_streaks(failed) == [2, 1, 3]
+    ended = [0, 10, 20, 50, 60, 65, 70, 80, 90]
+    assert outages(ended, failed) == [40.0, 5.0]  # the last run has not recovered
+    assert outages(ended, failed, min_streak=2) == [40.0]
