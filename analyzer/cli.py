@@ -308,6 +308,51 @@ def history(env: str, store: str | None, fmt: str) -> None:
         click.echo(format_history(runs))
 
 
+@main.command(name="export")
+@click.option("--env", default=None, help=ENV_HELP)
+@store_option
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Config file to write.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "yaml", "env"]),
+    default=None,
+    help="Default: from --out's suffix (.yaml, .env), else json.",
+)
+@click.option(
+    "--check",
+    "check",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Validate this config file instead, and say exactly what is wrong.",
+)
+def export_command(
+    env: str | None, store: str | None, out: str | None, fmt: str | None, check: str | None
+) -> None:
+    """Export the latest recommendation as a versioned config file for deployments.
+
+    Services read it with `analyzer.runtime` (path in $ANALYZER_TIMEOUT_CONFIG). Its JSON
+    Schema is analyzer/schemas/timeout-config.v1.schema.json.
+
+    Example:
+
+        analyze export --env staging --out timeouts.json
+        analyze export --check timeouts.json
+    """
+    from analyzer.config import check_config_file
+    from analyzer.export import export_config
+
+    if check:
+        config = check_config_file(Path(check))
+        click.echo(f"{check}: valid config for env {config.env}, {len(config.timeouts)} timeouts")
+        return
+    if not env or not out:
+        raise click.UsageError("give --env and --out to export, or --check FILE to validate")
+    chosen = fmt or {".yaml": "yaml", ".yml": "yaml", ".env": "env"}.get(Path(out).suffix, "json")
+    path = export_config(store=Store.resolve(store), env=env, out=Path(out), fmt=chosen)
+    click.echo(f"wrote {path} ({chosen})")
+
+
 def render_model(model: BaseModel, fmt: str, as_table: Any) -> str:
     """One pydantic model as json, yaml, or the given table formatter."""
     if fmt == "json":
@@ -342,8 +387,9 @@ def sample_dir() -> Path:
 def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
     """Run the weekly workflow on the bundled sample data, showing each command.
 
-    Imports every env of data/sample into a fresh store, then runs the main job for
-    staging. Copy the commands it prints to run them on your own exports.
+    Imports every env of data/sample into a fresh store, runs the main job for staging
+    and exports its config for services. Copy the commands it prints to run them on your
+    own exports.
 
     Example:
 
@@ -357,6 +403,8 @@ def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
     commands = [["import", str(folder / env), "--env", env, "--store", lake] for env in envs]
     commands.append(["summary", "--env", "staging", "--store", lake])
     commands.append(["recommend", "--env", "staging", "--store", lake])
+    commands.append(["export", "--env", "staging", "--store", lake,
+                     "--out", str(Path(lake) / "timeouts-staging.json")])
     for args in commands:
         _run_shown(ctx, args)
 

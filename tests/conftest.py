@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -108,3 +108,14 @@ def lake_rows(store: Store) -> Callable[[str, str], list[tuple[Any, ...]]]:
             con.close()
 
     return read
+
+
+@pytest.fixture
+def fresh_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """analyzer.runtime with nothing loaded, no provider and no breaker, before and after."""
+    from analyzer import runtime
+
+    monkeypatch.delenv("ANALYZER_TIMEOUT_CONFIG", raising=False)
+    runtime.reset_runtime()
+    yield
+    runtime.reset_runtime()

@@ -45,7 +45,7 @@ def text_line(event: str, fields: dict[str, Any]) -> str:
         return f"SMD Phase {phase} completed successfully in {float(fields['duration_s']):.2f}s"
     if event == "phase_failed":
         if fields.get("outcome") == "timeout":
-            waited = float(fields.get("timeout_s", fields["duration_s"]))
+            waited = float(fields.get("duration_s", fields.get("timeout_s", 0.0)))
             return f"SMD Phase {phase} {name} initialization timeout after {waited}s"
         return f"SMD Phase {phase} {name} initialization failed: {fields.get('error', '')}"
     if event == "phase_context":

@@ -1,0 +1,56 @@
+"""The config as `KEY=VALUE` lines (`analyze export --format env`), written and read back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PREFIX = "ANALYZER_"
+_SCALARS = ("schema_version", "env", "generated_at")
+_SECTIONS = ("breaker", "pool", "vpc")
+
+
+def to_env_lines(document: dict[str, Any]) -> str:
+    """`ANALYZER_TIMEOUT__<phase>__<OPERATION>__<STATE>=<s>` per timeout, one line per setting."""
+    lines = [f"{PREFIX}{key.upper()}={document[key]}" for key in _SCALARS if key in document]
+    for entry in document.get("timeouts", []):
+        lines.append(
+            f"{PREFIX}TIMEOUT__{entry['phase']}__{entry['operation'].upper()}__"
+            f"{entry['vpc_state'].upper()}={entry['timeout_s']}"
+        )
+    for section in _SECTIONS:
+        for key, value in document.get(section, {}).items():
+            lines.append(f"{PREFIX}{section.upper()}__{key.upper()}={json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def from_env_lines(text: str) -> dict[str, Any]:
+    """The config document back from `KEY=VALUE` lines (comments and blanks ignored)."""
+    document: dict[str, Any] = {"timeouts": []}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.startswith(PREFIX):
+            raise ValueError(f"line {number}: expected {PREFIX}NAME=VALUE")
+        name = key[len(PREFIX) :]
+        parts = name.split("__")
+        if parts[0] == "TIMEOUT" and len(parts) == 4:
+            document["timeouts"].append(
+                {
+                    "phase": int(parts[1]),
+                    "operation": parts[2].lower(),
+                    "vpc_state": parts[3].lower(),
+                    "timeout_s": float(value),
+                }
+            )
+        elif parts[0].lower() in _SECTIONS and len(parts) == 2:
+            document.setdefault(parts[0].lower(), {})[parts[1].lower()] = json.loads(value)
+        elif name.lower() == "schema_version":
+            document["schema_version"] = int(value)
+        elif name.lower() in _SCALARS:
+            document[name.lower()] = value
+        else:
+            raise ValueError(f"line {number}: unknown setting {key}")
+    return document

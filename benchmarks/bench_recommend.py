@@ -1,0 +1,111 @@
+"""Benchmark: `recommend` over a large lake against bare DuckDB computing the same quantiles.
+
+Builds (once, cached in --workdir) a simulated staging export of about --events telemetry
+entries, imports it with `analyze import`, then times, in this one process:
+
+- `recommend()`: the library call behind `analyze recommend --env staging` (views, dedupe,
+  attempts, Kaplan-Meier, lognormal tails, breaker model);
+- a bare DuckDB baseline: per (phase, operation, vpc_state), the plain 0.99 quantile of the
+  completed phase durations, read straight from the same Parquet files.
+
+The baseline does far less (no deduplication, no attempts, no censoring): the ratio says what
+the honest answer costs over the cheapest possible one.
+
+    uv run python benchmarks/bench_recommend.py --events 10000000 --workdir /tmp/bench-10m
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+
+from analyzer.ingest import import_paths
+from analyzer.lake import Store
+from analyzer.recommend import recommend
+from analyzer.simulate import DEFAULT_START, SimulationSpec, write_export
+
+DAYS = 28
+TELEMETRY_PER_STARTUP = 12.8  # what the generator writes per startup, on average
+
+
+def _simulate_part(args: tuple[int, int, float, str]) -> int:
+    index, days, rate, out = args
+    spec = SimulationSpec(
+        env="staging",
+        days=days,
+        seed=1000 + index,
+        start=DEFAULT_START + timedelta(days=index * days),
+        startups_per_hour=rate,
+    )
+    return write_export(spec, Path(out)).telemetry_entries
+
+
+def build_lake(workdir: Path, events: int, workers: int) -> Store:
+    store = Store(workdir / "lake")
+    if store.segments("events"):
+        return store
+    exports = workdir / "exports"
+    exports.mkdir(parents=True, exist_ok=True)
+    rate = events / TELEMETRY_PER_STARTUP / (DAYS * 24)
+    days = DAYS // workers
+    jobs = [(i, days, rate, str(exports / f"part-{i}.jsonl")) for i in range(workers)]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers) as pool:
+        written = sum(pool.map(_simulate_part, jobs))
+    print(f"simulated {written:,} telemetry entries in {time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    result = import_paths([exports], env="staging", store=store)
+    print(f"imported: {result.summary_line()} in {time.perf_counter() - started:.0f} s")
+    return store
+
+
+def baseline_seconds(store: Store) -> float:
+    con = duckdb.connect()
+    files = [str(p) for p in store.segments("events")]
+    started = time.perf_counter()
+    con.execute(
+        "SELECT phase, operation, vpc_state, quantile_cont(duration_s, 0.99) "
+        "FROM read_parquet(?) WHERE env = 'staging' AND event = 'phase_completed' "
+        "GROUP BY ALL",
+        [files],
+    ).fetchall()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/analyzer-bench-recommend"))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    store = build_lake(args.workdir, args.events, args.workers)
+    con = duckdb.connect()
+    files = [str(p) for p in store.segments("events")]
+    (count,) = con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchall()[0]
+    ours, bare = [], []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        rec = recommend(store=store, env="staging", since=f"{DAYS + 1}d")
+        ours.append(time.perf_counter() - started)
+        bare.append(baseline_seconds(store))
+    best, base = min(ours), min(bare)
+    figures = {
+        "events": count,
+        "segments": len(files),
+        "recommend_s": round(best, 2),
+        "duckdb_baseline_s": round(base, 2),
+        "ratio": round(best / base, 1),
+        "phase_attempts": sum(t.attempts for t in rec.timeouts if t.vpc_state != "unknown"),
+    }
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""`analyze export`: the recommendation as a config file, checked, and read back by the runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analyzer import runtime
+from analyzer.cli import main
+from analyzer.config import SCHEMA_PATH, TimeoutConfig, json_schema
+from analyzer.history import latest_recommendation
+from analyzer.ingest import import_paths
+from analyzer.lake import Store
+from analyzer.runtime import get_capacity_aware_database_timeout, load_config
+from analyzer.runtime.schema import ConfigError, parse_config
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def recommended_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store(tmp_path_factory.mktemp("export") / "lake")
+    import_paths([SAMPLE / "staging"], env="staging", store=store)
+    result = CliRunner().invoke(main, ["recommend", "--env", "staging", "--store", str(store.root)])
+    assert result.exit_code == 0, result.output
+    return store
+
+
+pytestmark = pytest.mark.usefixtures("fresh_runtime")
+
+
+@pytest.mark.parametrize("name", ["timeouts.json", "timeouts.yaml", "timeouts.env"])
+def test_export_then_the_runtime_returns_the_recommended_value_for_every_state(
+    tmp_path: Path, recommended_store: Store, name: str
+) -> None:
+    out = tmp_path / name
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["export", "--env", "staging", "--store", str(recommended_store.root), "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(main, ["export", "--check", str(out)]).exit_code == 0
+    assert load_config(out) is not None
+    rec = latest_recommendation(recommended_store, "staging")
+    rows = [t for t in rec.timeouts if t.phase == 3 and t.operation == "initialization"]
+    assert {t.vpc_state for t in rows} >= {"healthy", "scaling", "pressure", "critical", "unknown"}
+    for row in rows:
+        got = get_capacity_aware_database_timeout(
+            "staging", "initialization", vpc_state=row.vpc_state
+        )
+        assert got == row.timeout_s, row.vpc_state
+    breaker = runtime.get_database_circuit_breaker()
+    assert breaker.failure_threshold == rec.breaker.failure_threshold
+
+
+def test_export_carries_version_window_and_sample_sizes(
+    tmp_path: Path, recommended_store: Store
+) -> None:
+    out = tmp_path / "t.json"
+    CliRunner().invoke(
+        main,
+        ["export", "--env", "staging", "--store", str(recommended_store.root), "--out", str(out)],
+    )
+    document = json.loads(out.read_text())
+    assert document["schema_version"] == 1 and document["env"] == "staging"
+    assert {"window_start", "window_end", "attempts", "completed"} <= set(document["source"])
+    assert all("attempts" in t for t in document["timeouts"])
+    assert set(document["breaker"]) == {
+        "failure_threshold",
+        "recovery_timeout_s",
+        "half_open_max_calls",
+    }
+
+
+def test_check_says_exactly_what_is_wrong(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "env": "staging",
+                "generated_at": "2026-11-27T00:00:00Z",
+                "timeouts": [
+                    {"phase": 3, "operation": "initialization", "vpc_state": "x", "timeout_s": -1}
+                ],
+                "breaker": {
+                    "failure_threshold": 0,
+                    "recovery_timeout_s": 5,
+                    "half_open_max_calls": 1,
+                },
+            }
+        )
+    )
+    result = CliRunner().invoke(main, ["export", "--check", str(bad)])
+    assert result.exit_code == 1
+    assert "timeouts.0.timeout_s" in result.output and "breaker.failure_threshold" in result.output
+
+
+def test_export_without_a_recommendation_says_how(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "export",
+            "--env",
+            "staging",
+            "--store",
+            str(tmp_path / "s"),
+            "--out",
+            str(tmp_path / "t.json"),
+        ],
+    )
+    assert result.exit_code == 2 and "analyze recommend --env staging" in result.output
+
+
+def test_published_json_schema_is_current() -> None:
+    assert json.loads(SCHEMA_PATH.read_text()) == json_schema(), (
+        "analyzer/schemas/timeout-config.v1.schema.json is stale: write json_schema() to it"
+    )
+
+
+_numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-10, 10**6),
+    st.booleans(),
+    st.text(max_size=3),
+    st.none(),
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    phase=_numbers,
+    timeout_s=_numbers,
+    threshold=_numbers,
+    recovery=_numbers,
+    calls=_numbers,
+    extra=st.sampled_from([None, "surprise"]),
+)
+def test_runtime_and_model_agree_on_what_is_valid(
+    phase, timeout_s, threshold, recovery, calls, extra
+) -> None:
+    document = {
+        "schema_version": 1,
+        "env": "staging",
+        "generated_at": "2026-11-27T00:00:00Z",
+        "timeouts": [
+            {
+                "phase": phase,
+                "operation": "initialization",
+                "vpc_state": "healthy",
+                "timeout_s": timeout_s,
+            }
+        ],
+        "breaker": {
+            "failure_threshold": threshold,
+            "recovery_timeout_s": recovery,
+            "half_open_max_calls": calls,
+        },
+    }
+    if extra:
+        document[extra] = 1
+    try:
+        parse_config(document)
+        runtime_ok = True
+    except ConfigError:
+        runtime_ok = False
+    try:
+        TimeoutConfig.model_validate_json(json.dumps(document))
+        model_ok = True
+    except ValueError:
+        model_ok = False
+    assert runtime_ok == model_ok
