@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import statistics
-
 import numpy as np
-import polars as pl
 
+from analyzer.attempts import AttemptGroup
 from analyzer.recommendation import Breaker, Policy
 from analyzer.stats import expected_false_trips, failure_streaks, failure_threshold, outages
 
@@ -24,17 +22,23 @@ MODEL = (
 )
 
 
-def advise_breaker(calls: pl.DataFrame, *, policy: Policy, weeks: float) -> Breaker:
-    """`calls`: the dependency phase's attempts in start order (vpc_state, observed, ended_at)."""
-    failed = ~calls["observed"].to_numpy().astype(bool)
-    states = calls["vpc_state"].to_list()
+def advise_breaker(groups: list[AttemptGroup], *, policy: Policy, weeks: float) -> Breaker:
+    """Settings from the calls of `policy.breaker_phase` (every operation, every VPC state)."""
+    calls = [g for g in groups if g.phase == policy.breaker_phase] or groups
+    started = np.concatenate([g.started_s for g in calls])
+    order = np.argsort(started, kind="stable")
+    failed = ~np.concatenate([g.observed for g in calls])[order]
+    ended = np.concatenate([g.ended_s for g in calls])[order]
+
     by_state: dict[str, dict[str, float]] = {}
-    for state in sorted(set(states)):
-        mask = np.array([s == state for s in states])
-        n, f = int(mask.sum()), int(failed[mask].sum())
-        by_state[state] = {"calls": n, "failures": f, "failure_rate": f / n if n else 0.0}
+    for g in calls:
+        found = by_state.setdefault(g.vpc_state, {"calls": 0, "failures": 0})
+        found["calls"] += g.size
+        found["failures"] += int((~g.observed).sum())
+    for found in by_state.values():
+        found["failure_rate"] = found["failures"] / found["calls"] if found["calls"] else 0.0
     healthy = by_state.get(HEALTHY) or {
-        "calls": float(len(states)),
+        "calls": float(failed.size),
         "failures": float(failed.sum()),
     }
     rate = (healthy["failures"] + 0.5) / (healthy["calls"] + 1.0)
@@ -42,22 +46,19 @@ def advise_breaker(calls: pl.DataFrame, *, policy: Policy, weeks: float) -> Brea
     threshold = failure_threshold(rate, calls_per_week, policy.max_false_trips_per_week)
 
     streaks = failure_streaks(failed)
-    ended = np.array([t.timestamp() for t in calls["ended_at"].to_list()], dtype=np.float64)
     min_streak = 2 if any(s >= 2 for s in streaks) else 1
     durations = outages(ended, failed, min_streak=min_streak)
-    recovery = statistics.median(durations) if durations else DEFAULT_RECOVERY_S
+    recovery = float(np.median(durations)) if durations else DEFAULT_RECOVERY_S
     recovery = float(np.clip(np.ceil(recovery), *RECOVERY_BOUNDS_S))
-    histogram: dict[str, int] = {}
-    for s in streaks:
-        histogram[str(s)] = histogram.get(str(s), 0) + 1
+    lengths, counts = np.unique(np.asarray(streaks, dtype=int), return_counts=True)
     return Breaker(
         failure_threshold=threshold,
         recovery_timeout_s=recovery,
         half_open_max_calls=policy.half_open_max_calls,
         evidence={
             "phase": policy.breaker_phase,
-            "calls": len(states),
-            "failure_rates_by_state": by_state,
+            "calls": int(failed.size),
+            "failure_rates_by_state": dict(sorted(by_state.items())),
             "healthy_failure_rate": rate,
             "healthy_calls_per_week": calls_per_week,
             "expected_false_trips_per_week": expected_false_trips(threshold, rate, calls_per_week),
@@ -65,12 +66,12 @@ def advise_breaker(calls: pl.DataFrame, *, policy: Policy, weeks: float) -> Brea
             "streaks": {
                 "count": len(streaks),
                 "longest": max(streaks, default=0),
-                "lengths": dict(sorted(histogram.items(), key=lambda kv: int(kv[0]))),
+                "lengths": {str(n): int(c) for n, c in zip(lengths, counts, strict=True)},
             },
             "outages": {
                 "count": len(durations),
                 "min_failures": min_streak,
-                "median_s": statistics.median(durations) if durations else None,
+                "median_s": float(np.median(durations)) if durations else None,
                 "p90_s": float(np.quantile(durations, 0.9)) if durations else None,
                 "max_s": max(durations, default=None),
             },

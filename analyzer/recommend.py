@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
-from typing import cast
+from datetime import UTC, datetime
 
 import numpy as np
-import polars as pl
 
+from analyzer.attempts import AttemptGroup, load_attempt_groups
 from analyzer.breaker_advice import advise_breaker
-from analyzer.errors import NoDataError
 from analyzer.estimate import QUANTILES, DurationEstimate, estimate_durations
-from analyzer.lake import Store, check_env_name, connect, query_frame, query_rows
+from analyzer.lake import Store
 from analyzer.recommendation import (
     Methods,
     PhaseTimeout,
@@ -21,44 +19,18 @@ from analyzer.recommendation import (
     Recommendation,
     Window,
 )
-from analyzer.summary import no_data_error
-from analyzer.timewindow import parse_instant, window_start
 
 UNKNOWN = "unknown"
 DEFAULT_SINCE = "28d"
 
 
-def load_attempts(
-    store: Store, env: str, *, since: str = DEFAULT_SINCE, until: str | None = None
-) -> tuple[Window, pl.DataFrame]:
-    """The window (ending at `until`, else at the env's last event) and its phase attempts."""
-    check_env_name(env)
-    con = connect(store)
-    try:
-        span = query_rows(con, "env_time_range", {"env": env})[0]
-        last_ts = span["last_ts"]
-        if not isinstance(last_ts, datetime):
-            raise no_data_error(store, env)
-        end = parse_instant(until) if until else last_ts + timedelta(microseconds=1)
-        start = window_start(since, end)
-        frame = query_frame(
-            con, "phase_attempt_durations", {"env": env, "start": start, "end": end}
-        )
-    finally:
-        con.close()
-    if frame.is_empty():
-        raise NoDataError(
-            f"no phase attempts for env {env!r} between {start:%Y-%m-%d %H:%M} and "
-            f"{end:%Y-%m-%d %H:%M} UTC in store {store.root}; widen --since or import more"
-        )
-    return Window(start=start, end=end), frame
-
-
-def attempt_weights(frame: pl.DataFrame, end: datetime, half_life_days: float | None) -> np.ndarray:
+def attempt_weights(
+    started_s: np.ndarray, end: datetime, half_life_days: float | None
+) -> np.ndarray:
     """Each attempt's weight: 1, or halving every `half_life_days` of age (as VPA does)."""
     if half_life_days is None:
-        return np.ones(frame.height)
-    age_days = np.array([(end - t).total_seconds() / 86400 for t in frame["started_at"].to_list()])
+        return np.ones(started_s.size)
+    age_days = (end.timestamp() - started_s) / 86400
     return np.asarray(0.5 ** (age_days / half_life_days), dtype=np.float64)
 
 
@@ -72,53 +44,40 @@ def recommend(
 ) -> Recommendation:
     """Timeouts per phase, operation and VPC state, and breaker settings, for `env`."""
     policy = policy or Policy()
-    window, frame = load_attempts(store, env, since=since, until=until)
-    frame = frame.with_columns(
-        pl.Series("weight", attempt_weights(frame, window.end, policy.half_life_days))
-    )
+    start, end, groups = load_attempt_groups(store, env, since=since, until=until)
     timeouts: list[PhaseTimeout] = []
-    for (phase, operation), group in frame.group_by(["phase", "operation"], maintain_order=True):
-        rows = [
-            phase_timeout(cast(int, phase), str(operation), str(state), part, policy)
-            for (state,), part in sorted(
-                group.group_by(["vpc_state"]), key=lambda kv: str(kv[0][0])
-            )
-        ]
+    for key in dict.fromkeys((g.phase, g.operation) for g in groups):
+        rows = [phase_timeout(g, end, policy) for g in groups if (g.phase, g.operation) == key]
         timeouts.extend(with_unknown_state(rows))
     timeouts.sort(key=lambda t: (t.phase, t.operation, t.vpc_state))
-    calls = frame.filter(pl.col("phase") == policy.breaker_phase).sort("started_at")
-    weeks = (window.end - window.start).total_seconds() / (7 * 86400)
+    weeks = (end - start).total_seconds() / (7 * 86400)
     return Recommendation(
         env=env,
         generated_at=datetime.now(UTC),
-        window=window,
+        window=Window(start=start, end=end),
         policy=policy,
         timeouts=timeouts,
-        breaker=advise_breaker(
-            calls if calls.height else frame.sort("started_at"), policy=policy, weeks=weeks
-        ),
+        breaker=advise_breaker(groups, policy=policy, weeks=weeks),
     )
 
 
-def phase_timeout(
-    phase: int, operation: str, state: str, part: pl.DataFrame, policy: Policy
-) -> PhaseTimeout:
+def phase_timeout(group: AttemptGroup, end: datetime, policy: Policy) -> PhaseTimeout:
     """The estimate and the recommended timeout for one group of attempts."""
     estimate = estimate_durations(
-        part["duration_s"].to_numpy().astype(np.float64),
-        part["observed"].to_numpy().astype(bool),
-        part["weight"].to_numpy().astype(np.float64),
+        group.duration_s,
+        group.observed,
+        attempt_weights(group.started_s, end, policy.half_life_days),
         min_attempts=policy.min_attempts,
     )
     found = {key: estimate.quantile(q) for key, q in QUANTILES.items()}
     target, _ = estimate.quantile(policy.target_quantile)
     ci = estimate.quantile_ci(policy.target_quantile, policy.confidence)
     timeout_s, widened = recommended_timeout(target, ci[1], estimate, policy)
-    current = _current_timeout(part)
+    current = group.current_timeout_s()
     return PhaseTimeout(
-        phase=phase,
-        operation=operation,
-        vpc_state=state,
+        phase=group.phase,
+        operation=group.operation,
+        vpc_state=group.vpc_state,
         attempts=estimate.attempts,
         completed=estimate.completed,
         censored=estimate.attempts - estimate.completed,
@@ -145,13 +104,6 @@ def recommended_timeout(
     raw = base * (1 + policy.margin)
     rounded = math.ceil(raw / policy.step_s - 1e-9) * policy.step_s
     return float(min(max(rounded, policy.floor_s), policy.ceiling_s)), widened
-
-
-def _current_timeout(part: pl.DataFrame) -> float | None:
-    known = part.filter(pl.col("timeout_s").is_not_null())
-    if known.is_empty():
-        return None
-    return float(known.sort("started_at")["timeout_s"][-1])
 
 
 def _target_value(row: PhaseTimeout) -> float:

@@ -1,22 +1,21 @@
 -- phase_attempt_durations: the phase attempts of one env in a time window, as survival data.
--- Attempts with no end seen (incomplete) carry no duration and are left out.
+-- Attempts with no end seen (incomplete) carry no duration and are left out. Times are epoch
+-- seconds, so the result crosses into numpy without a per-row conversion.
 -- Parameters: $env, $start, $end (TIMESTAMPTZ: attempts that started in [start, end)).
--- Returns: phase, operation, vpc_state, started_at, ended_at, duration_s,
+-- Returns: phase, operation, vpc_state, started_s, ended_s, duration_s,
 --   observed (true when it completed: the duration is exact; false: right-censored),
---   outcome, timeout_s (in force), in start order within each phase and operation.
+--   timeout_s (in force). Unordered: attempt_numbers.sql orders what it reads.
 SELECT
     phase,
     operation,
     vpc_state,
-    started_at,
-    ended_at,
+    epoch(started_at) AS started_s,
+    epoch(ended_at) AS ended_s,
     duration_s,
     outcome = 'completed' AS observed,
-    outcome,
     timeout_s
 FROM phase_attempts
 WHERE env = $env
   AND started_at >= $start
   AND started_at < $end
   AND duration_s IS NOT NULL
-ORDER BY phase, operation, started_at, vpc_state

@@ -8,15 +8,15 @@
 --   timeout_s (in force), vpc_state, vpc_state_source ('event' | 'context' | 'timeline' | 'none'),
 --   vpc_utilization (with the state it came with), error_type, error.
 -- Parameters: none.
-WITH attempt_events AS (
+WITH relevant AS MATERIALIZED (
+    -- events is read once: the attempts' own events, context lines and the VPC timeline
     SELECT
         env, startup_id, phase, coalesce(operation, 'initialization') AS operation,
         service, phase_name, event, ts, outcome, duration_s, timeout_s, vpc_state,
         vpc_utilization, error_type, error
     FROM events
-    WHERE phase IS NOT NULL
-      AND startup_id IS NOT NULL
-      AND event IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_failed', 'phase_context')
+    WHERE event IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_failed',
+                    'phase_context', 'vpc_state_changed')
 ),
 grouped AS (
     SELECT
@@ -35,10 +35,11 @@ grouped AS (
         arg_min(vpc_utilization, ts) FILTER (WHERE vpc_utilization IS NOT NULL) AS vpc_utilization,
         arg_max(error_type, ts) FILTER (WHERE event = 'phase_failed') AS error_type,
         arg_max(error, ts) FILTER (WHERE event = 'phase_failed') AS error
-    FROM attempt_events
+    FROM relevant
+    WHERE phase IS NOT NULL AND startup_id IS NOT NULL AND event <> 'vpc_state_changed'
     GROUP BY env, startup_id, phase, operation
 ),
-attempts AS (
+attempts AS MATERIALIZED (
     SELECT
         *,
         coalesce(
@@ -48,46 +49,82 @@ attempts AS (
         ) AS started_at
     FROM grouped
 ),
-context_lines AS (
-    SELECT env, startup_id, ts, vpc_state
-    FROM events
-    WHERE event = 'phase_context' AND phase IS NULL AND startup_id IS NOT NULL AND vpc_state IS NOT NULL
+context_by_line AS (
+    -- a context line (no phase of its own) belongs to the latest attempt of its startup that
+    -- had started by then
+    SELECT
+        c.env, c.startup_id, c.ts, any_value(c.vpc_state) AS vpc_state,
+        arg_max({'phase': a.phase, 'operation': a.operation}, a.started_at) AS target
+    FROM relevant AS c
+    JOIN attempts AS a
+        ON c.env = a.env AND c.startup_id = a.startup_id AND a.started_at <= c.ts
+    WHERE c.event = 'phase_context' AND c.phase IS NULL AND c.vpc_state IS NOT NULL
+    GROUP BY c.env, c.startup_id, c.ts
 ),
-context_by_attempt AS (
-    SELECT a.env, a.startup_id, a.phase, a.operation, arg_min(c.vpc_state, c.ts) AS context_vpc_state
-    FROM context_lines AS c
-    ASOF JOIN attempts AS a
-        ON c.env = a.env AND c.startup_id = a.startup_id AND c.ts >= a.started_at
+context AS (
+    SELECT
+        env, startup_id, target.phase AS phase, target.operation AS operation,
+        arg_min(vpc_state, ts) AS context_vpc_state
+    FROM context_by_line
     GROUP BY ALL
+),
+timeline AS (
+    SELECT env, ts, vpc_state, vpc_utilization
+    FROM relevant
+    WHERE event = 'vpc_state_changed' AND vpc_state IS NOT NULL
+),
+-- The as-of join runs on one BIGINT key, env block then time (env number x 10^16 + epoch
+-- microseconds), rather than on `env = env AND ts >= ts`: with an equality on a column of a few
+-- values DuckDB sorts each env on one thread, three times slower here. A match from another
+-- env's block is thrown away below.
+env_numbers AS (
+    SELECT env, row_number() OVER (ORDER BY env) - 1 AS n FROM (SELECT DISTINCT env FROM timeline)
+),
+keyed_timeline AS (
+    SELECT t.*, e.n * 10000000000000000 + epoch_us(t.ts) AS key
+    FROM timeline AS t JOIN env_numbers AS e USING (env)
+),
+keyed_attempts AS (
+    SELECT a.*, coalesce(e.n, -1) * 10000000000000000 + epoch_us(a.started_at) AS key
+    FROM attempts AS a LEFT JOIN env_numbers AS e USING (env)
+),
+joined AS (
+    SELECT
+        a.*,
+        c.context_vpc_state,
+        CASE WHEN t.env = a.env THEN t.vpc_state END AS timeline_vpc_state,
+        CASE WHEN t.env = a.env THEN t.vpc_utilization END AS timeline_vpc_utilization
+    FROM keyed_attempts AS a
+    LEFT JOIN context AS c
+        ON a.env = c.env AND a.startup_id = c.startup_id AND a.phase = c.phase
+       AND a.operation = c.operation
+    ASOF LEFT JOIN keyed_timeline AS t
+        ON a.key >= t.key
 )
 SELECT
-    a.env,
-    a.service,
-    a.startup_id,
-    a.phase,
-    a.phase_name,
-    a.operation,
-    a.started_at,
-    a.end_ts AS ended_at,
-    coalesce(a.end_outcome, 'incomplete') AS outcome,
-    coalesce(a.end_duration_s, epoch(a.end_ts) - epoch(a.start_ts)) AS duration_s,
-    coalesce(a.end_outcome, 'incomplete') <> 'completed' AS censored,
-    a.timeout_s,
-    coalesce(a.own_vpc_state, c.context_vpc_state, v.vpc_state, 'unknown') AS vpc_state,
+    env,
+    service,
+    startup_id,
+    phase,
+    phase_name,
+    operation,
+    started_at,
+    end_ts AS ended_at,
+    coalesce(end_outcome, 'incomplete') AS outcome,
+    coalesce(end_duration_s, epoch(end_ts) - epoch(start_ts)) AS duration_s,
+    coalesce(end_outcome, 'incomplete') <> 'completed' AS censored,
+    timeout_s,
+    coalesce(own_vpc_state, context_vpc_state, timeline_vpc_state, 'unknown') AS vpc_state,
     CASE
-        WHEN a.own_vpc_state IS NOT NULL THEN 'event'
-        WHEN c.context_vpc_state IS NOT NULL THEN 'context'
-        WHEN v.vpc_state IS NOT NULL THEN 'timeline'
+        WHEN own_vpc_state IS NOT NULL THEN 'event'
+        WHEN context_vpc_state IS NOT NULL THEN 'context'
+        WHEN timeline_vpc_state IS NOT NULL THEN 'timeline'
         ELSE 'none'
     END AS vpc_state_source,
     coalesce(
-        a.vpc_utilization,
-        CASE WHEN a.own_vpc_state IS NULL AND c.context_vpc_state IS NULL THEN v.vpc_utilization END
+        vpc_utilization,
+        CASE WHEN own_vpc_state IS NULL AND context_vpc_state IS NULL THEN timeline_vpc_utilization END
     ) AS vpc_utilization,
-    a.error_type,
-    a.error
-FROM attempts AS a
-LEFT JOIN context_by_attempt AS c
-    ON a.env = c.env AND a.startup_id = c.startup_id AND a.phase = c.phase AND a.operation = c.operation
-ASOF LEFT JOIN vpc_states AS v
-    ON a.env = v.env AND a.started_at >= v.ts
+    error_type,
+    error
+FROM joined

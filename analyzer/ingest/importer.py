@@ -83,15 +83,28 @@ def import_files(
 ) -> ImportResult:
     """Import exactly these files, batch by batch, each batch published as whole segments."""
     check_env_name(env)
+    with store.writer_lock():
+        return import_files_locked(files, env=env, store=store, on_progress=on_progress)
+
+
+def import_files_locked(
+    files: Sequence[Path],
+    *,
+    env: str,
+    store: Store,
+    on_progress: ProgressCallback | None = None,
+    source_name: str | None = None,
+) -> ImportResult:
+    """`import_files` for a caller that already holds the store's writer lock (the collector).
+    `source_name` stands in for the file name in the lake's `source_file` column."""
     total = ImportResult()
     bytes_total = sum(p.stat().st_size for p in files)
     bytes_done = 0
-    with store.writer_lock():
-        for batch in batches(files):
-            total.add(_import_batch(batch, env=env, store=store))
-            bytes_done += sum(p.stat().st_size for p in batch)
-            if on_progress:
-                on_progress(ImportProgress(total.files, len(files), bytes_done, bytes_total, total))
+    for batch in batches(files):
+        total.add(_import_batch(batch, env=env, store=store, source_name=source_name))
+        bytes_done += sum(p.stat().st_size for p in batch)
+        if on_progress:
+            on_progress(ImportProgress(total.files, len(files), bytes_done, bytes_total, total))
     return total
 
 
@@ -99,15 +112,17 @@ class _UnreadableInput(Exception):
     """DuckDB could not read or parse the batch's files."""
 
 
-def _import_batch(files: list[Path], *, env: str, store: Store) -> ImportResult:
+def _import_batch(
+    files: list[Path], *, env: str, store: Store, source_name: str | None = None
+) -> ImportResult:
     try:
-        return _normalise_and_publish(files, env=env, store=store)
+        return _normalise_and_publish(files, env=env, store=store, source_name=source_name)
     except _UnreadableInput as exc:
         if len(files) > 1:
             # Find the file at fault, so the message can name it; good files still import.
             result = ImportResult()
             for path in files:
-                result.add(_import_batch([path], env=env, store=store))
+                result.add(_import_batch([path], env=env, store=store, source_name=source_name))
             return result
         raise AnalyzerError(f"{files[0]}: cannot read as Cloud Logging JSON: {exc}") from exc
 
@@ -117,15 +132,20 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _normalise_and_publish(files: list[Path], *, env: str, store: Store) -> ImportResult:
+def _normalise_and_publish(
+    files: list[Path], *, env: str, store: Store, source_name: str | None
+) -> ImportResult:
     spill = store.tmp_dir / "spill"
     con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
     try:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         con.execute("SET VARIABLE batch_files = ?", [[str(p) for p in files]])
         con.execute("SET VARIABLE max_entry_bytes = ?", [MAX_ENTRY_BYTES])
+        con.execute("SET VARIABLE source_name = ?", [source_name])
         con.execute(
-            "CREATE TEMP VIEW raw_entries AS SELECT filename AS source_file, json AS entry "
+            "CREATE TEMP VIEW raw_entries AS "
+            "SELECT coalesce(getvariable('source_name'), filename) AS source_file, json AS entry "
             "FROM read_json_objects(getvariable('batch_files'), format = 'auto', "
             "filename = true, maximum_object_size = getvariable('max_entry_bytes'))"
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 MAX_THRESHOLD = 50
 
@@ -24,18 +24,17 @@ def failure_threshold(failure_rate: float, calls_per_week: float, max_trips_per_
     return MAX_THRESHOLD
 
 
+def _runs(failed: ArrayLike) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Start and end (exclusive) index of each run of consecutive failures."""
+    flags = np.asarray(failed, dtype=np.int8)
+    edges = np.diff(np.concatenate(([0], flags, [0])))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
 def failure_streaks(failed: ArrayLike) -> list[int]:
     """Lengths of the runs of consecutive failures, in order."""
-    streaks, run = [], 0
-    for f in np.asarray(failed, dtype=bool):
-        if f:
-            run += 1
-        elif run:
-            streaks.append(run)
-            run = 0
-    if run:
-        streaks.append(run)
-    return streaks
+    starts, ends = _runs(failed)
+    return [int(n) for n in ends - starts]
 
 
 def outages(failed_at: ArrayLike, failed: ArrayLike, min_streak: int = 1) -> list[float]:
@@ -43,15 +42,6 @@ def outages(failed_at: ArrayLike, failed: ArrayLike, min_streak: int = 1) -> lis
     success. `failed_at` holds each call's end time (epoch seconds), in call order; a run
     still going at the end has no recovery yet and is left out."""
     times = np.asarray(failed_at, dtype=np.float64)
-    flags = np.asarray(failed, dtype=bool)
-    found, first, run = [], 0.0, 0
-    for t, f in zip(times, flags, strict=True):
-        if f:
-            if run == 0:
-                first = float(t)
-            run += 1
-        else:
-            if run >= min_streak:
-                found.append(float(t) - first)
-            run = 0
-    return found
+    starts, ends = _runs(failed)
+    keep = (ends - starts >= min_streak) & (ends < times.size)
+    return [float(d) for d in times[ends[keep]] - times[starts[keep]]]

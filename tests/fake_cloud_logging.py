@@ -1,0 +1,243 @@
+"""A local Cloud Logging API for tests: `POST /v2/entries:list` as the real API speaks it.
+
+Request body: `resourceNames`, `filter`, `orderBy`, `pageSize`, `pageToken`. Answer: `entries`
+and `nextPageToken`, the token left out on the last page. It evaluates the filters the
+collector writes (AND of clauses; OR groups; `:*`, `:"text"`, `=`, `>=`, `<`, `>` on dotted
+fields), answers 400 INVALID_ARGUMENT to anything else, 404 to unknown projects and 403 to
+`projects/forbidden`, and injects 429 and 503 answers and empty pages that carry a token.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+SEVERITIES = [
+    "DEFAULT",
+    "DEBUG",
+    "INFO",
+    "NOTICE",
+    "WARNING",
+    "ERROR",
+    "CRITICAL",
+    "ALERT",
+    "EMERGENCY",
+]
+STATUS = {
+    400: "INVALID_ARGUMENT",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
+class FilterError(ValueError):
+    pass
+
+
+def _split(text: str, word: str) -> list[str]:
+    """Split on ` word ` outside quotes and parentheses."""
+    parts, depth, quoted, start, i = [], 0, False, 0, 0
+    token = f" {word} "
+    while i < len(text):
+        c = text[i]
+        if c == '"' and (i == 0 or text[i - 1] != "\\"):
+            quoted = not quoted
+        elif not quoted and c == "(":
+            depth += 1
+        elif not quoted and c == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and text.startswith(token, i):
+            parts.append(text[start:i])
+            i += len(token)
+            start = i
+            continue
+        i += 1
+    if depth or quoted:
+        raise FilterError("unbalanced parentheses or quotes")
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+_ATOM = re.compile(r'^([A-Za-z_][\w.]*)\s*(:|>=|<=|=|<|>)\s*(\*|"(?:[^"\\]|\\.)*"|[\w.:-]+)$')
+
+
+def _field(entry: dict[str, Any], path: str) -> Any:
+    value: Any = entry
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _compare(path: str, left: Any, right: str) -> tuple[Any, Any]:
+    if path == "timestamp":
+        return _instant(str(left)), _instant(right)
+    if path == "severity":
+        return SEVERITIES.index(str(left or "DEFAULT")), SEVERITIES.index(right)
+    return str(left), right
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise FilterError(f"bad timestamp {text!r}") from exc
+
+
+def compile_filter(text: str) -> Callable[[dict[str, Any]], bool]:
+    def atom(expr: str) -> Callable[[dict[str, Any]], bool]:
+        expr = expr.strip()
+        if expr.startswith("(") and expr.endswith(")"):
+            return compile_filter(expr[1:-1])
+        match = _ATOM.match(expr)
+        if not match:
+            raise FilterError(f"cannot parse {expr!r}")
+        path, op, raw = match.groups()
+        if path == "severity" and raw.strip('"') not in SEVERITIES:
+            raise FilterError(f"unknown severity {raw}")
+        value = raw[1:-1].replace('\\"', '"') if raw.startswith('"') else raw
+
+        def test(entry: dict[str, Any]) -> bool:
+            found = _field(entry, path)
+            if op == ":":
+                return (
+                    found is not None if value == "*" else value.lower() in str(found or "").lower()
+                )
+            if found is None:
+                return False
+            left, right = _compare(path, found, value)
+            return {
+                "=": left == right,
+                ">=": left >= right,
+                "<=": left <= right,
+                "<": left < right,
+                ">": left > right,
+            }[op]
+
+        return test
+
+    ands = [_split(clause, "OR") for clause in _split(text, "AND")]
+    tests = [[atom(a) for a in ors] for ors in ands]
+    return lambda entry: all(any(t(entry) for t in ors) for ors in tests)
+
+
+@dataclass
+class FakeCloudLogging:
+    """The server's state; `faults` maps a request number (1-based) to 429, 503 or "empty"."""
+
+    entries: list[dict[str, Any]]
+    project: str = "demo"
+    faults: dict[int, int | str] = field(default_factory=dict)
+    delay_s: float = 0.0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    answered_entries: int = 0
+
+    def __post_init__(self) -> None:
+        unique = {e["insertId"]: e for e in self.entries}  # the API returns an entry once
+        self.entries = sorted(unique.values(), key=lambda e: (e["timestamp"], e["insertId"]))
+        self.lock = threading.Lock()
+        self._selected: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.requests.append(body)
+            number = len(self.requests)
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        fault = self.faults.get(number)
+        if isinstance(fault, int):
+            return fault, _error(fault, "injected fault")
+        names = body.get("resourceNames") or []
+        if names == ["projects/forbidden"]:
+            return 403, _error(403, "The caller does not have permission")
+        if names != [f"projects/{self.project}"]:
+            return 404, _error(404, f"Project {names} not found")
+        try:
+            selected = self._select(body.get("filter", ""), body.get("orderBy"))
+        except FilterError as exc:
+            return 400, _error(400, f"Invalid filter: {exc}")
+        size = int(body.get("pageSize") or 50)
+        offset = _decode(body.get("pageToken"))
+        if fault == "empty":
+            return 200, {"nextPageToken": _encode(offset)}
+        page = selected[offset : offset + size]
+        with self.lock:
+            self.answered_entries += len(page)
+        answer: dict[str, Any] = {"entries": page}
+        if offset + size < len(selected):
+            answer["nextPageToken"] = _encode(offset + size)
+        return 200, answer
+
+    def _select(self, text: str, order_by: str | None) -> list[dict[str, Any]]:
+        """The entries a filter selects, in order; kept per filter, as paging repeats it."""
+        key = (text, order_by)
+        if key not in self._selected:
+            matches = compile_filter(text)
+            selected = [e for e in self.entries if matches(e)]
+            if order_by == "timestamp desc":
+                selected.reverse()
+            self._selected[key] = selected
+        return self._selected[key]
+
+    def serve(self) -> tuple[ThreadingHTTPServer, str]:
+        state = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                if self.path.split("?")[0] != "/v2/entries:list":
+                    self._send(404, _error(404, f"no such method {self.path}"))
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except json.JSONDecodeError:
+                    self._send(400, _error(400, "body is not JSON"))
+                    return
+                self._send(*state.answer(body))
+
+            def _send(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _error(code: int, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "status": STATUS.get(code, "UNKNOWN")}}
+
+
+def _encode(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+
+
+def _decode(token: str | None) -> int:
+    if not token:
+        return 0
+    return int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
+
+
+def telemetry_count(
+    entries: Iterable[dict[str, Any]], matches: Callable[[dict[str, Any]], bool]
+) -> int:
+    return len({e["insertId"] for e in entries if matches(e)})
