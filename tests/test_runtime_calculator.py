@@ -60,7 +60,7 @@ def test_import_pulls_in_nothing_heavy() -> None:
     code = (
         "import sys, analyzer.runtime\n"
         "heavy = ('polars', 'duckdb', 'google', 'click', 'rich', 'pydantic', 'numpy', 'scipy',"
-        " 'yaml', 'asyncio')\n"
+        " 'yaml', 'asyncio', 'typing', 'dataclasses', 'pathlib')\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,14 +8,16 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from analyzer.runtime import defaults
 from analyzer.runtime.breaker import BreakerState, CircuitBreaker
 from analyzer.runtime.emitter import emit
 from analyzer.runtime.envfile import from_env_lines
 from analyzer.runtime.schema import ConfigError, RuntimeConfig, parse_config
+
+TYPE_CHECKING = False  # typing costs the service's startup ~10 ms; only checkers need it
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_ENV_VAR = "ANALYZER_TIMEOUT_CONFIG"
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -42,23 +44,25 @@ class _Runtime:
 _runtime = _Runtime()
 
 
-def _read_document(path: Path) -> Any:
-    size = path.stat().st_size
+def _read_document(path: str) -> Any:
+    size = os.stat(path).st_size
     if size > MAX_CONFIG_BYTES:
         raise ConfigError(f"{size:,} bytes is more than a config can be ({MAX_CONFIG_BYTES:,})")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix in (".yaml", ".yml"):
+    with open(path, encoding="utf-8") as stream:
+        text = stream.read()
+    suffix = os.path.splitext(path)[1]
+    if suffix in (".yaml", ".yml"):
         import yaml  # only where the service has PyYAML; JSON needs nothing
 
         return yaml.safe_load(text)
-    if path.suffix == ".env":
+    if suffix == ".env":
         return from_env_lines(text)
     return json.loads(text)
 
 
 def read_config(path: str | os.PathLike[str]) -> RuntimeConfig:
     """Read and check a config file; raises on anything wrong with it."""
-    location = Path(path)
+    location = os.fspath(path)
     try:
         return parse_config(_read_document(location), source=str(location))
     except ConfigError:
@@ -139,16 +143,15 @@ def get_database_timeout_config(env: str) -> dict[str, float]:
     """The base database timeouts (the seed's keys): for each operation, the smallest the
     config allows in any VPC state, so the capacity-aware timeout only ever adds to it."""
     config = active_config(env)
-    base = defaults.base_timeouts(env)
-    result = {}
-    for key, operation in defaults.TIMEOUT_KEYS.items():
-        values = [
-            seconds
-            for (phase, op, _), seconds in config.timeouts.items()
-            if phase == defaults.DATABASE_PHASE and op == operation
-        ]
-        result[key] = min(values) if values and config is _runtime.loaded else base[operation]
-    return result
+    return {key: _base_s(config, op) for key, op in defaults.TIMEOUT_KEYS.items()}
+
+
+def _base_s(config: RuntimeConfig, operation: str) -> float:
+    """A loaded config's smallest value for the database operation, else the seed's base."""
+    seed = defaults.base_timeouts(config.env).get(operation, 0.0)
+    if config is not _runtime.loaded:
+        return seed
+    return config.base.get((defaults.DATABASE_PHASE, operation), seed)
 
 
 def get_cloud_sql_optimized_config(env: str) -> dict[str, Any]:
@@ -186,12 +189,16 @@ def get_capacity_aware_database_timeout(
 ) -> float:
     """The database timeout for the current VPC state (argument, else the registered
     provider, else `unknown`), never below the base timeout, as the seed requires."""
-    key = next(
-        (k for k, op in defaults.TIMEOUT_KEYS.items() if op == _operation(operation)),
-        "initialization_timeout",
-    )
-    base = get_database_timeout_config(env)[key]
-    return calculate_capacity_aware_timeout(base, vpc_state, env=env, operation=operation)
+    op = _operation(operation)
+    config = active_config(env)
+    table = config.timeouts
+    state = vpc_state or current_vpc_state()
+    phase = defaults.DATABASE_PHASE
+    found = table.get((phase, op, state))
+    if found is None:
+        found = table.get((phase, op, UNKNOWN))
+    base = _base_s(config, op)
+    return base if found is None or found < base else found
 
 
 def _log_transition(before: BreakerState, after: BreakerState) -> None:

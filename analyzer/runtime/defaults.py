@@ -54,7 +54,9 @@ BREAKER = BreakerSettings(failure_threshold=5, recovery_timeout_s=30.0, half_ope
 
 
 def base_timeouts(env: str) -> dict[str, float]:
-    return dict(_BASE_TIMEOUTS_S.get(env, _BASE_TIMEOUTS_S["staging"]))
+    """The seed's base timeouts for `env` (staging's for an env it does not name). Shared:
+    callers must not change it."""
+    return _BASE_TIMEOUTS_S.get(env, _BASE_TIMEOUTS_S["staging"])
 
 
 def default_config(env: str) -> RuntimeConfig:

@@ -4,31 +4,35 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
 from analyzer.runtime.calculator import current_vpc_state
 from analyzer.runtime.emitter import emit
 
+TYPE_CHECKING = False  # typing costs the service's startup ~10 ms; only checkers need it
+if TYPE_CHECKING:
+    from typing import Any
+
 # A fallback gets the app state and the error, and returns True when the service can go on.
-Fallback = Callable[[Any, BaseException], bool]
+Fallback = Callable[[object, BaseException], bool]
 
 
-@dataclass(frozen=True)
 class DegradationResult:
-    phase: str
-    fallback_applied: bool
-    timeout_occurred: bool
-    reason: str
+    __slots__ = ("fallback_applied", "phase", "reason", "timeout_occurred")
+
+    def __init__(self, phase: str, fallback_applied: bool, timeout_occurred: bool, reason: str):
+        self.phase = phase
+        self.fallback_applied = fallback_applied
+        self.timeout_occurred = timeout_occurred
+        self.reason = reason
 
 
-@dataclass
 class DegradationManager:
     """Knows which phases may fall back, and whether the service can still serve."""
 
-    app_state: Any
-    fallbacks: dict[str, Fallback] = field(default_factory=dict)
-    failed: dict[str, DegradationResult] = field(default_factory=dict)
+    def __init__(self, app_state: Any) -> None:
+        self.app_state = app_state
+        self.fallbacks: dict[str, Fallback] = {}
+        self.failed: dict[str, DegradationResult] = {}
 
     def register_fallback(self, phase: str, fallback: Fallback) -> None:
         self.fallbacks[phase] = fallback
@@ -86,11 +90,11 @@ class VpcCapacityState(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
 class VpcMonitor:
     """The seed's monitor: `current_state.value` is the state the registered provider gives."""
 
-    env: str
+    def __init__(self, env: str) -> None:
+        self.env = env
 
     @property
     def current_state(self) -> VpcCapacityState:

@@ -8,8 +8,10 @@ cannot afford pydantic's import time inside the startup it measures.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False  # typing costs the service's startup ~10 ms; only checkers need it
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = 1
 VPC_STATES = ("healthy", "scaling", "pressure", "critical", "unknown")
@@ -27,23 +29,54 @@ class ConfigError(ValueError):
     """The config is not one this runtime can use; the message says where and why."""
 
 
-@dataclass(frozen=True)
 class BreakerSettings:
-    failure_threshold: int = 5
-    recovery_timeout_s: float = 30.0
-    half_open_max_calls: int = 1
+    """The circuit breaker's three settings. (Plain classes here, not dataclasses: importing
+    dataclasses costs a service's startup ~10 ms.)"""
+
+    __slots__ = ("failure_threshold", "half_open_max_calls", "recovery_timeout_s")
+
+    def __init__(
+        self,
+        failure_threshold: int = 5,
+        recovery_timeout_s: float = 30.0,
+        half_open_max_calls: int = 1,
+    ) -> None:
+        self.failure_threshold = failure_threshold
+        self.recovery_timeout_s = recovery_timeout_s
+        self.half_open_max_calls = half_open_max_calls
+
+    def __repr__(self) -> str:
+        return (
+            f"BreakerSettings({self.failure_threshold}, {self.recovery_timeout_s}, "
+            f"{self.half_open_max_calls})"
+        )
 
 
-@dataclass(frozen=True)
 class RuntimeConfig:
-    """What the runtime needs of a config: timeouts keyed by (phase, operation, vpc_state)."""
+    """What the runtime needs of a config: timeouts keyed by (phase, operation, vpc_state),
+    and per (phase, operation) the smallest of them: the base the seed never goes below."""
 
-    env: str
-    timeouts: dict[tuple[int, str, str], float] = field(default_factory=dict)
-    breaker: BreakerSettings = field(default_factory=BreakerSettings)
-    pool: dict[str, float] = field(default_factory=dict)
-    vpc: dict[str, float | bool] = field(default_factory=dict)
-    source: str = "built-in defaults"
+    __slots__ = ("base", "breaker", "env", "pool", "source", "timeouts", "vpc")
+
+    def __init__(
+        self,
+        env: str,
+        timeouts: dict[tuple[int, str, str], float] | None = None,
+        breaker: BreakerSettings | None = None,
+        pool: dict[str, float] | None = None,
+        vpc: dict[str, float | bool] | None = None,
+        source: str = "built-in defaults",
+    ) -> None:
+        self.env = env
+        self.timeouts = dict(timeouts or {})
+        self.breaker = breaker or BreakerSettings()
+        self.pool = dict(pool or {})
+        self.vpc = dict(vpc or {})
+        self.source = source
+        self.base: dict[tuple[int, str], float] = {}
+        for (phase, operation, _), seconds in self.timeouts.items():
+            key = (phase, operation)
+            self.base[key] = min(seconds, self.base.get(key, seconds))
 
 
 def _number(value: Any, where: str, *, low: float, high: float, low_open: bool = True) -> float:
