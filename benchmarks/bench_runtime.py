@@ -40,13 +40,18 @@ def main() -> None:
         lambda: get_capacity_aware_database_timeout("staging", "initialization", "pressure"),
         number=number,
     )
-    print(json.dumps({
-        "bare_interpreter_ms": round(bare * 1000, 1),
-        "import_analyzer_runtime_ms": round((with_runtime - bare) * 1000, 1),
-        "import_goal_ms": 50,
-        "timeout_lookup_us": round(lookup / number * 1e6, 2),
-        "lookup_goal_us": 5,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "bare_interpreter_ms": round(bare * 1000, 1),
+                "import_analyzer_runtime_ms": round((with_runtime - bare) * 1000, 1),
+                "import_goal_ms": 50,
+                "timeout_lookup_us": round(lookup / number * 1e6, 2),
+                "lookup_goal_us": 5,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":
