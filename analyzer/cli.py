@@ -454,6 +454,79 @@ def export_command(
     click.echo(f"wrote {path} ({chosen})")
 
 
+@main.command(name="backtest")
+@env_option
+@store_option
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Exported config to replay. Default: the env's latest recommendation.",
+)
+@click.option(
+    "--timeout-s",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=None,
+    help="Replay one static timeout for the phase instead (e.g. the old 20 s).",
+)
+@click.option(
+    "--phase",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Phase whose attempts are reported (startups cover every phase).",
+)
+@click.option(
+    "--since", default="28d", show_default=True, help="Window start: 28d, 2w or ISO-8601."
+)
+@click.option("--until", default=None, help="Window end (ISO-8601). Default: the env's last event.")
+@click.option(
+    "--sweep", is_flag=True, help="Also the success rate against the timeout, 5 to 240 s."
+)
+@format_option("table", "json")
+def backtest_command(
+    env: str,
+    store: str | None,
+    config_file: str | None,
+    timeout_s: float | None,
+    phase: int,
+    since: str,
+    until: str | None,
+    sweep: bool,
+    fmt: str,
+) -> None:
+    """Replay the window's phase attempts under a config and compare with what happened.
+
+    Attempts cut at an old timeout finish under a longer one only with the chance their
+    duration estimate gives (Kaplan-Meier and the fitted tail), never for certain.
+
+    Example:
+
+        analyze backtest --env staging --timeout-s 20
+        analyze backtest --env staging --sweep
+    """
+    from analyzer.backtest import backtest, replay_config
+    from analyzer.backtest_text import format_backtest
+
+    lake = Store.resolve(store)
+    name, timeouts, breaker = replay_config(
+        lake, env, config_file=config_file, static_timeout_s=timeout_s, phase=phase
+    )
+    result = backtest(
+        store=lake,
+        env=env,
+        timeouts=timeouts,
+        breaker=breaker,
+        config_name=name,
+        phase=phase,
+        since=since,
+        until=until,
+        sweep=sweep,
+    )
+    click.echo(render_model(result, fmt, format_backtest))
+
+
 def render_model(model: BaseModel, fmt: str, as_table: Any) -> str:
     """One pydantic model as json, yaml, or the given table formatter."""
     if fmt == "json":

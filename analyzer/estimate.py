@@ -52,6 +52,24 @@ class DurationEstimate:
             high = max(self.tail.quantile_ci(q, level)[1], self.km.quantile(q) or 0.0)
         return low, high
 
+    def survival_many(self, t: NDArray[np.float64]) -> NDArray[np.float64] | None:
+        """`survival_at` for many times at once."""
+        if not self.enough or self.km is None:
+            return None
+        km = self.km
+        index = np.searchsorted(km.times, t, side="right") - 1
+        inside = np.where(index < 0, 1.0, km.survival[np.maximum(index, 0)])
+        if self.tail is None:
+            return np.asarray(inside, dtype=np.float64)
+        last = km.last_time
+        at_last = self.tail.survival_at(last)
+        beyond = (
+            km.survival_at(last) * self.tail.survival_many(t) / at_last
+            if at_last > 0.0
+            else np.zeros_like(t)
+        )
+        return np.asarray(np.where(t <= last, inside, beyond), dtype=np.float64)
+
     def survival_at(self, t: float) -> float | None:
         """P(duration > t): the curve within the data; beyond it, the curve's last value times
         the tail fit's chance of lasting from there to t (so the two join without a jump)."""

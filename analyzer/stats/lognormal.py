@@ -71,6 +71,11 @@ class LognormalFit:
             return 1.0
         return float(stats.norm.sf((math.log(t) - self.mu) / self.sigma))
 
+    def survival_many(self, t: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            z = (np.log(np.asarray(t, dtype=np.float64)) - self.mu) / self.sigma
+        return np.asarray(stats.norm.sf(z), dtype=np.float64)
+
     def quantile_ci(self, q: float, level: float = 0.95) -> tuple[float, float]:
         """Delta method on log q = mu + z_q * sigma."""
         z_q = NormalDist().inv_cdf(q)

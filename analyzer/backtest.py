@@ -1,0 +1,259 @@
+"""`analyze backtest`: replay the window's phase attempts under another set of timeouts.
+
+Honest about censoring: an attempt cut at its old timeout c would have finished under a longer
+timeout T with probability 1 - S(T)/S(c), S being its group's duration estimate (Kaplan-Meier
+within the data, the fitted lognormal beyond); it is never assumed to have finished. An
+attempt that failed with an error fails under any timeout. A startup succeeds when every one
+of its phase attempts does (fallbacks are not modelled). Breaker trips replay the breaker over
+the dependency phase's calls in start order, a call failing when its chance is under a half.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+from pydantic import BaseModel
+
+from analyzer.attempts import load_attempt_groups
+from analyzer.estimate import DurationEstimate, estimate_durations
+from analyzer.lake import Store, connect, query_frame
+from analyzer.recommendation import Policy, Window
+from analyzer.runtime.breaker import CircuitBreaker
+from analyzer.runtime.schema import BreakerSettings
+
+UNKNOWN = "unknown"
+SWEEP_S = tuple(float(t) for t in range(5, 245, 5))
+TimeoutTable = dict[tuple[int, str, str], float]  # (phase, operation, vpc_state) -> seconds
+Floats = NDArray[np.float64]
+
+
+class Outcome(BaseModel):
+    attempts: int
+    success_rate_observed: float
+    success_rate_predicted: float
+    seconds_lost_observed: float
+    seconds_lost_predicted: float
+
+
+class StateOutcome(Outcome):
+    vpc_state: str
+
+
+class StartupOutcome(BaseModel):
+    startups: int
+    success_rate_observed: float
+    success_rate_predicted: float
+
+
+class SweepPoint(BaseModel):
+    timeout_s: float
+    success_rate_predicted: float
+    by_state: dict[str, float]
+
+
+class Backtest(BaseModel):
+    env: str
+    config: str
+    window: Window
+    phase: int
+    states: list[StateOutcome]
+    overall: Outcome
+    startups: StartupOutcome
+    breaker_trips_observed: int
+    breaker_trips_predicted: int
+    sweep: list[SweepPoint] | None = None
+
+
+def success_probability(
+    outcome: NDArray[np.str_], duration_s: Floats, timeout_s: Floats, estimate: DurationEstimate
+) -> Floats:
+    """Each attempt's chance of completing under `timeout_s` (see the module's docstring)."""
+    completed = (outcome == "completed") & (duration_s <= timeout_s)
+    p = completed.astype(np.float64)
+    cut = (outcome == "timeout") & (timeout_s > duration_s)
+    at_cut = estimate.survival_many(duration_s)
+    at_timeout = estimate.survival_many(np.where(np.isfinite(timeout_s), timeout_s, 1e12))
+    if cut.any() and at_cut is not None and at_timeout is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            later = np.clip(1.0 - at_timeout / at_cut, 0.0, 1.0)
+        p = np.where(cut & (at_cut > 0), later, p)
+    return np.asarray(p, dtype=np.float64)
+
+
+def backtest(
+    *,
+    store: Store,
+    env: str,
+    timeouts: TimeoutTable,
+    breaker: BreakerSettings,
+    config_name: str,
+    phase: int = 3,
+    since: str = "28d",
+    until: str | None = None,
+    sweep: bool = False,
+) -> Backtest:
+    """Replay under `timeouts` (a missing entry: the `unknown` state's, else the timeout that
+    was in force) and set it beside what happened."""
+    start, end, groups = load_attempt_groups(store, env, since=since, until=until)
+    min_attempts = Policy().min_attempts
+    estimates = {
+        (g.phase, g.operation, g.vpc_state): estimate_durations(
+            g.duration_s, g.observed, min_attempts=min_attempts
+        )
+        for g in groups
+    }
+    con = connect(store)
+    try:
+        frame = query_frame(con, "backtest_attempts", {"env": env, "start": start, "end": end})
+    finally:
+        con.close()
+
+    def chosen(key: tuple[int, str, str], in_force: Floats) -> Floats:
+        found = timeouts.get(key) or timeouts.get((key[0], key[1], UNKNOWN))
+        return (
+            np.full(in_force.size, found)
+            if found
+            else np.where(np.isnan(in_force), np.inf, in_force)
+        )
+
+    parts = []
+    for (p_, op, state), part in frame.group_by(["phase", "operation", "vpc_state"]):
+        key = (int(str(p_)), str(op), str(state))
+        new = chosen(key, part["timeout_s"].fill_null(np.nan).to_numpy())
+        chance = success_probability(
+            part["outcome"].to_numpy(), part["duration_s"].to_numpy(), new, estimates[key]
+        )
+        parts.append(part.with_columns(pl.Series("timeout_new", new), pl.Series("p", chance)))
+    replay = pl.concat(parts).sort("started_s")
+    focus = replay.filter(pl.col("phase") == phase)
+    result = Backtest(
+        env=env,
+        config=config_name,
+        window=Window(start=start, end=end),
+        phase=phase,
+        states=[
+            StateOutcome(vpc_state=str(state), **_outcome(part))
+            for (state,), part in sorted(
+                focus.group_by(["vpc_state"]), key=lambda kv: str(kv[0][0])
+            )
+        ],
+        overall=Outcome(**_outcome(focus)),
+        startups=_startups(replay),
+        breaker_trips_observed=_trips(
+            focus["started_s"].to_numpy(), (focus["outcome"] == "completed").to_numpy(), breaker
+        ),
+        breaker_trips_predicted=_trips(
+            focus["started_s"].to_numpy(), (focus["p"] >= 0.5).to_numpy(), breaker
+        ),
+    )
+    if sweep:
+        result.sweep = [_sweep_point(focus, t, estimates) for t in SWEEP_S]
+    return result
+
+
+def _outcome(rows: pl.DataFrame) -> dict[str, float | int]:
+    n = rows.height
+    if not n:
+        return dict.fromkeys(Outcome.model_fields, 0)
+    p, new = rows["p"].to_numpy(), rows["timeout_new"].to_numpy()
+    errors = (rows["outcome"] == "error").to_numpy()
+    timed_out = (rows["outcome"] == "timeout").to_numpy()
+    lost_new = np.where(errors | ~np.isfinite(new), 0.0, (1.0 - p) * new)
+    return {
+        "attempts": n,
+        "success_rate_observed": float((rows["outcome"] == "completed").to_numpy().mean()),
+        "success_rate_predicted": float(p.mean()),
+        "seconds_lost_observed": float(rows["duration_s"].to_numpy()[timed_out].sum()),
+        "seconds_lost_predicted": float(lost_new.sum()),
+    }
+
+
+def _startups(replay: pl.DataFrame) -> StartupOutcome:
+    per = replay.group_by("startup_id").agg(
+        (pl.col("outcome") == "completed").all().alias("done"), pl.col("p").product()
+    )
+    return StartupOutcome(
+        startups=per.height,
+        success_rate_observed=float(per["done"].mean() or 0.0),  # type: ignore[arg-type]
+        success_rate_predicted=float(per["p"].mean() or 0.0),  # type: ignore[arg-type]
+    )
+
+
+def _trips(started_s: Floats, succeeded: NDArray[np.bool_], settings: BreakerSettings) -> int:
+    """How often a breaker with these settings opens over the calls, in start order."""
+    now = [0.0]
+    trips = [0]
+
+    def count(_before: object, after: object) -> None:
+        trips[0] += after == "OPEN"
+
+    breaker = CircuitBreaker(
+        settings.failure_threshold,
+        settings.recovery_timeout_s,
+        settings.half_open_max_calls,
+        clock=lambda: now[0],
+        on_transition=count,
+    )
+    for at, ok in zip(started_s, succeeded, strict=True):
+        now[0] = float(at)
+        if not breaker.should_attempt_request():
+            continue
+        if ok:
+            breaker.record_success()
+        else:
+            breaker.record_failure(None)
+    return trips[0]
+
+
+def _sweep_point(
+    focus: pl.DataFrame, timeout_s: float, estimates: dict[tuple[int, str, str], DurationEstimate]
+) -> SweepPoint:
+    by_state: dict[str, float] = {}
+    total, count = 0.0, 0
+    for (op, state), part in focus.group_by(["operation", "vpc_state"]):
+        key = (int(part["phase"][0]), str(op), str(state))
+        p = success_probability(
+            part["outcome"].to_numpy(),
+            part["duration_s"].to_numpy(),
+            np.full(part.height, timeout_s),
+            estimates[key],
+        )
+        by_state[str(state)] = float(p.mean())
+        total, count = total + float(p.sum()), count + part.height
+    return SweepPoint(
+        timeout_s=timeout_s,
+        success_rate_predicted=total / count if count else 0.0,
+        by_state=dict(sorted(by_state.items())),
+    )
+
+
+def replay_config(
+    store: Store, env: str, *, config_file: str | None, static_timeout_s: float | None, phase: int
+) -> tuple[str, TimeoutTable, BreakerSettings]:
+    """What to replay: a static timeout for the phase, an exported config file, or (the
+    default) the env's latest recommendation."""
+    from analyzer.config import config_from_recommendation
+    from analyzer.errors import AnalyzerError
+    from analyzer.history import latest_recommendation
+    from analyzer.runtime.calculator import read_config
+    from analyzer.runtime.schema import ConfigError, parse_config
+
+    if static_timeout_s is not None:
+        from analyzer.runtime.defaults import BREAKER
+
+        name = f"static {static_timeout_s:g} s for phase {phase}"
+        return name, {(phase, "initialization", UNKNOWN): static_timeout_s}, BREAKER
+    if config_file:
+        try:
+            config = read_config(config_file)
+        except ConfigError as exc:
+            raise AnalyzerError(f"{config_file}: not a usable config ({exc})") from exc
+        return config_file, dict(config.timeouts), config.breaker
+    rec = latest_recommendation(store, env)
+    config = parse_config(config_from_recommendation(rec).document())
+    return (
+        f"recommendation of {rec.generated_at:%Y-%m-%d %H:%M}Z",
+        dict(config.timeouts),
+        config.breaker,
+    )

@@ -1,0 +1,115 @@
+"""`backtest`: a replay checkable by eye, and the seed's story on the bundled sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer.backtest import backtest
+from analyzer.cli import main
+from analyzer.ingest import import_paths
+from analyzer.lake import Store
+from analyzer.runtime.schema import BreakerSettings
+from tests.conftest import SAMPLE, entry, write_ndjson
+
+
+def _attempt(n: int, duration: float, outcome: str) -> list[dict]:
+    inst = f"s-{n}"
+    start = {"event": "phase_started", "phase": 3, "vpc_state": "healthy", "timeout_s": 5.0}
+    end = (
+        {"event": "phase_completed", "phase": 3, "duration_s": duration}
+        if outcome == "completed"
+        else {"event": "phase_failed", "phase": 3, "duration_s": duration, "outcome": outcome}
+    )
+    return [entry(start, t=n * 100, instance=inst), entry(end, t=n * 100 + duration, instance=inst)]
+
+
+@pytest.fixture
+def hand_lake(tmp_path: Path, store: Store) -> Store:
+    """20 attempts that took 10 s, 20 cut by a 5 s timeout, 1 stopped by an error at 2 s."""
+    entries = [e for n in range(20) for e in _attempt(n, 10.0, "completed")]
+    entries += [e for n in range(20, 40) for e in _attempt(n, 5.0, "timeout")]
+    entries += _attempt(40, 2.0, "error")
+    import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
+    return store
+
+
+def replay(store: Store, seconds: float, **more):
+    return backtest(
+        store=store,
+        env="staging",
+        timeouts={(3, "initialization", "unknown"): seconds},
+        breaker=BreakerSettings(3, 30.0, 1),
+        config_name=f"{seconds} s",
+        **more,
+    )
+
+
+def test_replay_by_eye(hand_lake: Store) -> None:
+    # Every duration the data show is 10 s: cut ones (known to be over 5 s) finish by 15 s.
+    longer = replay(hand_lake, 15.0)
+    (healthy,) = longer.states
+    assert healthy.attempts == 41
+    assert healthy.success_rate_observed == pytest.approx(20 / 41)
+    assert healthy.success_rate_predicted == pytest.approx(40 / 41)  # the error still fails
+    assert healthy.seconds_lost_observed == pytest.approx(100.0)  # 20 timeouts x 5 s
+    assert healthy.seconds_lost_predicted == pytest.approx(0.0)
+    # Under 8 s nothing finishes: 40 attempts wait 8 s each.
+    shorter = replay(hand_lake, 8.0)
+    assert shorter.overall.success_rate_predicted == 0.0
+    assert shorter.overall.seconds_lost_predicted == pytest.approx(320.0)
+    assert shorter.startups.success_rate_predicted == 0.0
+
+
+def test_sweep_rises_with_the_timeout(hand_lake: Store) -> None:
+    curve = replay(hand_lake, 15.0, sweep=True).sweep
+    assert curve is not None
+    rates = [p.success_rate_predicted for p in curve]
+    assert rates == sorted(rates)
+    assert rates[0] == 0.0 and rates[-1] == pytest.approx(40 / 41)
+
+
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    store = Store(tmp_path_factory.mktemp("bt") / "lake")
+    import_paths([SAMPLE / "staging"], env="staging", store=store)
+    assert (
+        CliRunner()
+        .invoke(main, ["recommend", "--env", "staging", "--store", str(store.root)])
+        .exit_code
+        == 0
+    )
+    return store
+
+
+def test_the_seed_story_on_the_sample(sample_store: Store) -> None:
+    runner = CliRunner()
+    args = ["backtest", "--env", "staging", "--store", str(sample_store.root), "--format", "json"]
+    static = json.loads(runner.invoke(main, [*args, "--timeout-s", "20"]).output)
+    recommended = json.loads(runner.invoke(main, args).output)
+    assert {"env", "config", "states", "overall"} <= set(static)
+    pressure = next(s for s in static["states"] if s["vpc_state"] == "pressure")
+    assert {
+        "vpc_state",
+        "attempts",
+        "success_rate_observed",
+        "success_rate_predicted",
+        "seconds_lost_predicted",
+    } <= set(pressure)
+    assert pressure["success_rate_predicted"] < 0.5  # the static 20 s fails most of them
+    assert recommended["startups"]["success_rate_predicted"] > 0.95
+    assert (
+        recommended["overall"]["success_rate_predicted"]
+        > static["overall"]["success_rate_predicted"]
+    )
+
+
+def test_table_and_sweep_in_the_cli(sample_store: Store) -> None:
+    result = CliRunner().invoke(
+        main, ["backtest", "--env", "staging", "--store", str(sample_store.root), "--sweep"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "success rate against the timeout" in result.output and "overall" in result.output
