@@ -527,6 +527,30 @@ def backtest_command(
     click.echo(render_model(result, fmt, format_backtest))
 
 
+@main.command()
+@env_option
+@store_option
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option(
+    "--since", default="28d", show_default=True, help="Window start: 28d, 2w or ISO-8601."
+)
+def report(env: str, store: str | None, out: str, since: str) -> None:
+    """Write one self-contained HTML report: charts and the recommendation's evidence.
+
+    Phase-3 survival curves per VPC state with the current and recommended timeouts, the
+    success rate against the timeout, a timeline of VPC states and failures, and the
+    recommendation table. It opens with no network.
+
+    Example:
+
+        analyze report --env staging --out report.html
+    """
+    from analyzer.report import write_report
+
+    path = write_report(store=Store.resolve(store), env=env, out=Path(out), since=since)
+    click.echo(f"wrote {path}")
+
+
 def render_model(model: BaseModel, fmt: str, as_table: Any) -> str:
     """One pydantic model as json, yaml, or the given table formatter."""
     if fmt == "json":

@@ -1,0 +1,168 @@
+"""The report page: charts and tables assembled into one self-contained HTML file."""
+
+from __future__ import annotations
+
+import html
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from analyzer.attempts import load_attempt_groups
+from analyzer.backtest import backtest
+from analyzer.config import config_from_recommendation
+from analyzer.estimate import estimate_durations
+from analyzer.history import load_history
+from analyzer.lake import Store, connect, query_rows
+from analyzer.recommend import recommend
+from analyzer.recommendation import Recommendation
+from analyzer.render import percent
+from analyzer.report.charts import survival_chart, sweep_chart, timeline_chart
+from analyzer.runtime.schema import parse_config
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+table { border-collapse: collapse; font-size: 0.85rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right;
+         white-space: nowrap; }
+th:first-child, td:first-child { text-align: left; }
+.note { color: #555; font-size: 0.85rem; max-width: 60rem; }
+figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
+"""
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f} s"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _recommendation_table(rec: Recommendation, phase: int) -> str:
+    rows = []
+    for t in rec.timeouts:
+        if t.phase != phase:
+            continue
+        q, m = t.quantiles_s, t.methods
+        rows.append(
+            [
+                t.operation,
+                t.vpc_state + (f" (= {t.derived_from})" if t.derived_from else ""),
+                f"{t.attempts:,}",
+                f"{t.censored:,}",
+                _seconds(q.p50),
+                _seconds(q.p95) + (" *" if m.p95 == "lognormal-tail" else ""),
+                _seconds(q.p99) + (" *" if m.p99 == "lognormal-tail" else ""),
+                f"{_seconds(t.ci_s[0])} .. {_seconds(t.ci_s[1])}",
+                _seconds(t.current_timeout_s),
+                percent(t.timeout_rate_current),
+                _seconds(t.timeout_s),
+                percent(t.timeout_rate_recommended),
+            ]
+        )
+    return _table(
+        [
+            "operation",
+            "VPC state",
+            "attempts",
+            "censored",
+            "p50",
+            "p95",
+            "p99",
+            "p99 interval",
+            "current",
+            "fail now",
+            "recommended",
+            "fail then",
+        ],
+        rows,
+    )
+
+
+def write_report(*, store: Store, env: str, out: Path, since: str = "28d", phase: int = 3) -> Path:
+    """Write the report for `env` to `out` (atomically) and return its path."""
+    runs = load_history(store, env)
+    rec = runs[-1] if runs else recommend(store=store, env=env, since=since)
+    start, end, groups = load_attempt_groups(store, env, since=since, until=None)
+    estimates = {
+        g.vpc_state: estimate_durations(
+            g.duration_s, g.observed, min_attempts=rec.policy.min_attempts
+        )
+        for g in groups
+        if g.phase == phase and g.operation == "initialization"
+    }
+    rows = {
+        t.vpc_state: t for t in rec.timeouts if t.phase == phase and t.operation == "initialization"
+    }
+    config = parse_config(config_from_recommendation(rec).document())
+    replay = backtest(
+        store=store,
+        env=env,
+        timeouts=dict(config.timeouts),
+        breaker=config.breaker,
+        config_name="the recommendation",
+        phase=phase,
+        since=since,
+        sweep=True,
+    )
+    con = connect(store)
+    try:
+        timeline = query_rows(con, "report_timeline", {"env": env, "start": start, "end": end})
+    finally:
+        con.close()
+    b = rec.breaker
+    sections = [
+        f"<h1>Startup telemetry report: {html.escape(env)}</h1>",
+        f"<p class='note'>Phase attempts from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC; "
+        f"recommendation of {rec.generated_at:%Y-%m-%d %H:%M} UTC; page written "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>",
+        f"<h2>Phase {phase} duration by VPC state</h2>",
+        "<p class='note'>Kaplan-Meier survival: timed-out and failed attempts count as censored "
+        "(still running when cut), so the curves do not understate the slow tail.</p>",
+        f"<figure id='survival'>{survival_chart(estimates, rows, phase)}</figure>",
+        "<h2>Success rate against the timeout</h2>",
+        f"<figure id='sweep'>{sweep_chart(replay.sweep or [], phase)}</figure>",
+        "<h2>Timeline</h2>",
+        f"<figure id='timeline'>{timeline_chart(timeline, start, end)}</figure>",
+        "<h2>Recommendation</h2>",
+        "<p class='note'>* the lognormal fitted to the censored durations, past what the data "
+        "reach. Backtest under it: "
+        f"{percent(replay.startups.success_rate_predicted)} of startups predicted to succeed "
+        "(observed under the timeouts in force: "
+        f"{percent(replay.startups.success_rate_observed)}).</p>",
+        _recommendation_table(rec, phase),
+        "<h2>Circuit breaker</h2>",
+        _table(
+            ["setting", "value", "evidence"],
+            [
+                [
+                    "failure_threshold",
+                    str(b.failure_threshold),
+                    f"{b.evidence['expected_false_trips_per_week']:.3f} false trips a week",
+                ],
+                [
+                    "recovery_timeout_s",
+                    f"{b.recovery_timeout_s:g} s",
+                    b.evidence["recovery_timeout_source"],
+                ],
+                ["half_open_max_calls", str(b.half_open_max_calls), ""],
+            ],
+        ),
+        f"<p class='note'>{html.escape(b.evidence['model'])}</p>",
+    ]
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>analyzer report: {html.escape(env)}</title><style>{STYLE}</style></head><body>"
+        + "\n".join(sections)
+        + "</body></html>\n"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temporary = out.with_name(f".{out.name}.tmp")
+    temporary.write_text(page, encoding="utf-8")
+    os.replace(temporary, out)
+    return out

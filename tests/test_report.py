@@ -1,0 +1,80 @@
+"""`analyze report`: one self-contained page, opened in headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main
+from analyzer.ingest import import_paths
+from analyzer.lake import Store
+from tests.conftest import SAMPLE
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("report")
+    store = Store(folder / "lake")
+    import_paths([SAMPLE / "staging"], env="staging", store=store)
+    out = folder / "report.html"
+    result = CliRunner().invoke(
+        main, ["report", "--env", "staging", "--store", str(store.root), "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_page_is_self_contained(report: Path) -> None:
+    page = report.read_text()
+    assert page.count("<svg") == 3
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing to fetch
+    assert "<script" not in page
+    for heading in (
+        "Phase 3 duration by VPC state",
+        "Success rate against the timeout",
+        "Timeline",
+        "Recommendation",
+        "Circuit breaker",
+    ):
+        assert heading in page
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="no Chromium here")
+def test_renders_in_headless_chromium_with_no_console_errors(report: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "CI must install Debian's chromium (.ci/run does)"
+    problems: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+        page.goto(report.as_uri(), wait_until="load")
+        assert page.locator("figure svg").count() == 3
+        for figure in ("#survival", "#sweep", "#timeline"):
+            box = page.locator(f"{figure} svg").bounding_box()
+            assert box and box["width"] > 300 and box["height"] > 150, figure
+        assert page.locator("table tbody tr").count() >= 5
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert problems == []
+    assert (tmp_path / "report.png").stat().st_size > 10_000
