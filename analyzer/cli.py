@@ -17,7 +17,7 @@ from analyzer.errors import AnalyzerError
 from analyzer.ingest import ImportProgress, import_paths
 from analyzer.lake import Store
 from analyzer.render import percent, table, when
-from analyzer.simulate import SimulationSpec, manifest_counts, write_export
+from analyzer.simulate import SimulationSpec, manifest_counts, sample_dir, write_export
 from analyzer.summary import Summary, summarize
 
 ENV_HELP = "Deployment environment, e.g. staging or production."
@@ -560,12 +560,6 @@ def render_model(model: BaseModel, fmt: str, as_table: Any) -> str:
 
         return str(yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False))
     return str(as_table(model))
-
-
-def sample_dir() -> Path:
-    """The bundled sample exports: one folder per env."""
-    here = Path(__file__).resolve().parent.parent / "data" / "sample"
-    return here if here.is_dir() else Path("data") / "sample"
 
 
 @main.command()

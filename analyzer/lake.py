@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -121,10 +122,15 @@ def segment_pattern() -> str:
     return "seg_" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "_{uuid}"
 
 
-def new_connection() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
+def new_connection(
+    config: dict[str, str | bool | int | float | list[str]] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection in UTC, without DuckDB's progress bar (the CLI shows its own)."""
+    con = duckdb.connect(config=config or {})
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+    # Inside Jupyter without ipywidgets DuckDB refuses to touch the setting at all.
+    with contextlib.suppress(duckdb.Error):
+        con.execute("SET enable_progress_bar = false")
     return con
 
 

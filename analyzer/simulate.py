@@ -416,3 +416,10 @@ __all__ = [
     "simulate_entries",
     "write_export",
 ]
+
+
+def sample_dir() -> Path:
+    """The bundled sample exports (`data/sample/`, one folder per env) of a source checkout,
+    else `./data/sample`."""
+    here = Path(__file__).resolve().parent.parent / "data" / "sample"
+    return here if here.is_dir() else Path("data") / "sample"

@@ -11,7 +11,7 @@ import duckdb
 
 from analyzer.errors import AnalyzerError
 from analyzer.ingest.sources import batches, discover
-from analyzer.lake import Store, check_env_name, segment_pattern
+from analyzer.lake import Store, check_env_name, new_connection, segment_pattern
 from analyzer.queries import load_sql
 
 # DuckDB's default (16 MB) would refuse a large entry outright; the quarantine should see it.
@@ -136,10 +136,8 @@ def _normalise_and_publish(
     files: list[Path], *, env: str, store: Store, source_name: str | None
 ) -> ImportResult:
     spill = store.tmp_dir / "spill"
-    con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
+    con = new_connection({"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute("SET enable_progress_bar = false")
         con.execute("SET VARIABLE batch_files = ?", [[str(p) for p in files]])
         con.execute("SET VARIABLE max_entry_bytes = ?", [MAX_ENTRY_BYTES])
         con.execute("SET VARIABLE source_name = ?", [source_name])
