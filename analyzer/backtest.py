@@ -29,21 +29,23 @@ Floats = NDArray[np.float64]
 
 
 class Outcome(BaseModel):
+    """How the phase's attempts (and their startups) fared: observed under the timeouts in
+    force, predicted under the replayed config."""
+
     attempts: int
     success_rate_observed: float
     success_rate_predicted: float
     seconds_lost_observed: float
     seconds_lost_predicted: float
+    startups: int
+    startup_success_rate_observed: float
+    startup_success_rate_predicted: float
+    breaker_trips_observed: int
+    breaker_trips_predicted: int
 
 
 class StateOutcome(Outcome):
     vpc_state: str
-
-
-class StartupOutcome(BaseModel):
-    startups: int
-    success_rate_observed: float
-    success_rate_predicted: float
 
 
 class SweepPoint(BaseModel):
@@ -59,9 +61,6 @@ class Backtest(BaseModel):
     phase: int
     states: list[StateOutcome]
     overall: Outcome
-    startups: StartupOutcome
-    breaker_trips_observed: int
-    breaker_trips_predicted: int
     sweep: list[SweepPoint] | None = None
 
 
@@ -126,7 +125,19 @@ def backtest(
         )
         parts.append(part.with_columns(pl.Series("timeout_new", new), pl.Series("p", chance)))
     replay = pl.concat(parts).sort("started_s")
-    focus = replay.filter(pl.col("phase") == phase)
+    startups = replay.group_by("startup_id").agg(
+        (pl.col("outcome") == "completed").all().alias("startup_done"),
+        pl.col("p").product().alias("startup_p"),
+    )
+    focus = replay.filter(pl.col("phase") == phase).join(startups, on="startup_id", how="left")
+    started = focus["started_s"].to_numpy()
+    focus = focus.with_columns(
+        pl.Series(
+            "opened_observed",
+            _openings(started, (focus["outcome"] == "completed").to_numpy(), breaker),
+        ),
+        pl.Series("opened_predicted", _openings(started, (focus["p"] >= 0.5).to_numpy(), breaker)),
+    )
     result = Backtest(
         env=env,
         config=config_name,
@@ -139,13 +150,6 @@ def backtest(
             )
         ],
         overall=Outcome(**_outcome(focus)),
-        startups=_startups(replay),
-        breaker_trips_observed=_trips(
-            focus["started_s"].to_numpy(), (focus["outcome"] == "completed").to_numpy(), breaker
-        ),
-        breaker_trips_predicted=_trips(
-            focus["started_s"].to_numpy(), (focus["p"] >= 0.5).to_numpy(), breaker
-        ),
     )
     if sweep:
         result.sweep = [_sweep_point(focus, t, estimates) for t in SWEEP_S]
@@ -160,50 +164,51 @@ def _outcome(rows: pl.DataFrame) -> dict[str, float | int]:
     errors = (rows["outcome"] == "error").to_numpy()
     timed_out = (rows["outcome"] == "timeout").to_numpy()
     lost_new = np.where(errors | ~np.isfinite(new), 0.0, (1.0 - p) * new)
+    # a startup counts in the state its attempt of the phase ran in
+    per_startup = rows.unique("startup_id", keep="first")
     return {
         "attempts": n,
         "success_rate_observed": float((rows["outcome"] == "completed").to_numpy().mean()),
         "success_rate_predicted": float(p.mean()),
         "seconds_lost_observed": float(rows["duration_s"].to_numpy()[timed_out].sum()),
         "seconds_lost_predicted": float(lost_new.sum()),
+        "startups": per_startup.height,
+        "startup_success_rate_observed": float(per_startup["startup_done"].to_numpy().mean()),
+        "startup_success_rate_predicted": float(per_startup["startup_p"].to_numpy().mean()),
+        "breaker_trips_observed": int(rows["opened_observed"].sum()),
+        "breaker_trips_predicted": int(rows["opened_predicted"].sum()),
     }
 
 
-def _startups(replay: pl.DataFrame) -> StartupOutcome:
-    per = replay.group_by("startup_id").agg(
-        (pl.col("outcome") == "completed").all().alias("done"), pl.col("p").product()
-    )
-    return StartupOutcome(
-        startups=per.height,
-        success_rate_observed=float(per["done"].mean() or 0.0),  # type: ignore[arg-type]
-        success_rate_predicted=float(per["p"].mean() or 0.0),  # type: ignore[arg-type]
-    )
-
-
-def _trips(started_s: Floats, succeeded: NDArray[np.bool_], settings: BreakerSettings) -> int:
-    """How often a breaker with these settings opens over the calls, in start order."""
+def _openings(
+    started_s: Floats, succeeded: NDArray[np.bool_], settings: BreakerSettings
+) -> NDArray[np.bool_]:
+    """Which calls, in start order, open a breaker with these settings (refused calls while
+    it is open are skipped)."""
     now = [0.0]
-    trips = [0]
+    opened = np.zeros(started_s.size, dtype=bool)
+    current = [0]
 
-    def count(_before: object, after: object) -> None:
-        trips[0] += after == "OPEN"
+    def mark(_before: object, after: object) -> None:
+        if after == "OPEN":
+            opened[current[0]] = True
 
     breaker = CircuitBreaker(
         settings.failure_threshold,
         settings.recovery_timeout_s,
         settings.half_open_max_calls,
         clock=lambda: now[0],
-        on_transition=count,
+        on_transition=mark,
     )
-    for at, ok in zip(started_s, succeeded, strict=True):
-        now[0] = float(at)
+    for index, (at, ok) in enumerate(zip(started_s, succeeded, strict=True)):
+        now[0], current[0] = float(at), index
         if not breaker.should_attempt_request():
             continue
         if ok:
             breaker.record_success()
         else:
             breaker.record_failure(None)
-    return trips[0]
+    return opened
 
 
 def _sweep_point(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.backtest import Backtest
+from analyzer.backtest import Backtest, Outcome
 from analyzer.render import percent, table, when
 
 
@@ -14,49 +14,37 @@ def format_backtest(result: Backtest) -> str:
         "cut at its old timeout finishing with the chance its duration estimate gives)",
         "",
     ]
-    rows = [
-        [
-            s.vpc_state,
-            s.attempts,
-            percent(s.success_rate_observed),
-            percent(s.success_rate_predicted),
-            f"{s.seconds_lost_observed:,.0f} s",
-            f"{s.seconds_lost_predicted:,.0f} s",
-        ]
-        for s in result.states
-    ]
-    o = result.overall
-    rows.append(
-        [
-            "overall",
+
+    def row(label: str, o: Outcome) -> list[object]:
+        return [
+            label,
             o.attempts,
             percent(o.success_rate_observed),
             percent(o.success_rate_predicted),
             f"{o.seconds_lost_observed:,.0f} s",
             f"{o.seconds_lost_predicted:,.0f} s",
+            percent(o.startup_success_rate_observed),
+            percent(o.startup_success_rate_predicted),
+            f"{o.breaker_trips_observed} / {o.breaker_trips_predicted}",
         ]
-    )
+
+    rows = [row(s.vpc_state, s) for s in result.states] + [row("overall", result.overall)]
     lines.append(
         table(
             [
                 "vpc_state",
                 "attempts",
                 "success observed",
-                "success predicted",
+                "predicted",
                 "lost to timeouts observed",
-                "lost predicted",
+                "predicted",
+                "startups ok observed",
+                "predicted",
+                "breaker openings obs / pred",
             ],
             rows,
         )
     )
-    st = result.startups
-    lines += [
-        "",
-        f"startups: {st.startups:,}, all phases succeeding {percent(st.success_rate_observed)} "
-        f"observed, {percent(st.success_rate_predicted)} predicted",
-        f"breaker openings: {result.breaker_trips_observed} observed, "
-        f"{result.breaker_trips_predicted} predicted",
-    ]
     if result.sweep:
         states = list(result.sweep[0].by_state)
         lines += ["", "success rate against the timeout (the curve to pick a timeout from):"]

@@ -61,7 +61,15 @@ def test_replay_by_eye(hand_lake: Store) -> None:
     shorter = replay(hand_lake, 8.0)
     assert shorter.overall.success_rate_predicted == 0.0
     assert shorter.overall.seconds_lost_predicted == pytest.approx(320.0)
-    assert shorter.startups.success_rate_predicted == 0.0
+    assert shorter.overall.startup_success_rate_predicted == 0.0
+    assert (longer.overall.startups, longer.overall.startup_success_rate_predicted) == (
+        41,
+        pytest.approx(40 / 41),
+    )
+    # 20 timeouts in a row open a 3-failure breaker; replayed at 15 s only the error fails.
+    assert (
+        longer.overall.breaker_trips_observed >= 1 and longer.overall.breaker_trips_predicted == 0
+    )
 
 
 def test_sweep_rises_with_the_timeout(hand_lake: Store) -> None:
@@ -100,7 +108,7 @@ def test_the_seed_story_on_the_sample(sample_store: Store) -> None:
         "seconds_lost_predicted",
     } <= set(pressure)
     assert pressure["success_rate_predicted"] < 0.5  # the static 20 s fails most of them
-    assert recommended["startups"]["success_rate_predicted"] > 0.95
+    assert recommended["overall"]["startup_success_rate_predicted"] > 0.95
     assert (
         recommended["overall"]["success_rate_predicted"]
         > static["overall"]["success_rate_predicted"]

@@ -132,9 +132,10 @@ def write_report(*, store: Store, env: str, out: Path, since: str = "28d", phase
         "<h2>Recommendation</h2>",
         "<p class='note'>* the lognormal fitted to the censored durations, past what the data "
         "reach. Backtest under it: "
-        f"{percent(replay.startups.success_rate_predicted)} of startups predicted to succeed "
+        f"{percent(replay.overall.startup_success_rate_predicted)} of startups predicted to "
+        "succeed "
         "(observed under the timeouts in force: "
-        f"{percent(replay.startups.success_rate_observed)}).</p>",
+        f"{percent(replay.overall.startup_success_rate_observed)}).</p>",
         _recommendation_table(rec, phase),
         "<h2>Circuit breaker</h2>",
         _table(
