@@ -1,25 +1,32 @@
 -- normalised_entries: every raw Cloud Logging entry, normalised to the lake's columns
 -- (TELEMETRY.md §2-§4), with what the importer does with it.
 -- Reads: raw_entries(source_file VARCHAR, entry JSON), one row per LogEntry, set up by the importer.
--- Parameters: $default_env (the --env of import/collect), $ingested_at (TIMESTAMPTZ).
+-- Parameters: $default_env (the --env of import/collect), $ingested_at (TIMESTAMPTZ),
+--   $max_entry_bytes (a larger entry is quarantined whole without reading its fields; Cloud
+--   Logging itself refuses entries over 256 KiB).
 -- Returns: the columns of lake_schema.sql, plus
 --   disposition: 'stored' (telemetry), 'skipped' (not telemetry) or 'quarantined' (malformed),
 --   reason:      why an entry is quarantined (NULL otherwise),
 --   entry_json:  the whole entry as text, for the quarantine (NULL unless quarantined).
-WITH base AS (
+WITH sized AS (
+    SELECT source_file, entry, strlen(entry::VARCHAR) > $max_entry_bytes AS oversize
+    FROM raw_entries
+),
+base AS (
     SELECT
         source_file,
         entry,
-        entry -> 'jsonPayload' AS p,
+        oversize,
+        CASE WHEN NOT oversize THEN entry -> 'jsonPayload' END AS p,
         entry ->> 'insertId' AS insert_id,
         entry ->> 'timestamp' AS ts_raw,
-        (entry -> 'jsonPayload' ->> 'event') IS NOT NULL AS is_structured,
-        coalesce(
+        oversize OR (entry -> 'jsonPayload' ->> 'event') IS NOT NULL AS is_structured,
+        CASE WHEN NOT oversize THEN coalesce(
             entry ->> 'textPayload',
             CASE WHEN (entry -> 'jsonPayload' ->> 'event') IS NULL
                  THEN entry -> 'jsonPayload' ->> 'message' END
-        ) AS text_line
-    FROM raw_entries
+        ) END AS text_line
+    FROM sized
 ),
 -- The seed's text lines (TELEMETRY.md §3). Lines may carry a logger prefix, so nothing is anchored.
 text_form AS (
@@ -96,6 +103,7 @@ judged AS (
     SELECT
         *,
         CASE
+            WHEN oversize THEN 'entry larger than ' || $max_entry_bytes || ' bytes'
             WHEN insert_id IS NULL OR insert_id = '' THEN 'missing insertId'
             WHEN ts_raw IS NULL THEN 'missing timestamp'
             WHEN ts_parsed IS NULL THEN 'unparseable timestamp: ' || ts_raw

@@ -215,3 +215,23 @@ def test_duplicates_inside_one_export_are_stored_once(
     )
     assert (result.read, result.stored, result.duplicates) == (3, 1, 2)
     assert len(lake_rows("lake_rows", "insert_id")) == 1
+
+
+def test_same_insert_id_with_other_content_is_quarantined_not_dropped(
+    tmp_path: Path, store: Store, lake_rows
+) -> None:
+    first = entry({"event": "phase_completed", "phase": 3, "duration_s": 5.0}, insert_id="x-1")
+    other = entry({"event": "phase_completed", "phase": 3, "duration_s": 50.0}, insert_id="x-1")
+    import_paths([write_ndjson(tmp_path / "a.jsonl", [first])], env="staging", store=store)
+    again = import_paths(
+        [write_ndjson(tmp_path / "b.jsonl", [first, other])], env="staging", store=store
+    )
+    assert (again.stored, again.duplicates, again.quarantined) == (0, 1, 1)
+    assert "insertId already stored with different content" in again.quarantine_reasons
+    assert lake_rows("events", "duration_s") == [(5.0,)]
+    # within one batch too: one version is stored, the other quarantined
+    fresh = Store(tmp_path / "fresh")
+    once = import_paths(
+        [write_ndjson(tmp_path / "c.jsonl", [first, other, first])], env="staging", store=fresh
+    )
+    assert (once.stored, once.duplicates, once.quarantined) == (1, 1, 1)

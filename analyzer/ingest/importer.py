@@ -14,9 +14,12 @@ from analyzer.ingest.sources import batches, discover
 from analyzer.lake import Store, check_env_name, new_connection, segment_pattern
 from analyzer.queries import load_sql
 
-# DuckDB's default (16 MB) would refuse a large entry outright; the quarantine should see it.
-MAX_ENTRY_BYTES = 64 * 1024 * 1024
+# Cloud Logging refuses entries over 256 KiB; anything over 1 MiB is quarantined whole unread.
+# The reader accepts up to READ_MAX_BYTES, so such an entry reaches the quarantine at all.
+MAX_ENTRY_BYTES = 1024 * 1024
+READ_MAX_BYTES = 64 * 1024 * 1024
 MEMORY_LIMIT = "1GB"
+CONFLICT = "insertId already stored with different content"
 
 
 @dataclass
@@ -139,22 +142,27 @@ def _normalise_and_publish(
     con = new_connection({"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
     try:
         con.execute("SET VARIABLE batch_files = ?", [[str(p) for p in files]])
-        con.execute("SET VARIABLE max_entry_bytes = ?", [MAX_ENTRY_BYTES])
+        con.execute("SET VARIABLE read_max_bytes = ?", [READ_MAX_BYTES])
         con.execute("SET VARIABLE source_name = ?", [source_name])
         con.execute(
             "CREATE TEMP VIEW raw_entries AS "
             "SELECT coalesce(getvariable('source_name'), filename) AS source_file, json AS entry "
             "FROM read_json_objects(getvariable('batch_files'), format = 'auto', "
-            "filename = true, maximum_object_size = getvariable('max_entry_bytes'))"
+            "filename = true, maximum_object_size = getvariable('read_max_bytes'))"
         )
         try:
             con.execute(
                 "CREATE TEMP TABLE staged AS " + load_sql("normalised_entries"),
-                {"default_env": env, "ingested_at": datetime.now(UTC)},
+                {
+                    "default_env": env,
+                    "ingested_at": datetime.now(UTC),
+                    "max_entry_bytes": MAX_ENTRY_BYTES,
+                },
             )
         except (duckdb.InvalidInputException, duckdb.IOException) as exc:
             raise _UnreadableInput(_first_line(exc)) from exc
         _define_existing(con, "stored_ids", "insert_id", store.segments("events"))
+        _define_lake_matches(con, store.segments("events"))
         _define_existing(con, "quarantined_hashes", "entry_hash", store.segments("quarantine"))
 
         result = ImportResult(files=len(files))
@@ -173,18 +181,38 @@ def _normalise_and_publish(
 
         con.execute("CREATE TEMP TABLE fresh AS " + load_sql("new_lake_rows"))
         result.stored = _count(con, "fresh")
+        con.execute("CREATE TEMP TABLE conflicts AS " + load_sql("conflicting_rows"))
+        conflicts = _count(con, "conflicts")
+        if conflicts:
+            result.quarantined += conflicts
+            result.quarantine_reasons[CONFLICT] = conflicts
         telemetry = result.read - result.skipped - result.quarantined
         result.duplicates = telemetry - result.stored
         result.segments += _write_segments(con, store, "fresh", "events", ["env", "date"])
 
         con.execute(
             "CREATE TEMP TABLE fresh_quarantine AS " + load_sql("new_quarantine_rows"),
-            {"default_env": env},
+            {"default_env": env, "conflict_reason": CONFLICT},
         )
         _write_segments(con, store, "fresh_quarantine", "quarantine", ["env"])
         return result
     finally:
         con.close()
+
+
+def _define_lake_matches(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
+    """The lake's rows that share an insert_id with the batch (to tell repeats from conflicts)."""
+    if files:
+        con.execute(
+            "CREATE TEMP VIEW lake_matches AS SELECT insert_id, ts, payload FROM read_parquet("
+            "getvariable('stored_ids_files'), hive_partitioning = false, union_by_name = true) "
+            "WHERE insert_id IN (SELECT insert_id FROM staged WHERE disposition = 'stored')"
+        )
+    else:
+        con.execute(
+            "CREATE TEMP VIEW lake_matches AS SELECT NULL::VARCHAR AS insert_id, "
+            "NULL::TIMESTAMPTZ AS ts, NULL::VARCHAR AS payload WHERE false"
+        )
 
 
 def _define_existing(
