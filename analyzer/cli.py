@@ -530,6 +530,31 @@ def backtest_command(
 @main.command()
 @env_option
 @store_option
+@click.option(
+    "--min-segments",
+    type=click.IntRange(min=2),
+    default=2,
+    show_default=True,
+    help="Rewrite a day only when it has at least this many segments.",
+)
+def compact(env: str, store: str | None, min_segments: int) -> None:
+    """Rewrite each day's many small segments (left by frequent collect runs) as one.
+
+    Every event is kept; queries read fewer files afterwards.
+
+    Example:
+
+        analyze compact --env staging
+    """
+    from analyzer.compact import compact as run_compact
+
+    result = run_compact(store=Store.resolve(store), env=env, min_segments=min_segments)
+    click.echo(result.summary_line())
+
+
+@main.command()
+@env_option
+@store_option
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option(
     "--since", default="28d", show_default=True, help="Window start: 28d, 2w or ISO-8601."

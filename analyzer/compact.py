@@ -1,0 +1,71 @@
+"""`analyze compact`: many small segments of one day rewritten as one, keeping every event.
+
+The new segment is published (one rename) before the old ones are removed: a crash in between
+leaves each event twice on disk, which `events` already reads once, and the next compact
+finishes the job. Writers are held off by the store's lock meanwhile.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from analyzer.lake import Store, check_env_name, new_connection, segment_pattern
+
+
+@dataclass
+class CompactResult:
+    partitions: int = 0
+    segments_before: int = 0
+    segments_after: int = 0
+    rows: int = 0
+
+    def summary_line(self) -> str:
+        return (
+            f"compacted {self.partitions} day(s): {self.segments_before:,} segments into "
+            f"{self.segments_after:,}, {self.rows:,} events kept"
+        )
+
+
+def compact(*, store: Store, env: str, min_segments: int = 2) -> CompactResult:
+    """Rewrite every day of `env` that has at least `min_segments` segments as one segment."""
+    check_env_name(env)
+    result = CompactResult()
+    with store.writer_lock():
+        env_dir = store.events_dir / f"env={env}"
+        days = sorted(p for p in env_dir.glob("date=*") if p.is_dir()) if env_dir.is_dir() else []
+        for day in days:
+            segments = sorted(day.glob("*.parquet"))
+            if len(segments) < min_segments:
+                continue
+            result.rows += _rewrite(store, day, segments)
+            result.partitions += 1
+            result.segments_before += len(segments)
+            result.segments_after += 1
+    return result
+
+
+def _rewrite(store: Store, day: Path, segments: list[Path]) -> int:
+    con = new_connection()
+    try:
+        con.execute("SET VARIABLE day_files = ?", [[str(p) for p in segments]])
+        rows = con.sql(
+            "SELECT * FROM read_parquet(getvariable('day_files'), hive_partitioning = false, "
+            "union_by_name = true) ORDER BY ts, insert_id"
+        )
+        (count,) = con.execute(
+            "SELECT count(*) FROM read_parquet(getvariable('day_files'), "
+            "hive_partitioning = false, union_by_name = true)"
+        ).fetchall()[0]
+        staged = store.new_staging_dir()
+        target = staged / day.relative_to(store.root / "events")
+        target.mkdir(parents=True)
+        name = segment_pattern().replace("{uuid}", uuid.uuid4().hex) + ".parquet"
+        rows.write_parquet(str(target / name), compression="zstd")
+    finally:
+        con.close()
+    store.publish(staged, "events")
+    for old in segments:
+        old.unlink()
+    return int(count)
