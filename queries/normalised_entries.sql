@@ -9,23 +9,30 @@
 --   reason:      why an entry is quarantined (NULL otherwise),
 --   entry_json:  the whole entry as text, for the quarantine (NULL unless quarantined).
 WITH sized AS (
-    SELECT source_file, entry, strlen(entry::VARCHAR) > $max_entry_bytes AS oversize
+    -- An oversized entry is not parsed at all (each JSON function call would parse all of it):
+    -- it stands in as an empty object and goes to the quarantine whole, as raw_entry.
+    SELECT
+        source_file,
+        entry AS raw_entry,
+        strlen(entry::VARCHAR) > $max_entry_bytes AS oversize,
+        CASE WHEN strlen(entry::VARCHAR) > $max_entry_bytes THEN '{}'::JSON ELSE entry END AS entry
     FROM raw_entries
 ),
 base AS (
     SELECT
         source_file,
+        raw_entry,
         entry,
         oversize,
-        CASE WHEN NOT oversize THEN entry -> 'jsonPayload' END AS p,
+        entry -> 'jsonPayload' AS p,
         entry ->> 'insertId' AS insert_id,
         entry ->> 'timestamp' AS ts_raw,
         oversize OR (entry -> 'jsonPayload' ->> 'event') IS NOT NULL AS is_structured,
-        CASE WHEN NOT oversize THEN coalesce(
+        coalesce(
             entry ->> 'textPayload',
             CASE WHEN (entry -> 'jsonPayload' ->> 'event') IS NULL
                  THEN entry -> 'jsonPayload' ->> 'message' END
-        ) END AS text_line
+        ) AS text_line
     FROM sized
 ),
 -- The seed's text lines (TELEMETRY.md §3). Lines may carry a logger prefix, so nothing is anchored.
@@ -230,5 +237,5 @@ SELECT
         ELSE 'stored'
     END AS disposition,
     reason,
-    CASE WHEN form_value IS NOT NULL AND reason IS NOT NULL THEN entry::VARCHAR END AS entry_json
+    CASE WHEN form_value IS NOT NULL AND reason IS NOT NULL THEN raw_entry::VARCHAR END AS entry_json
 FROM judged

@@ -17,8 +17,8 @@ from analyzer.queries import load_sql
 # Cloud Logging refuses entries over 256 KiB; anything over 1 MiB is quarantined whole unread.
 # The reader accepts up to READ_MAX_BYTES, so such an entry reaches the quarantine at all.
 MAX_ENTRY_BYTES = 1024 * 1024
-READ_MAX_BYTES = 64 * 1024 * 1024
-MEMORY_LIMIT = "1GB"
+READ_MAX_BYTES = 16 * 1024 * 1024
+MEMORY_LIMIT = "600MB"  # with the interpreter and libraries, peak RSS stays under 1 GB
 CONFLICT = "insertId already stored with different content"
 
 
@@ -139,7 +139,13 @@ def _normalise_and_publish(
     files: list[Path], *, env: str, store: Store, source_name: str | None
 ) -> ImportResult:
     spill = store.tmp_dir / "spill"
-    con = new_connection({"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
+    con = new_connection(
+        {
+            "memory_limit": MEMORY_LIMIT,
+            "temp_directory": str(spill),
+            "preserve_insertion_order": False,
+        }
+    )
     try:
         con.execute("SET VARIABLE batch_files = ?", [[str(p) for p in files]])
         con.execute("SET VARIABLE read_max_bytes = ?", [READ_MAX_BYTES])

@@ -1,0 +1,143 @@
+"""Benchmark: import against a bare DuckDB COPY, import memory, and compaction.
+
+On one generated export (simulated staging, --entries lines of sink NDJSON), in this run:
+
+- import throughput: `analyze import` (in a child process) against a bare DuckDB
+  `COPY (SELECT * FROM read_json(...)) TO ... (FORMAT parquet)` of the same file;
+- memory: peak RSS of each child process (goal for the import: under 1 GB);
+- small segments: the export imported as many small runs (as frequent `collect` runs leave
+  it), a `phase_attempts` query timed before and after `analyze compact`.
+
+    uv run python benchmarks/bench_lake.py --entries 1000000 --workdir /tmp/bench-lake
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from analyzer.compact import compact
+from analyzer.ingest import import_files
+from analyzer.lake import Store, connect
+from analyzer.simulate import SimulationSpec, write_export
+
+ENTRIES_PER_STARTUP = 14.8  # telemetry, repeats and noise lines, on average
+
+
+def make_export(workdir: Path, entries: int) -> Path:
+    out = workdir / f"export-{entries}.jsonl"
+    if not out.exists():  # written under another name first: a killed run leaves no half file
+        days = 28
+        rate = entries / ENTRIES_PER_STARTUP / (days * 24)
+        spec = SimulationSpec(env="staging", days=days, startups_per_hour=rate, seed=77)
+        partial = out.with_name(out.name + ".partial.jsonl")
+        write_export(spec, partial)
+        partial.rename(out)
+    return out
+
+
+PEAK = "; import resource; print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+
+
+def timed_child(code: str, *args: str) -> tuple[float, int]:
+    """Wall seconds and peak RSS (bytes) of a child Python process running `code`."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code + PEAK, *args], check=True, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - started
+    peak_kb = int(done.stdout.split("peak_rss_kb")[-1])
+    return seconds, peak_kb * 1024
+
+
+IMPORT = (
+    "import sys; from pathlib import Path; from analyzer.ingest import import_paths; "
+    "from analyzer.lake import Store; "
+    "print(import_paths([Path(sys.argv[1])], env='staging', store=Store(Path(sys.argv[2])))"
+    ".summary_line())"
+)
+COPY = (
+    "import sys, duckdb; con = duckdb.connect(); "
+    'con.execute("SET VARIABLE src = ?", [sys.argv[1]]); '
+    "con.sql(\"SELECT * FROM read_json(getvariable('src'), format='newline_delimited')\")"
+    ".write_parquet(sys.argv[2], compression='zstd')"
+)
+
+
+def split(export: Path, folder: Path, parts: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = export.read_text().splitlines(keepends=True)
+    size = len(lines) // parts + 1
+    paths = []
+    for n in range(parts):
+        path = folder / f"run-{n:04d}.jsonl"
+        path.write_text("".join(lines[n * size : (n + 1) * size]))
+        paths.append(path)
+    return paths
+
+
+def query_s(store: Store) -> float:
+    con = connect(store)
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        con.execute(
+            "SELECT vpc_state, count(*), median(duration_s) FROM phase_attempts "
+            "WHERE phase = 3 GROUP BY ALL"
+        ).fetchall()
+        best = min(best, time.perf_counter() - started)
+    con.close()
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/analyzer-bench-lake"))
+    parser.add_argument("--small-runs", type=int, default=400)
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    export = make_export(args.workdir, args.entries)
+    store = args.workdir / "lake"
+    shutil.rmtree(store, ignore_errors=True)
+    copy_s, copy_rss = timed_child(COPY, str(export), str(args.workdir / "bare.parquet"))
+    ours_s, ours_rss = timed_child(IMPORT, str(export), str(store))
+
+    small = Store(args.workdir / "small-lake")
+    shutil.rmtree(small.root, ignore_errors=True)
+    for path in split(export, args.workdir / "runs", args.small_runs):
+        import_files([path], env="staging", store=small)
+    segments = len(small.segments("events"))
+    before = query_s(small)
+    compact(store=small, env="staging")
+    after = query_s(small)
+    mb = export.stat().st_size / 1e6
+    print(
+        json.dumps(
+            {
+                "export_mb": round(mb, 1),
+                "import_s": round(ours_s, 1),
+                "duckdb_copy_s": round(copy_s, 1),
+                "import_ratio": round(ours_s / copy_s, 2),
+                "import_ratio_goal": 1.5,
+                "import_mb_per_s": round(mb / ours_s, 1),
+                "import_peak_rss_mb": round(ours_rss / 1e6),
+                "import_peak_rss_goal_mb": 1000,
+                "duckdb_copy_peak_rss_mb": round(copy_rss / 1e6),
+                "small_segments": segments,
+                "query_before_compact_s": round(before, 3),
+                "segments_after_compact": len(small.segments("events")),
+                "query_after_compact_s": round(after, 3),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
