@@ -18,9 +18,10 @@ from pydantic import BaseModel
 from analyzer.attempts import load_attempt_groups
 from analyzer.estimate import DurationEstimate, estimate_durations
 from analyzer.lake import Store, connect, query_frame
-from analyzer.recommendation import Policy, Window
+from analyzer.recommendation import Policy
 from analyzer.runtime.breaker import CircuitBreaker
 from analyzer.runtime.schema import BreakerSettings
+from analyzer.timewindow import Window
 
 UNKNOWN = "unknown"
 SWEEP_S = tuple(float(t) for t in range(5, 245, 5))

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, NoDataError
 from analyzer.queries import load_sql
 
 DEFAULT_STORE = Path("data") / "lake"
@@ -52,10 +52,6 @@ class Store:
     @property
     def events_dir(self) -> Path:
         return self.root / "events"
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return self.root / "quarantine"
 
     @property
     def recommendations_dir(self) -> Path:
@@ -107,6 +103,13 @@ class Store:
             _fsync(target.parent)
             moved += 1
         return moved
+
+
+def no_data_error(store: Store, env: str) -> NoDataError:
+    return NoDataError(
+        f"no telemetry for env {env!r} in store {store.root}; fill it with "
+        f"`analyze import PATH --env {env}` or `analyze collect --env {env} --project PROJECT`"
+    )
 
 
 def _fsync(path: Path) -> None:

@@ -17,8 +17,8 @@ from analyzer.recommendation import (
     Policy,
     Quantiles,
     Recommendation,
-    Window,
 )
+from analyzer.timewindow import Window
 
 UNKNOWN = "unknown"
 DEFAULT_SINCE = "28d"

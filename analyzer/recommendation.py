@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from analyzer.errors import AnalyzerError
 from analyzer.estimate import Method
+from analyzer.timewindow import Window
 
 SCHEMA_VERSION = 1
 
@@ -51,11 +52,6 @@ def make_policy(**settings: Any) -> Policy:
             f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in exc.errors()
         )
         raise AnalyzerError(f"invalid policy: {problems}") from exc
-
-
-class Window(BaseModel):
-    start: datetime
-    end: datetime
 
 
 class Quantiles(BaseModel):

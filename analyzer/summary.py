@@ -6,13 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from analyzer.errors import NoDataError
-from analyzer.lake import Store, check_env_name, connect, query_rows
-
-
-class Window(BaseModel):
-    start: datetime
-    end: datetime
+from analyzer.lake import Store, check_env_name, connect, no_data_error, query_rows
+from analyzer.timewindow import Window
 
 
 class PhaseCounts(BaseModel):
@@ -36,13 +31,6 @@ class Summary(BaseModel):
     startups_incomplete: int
     startup_success_rate: float | None
     phases: list[PhaseCounts]
-
-
-def no_data_error(store: Store, env: str) -> NoDataError:
-    return NoDataError(
-        f"no telemetry for env {env!r} in store {store.root}; fill it with "
-        f"`analyze import PATH --env {env}` or `analyze collect --env {env} --project PROJECT`"
-    )
 
 
 class _Overview(BaseModel):

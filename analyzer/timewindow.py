@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from pydantic import BaseModel
+
 from analyzer.errors import AnalyzerError
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -33,3 +35,10 @@ def parse_instant(text: str) -> datetime:
 def window_start(since: str, end: datetime) -> datetime:
     """`--since` as a start: a span back from `end`, or an instant."""
     return end - parse_span(since) if _SPAN.match(since) else parse_instant(since)
+
+
+class Window(BaseModel):
+    """A time window, [start, end)."""
+
+    start: datetime
+    end: datetime
