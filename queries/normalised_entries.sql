@@ -19,21 +19,50 @@ WITH sized AS (
     FROM raw_entries
 ),
 base AS (
+    -- One parse of the entry for its strings and one for its payload, and one each of the
+    -- payload for its strings and its typed values: JSON functions parse the whole document on
+    -- every call, so fields are pulled out in lists rather than one call each.
     SELECT
         source_file,
         raw_entry,
-        entry,
         oversize,
-        entry -> 'jsonPayload' AS p,
-        entry ->> 'insertId' AS insert_id,
-        entry ->> 'timestamp' AS ts_raw,
-        oversize OR (entry -> 'jsonPayload' ->> 'event') IS NOT NULL AS is_structured,
-        coalesce(
-            entry ->> 'textPayload',
-            CASE WHEN (entry -> 'jsonPayload' ->> 'event') IS NULL
-                 THEN entry -> 'jsonPayload' ->> 'message' END
-        ) AS text_line
+        json_extract_string(entry, [
+            '$.insertId', '$.timestamp', '$.receiveTimestamp', '$.severity', '$.logName',
+            '$.textPayload', '$.resource.labels.service_name', '$.resource.labels.revision_name',
+            '$.labels.instanceId'
+        ]) AS e,
+        json_extract(entry, '$.jsonPayload') AS p
     FROM sized
+),
+payload AS (
+    SELECT
+        *,
+        json_extract_string(p, [
+            '$.event', '$.message', '$.env', '$.startup_id', '$.phase_name', '$.operation',
+            '$.outcome', '$.vpc_state', '$.breaker_state', '$.from_state', '$.to_state',
+            '$.error_type', '$.error'
+        ]) AS ps,
+        json_extract(p, [
+            '$.phase', '$.duration_s', '$.timeout_s', '$.vpc_utilization', '$.exit_code'
+        ]) AS pv
+    FROM base
+),
+named AS (
+    SELECT
+        source_file, raw_entry, oversize, p,
+        e[1] AS insert_id, e[2] AS ts_raw, e[3] AS receive_raw, e[4] AS severity_raw,
+        e[5] AS log_name_raw, e[6] AS text_payload, e[7] AS service_raw, e[8] AS revision_raw,
+        e[9] AS instance_raw,
+        ps[1] AS p_event, ps[2] AS p_message, ps[4] AS p_startup_id,
+        CASE WHEN ps[1] IS NOT NULL THEN ps[3] END AS payload_env,
+        ps[5] AS p_phase_name, ps[6] AS p_operation, ps[7] AS p_outcome, ps[8] AS p_vpc_state,
+        ps[9] AS p_breaker_state, ps[10] AS p_from_state, ps[11] AS p_to_state,
+        ps[12] AS p_error_type, ps[13] AS p_error,
+        pv[1] AS p_phase, pv[2] AS p_duration, pv[3] AS p_timeout, pv[4] AS p_utilization,
+        pv[5] AS p_exit_code,
+        oversize OR ps[1] IS NOT NULL AS is_structured,
+        coalesce(e[6], CASE WHEN ps[1] IS NULL THEN ps[2] END) AS text_line
+    FROM payload
 ),
 -- The seed's text lines (TELEMETRY.md §3). Lines may carry a logger prefix, so nothing is anchored.
 text_form AS (
@@ -56,22 +85,22 @@ text_form AS (
             WHEN regexp_matches(text_line, 'SMD startup sequence completed') THEN 'startup_completed'
             WHEN regexp_matches(text_line, 'SMD startup failed: container exit code \d+') THEN 'startup_failed'
         END AS line_kind
-    FROM base
+    FROM named
 ),
 fields AS (
     SELECT
         *,
         CASE
-            WHEN is_structured THEN p ->> 'event'
+            WHEN is_structured THEN p_event
             WHEN line_kind IN ('phase_timeout', 'phase_error') THEN 'phase_failed'
             WHEN line_kind LIKE 'breaker_%' THEN 'breaker_transition'
             ELSE line_kind
         END AS event_name,
-        json_type(p -> 'phase') AS phase_type,
-        json_type(p -> 'duration_s') AS duration_type,
-        json_type(p -> 'timeout_s') AS timeout_type,
-        json_type(p -> 'vpc_utilization') AS utilization_type,
-        json_type(p -> 'exit_code') AS exit_code_type,
+        json_type(p_phase) AS phase_type,
+        json_type(p_duration) AS duration_type,
+        json_type(p_timeout) AS timeout_type,
+        json_type(p_utilization) AS utilization_type,
+        json_type(p_exit_code) AS exit_code_type,
         try_cast(ts_raw AS TIMESTAMPTZ) AS ts_parsed
     FROM text_form
 ),
@@ -79,31 +108,28 @@ typed AS (
     SELECT
         *,
         CASE
-            WHEN is_structured THEN try_cast(p -> 'phase' AS BIGINT)
+            WHEN is_structured THEN try_cast(p_phase AS BIGINT)
             ELSE try_cast(regexp_extract(text_line, 'SMD Phase (\d+)', 1) AS BIGINT)
         END AS phase_value,
         CASE
-            WHEN is_structured THEN try_cast(p -> 'duration_s' AS DOUBLE)
+            WHEN is_structured THEN try_cast(p_duration AS DOUBLE)
             WHEN line_kind = 'phase_completed'
                 THEN try_cast(regexp_extract(text_line, 'completed successfully in ([0-9.]+)s', 1) AS DOUBLE)
             WHEN line_kind = 'phase_timeout'
                 THEN try_cast(regexp_extract(text_line, 'timeout after ([0-9.]+)s', 1) AS DOUBLE)
         END AS duration_value,
         CASE
-            WHEN is_structured THEN try_cast(p -> 'timeout_s' AS DOUBLE)
+            WHEN is_structured THEN try_cast(p_timeout AS DOUBLE)
             WHEN line_kind = 'timeout_calculated'
                 THEN try_cast(regexp_extract(text_line, 'final=([0-9.]+)s', 1) AS DOUBLE)
             WHEN line_kind = 'phase_timeout'
                 THEN try_cast(regexp_extract(text_line, 'timeout after ([0-9.]+)s', 1) AS DOUBLE)
         END AS timeout_value,
         CASE
-            WHEN is_structured THEN try_cast(p -> 'vpc_utilization' AS DOUBLE)
+            WHEN is_structured THEN try_cast(p_utilization AS DOUBLE)
             WHEN line_kind = 'vpc_state_changed'
                 THEN try_cast(regexp_extract(text_line, 'utilization=([0-9.]+)', 1) AS DOUBLE)
-        END AS utilization_value,
-        CASE
-            WHEN is_structured THEN p ->> 'env'
-        END AS payload_env
+        END AS utilization_value
     FROM fields
 ),
 judged AS (
@@ -143,14 +169,14 @@ judged AS (
             WHEN NOT isfinite(timeout_value) THEN 'timeout_s is not finite'
             WHEN timeout_value <= 0 THEN 'timeout_s must be positive'
             WHEN timeout_value > 86400 THEN 'timeout_s is implausibly large (over a day)'
-            WHEN event_name = 'phase_failed' AND coalesce(p ->> 'outcome', '') NOT IN ('timeout', 'error')
+            WHEN event_name = 'phase_failed' AND coalesce(p_outcome, '') NOT IN ('timeout', 'error')
                 THEN 'phase_failed outcome must be timeout or error'
             WHEN utilization_type IS NOT NULL AND utilization_type NOT IN ('NULL', 'UBIGINT', 'BIGINT', 'DOUBLE')
                 THEN 'vpc_utilization is not a number'
             WHEN NOT (utilization_value BETWEEN 0 AND 1) THEN 'vpc_utilization outside 0..1'
             WHEN exit_code_type IS NOT NULL AND exit_code_type NOT IN ('NULL', 'UBIGINT', 'BIGINT')
                 THEN 'exit_code is not an integer'
-            WHEN try_cast(p -> 'exit_code' AS INTEGER) IS NULL AND exit_code_type IN ('UBIGINT', 'BIGINT')
+            WHEN try_cast(p_exit_code AS INTEGER) IS NULL AND exit_code_type IN ('UBIGINT', 'BIGINT')
                 THEN 'exit_code out of range'
         END AS reason,
         CASE
@@ -162,72 +188,72 @@ judged AS (
 SELECT
     insert_id,
     ts_parsed AS ts,
-    try_cast(entry ->> 'receiveTimestamp' AS TIMESTAMPTZ) AS receive_ts,
+    try_cast(receive_raw AS TIMESTAMPTZ) AS receive_ts,
     coalesce(payload_env, $default_env) AS env,
-    entry -> 'resource' -> 'labels' ->> 'service_name' AS service,
-    entry -> 'resource' -> 'labels' ->> 'revision_name' AS revision,
-    entry -> 'labels' ->> 'instanceId' AS instance_id,
-    coalesce(p ->> 'startup_id', entry -> 'labels' ->> 'instanceId') AS startup_id,
+    service_raw AS service,
+    revision_raw AS revision,
+    instance_raw AS instance_id,
+    coalesce(p_startup_id, instance_raw) AS startup_id,
     event_name AS event,
     CASE WHEN reason IS NULL THEN phase_value::INTEGER END AS phase,
     CASE
-        WHEN is_structured THEN p ->> 'phase_name'
+        WHEN is_structured THEN p_phase_name
         WHEN line_kind = 'phase_started'
             THEN lower(regexp_extract(text_line, 'SMD Phase \d+: (\S+)', 1))
     END AS phase_name,
     CASE
         WHEN is_structured THEN coalesce(
-            p ->> 'operation',
+            p_operation,
             CASE WHEN event_name IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_failed')
                  THEN 'initialization' END)
         WHEN line_kind IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_timeout', 'phase_error')
             THEN 'initialization'
     END AS operation,
     CASE
-        WHEN is_structured THEN p ->> 'outcome'
+        WHEN is_structured THEN p_outcome
         WHEN line_kind = 'phase_timeout' THEN 'timeout'
         WHEN line_kind = 'phase_error' THEN 'error'
     END AS outcome,
     CASE
-        WHEN is_structured THEN coalesce(p ->> 'vpc_state',
-            CASE WHEN event_name = 'vpc_state_changed' THEN p ->> 'to_state' END)
+        WHEN is_structured THEN coalesce(p_vpc_state,
+            CASE WHEN event_name = 'vpc_state_changed' THEN p_to_state END)
         WHEN line_kind = 'phase_context' THEN regexp_extract(text_line, 'VPC connector state: ([^,\s]+)', 1)
         WHEN line_kind = 'vpc_state_changed' THEN regexp_extract(text_line, ' -> (\S+)', 1)
     END AS vpc_state,
     CASE
-        WHEN is_structured THEN p ->> 'breaker_state'
+        WHEN is_structured THEN p_breaker_state
         WHEN line_kind = 'phase_context' THEN regexp_extract(text_line, 'Circuit breaker: (\S+)', 1)
     END AS breaker_state,
     CASE
-        WHEN is_structured THEN p ->> 'from_state'
+        WHEN is_structured THEN p_from_state
         WHEN line_kind = 'vpc_state_changed' THEN regexp_extract(text_line, 'state changed: (\S+) ->', 1)
     END AS from_state,
     CASE
-        WHEN is_structured THEN p ->> 'to_state'
+        WHEN is_structured THEN p_to_state
         WHEN line_kind = 'vpc_state_changed' THEN regexp_extract(text_line, ' -> (\S+)', 1)
         WHEN line_kind = 'breaker_open' THEN 'OPEN'
         WHEN line_kind = 'breaker_half_open' THEN 'HALF_OPEN'
         WHEN line_kind = 'breaker_closed' THEN 'CLOSED'
     END AS to_state,
-    CASE WHEN is_structured THEN p ->> 'error_type' END AS error_type,
+    CASE WHEN is_structured THEN p_error_type END AS error_type,
     CASE
-        WHEN is_structured THEN p ->> 'error'
+        WHEN is_structured THEN p_error
         WHEN line_kind = 'phase_error' THEN regexp_extract(text_line, 'failed: (.*)$', 1)
     END AS error,
-    entry ->> 'severity' AS severity,
-    coalesce(p ->> 'message', text_line) AS message,
+    severity_raw AS severity,
+    coalesce(p_message, text_line) AS message,
     CASE WHEN reason IS NULL THEN duration_value END AS duration_s,
     CASE WHEN reason IS NULL THEN timeout_value END AS timeout_s,
     CASE WHEN reason IS NULL THEN utilization_value END AS vpc_utilization,
     CASE
         WHEN reason IS NOT NULL THEN NULL
-        WHEN is_structured THEN try_cast(p -> 'exit_code' AS INTEGER)
+        WHEN is_structured THEN try_cast(p_exit_code AS INTEGER)
         WHEN line_kind = 'startup_failed'
             THEN try_cast(regexp_extract(text_line, 'container exit code (\d+)', 1) AS INTEGER)
     END AS exit_code,
     form_value AS form,
-    entry ->> 'logName' AS log_name,
-    coalesce(p, entry -> 'textPayload')::VARCHAR AS payload,
+    log_name_raw AS log_name,
+    coalesce(p, to_json(text_payload))::VARCHAR AS payload,
     source_file,
     $ingested_at::TIMESTAMPTZ AS ingested_at,
     CAST(ts_parsed AS DATE) AS date,
