@@ -113,12 +113,18 @@ def test_truncated_gzip_and_json_name_the_file(tmp_path: Path, store: Store) -> 
             import_paths([tmp_path / name], env="staging", store=store)
 
 
+def _text(size: int) -> st.SearchStrategy[str]:
+    """Text without lone surrogates: those are not JSON a reader accepts (DuckDB names the file
+    and stops, as for any malformed file); the properties are about entries that parse."""
+    return st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=size)
+
+
 _scalar = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-(10**6), 10**6),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=12),
+    _text(12),
 )
 _events = st.sampled_from(
     [
@@ -138,7 +144,7 @@ _events = st.sampled_from(
 def log_entries(draw: st.DrawFn) -> dict:
     payload = draw(
         st.one_of(
-            st.text(max_size=60),
+            _text(60),
             st.fixed_dictionaries(
                 {"event": _events},
                 optional={
@@ -195,7 +201,7 @@ def test_any_entries_are_accounted_for(
 _json = st.recursive(
     _scalar | st.floats(),
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        st.lists(children, max_size=4) | st.dictionaries(_text(8), children, max_size=4)
     ),
     max_leaves=20,
 )
