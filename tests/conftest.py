@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gzip
-import os
 import itertools
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
