@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import duckdb
 import numpy as np
 from numpy.typing import NDArray
 
@@ -45,18 +46,32 @@ def _floats(column: Any) -> Floats:
     return np.asarray(np.ma.filled(np.ma.asarray(column, dtype=np.float64), np.nan))
 
 
+def resolve_window(
+    con: duckdb.DuckDBPyConnection, store: Store, env: str, *, since: str, until: str | None
+) -> tuple[datetime, datetime]:
+    """[start, end): ending at `until`, else just after the env's last event."""
+    check_env_name(env)
+    last_ts = query_rows(con, "env_time_range", {"env": env})[0]["last_ts"]
+    if not isinstance(last_ts, datetime):
+        raise no_data_error(store, env)
+    end = parse_instant(until) if until else last_ts + timedelta(microseconds=1)
+    return window_start(since, end), end
+
+
+def no_attempts_error(store: Store, env: str, start: datetime, end: datetime) -> NoDataError:
+    return NoDataError(
+        f"no phase attempts for env {env!r} between {start:%Y-%m-%d %H:%M} and "
+        f"{end:%Y-%m-%d %H:%M} UTC in store {store.root}; widen --since or import more"
+    )
+
+
 def load_attempt_groups(
     store: Store, env: str, *, since: str, until: str | None
 ) -> tuple[datetime, datetime, list[AttemptGroup]]:
-    """The window (ending at `until`, else just after the env's last event) and its groups."""
-    check_env_name(env)
+    """The window (see `resolve_window`) and its attempts, grouped."""
     con = connect(store)
     try:
-        last_ts = query_rows(con, "env_time_range", {"env": env})[0]["last_ts"]
-        if not isinstance(last_ts, datetime):
-            raise no_data_error(store, env)
-        end = parse_instant(until) if until else last_ts + timedelta(microseconds=1)
-        start = window_start(since, end)
+        start, end = resolve_window(con, store, env, since=since, until=until)
         con.execute(
             "CREATE TEMP TABLE attempts_in_window AS " + load_sql("phase_attempt_durations"),
             {"env": env, "start": start, "end": end},
@@ -66,10 +81,7 @@ def load_attempt_groups(
     finally:
         con.close()
     if not keys:
-        raise NoDataError(
-            f"no phase attempts for env {env!r} between {start:%Y-%m-%d %H:%M} and "
-            f"{end:%Y-%m-%d %H:%M} UTC in store {store.root}; widen --since or import more"
-        )
+        raise no_attempts_error(store, env, start, end)
     started, ended = _floats(columns["started_s"]), _floats(columns["ended_s"])
     duration, timeout = _floats(columns["duration_s"]), _floats(columns["timeout_s"])
     observed = np.asarray(columns["observed"], dtype=bool)

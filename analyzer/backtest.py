@@ -15,7 +15,7 @@ import polars as pl
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from analyzer.attempts import load_attempt_groups
+from analyzer.attempts import no_attempts_error, resolve_window
 from analyzer.estimate import DurationEstimate, estimate_durations
 from analyzer.lake import Store, connect, query_frame
 from analyzer.recommendation import Policy
@@ -95,19 +95,23 @@ def backtest(
 ) -> Backtest:
     """Replay under `timeouts` (a missing entry: the `unknown` state's, else the timeout that
     was in force) and set it beside what happened."""
-    start, end, groups = load_attempt_groups(store, env, since=since, until=until)
-    min_attempts = Policy().min_attempts
-    estimates = {
-        (g.phase, g.operation, g.vpc_state): estimate_durations(
-            g.duration_s, g.observed, min_attempts=min_attempts
-        )
-        for g in groups
-    }
     con = connect(store)
     try:
+        start, end = resolve_window(con, store, env, since=since, until=until)
         frame = query_frame(con, "backtest_attempts", {"env": env, "start": start, "end": end})
     finally:
         con.close()
+    if frame.is_empty():
+        raise no_attempts_error(store, env, start, end)
+    min_attempts = Policy().min_attempts
+    estimates = {
+        (int(str(p_)), str(op), str(state)): estimate_durations(
+            part["duration_s"].to_numpy(),
+            (part["outcome"] == "completed").to_numpy(),
+            min_attempts=min_attempts,
+        )
+        for (p_, op, state), part in frame.group_by(["phase", "operation", "vpc_state"])
+    }
 
     def chosen(key: tuple[int, str, str], in_force: Floats) -> Floats:
         found = timeouts.get(key) or timeouts.get((key[0], key[1], UNKNOWN))

@@ -8,21 +8,11 @@ from click.testing import CliRunner
 
 from analyzer.cli import main
 from analyzer.ingest import import_paths
-from analyzer.lake import Store, connect
+from analyzer.lake import Store
 from tests.conftest import entry, write_ndjson
 
 
-def _events(store: Store) -> list[tuple[object, ...]]:
-    con = connect(store)
-    try:
-        return con.execute(
-            "SELECT * EXCLUDE (source_file, ingested_at) FROM events ORDER BY insert_id"
-        ).fetchall()
-    finally:
-        con.close()
-
-
-def test_compact_keeps_every_event(tmp_path: Path, store: Store) -> None:
+def test_compact_keeps_every_event(tmp_path: Path, store: Store, lake_rows) -> None:
     for n in range(12):  # twelve small collect-like runs over two days
         rows = [
             entry(
@@ -33,13 +23,14 @@ def test_compact_keeps_every_event(tmp_path: Path, store: Store) -> None:
             for i in range(20)
         ]
         import_paths([write_ndjson(tmp_path / f"run-{n}.jsonl", rows)], env="staging", store=store)
-    before = _events(store)
+    columns = "* EXCLUDE (source_file, ingested_at)"
+    before = lake_rows("events", columns)
     assert len(store.segments("events")) >= 12
     result = CliRunner().invoke(main, ["compact", "--env", "staging", "--store", str(store.root)])
     assert result.exit_code == 0, result.output
     days = {p.parent for p in store.segments("events")}
     assert len(store.segments("events")) == len(days) == 2
-    assert _events(store) == before and len(before) == 240
+    assert lake_rows("events", columns) == before and len(before) == 240
     assert "240 events kept" in result.output
     again = CliRunner().invoke(main, ["compact", "--env", "staging", "--store", str(store.root)])
     assert "compacted 0 day(s)" in again.output

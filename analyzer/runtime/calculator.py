@@ -190,14 +190,8 @@ def get_capacity_aware_database_timeout(
     """The database timeout for the current VPC state (argument, else the registered
     provider, else `unknown`), never below the base timeout, as the seed requires."""
     op = _operation(operation)
-    config = active_config(env)
-    table = config.timeouts
-    state = vpc_state or current_vpc_state()
-    phase = defaults.DATABASE_PHASE
-    found = table.get((phase, op, state))
-    if found is None:
-        found = table.get((phase, op, UNKNOWN))
-    base = _base_s(config, op)
+    base = _base_s(active_config(env), op)
+    found = timeout_for(env, op, vpc_state, phase=defaults.DATABASE_PHASE)
     return base if found is None or found < base else found
 
 
