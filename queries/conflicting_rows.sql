@@ -1,19 +1,13 @@
 -- conflicting_rows: telemetry of one import batch whose insert_id is already taken, in the lake
 -- or by the row of the batch being stored, by an entry with other content (another timestamp
 -- or payload). Such a row is not a duplicate to drop silently: it goes to the quarantine.
--- Only ids seen twice (in the batch, or in the batch and the lake) can conflict.
--- Reads: staged, fresh (new_lake_rows.sql), lake_matches(insert_id, ts, payload): the lake's
---   rows that share an insert_id with the batch.
+-- Only suspect ids (suspect_ids.sql: seen twice in the batch, or in the batch and the lake)
+-- can conflict.
+-- Reads: staged, suspects, first_suspect_rows, lake_matches(insert_id, ts, payload): the lake's
+--   rows of the suspect ids it holds.
 -- Returns: insert_id, source_file, ingested_at, entry_json (the normalised row as JSON).
-WITH suspects AS (
-    SELECT insert_id FROM staged WHERE disposition = 'stored'
-    GROUP BY insert_id HAVING count(*) > 1
-    UNION
-    SELECT insert_id FROM lake_matches
-),
-kept AS (
-    SELECT f.insert_id, f.ts, f.payload FROM fresh AS f SEMI JOIN suspects AS x
-        ON f.insert_id = x.insert_id
+WITH kept AS (
+    SELECT insert_id, ts, payload FROM first_suspect_rows
     UNION ALL
     SELECT insert_id, ts, payload FROM lake_matches
 )

@@ -168,51 +168,52 @@ def _normalise_and_publish(
         except (duckdb.InvalidInputException, duckdb.IOException) as exc:
             raise _UnreadableInput(_first_line(exc)) from exc
         _define_existing(con, "stored_ids", "insert_id", store.segments("events"))
-        _define_lake_matches(con, store.segments("events"))
         _define_existing(con, "quarantined_hashes", "entry_hash", store.segments("quarantine"))
 
         result = ImportResult(files=len(files))
-        for disposition, count in con.execute(
-            "SELECT disposition, count(*) FROM staged GROUP BY ALL"
+        for disposition, reason, count in con.execute(
+            "SELECT disposition, reason, count(*) FROM staged GROUP BY ALL"
         ).fetchall():
             result.read += count
             if disposition == "skipped":
-                result.skipped = count
+                result.skipped += count
             elif disposition == "quarantined":
-                result.quarantined = count
-        for reason, count in con.execute(
-            "SELECT reason, count(*) FROM staged WHERE disposition = 'quarantined' GROUP BY ALL"
-        ).fetchall():
-            result.quarantine_reasons[reason] = count
+                result.quarantined += count
+                result.quarantine_reasons[reason] = count
 
-        con.execute("CREATE TEMP TABLE fresh AS " + load_sql("new_lake_rows"))
-        result.stored = _count(con, "fresh")
+        con.execute("CREATE TEMP TABLE suspects AS " + load_sql("suspect_ids"))
+        con.execute("CREATE TEMP TABLE first_suspect_rows AS " + load_sql("first_suspect_rows"))
+        _define_lake_matches(con, store.segments("events"))
         con.execute("CREATE TEMP TABLE conflicts AS " + load_sql("conflicting_rows"))
         conflicts = _count(con, "conflicts")
         if conflicts:
             result.quarantined += conflicts
             result.quarantine_reasons[CONFLICT] = conflicts
+        stored, segments = _write_segments(
+            con, store, load_sql("new_lake_rows"), "events", ["env", "date"]
+        )
+        result.stored = stored
+        result.segments += segments
         telemetry = result.read - result.skipped - result.quarantined
         result.duplicates = telemetry - result.stored
-        result.segments += _write_segments(con, store, "fresh", "events", ["env", "date"])
 
         con.execute(
             "CREATE TEMP TABLE fresh_quarantine AS " + load_sql("new_quarantine_rows"),
             {"default_env": env, "conflict_reason": CONFLICT},
         )
-        _write_segments(con, store, "fresh_quarantine", "quarantine", ["env"])
+        _write_segments(con, store, "FROM fresh_quarantine", "quarantine", ["env"])
         return result
     finally:
         con.close()
 
 
 def _define_lake_matches(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:
-    """The lake's rows that share an insert_id with the batch (to tell repeats from conflicts)."""
+    """The lake's rows of the batch's suspect ids it holds (to tell repeats from conflicts)."""
     if files:
         con.execute(
             "CREATE TEMP VIEW lake_matches AS SELECT insert_id, ts, payload FROM read_parquet("
             "getvariable('stored_ids_files'), hive_partitioning = false, union_by_name = true) "
-            "WHERE insert_id IN (SELECT insert_id FROM staged WHERE disposition = 'stored')"
+            "WHERE insert_id IN (SELECT insert_id FROM suspects WHERE in_lake)"
         )
     else:
         con.execute(
@@ -241,17 +242,15 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def _write_segments(
-    con: duckdb.DuckDBPyConnection, store: Store, table: str, kind: str, partition_by: list[str]
-) -> int:
-    if _count(con, table) == 0:
-        return 0
+    con: duckdb.DuckDBPyConnection, store: Store, query: str, kind: str, partition_by: list[str]
+) -> tuple[int, int]:
+    """Write the query's rows as segments of `kind` and publish them: (rows, segments)."""
     staged = store.new_staging_dir()
-    con.table(table).write_parquet(
-        str(staged),
-        partition_by=partition_by,
-        write_partition_columns=True,
-        filename_pattern=segment_pattern(),
-        compression="zstd",
-        overwrite=True,
-    )
-    return store.publish(staged, kind)
+    con.execute("SET VARIABLE segment_dir = ?", [str(staged)])
+    rows = con.execute(
+        f"COPY ({query}) TO (getvariable('segment_dir')) (FORMAT parquet, COMPRESSION zstd, "
+        f"PARTITION_BY ({', '.join(partition_by)}), WRITE_PARTITION_COLUMNS true, "
+        f"FILENAME_PATTERN '{segment_pattern()}', OVERWRITE, RETURN_FILES)"
+    ).fetchall()
+    written = int(rows[0][0]) if rows else 0
+    return written, (store.publish(staged, kind) if written else 0)
