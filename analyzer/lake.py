@@ -13,12 +13,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
 from analyzer.errors import AnalyzerError, NoDataError
 from analyzer.queries import load_sql
+
+if TYPE_CHECKING:
+    import polars as pl
 
 DEFAULT_STORE = Path("data") / "lake"
 STORE_ENV_VAR = "ANALYZER_STORE"
@@ -168,6 +171,8 @@ def query_frame(
 ) -> pl.DataFrame:
     """Run `queries/<query>.sql` with bound parameters; the result as a polars frame, its
     timestamps in UTC."""
+    import polars as pl  # here, not at the top: most commands never need it
+
     columns = con.execute(load_sql(query), params or {}).fetchnumpy()
     frame = pl.DataFrame(columns)
     return frame.with_columns(pl.col(pl.Datetime).dt.replace_time_zone("UTC"))

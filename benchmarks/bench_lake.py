@@ -55,11 +55,10 @@ def timed_child(code: str, *args: str) -> tuple[float, int]:
     return seconds, peak_kb * 1024
 
 
-IMPORT = (
-    "import sys; from pathlib import Path; from analyzer.ingest import import_paths; "
-    "from analyzer.lake import Store; "
-    "print(import_paths([Path(sys.argv[1])], env='staging', store=Store(Path(sys.argv[2])))"
-    ".summary_line())"
+IMPORT = (  # `analyze import PATH --env staging --store STORE`, as a user runs it
+    "import sys; from analyzer.cli import main; "
+    "main(['import', sys.argv[1], '--env', 'staging', '--store', sys.argv[2]], "
+    "standalone_mode=False)"
 )
 COPY = (
     "import sys, duckdb; con = duckdb.connect(); "

@@ -1,58 +1,33 @@
 -- normalised_entries: every raw Cloud Logging entry, normalised to the lake's columns
 -- (TELEMETRY.md §2-§4), with what the importer does with it.
--- Reads: raw_entries(source_file VARCHAR, entry JSON), one row per LogEntry, set up by the importer.
+-- Reads: entry_fields, one row per LogEntry (entry_fields_columns.sql or
+--   entry_fields_objects.sql, as the importer chooses).
 -- Parameters: $default_env (the --env of import/collect), $ingested_at (TIMESTAMPTZ),
---   $max_entry_bytes (a larger entry is quarantined whole without reading its fields; Cloud
---   Logging itself refuses entries over 256 KiB).
+--   $max_entry_bytes (named in the reason of an oversize entry; Cloud Logging itself refuses
+--   entries over 256 KiB).
 -- Returns: the columns of lake_schema.sql, plus
 --   disposition: 'stored' (telemetry), 'skipped' (not telemetry) or 'quarantined' (malformed),
 --   reason:      why an entry is quarantined (NULL otherwise),
 --   entry_json:  the whole entry as text, for the quarantine (NULL unless quarantined).
-WITH sized AS (
-    -- An oversized entry is not parsed at all (each JSON function call would parse all of it):
-    -- it stands in as an empty object and goes to the quarantine whole, as raw_entry.
-    SELECT
-        source_file,
-        entry AS raw_entry,
-        strlen(entry::VARCHAR) > $max_entry_bytes AS oversize,
-        CASE WHEN strlen(entry::VARCHAR) > $max_entry_bytes THEN '{}'::JSON ELSE entry END AS entry
-    FROM raw_entries
-),
-base AS (
-    -- One parse of the entry for its strings and one for its payload, and one each of the
-    -- payload for its strings and its typed values: JSON functions parse the whole document on
-    -- every call, so fields are pulled out in lists rather than one call each.
-    SELECT
-        source_file,
-        raw_entry,
-        oversize,
-        json_extract_string(entry, [
-            '$.insertId', '$.timestamp', '$.receiveTimestamp', '$.severity', '$.logName',
-            '$.textPayload', '$.resource.labels.service_name', '$.resource.labels.revision_name',
-            '$.labels.instanceId'
-        ]) AS e,
-        json_extract(entry, '$.jsonPayload') AS p
-    FROM sized
-),
-payload AS (
+WITH payload AS (
+    -- One parse of the payload for its strings and one for its typed values (each JSON
+    -- function call parses the whole document); none of an oversize one.
     SELECT
         *,
-        json_extract_string(p, [
+        json_extract_string(CASE WHEN NOT oversize THEN p END, [
             '$.event', '$.message', '$.env', '$.startup_id', '$.phase_name', '$.operation',
             '$.outcome', '$.vpc_state', '$.breaker_state', '$.from_state', '$.to_state',
             '$.error_type', '$.error'
         ]) AS ps,
-        json_extract(p, [
+        json_extract(CASE WHEN NOT oversize THEN p END, [
             '$.phase', '$.duration_s', '$.timeout_s', '$.vpc_utilization', '$.exit_code'
         ]) AS pv
-    FROM base
+    FROM entry_fields
 ),
 named AS (
     SELECT
-        source_file, raw_entry, oversize, p,
-        e[1] AS insert_id, e[2] AS ts_raw, e[3] AS receive_raw, e[4] AS severity_raw,
-        e[5] AS log_name_raw, e[6] AS text_payload, e[7] AS service_raw, e[8] AS revision_raw,
-        e[9] AS instance_raw,
+        source_file, raw_entry, oversize, p, insert_id, ts_raw, receive_raw, severity_raw,
+        log_name_raw, text_payload, service_raw, revision_raw, instance_raw,
         ps[1] AS p_event, ps[2] AS p_message, ps[4] AS p_startup_id,
         CASE WHEN ps[1] IS NOT NULL THEN ps[3] END AS payload_env,
         ps[5] AS p_phase_name, ps[6] AS p_operation, ps[7] AS p_outcome, ps[8] AS p_vpc_state,
@@ -61,7 +36,8 @@ named AS (
         pv[1] AS p_phase, pv[2] AS p_duration, pv[3] AS p_timeout, pv[4] AS p_utilization,
         pv[5] AS p_exit_code,
         oversize OR ps[1] IS NOT NULL AS is_structured,
-        coalesce(e[6], CASE WHEN ps[1] IS NULL THEN ps[2] END) AS text_line
+        CASE WHEN NOT oversize THEN coalesce(text_payload, CASE WHEN ps[1] IS NULL THEN ps[2] END)
+        END AS text_line
     FROM payload
 ),
 -- The seed's text lines (TELEMETRY.md §3). Lines may carry a logger prefix, so nothing is anchored.
@@ -136,7 +112,7 @@ judged AS (
     SELECT
         *,
         CASE
-            WHEN oversize THEN 'entry larger than ' || $max_entry_bytes || ' bytes'
+            WHEN oversize THEN 'payload larger than ' || $max_entry_bytes || ' bytes'
             WHEN insert_id IS NULL OR insert_id = '' THEN 'missing insertId'
             WHEN ts_raw IS NULL THEN 'missing timestamp'
             WHEN ts_parsed IS NULL THEN 'unparseable timestamp: ' || ts_raw

@@ -103,17 +103,23 @@ def store(tmp_path: Path) -> Store:
     return Store(tmp_path / "lake")
 
 
-@pytest.fixture
-def lake_rows(store: Store) -> Callable[[str, str], list[tuple[Any, ...]]]:
+def read_view(store: Store, view: str = "lake_rows", columns: str = "*") -> list[tuple[Any, ...]]:
     """Rows of a view of the store, ordered, for comparisons."""
     from analyzer.lake import connect
 
+    con = connect(store)
+    try:
+        return con.execute(f"SELECT {columns} FROM {view} ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def lake_rows(store: Store) -> Callable[[str, str], list[tuple[Any, ...]]]:
+    """Rows of a view of the fixture's store, ordered, for comparisons."""
+
     def read(view: str, columns: str = "*") -> list[tuple[Any, ...]]:
-        con = connect(store)
-        try:
-            return con.execute(f"SELECT {columns} FROM {view} ORDER BY ALL").fetchall()
-        finally:
-            con.close()
+        return read_view(store, view, columns)
 
     return read
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from analyzer.ingest import import_paths
-from analyzer.lake import Store, connect
-from tests.conftest import entry, write_ndjson
+from analyzer.lake import Store
+from tests.conftest import entry, read_view, write_ndjson
 
 # Imports one file per batch, so a kill can fall between two published segments.
 CHILD = """
@@ -44,13 +44,7 @@ def _exports(folder: Path, files: int = 40, per_file: int = 200) -> Path:
 
 
 def _contents(store: Store) -> list[tuple[object, ...]]:
-    con = connect(store)
-    try:
-        return con.execute(
-            "SELECT insert_id, ts, env, startup_id, event, phase FROM lake_rows ORDER BY insert_id"
-        ).fetchall()
-    finally:
-        con.close()
+    return read_view(store, "lake_rows", "insert_id, ts, env, startup_id, event, phase")
 
 
 @pytest.mark.slow

@@ -95,7 +95,7 @@ def test_a_ten_megabyte_entry_is_quarantined_whole(tmp_path: Path, store: Store)
         [write_ndjson(tmp_path / "big.jsonl.gz", [big, small])], env="staging", store=store
     )
     assert (result.stored, result.quarantined) == (1, 1)
-    assert list(result.quarantine_reasons) == ["entry larger than 1048576 bytes"]
+    assert list(result.quarantine_reasons) == ["payload larger than 1048576 bytes"]
     import duckdb
 
     (kept,) = duckdb.execute(

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from analyzer.errors import AnalyzerError
-from analyzer.ingest.sources import batches, discover
-from analyzer.lake import Store, check_env_name, new_connection, segment_pattern
+from analyzer.ingest.sources import Piece, batches, discover
+from analyzer.ingest.staging import UnreadableInput, batch_connection, stage
+from analyzer.lake import Store, check_env_name, segment_pattern
 from analyzer.queries import load_sql
 
-# Cloud Logging refuses entries over 256 KiB; anything over 1 MiB is quarantined whole unread.
-# The reader accepts up to READ_MAX_BYTES, so such an entry reaches the quarantine at all.
-MAX_ENTRY_BYTES = 1024 * 1024
-READ_MAX_BYTES = 16 * 1024 * 1024
-MEMORY_LIMIT = "600MB"  # with the interpreter and libraries, peak RSS stays under 1 GB
 CONFLICT = "insertId already stored with different content"
 
 
@@ -103,74 +98,44 @@ def import_files_locked(
     total = ImportResult()
     bytes_total = sum(p.stat().st_size for p in files)
     bytes_done = 0
-    for batch in batches(files):
+    files_done: set[str] = set()
+    for batch in batches(files, scratch=store.tmp_dir / "slices"):
         total.add(_import_batch(batch, env=env, store=store, source_name=source_name))
-        bytes_done += sum(p.stat().st_size for p in batch)
+        bytes_done += sum(piece.size for piece in batch)
+        files_done.update(piece.source for piece in batch)
         if on_progress:
-            on_progress(ImportProgress(total.files, len(files), bytes_done, bytes_total, total))
+            progress = ImportProgress(len(files_done), len(files), bytes_done, bytes_total, total)
+            on_progress(progress)
+    total.files = len(files)
     return total
 
 
-class _UnreadableInput(Exception):
-    """DuckDB could not read or parse the batch's files."""
-
-
 def _import_batch(
-    files: list[Path], *, env: str, store: Store, source_name: str | None = None
+    batch: list[Piece], *, env: str, store: Store, source_name: str | None
 ) -> ImportResult:
     try:
-        return _normalise_and_publish(files, env=env, store=store, source_name=source_name)
-    except _UnreadableInput as exc:
-        if len(files) > 1:
+        return _normalise_and_publish(batch, env=env, store=store, source_name=source_name)
+    except UnreadableInput as exc:
+        if len(batch) > 1:
             # Find the file at fault, so the message can name it; good files still import.
             result = ImportResult()
-            for path in files:
-                result.add(_import_batch([path], env=env, store=store, source_name=source_name))
+            for piece in batch:
+                result.add(_import_batch([piece], env=env, store=store, source_name=source_name))
             return result
-        raise AnalyzerError(f"{files[0]}: cannot read as Cloud Logging JSON: {exc}") from exc
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise AnalyzerError(f"{batch[0].source}: cannot read as Cloud Logging JSON: {exc}") from exc
 
 
 def _normalise_and_publish(
-    files: list[Path], *, env: str, store: Store, source_name: str | None
+    batch: list[Piece], *, env: str, store: Store, source_name: str | None
 ) -> ImportResult:
-    spill = store.tmp_dir / "spill"
-    con = new_connection(
-        {
-            "memory_limit": MEMORY_LIMIT,
-            "temp_directory": str(spill),
-            "preserve_insertion_order": False,
-        }
-    )
+    sources = {str(piece.path): source_name or piece.source for piece in batch}
+    con = batch_connection(sources, spill_dir=store.tmp_dir / "spill")
     try:
-        con.execute("SET VARIABLE batch_files = ?", [[str(p) for p in files]])
-        con.execute("SET VARIABLE read_max_bytes = ?", [READ_MAX_BYTES])
-        con.execute("SET VARIABLE source_name = ?", [source_name])
-        con.execute(
-            "CREATE TEMP VIEW raw_entries AS "
-            "SELECT coalesce(getvariable('source_name'), filename) AS source_file, json AS entry "
-            "FROM read_json_objects(getvariable('batch_files'), format = 'auto', "
-            "filename = true, maximum_object_size = getvariable('read_max_bytes'))"
-        )
-        try:
-            con.execute(
-                "CREATE TEMP TABLE staged AS " + load_sql("normalised_entries"),
-                {
-                    "default_env": env,
-                    "ingested_at": datetime.now(UTC),
-                    "max_entry_bytes": MAX_ENTRY_BYTES,
-                },
-            )
-        except (duckdb.InvalidInputException, duckdb.IOException) as exc:
-            raise _UnreadableInput(_first_line(exc)) from exc
+        stage(con, env=env)
         _define_existing(con, "stored_ids", "insert_id", store.segments("events"))
         _define_existing(con, "quarantined_hashes", "entry_hash", store.segments("quarantine"))
 
-        result = ImportResult(files=len(files))
+        result = ImportResult()
         for disposition, reason, count in con.execute(
             "SELECT disposition, reason, count(*) FROM staged GROUP BY ALL"
         ).fetchall():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from analyzer.errors import AnalyzerError
 
@@ -40,17 +43,94 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
     return list(found)
 
 
-def batches(files: Sequence[Path]) -> Iterator[list[Path]]:
+@dataclass(frozen=True)
+class Piece:
+    """What the importer reads: a whole file, or a slice of a large one copied out as a file."""
+
+    path: Path  # the file DuckDB reads
+    source: str  # what the lake's `source_file` column names: the export it came from
+    size: int
+
+
+def batches(files: Sequence[Path], scratch: Path) -> Iterator[list[Piece]]:
     """Consecutive groups of files, bounded in bytes and count, so many small files become few
-    segments while one batch never holds more than a bounded slice of the input."""
-    batch: list[Path] = []
+    segments while one batch never holds more than a bounded slice of the input.
+
+    A file larger than a batch is read in slices of about BATCH_BYTES when it holds top-level
+    objects one after another (newline-delimited, as sinks write): each slice is copied into
+    `scratch` just before its batch and removed after it. Other large files (a gcloud array,
+    gzip) are read whole as one batch.
+    """
+    batch: list[Piece] = []
     size = 0
     for path in files:
-        file_size = path.stat().st_size
-        if batch and (size + file_size > BATCH_BYTES or len(batch) >= BATCH_FILES):
-            yield batch
-            batch, size = [], 0
-        batch.append(path)
-        size += file_size
+        for piece in _pieces(path, scratch):
+            if batch and (size + piece.size > BATCH_BYTES or len(batch) >= BATCH_FILES):
+                yield batch
+                batch, size = [], 0
+            batch.append(piece)
+            size += piece.size
+            if piece.path != path:  # a slice: a batch of its own, removed once it is read
+                yield batch
+                batch, size = [], 0
+                piece.path.unlink()
     if batch:
         yield batch
+
+
+def _pieces(path: Path, scratch: Path) -> Iterator[Piece]:
+    size = path.stat().st_size
+    if size <= BATCH_BYTES or not _objects_one_after_another(path):
+        yield Piece(path, str(path), size)
+        return
+    scratch.mkdir(parents=True, exist_ok=True)
+    with open(path, "rb") as source:
+        for number, (start, end) in enumerate(_slices(source, size), start=1):
+            piece = scratch / f"{path.name}.slice-{number:04d}.json"
+            with open(piece, "wb") as target:
+                _copy_range(source, target, start, end)
+            yield Piece(piece, str(path), end - start)
+
+
+def _objects_one_after_another(path: Path) -> bool:
+    if path.name.endswith(".gz"):
+        return False
+    with open(path, "rb") as f:
+        return f.read(4096).lstrip()[:1] == b"{"
+
+
+# Where one top-level object ends and the next begins (newline-delimited or pretty-printed
+# objects one after another; inside a JSON string a newline is always escaped).
+_BOUNDARIES = (b"}\n{", b"}\r\n{")
+
+
+def _slices(source: BinaryIO, size: int) -> Iterator[tuple[int, int]]:
+    start = 0
+    while start < size:
+        end = _boundary_after(source, start + BATCH_BYTES, size)
+        yield start, end
+        start = end
+
+
+def _boundary_after(source: BinaryIO, offset: int, size: int) -> int:
+    """The offset just past the first boundary at or after `offset`, or the file's end."""
+    step = 1 << 20
+    while offset < size:
+        source.seek(offset)
+        window = source.read(step + 3)
+        found = [i for i in (window.find(b) for b in _BOUNDARIES) if i >= 0]
+        if found:
+            return (
+                offset + min(found) + (2 if window[min(found) + 1 : min(found) + 2] == b"\n" else 3)
+            )
+        offset += step
+    return size
+
+
+def _copy_range(source: BinaryIO, target: BinaryIO, start: int, end: int) -> None:
+    offset = start
+    while offset < end:
+        copied = os.copy_file_range(source.fileno(), target.fileno(), end - offset, offset)
+        if copied == 0:
+            raise AnalyzerError(f"{source.name}: the file shrank while it was read")
+        offset += copied
