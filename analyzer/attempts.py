@@ -21,7 +21,7 @@ Floats = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class AttemptGroup:
-    """The attempts of one phase, operation and VPC state, in start order."""
+    """The attempts of one phase, operation and VPC state (in no particular order)."""
 
     phase: int
     operation: str
@@ -38,8 +38,11 @@ class AttemptGroup:
 
     def current_timeout_s(self) -> float | None:
         """The timeout in force for the latest attempt that logged one."""
-        known = self.timeout_s[~np.isnan(self.timeout_s)]
-        return float(known[-1]) if known.size else None
+        known = ~np.isnan(self.timeout_s)
+        if not known.any():
+            return None
+        latest = np.argmax(np.where(known, self.started_s, -np.inf))
+        return float(self.timeout_s[latest])
 
 
 def _floats(column: Any) -> Floats:
@@ -76,24 +79,27 @@ def load_attempt_groups(
             "CREATE TEMP TABLE attempts_in_window AS " + load_sql("phase_attempt_durations"),
             {"env": env, "start": start, "end": end},
         )
-        keys = query_rows(con, "attempt_groups")
+        con.execute("CREATE TEMP TABLE attempt_groups AS " + load_sql("attempt_groups"))
+        keys = con.execute("SELECT * FROM attempt_groups ORDER BY gid").fetchall()
         columns = con.execute(load_sql("attempt_numbers")).fetchnumpy()
     finally:
         con.close()
     if not keys:
         raise no_attempts_error(store, env, start, end)
-    started, ended = _floats(columns["started_s"]), _floats(columns["ended_s"])
-    duration, timeout = _floats(columns["duration_s"]), _floats(columns["timeout_s"])
-    observed = np.asarray(columns["observed"], dtype=bool)
+    # Rows grouped by group number: a stable sort of small integers (a radix sort in numpy).
+    order = np.argsort(np.asarray(columns["gid"], dtype=np.int32), kind="stable")
+    started, ended = _floats(columns["started_s"])[order], _floats(columns["ended_s"])[order]
+    duration, timeout = _floats(columns["duration_s"])[order], _floats(columns["timeout_s"])[order]
+    observed = np.asarray(columns["observed"], dtype=bool)[order]
     groups, at = [], 0
-    for key in keys:
-        n = int(key["attempts"])  # type: ignore[call-overload]
+    for _, phase, operation, vpc_state, attempts in keys:
+        n = int(attempts)
         part = slice(at, at + n)
         groups.append(
             AttemptGroup(
-                phase=int(key["phase"]),  # type: ignore[call-overload]
-                operation=str(key["operation"]),
-                vpc_state=str(key["vpc_state"]),
+                phase=int(phase),
+                operation=str(operation),
+                vpc_state=str(vpc_state),
                 started_s=started[part],
                 ended_s=ended[part],
                 duration_s=duration[part],

@@ -4,7 +4,7 @@
 -- Parameters: $env, $start, $end (TIMESTAMPTZ: attempts that started in [start, end)).
 -- Returns: phase, operation, vpc_state, started_s, ended_s, duration_s,
 --   observed (true when it completed: the duration is exact; false: right-censored),
---   timeout_s (in force). Unordered: attempt_numbers.sql orders what it reads.
+--   timeout_s (in force). Unordered.
 SELECT
     phase,
     operation,

@@ -9,10 +9,13 @@ from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 # Durations of zero have no logarithm; anything under a millisecond is a millisecond.
 MIN_DURATION_S = 1e-3
+# Where every weighted duration is (nearly) the same, the likelihood grows without bound as
+# sigma shrinks; a spread under 0.1 % in log terms is not searched.
+MIN_SIGMA = 1e-3
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,12 @@ class LognormalFit:
 
         def negative_log_likelihood(params: np.ndarray) -> float:
             mu, sigma = float(params[0]), float(params[1])
-            if sigma <= 0:
+            if sigma < MIN_SIGMA:
                 return math.inf
             exact = 0.5 * (s2 - 2 * mu * s1 + mu * mu * n_done) / sigma**2 + n_done * math.log(
                 sigma
             )
-            censored = float(cut_weight @ stats.norm.logsf((cut_at - mu) / sigma))
+            censored = float(cut_weight @ special.log_ndtr((mu - cut_at) / sigma))  # log P(X > cut)
             return exact - censored
 
         start = np.array([x_done.mean(), max(float(x_done.std()), 0.1)])

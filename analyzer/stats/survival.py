@@ -47,7 +47,8 @@ class KaplanMeier:
         w = w * (effective_sample_size(w) / w.sum())
         order = np.argsort(t, kind="stable")
         t, d, w = t[order], d[order], w[order]
-        unique, start = np.unique(t, return_index=True)
+        start = np.flatnonzero(np.concatenate(([True], t[1:] != t[:-1])))  # t is sorted
+        unique = t[start]
         events = np.add.reduceat(w * d, start)
         leaving = np.add.reduceat(w, start)
         at_risk = w.sum() - np.concatenate(([0.0], np.cumsum(leaving)[:-1]))
