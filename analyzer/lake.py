@@ -91,21 +91,56 @@ class Store:
         path.mkdir(parents=True)
         return path
 
-    def publish(self, staged: Path, kind: str) -> int:
+    def publish(self, staged: Path, kind: str, *, seal: bool = False) -> list[Path]:
         """Move whole segment files from a staging folder into `kind/`, each by one rename.
 
         A crash part-way leaves whole segments only; their rows are then duplicates that the
-        next import of the same input skips, and it writes the rest.
+        next import of the same input skips, and it writes the rest. With `seal`, the segments
+        are first recorded as sealed (see `seal`).
         """
-        moved = 0
-        for source in sorted(staged.rglob("*.parquet")):
-            target = self.root / kind / source.relative_to(staged)
+        sources = sorted(staged.rglob("*.parquet"))
+        targets = [self.root / kind / source.relative_to(staged) for source in sources]
+        if seal:
+            self.seal(targets)
+        for source, target in zip(sources, targets, strict=True):
             target.parent.mkdir(parents=True, exist_ok=True)
             _fsync(source)
             os.replace(source, target)
             _fsync(target.parent)
-            moved += 1
-        return moved
+        return targets
+
+    @property
+    def seals_path(self) -> Path:
+        return self.root / "sealed-segments.txt"
+
+    def seal(self, segments: list[Path]) -> None:
+        """Record event segments whose insert_ids their writer, holding the lock, found in no
+        other segment and not twice in themselves. While every segment is sealed, `events`
+        needs no deduplication (see `connect`). One line per segment, appended."""
+        lines = "".join(f"{p.relative_to(self.root)}\n" for p in segments)
+        with open(self.seals_path, "a", encoding="utf-8") as f:
+            f.write(lines)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def sealed(self) -> set[str]:
+        """The sealed segments (paths relative to the store), whole lines only."""
+        try:
+            text = self.seals_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return set()
+        return set(text.splitlines()[: text.count("\n")])
+
+    def reseal(self, segments: list[Path]) -> None:
+        """Replace the record of sealed segments with these (after segments were removed)."""
+        staged = self.tmp_dir / "sealed-segments.txt"
+        staged.write_text("".join(f"{p.relative_to(self.root)}\n" for p in segments))
+        _fsync(staged)
+        os.replace(staged, self.seals_path)
+
+    def all_sealed(self, segments: list[Path]) -> bool:
+        sealed = self.sealed()
+        return all(str(p.relative_to(self.root)) in sealed for p in segments)
 
 
 def no_data_error(store: Store, env: str) -> NoDataError:
@@ -143,7 +178,8 @@ def new_connection(
 def connect(store: Store) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection whose views (`queries/`) read the store's segments."""
     con = new_connection()
-    files = [str(p) for p in store.segments("events")]
+    segments = store.segments("events")
+    files = [str(p) for p in segments]
     if files:
         con.execute("SET VARIABLE lake_files = ?", [files])
         con.execute(
@@ -152,8 +188,16 @@ def connect(store: Store) -> duckdb.DuckDBPyConnection:
         )
     else:
         con.execute("CREATE TEMP VIEW lake_rows AS " + load_sql("lake_schema"))
+    sealed = store.all_sealed(segments)
     for view in VIEWS:
-        con.execute(f"CREATE TEMP VIEW {view} AS " + load_sql(view))
+        sql = load_sql(view)
+        if view == "events" and sealed:
+            # no segment can repeat another's entries: the deduplication would find nothing
+            sql = "SELECT * FROM lake_rows"
+        elif view == "phase_attempts" and not sealed:
+            # `events` deduplicates on every read: read it once (see the query's first CTE)
+            sql = sql.replace("AS NOT MATERIALIZED", "AS MATERIALIZED", 1)
+        con.execute(f"CREATE TEMP VIEW {view} AS " + sql)
     return con
 
 

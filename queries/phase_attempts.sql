@@ -8,8 +8,10 @@
 --   timeout_s (in force), vpc_state, vpc_state_source ('event' | 'context' | 'timeline' | 'none'),
 --   vpc_utilization (with the state it came with), error_type, error.
 -- Parameters: none.
-WITH relevant AS MATERIALIZED (
-    -- events is read once: the attempts' own events, context lines and the VPC timeline
+WITH relevant AS NOT MATERIALIZED (
+    -- the attempts' own events, context lines and the VPC timeline: each use reads the
+    -- segments with its own filter, cheaper than holding 8 million rows in between. (Where
+    -- `events` must deduplicate, analyzer.lake.connect makes this MATERIALIZED: one read.)
     SELECT
         env, startup_id, phase, coalesce(operation, 'initialization') AS operation,
         service, phase_name, event, ts, outcome, duration_s, timeout_s, vpc_state,

@@ -218,4 +218,4 @@ def _write_segments(
         f"FILENAME_PATTERN '{segment_pattern()}', OVERWRITE, RETURN_FILES)"
     ).fetchall()
     written = int(rows[0][0]) if rows else 0
-    return written, (store.publish(staged, kind) if written else 0)
+    return written, (len(store.publish(staged, kind, seal=kind == "events")) if written else 0)
