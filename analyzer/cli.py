@@ -8,17 +8,19 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic import BaseModel
 
 from analyzer.errors import AnalyzerError
 from analyzer.ingest import ImportProgress, import_paths
 from analyzer.lake import Store
 from analyzer.render import percent, table, when
-from analyzer.simulate import SimulationSpec, manifest_counts, sample_dir, write_export
-from analyzer.summary import Summary, summarize
+
+if TYPE_CHECKING:  # imported where used: `analyze import` starts without pydantic or numpy
+    from pydantic import BaseModel
+
+    from analyzer.summary import Summary
 
 ENV_HELP = "Deployment environment, e.g. staging or production."
 STORE_HELP = "Lake folder. Default: $ANALYZER_STORE, else ./data/lake."
@@ -228,6 +230,8 @@ def summary(env: str, store: str | None, fmt: str) -> None:
 
         analyze summary --env staging --format json
     """
+    from analyzer.summary import summarize
+
     result = summarize(store=Store.resolve(store), env=env)
     click.echo(render_model(result, fmt, format_summary))
 
@@ -295,6 +299,7 @@ def simulate(
         analyze simulate --env staging --days 28 --out staging.jsonl.gz
     """
     from analyzer.lake import check_env_name
+    from analyzer.simulate import SimulationSpec, manifest_counts, write_export
 
     spec = SimulationSpec(
         env=check_env_name(env),
@@ -612,6 +617,8 @@ def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
 
         analyze demo
     """
+    from analyzer.simulate import sample_dir
+
     folder = Path(sample) if sample else sample_dir()
     envs = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
     if not envs:

@@ -116,7 +116,7 @@ judged AS (
             WHEN insert_id IS NULL OR insert_id = '' THEN 'missing insertId'
             WHEN ts_raw IS NULL THEN 'missing timestamp'
             WHEN ts_parsed IS NULL THEN 'unparseable timestamp: ' || ts_raw
-            WHEN NOT regexp_matches(ts_raw, '(Z|z|[+-]\d\d:?\d\d)$')
+            WHEN NOT (suffix(ts_raw, 'Z') OR regexp_matches(ts_raw, '(Z|z|[+-]\d\d:?\d\d)$'))
                 THEN 'timestamp without time zone: ' || ts_raw
             WHEN NOT is_structured THEN NULL
             WHEN event_name NOT IN (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -85,11 +86,23 @@ def _pieces(path: Path, scratch: Path) -> Iterator[Piece]:
         return
     scratch.mkdir(parents=True, exist_ok=True)
     with open(path, "rb") as source:
-        for number, (start, end) in enumerate(_slices(source, size), start=1):
-            piece = scratch / f"{path.name}.slice-{number:04d}.json"
-            with open(piece, "wb") as target:
-                _copy_range(source, target, start, end)
-            yield Piece(piece, str(path), end - start)
+        ranges = list(_slices(source, size))
+
+    def copy_out(number: int) -> Piece:
+        start, end = ranges[number]
+        piece = scratch / f"{path.name}.slice-{number + 1:04d}.json"
+        with open(path, "rb") as source, open(piece, "wb") as target:
+            _copy_range(source, target, start, end)
+        return Piece(piece, str(path), end - start)
+
+    # The next slice is copied out while the importer reads this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(copy_out, 0)
+        for number in range(len(ranges)):
+            piece = upcoming.result()
+            if number + 1 < len(ranges):
+                upcoming = pool.submit(copy_out, number + 1)
+            yield piece
 
 
 def _objects_one_after_another(path: Path) -> bool:
