@@ -3,7 +3,8 @@
 On one generated export (simulated staging, --entries lines of sink NDJSON), in this run:
 
 - import throughput: `analyze import` (in a child process) against a bare DuckDB
-  `COPY (SELECT * FROM read_json(...)) TO ... (FORMAT parquet)` of the same file;
+  `COPY (SELECT * FROM read_json(...)) TO ... (FORMAT parquet)` of the same file (DuckDB's
+  default codec, snappy; the lake's segments are zstd);
 - memory: peak RSS of each child process, and of `analyze import` of a second export of at
   least 2 GB (--memory-entries lines; goal: under 1 GB);
 - small segments: the export imported as many small runs (as frequent `collect` runs leave
@@ -64,8 +65,8 @@ IMPORT = (  # `analyze import PATH --env staging --store STORE`, as a user runs 
 COPY = (
     "import sys, duckdb; con = duckdb.connect(); "
     'con.execute("SET VARIABLE src = ?", [sys.argv[1]]); '
-    "con.sql(\"SELECT * FROM read_json(getvariable('src'), format='newline_delimited')\")"
-    ".write_parquet(sys.argv[2], compression='zstd')"
+    "con.execute(\"COPY (SELECT * FROM read_json(getvariable('src'), "
+    "format='newline_delimited')) TO '\" + sys.argv[2] + \"' (FORMAT parquet)\")"
 )
 
 

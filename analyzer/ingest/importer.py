@@ -9,9 +9,10 @@ from pathlib import Path
 import duckdb
 
 from analyzer.errors import AnalyzerError
+from analyzer.ingest.segments import write_segments
 from analyzer.ingest.sources import Piece, batches, discover
 from analyzer.ingest.staging import UnreadableInput, batch_connection, stage
-from analyzer.lake import Store, check_env_name, segment_pattern
+from analyzer.lake import Store, check_env_name
 from analyzer.queries import load_sql
 
 CONFLICT = "insertId already stored with different content"
@@ -146,15 +147,15 @@ def _normalise_and_publish(
                 result.quarantined += count
                 result.quarantine_reasons[reason] = count
 
-        con.execute("CREATE TEMP TABLE suspects AS " + load_sql("suspect_ids"))
-        con.execute("CREATE TEMP TABLE first_suspect_rows AS " + load_sql("first_suspect_rows"))
+        con.execute("CREATE TABLE suspects AS " + load_sql("suspect_ids"))
+        con.execute("CREATE TABLE first_suspect_rows AS " + load_sql("first_suspect_rows"))
         _define_lake_matches(con, store.segments("events"))
         con.execute("CREATE TEMP TABLE conflicts AS " + load_sql("conflicting_rows"))
         conflicts = _count(con, "conflicts")
         if conflicts:
             result.quarantined += conflicts
             result.quarantine_reasons[CONFLICT] = conflicts
-        stored, segments = _write_segments(
+        stored, segments = write_segments(
             con, store, load_sql("new_lake_rows"), "events", ["env", "date"]
         )
         result.stored = stored
@@ -163,10 +164,10 @@ def _normalise_and_publish(
         result.duplicates = telemetry - result.stored
 
         con.execute(
-            "CREATE TEMP TABLE fresh_quarantine AS " + load_sql("new_quarantine_rows"),
+            "CREATE TABLE fresh_quarantine AS " + load_sql("new_quarantine_rows"),
             {"default_env": env, "conflict_reason": CONFLICT},
         )
-        _write_segments(con, store, "FROM fresh_quarantine", "quarantine", ["env"])
+        write_segments(con, store, "FROM fresh_quarantine", "quarantine", ["env"])
         return result
     finally:
         con.close()
@@ -204,18 +205,3 @@ def _define_existing(
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()
     return int(rows[0][0])
-
-
-def _write_segments(
-    con: duckdb.DuckDBPyConnection, store: Store, query: str, kind: str, partition_by: list[str]
-) -> tuple[int, int]:
-    """Write the query's rows as segments of `kind` and publish them: (rows, segments)."""
-    staged = store.new_staging_dir()
-    con.execute("SET VARIABLE segment_dir = ?", [str(staged)])
-    rows = con.execute(
-        f"COPY ({query}) TO (getvariable('segment_dir')) (FORMAT parquet, COMPRESSION zstd, "
-        f"PARTITION_BY ({', '.join(partition_by)}), WRITE_PARTITION_COLUMNS true, "
-        f"FILENAME_PATTERN '{segment_pattern()}', OVERWRITE, RETURN_FILES)"
-    ).fetchall()
-    written = int(rows[0][0]) if rows else 0
-    return written, (len(store.publish(staged, kind, seal=kind == "events")) if written else 0)

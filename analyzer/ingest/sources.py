@@ -13,7 +13,7 @@ from analyzer.errors import AnalyzerError
 
 # What a folder search picks up: gcloud arrays, sink exports (NDJSON), gzipped either way.
 LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz")
-BATCH_BYTES = 256 * 1024 * 1024
+BATCH_BYTES = 384 * 1024 * 1024
 BATCH_FILES = 400
 
 

@@ -70,7 +70,7 @@ def normalise_with(con: duckdb.DuckDBPyConnection, reader: str, *, env: str) -> 
     con.execute("DROP TABLE IF EXISTS staged")
     con.execute("CREATE OR REPLACE TEMP VIEW entry_fields AS " + load_sql(reader))
     con.execute(
-        "CREATE TEMP TABLE staged AS " + load_sql("normalised_entries"),
+        "CREATE TABLE staged AS " + load_sql("normalised_entries"),
         {"default_env": env, "ingested_at": datetime.now(UTC), "max_entry_bytes": MAX_ENTRY_BYTES},
     )
 
