@@ -10,33 +10,35 @@
 --   reason:      why an entry is quarantined (NULL otherwise),
 --   entry_json:  the whole entry as text, for the quarantine (NULL unless quarantined).
 WITH payload AS (
-    -- One parse of the payload for its strings and one for its typed values (each JSON
-    -- function call parses the whole document); none of an oversize one.
+    -- One parse of the payload for all its fields (none of an oversize one): its strings as
+    -- text, its numbers as JSON, so their types can be checked below.
     SELECT
         *,
-        json_extract_string(CASE WHEN NOT oversize THEN p END, [
-            '$.event', '$.message', '$.env', '$.startup_id', '$.phase_name', '$.operation',
-            '$.outcome', '$.vpc_state', '$.breaker_state', '$.from_state', '$.to_state',
-            '$.error_type', '$.error'
-        ]) AS ps,
-        json_extract(CASE WHEN NOT oversize THEN p END, [
-            '$.phase', '$.duration_s', '$.timeout_s', '$.vpc_utilization', '$.exit_code'
-        ]) AS pv
+        json_transform(CASE WHEN NOT oversize THEN p END, '{
+            "event": "VARCHAR", "message": "VARCHAR", "env": "VARCHAR", "startup_id": "VARCHAR",
+            "phase_name": "VARCHAR", "operation": "VARCHAR", "outcome": "VARCHAR",
+            "vpc_state": "VARCHAR", "breaker_state": "VARCHAR", "from_state": "VARCHAR",
+            "to_state": "VARCHAR", "error_type": "VARCHAR", "error": "VARCHAR",
+            "phase": "JSON", "duration_s": "JSON", "timeout_s": "JSON",
+            "vpc_utilization": "JSON", "exit_code": "JSON"
+        }') AS pf
     FROM entry_fields
 ),
 named AS (
     SELECT
         source_file, raw_entry, oversize, p, insert_id, ts_raw, receive_raw, severity_raw,
         log_name_raw, text_payload, service_raw, revision_raw, instance_raw,
-        ps[1] AS p_event, ps[2] AS p_message, ps[4] AS p_startup_id,
-        CASE WHEN ps[1] IS NOT NULL THEN ps[3] END AS payload_env,
-        ps[5] AS p_phase_name, ps[6] AS p_operation, ps[7] AS p_outcome, ps[8] AS p_vpc_state,
-        ps[9] AS p_breaker_state, ps[10] AS p_from_state, ps[11] AS p_to_state,
-        ps[12] AS p_error_type, ps[13] AS p_error,
-        pv[1] AS p_phase, pv[2] AS p_duration, pv[3] AS p_timeout, pv[4] AS p_utilization,
-        pv[5] AS p_exit_code,
-        oversize OR ps[1] IS NOT NULL AS is_structured,
-        CASE WHEN NOT oversize THEN coalesce(text_payload, CASE WHEN ps[1] IS NULL THEN ps[2] END)
+        pf.event AS p_event, pf.message AS p_message, pf.startup_id AS p_startup_id,
+        CASE WHEN pf.event IS NOT NULL THEN pf.env END AS payload_env,
+        pf.phase_name AS p_phase_name, pf.operation AS p_operation, pf.outcome AS p_outcome,
+        pf.vpc_state AS p_vpc_state, pf.breaker_state AS p_breaker_state,
+        pf.from_state AS p_from_state, pf.to_state AS p_to_state,
+        pf.error_type AS p_error_type, pf.error AS p_error,
+        pf.phase AS p_phase, pf.duration_s AS p_duration, pf.timeout_s AS p_timeout,
+        pf.vpc_utilization AS p_utilization, pf.exit_code AS p_exit_code,
+        oversize OR pf.event IS NOT NULL AS is_structured,
+        CASE WHEN NOT oversize
+            THEN coalesce(text_payload, CASE WHEN pf.event IS NULL THEN pf.message END)
         END AS text_line
     FROM payload
 ),
