@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
@@ -36,6 +37,7 @@ from analyzer.simulate import DEFAULT_START, SimulationSpec, write_export
 
 DAYS = 28
 TELEMETRY_PER_STARTUP = 12.8  # what the generator writes per startup, on average
+MARGIN = 1.03  # the generator draws startups at random: aim a little over
 
 
 def _simulate_part(args: tuple[int, int, float, str]) -> int:
@@ -50,13 +52,25 @@ def _simulate_part(args: tuple[int, int, float, str]) -> int:
     return write_export(spec, Path(out)).telemetry_entries
 
 
+def lake_events(store: Store) -> int:
+    files = [str(p) for p in store.segments("events")]
+    if not files:
+        return 0
+    con = duckdb.connect()
+    ((count,),) = con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchall()
+    return int(count)
+
+
 def build_lake(workdir: Path, events: int, workers: int) -> Store:
+    """A lake of at least `events` events (cached in `workdir`, rebuilt if smaller)."""
     store = Store(workdir / "lake")
-    if store.segments("events"):
+    if lake_events(store) >= events:
         return store
+    shutil.rmtree(store.root, ignore_errors=True)
     exports = workdir / "exports"
-    exports.mkdir(parents=True, exist_ok=True)
-    rate = events / TELEMETRY_PER_STARTUP / (DAYS * 24)
+    shutil.rmtree(exports, ignore_errors=True)
+    exports.mkdir(parents=True)
+    rate = events * MARGIN / TELEMETRY_PER_STARTUP / (DAYS * 24)
     days = DAYS // workers
     jobs = [(i, days, rate, str(exports / f"part-{i}.jsonl")) for i in range(workers)]
     started = time.perf_counter()
@@ -66,6 +80,8 @@ def build_lake(workdir: Path, events: int, workers: int) -> Store:
     started = time.perf_counter()
     result = import_paths([exports], env="staging", store=store)
     print(f"imported: {result.summary_line()} in {time.perf_counter() - started:.0f} s")
+    if lake_events(store) < events:
+        raise SystemExit(f"the generator wrote fewer than {events:,} events: raise MARGIN")
     return store
 
 
@@ -119,9 +135,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     store = build_lake(args.workdir, args.events, args.workers)
-    con = duckdb.connect()
-    files = [str(p) for p in store.segments("events")]
-    (count,) = con.execute("SELECT count(*) FROM read_parquet(?)", [files]).fetchall()[0]
+    files = store.segments("events")
+    count = lake_events(store)
     ours, plain, km = [], [], []
     for _ in range(args.repeat):
         started = time.perf_counter()
