@@ -57,8 +57,7 @@ def compact(*, store: Store, env: str, min_segments: int = 2) -> CompactResult:
             store.reseal(segments)  # e.g. a lake written before seals were kept
             result.sealed_now = True
         else:  # forget the removed segments, so the record stays as small as the lake
-            sealed = store.sealed()
-            store.reseal([p for p in segments if str(p.relative_to(store.root)) in sealed])
+            store.reseal(store.sealed_among(segments))
     return result
 
 

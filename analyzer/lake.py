@@ -117,7 +117,7 @@ class Store:
         """Record event segments whose insert_ids their writer, holding the lock, found in no
         other segment and not twice in themselves. While every segment is sealed, `events`
         needs no deduplication (see `connect`). One line per segment, appended."""
-        lines = "".join(f"{p.relative_to(self.root)}\n" for p in segments)
+        lines = "".join(f"{self._seal_key(p)}\n" for p in segments)
         with open(self.seals_path, "a", encoding="utf-8") as f:
             f.write(lines)
             f.flush()
@@ -134,13 +134,19 @@ class Store:
     def reseal(self, segments: list[Path]) -> None:
         """Replace the record of sealed segments with these (after segments were removed)."""
         staged = self.tmp_dir / "sealed-segments.txt"
-        staged.write_text("".join(f"{p.relative_to(self.root)}\n" for p in segments))
+        staged.write_text("".join(f"{self._seal_key(p)}\n" for p in segments))
         _fsync(staged)
         os.replace(staged, self.seals_path)
 
-    def all_sealed(self, segments: list[Path]) -> bool:
+    def sealed_among(self, segments: list[Path]) -> list[Path]:
         sealed = self.sealed()
-        return all(str(p.relative_to(self.root)) in sealed for p in segments)
+        return [p for p in segments if self._seal_key(p) in sealed]
+
+    def all_sealed(self, segments: list[Path]) -> bool:
+        return len(self.sealed_among(segments)) == len(segments)
+
+    def _seal_key(self, segment: Path) -> str:
+        return str(segment.relative_to(self.root))
 
 
 def no_data_error(store: Store, env: str) -> NoDataError:

@@ -3,8 +3,8 @@
 -- or payload). Such a row is not a duplicate to drop silently: it goes to the quarantine.
 -- Only suspect ids (suspect_ids.sql: seen twice in the batch, or in the batch and the lake)
 -- can conflict.
--- Reads: staged, suspects, first_suspect_rows, lake_matches(insert_id, ts, payload): the lake's
---   rows of the suspect ids it holds.
+-- Reads: staged, first_suspect_rows, lake_matches(insert_id, ts, payload): the lake's rows of
+--   the suspect ids it holds.
 -- Returns: insert_id, source_file, ingested_at, entry_json (the normalised row as JSON).
 WITH kept AS (
     SELECT insert_id, ts, payload FROM first_suspect_rows

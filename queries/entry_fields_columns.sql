@@ -4,7 +4,8 @@
 -- object, a field of another type) and keeps no entry's text: the importer then reads the
 -- batch again through entry_fields_objects.sql, which handles those, as it does when any entry
 -- of the batch is quarantined.
--- Variables: batch_files, source_names, max_entry_bytes (as entry_fields_objects.sql).
+-- Variables: batch_files, source_names, read_max_bytes, max_entry_bytes (as
+--   entry_fields_objects.sql).
 -- Returns: the columns of entry_fields_objects.sql, raw_entry NULL.
 SELECT
     getvariable('source_names')[filename] AS source_file,

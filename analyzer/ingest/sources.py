@@ -113,7 +113,8 @@ def _objects_one_after_another(path: Path) -> bool:
 
 
 # Where one top-level object ends and the next begins (newline-delimited or pretty-printed
-# objects one after another; inside a JSON string a newline is always escaped).
+# objects one after another; inside a JSON string a newline is always escaped). A slice starts
+# at the `{`, one byte before each boundary's end.
 _BOUNDARIES = (b"}\n{", b"}\r\n{")
 
 
@@ -131,11 +132,10 @@ def _boundary_after(source: BinaryIO, offset: int, size: int) -> int:
     while offset < size:
         source.seek(offset)
         window = source.read(step + 3)
-        found = [i for i in (window.find(b) for b in _BOUNDARIES) if i >= 0]
+        found = [(i, len(b)) for b in _BOUNDARIES if (i := window.find(b)) >= 0]
         if found:
-            return (
-                offset + min(found) + (2 if window[min(found) + 1 : min(found) + 2] == b"\n" else 3)
-            )
+            at, length = min(found)
+            return offset + at + length - 1
         offset += step
     return size
 

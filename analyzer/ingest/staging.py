@@ -62,7 +62,7 @@ def stage(con: duckdb.DuckDBPyConnection, *, env: str) -> None:
     try:
         normalise_with(con, ENTRY_READER, env=env)
     except (duckdb.InvalidInputException, duckdb.IOException) as exc:
-        raise UnreadableInput(first_line(exc)) from exc
+        raise UnreadableInput(_first_line(exc)) from exc
 
 
 def normalise_with(con: duckdb.DuckDBPyConnection, reader: str, *, env: str) -> None:
@@ -75,6 +75,6 @@ def normalise_with(con: duckdb.DuckDBPyConnection, reader: str, *, env: str) -> 
     )
 
 
-def first_line(exc: Exception) -> str:
+def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
