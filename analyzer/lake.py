@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_STORE = Path("data") / "lake"
 STORE_ENV_VAR = "ANALYZER_STORE"
-ENV_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ENV_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 # Views of queries/, in dependency order: each may read the ones before it.
 VIEWS = ("events", "vpc_states", "startups", "phase_attempts")
@@ -33,7 +33,7 @@ VIEWS = ("events", "vpc_states", "startups", "phase_attempts")
 
 def check_env_name(env: str) -> str:
     """An env names a partition folder, so it is kept to a safe alphabet."""
-    if not ENV_NAME.match(env):
+    if not ENV_NAME.fullmatch(env):
         raise AnalyzerError(
             f"invalid env {env!r}: use letters, digits, '.', '_' or '-' (at most 64)"
         )

@@ -156,9 +156,10 @@ def test_missing_path_and_empty_folder(tmp_path: Path, store: Store) -> None:
         import_paths([tmp_path / "empty"], env="staging", store=store)
 
 
-def test_env_must_be_a_safe_name(tmp_path: Path, store: Store) -> None:
+@pytest.mark.parametrize("env", ["../etc", "staging\n", "", "x" * 65])
+def test_env_must_be_a_safe_name(tmp_path: Path, store: Store, env: str) -> None:
     with pytest.raises(AnalyzerError, match="invalid env"):
-        import_paths([write_ndjson(tmp_path / "e.jsonl", STARTUP)], env="../etc", store=store)
+        import_paths([write_ndjson(tmp_path / "e.jsonl", STARTUP)], env=env, store=store)
 
 
 def test_empty_file_imports_nothing(tmp_path: Path, store: Store) -> None:
