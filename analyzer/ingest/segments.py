@@ -41,7 +41,7 @@ def write_segments(
             cursor.execute("SET VARIABLE segment_file = ?", [str(target)])
             ((rows,),) = cursor.execute(
                 f"COPY (SELECT * FROM ({query}) WHERE {where}) TO (getvariable('segment_file')) "
-                "(FORMAT parquet, COMPRESSION zstd)",
+                "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)",
                 list(key),
             ).fetchall()
         finally:
