@@ -9,6 +9,7 @@
 --   disposition: 'stored' (telemetry), 'skipped' (not telemetry) or 'quarantined' (malformed),
 --   reason:      why an entry is quarantined (NULL otherwise),
 --   entry_json:  the whole entry as text, for the quarantine (NULL unless quarantined).
+--   A skipped entry's row holds its disposition only, every other column NULL.
 WITH payload AS (
     -- One parse of the payload for all its fields (none of an oversize one): its strings as
     -- text, its numbers as JSON, so their types can be checked below.
@@ -48,6 +49,9 @@ text_form AS (
         *,
         CASE
             WHEN is_structured OR text_line IS NULL THEN NULL
+            -- Every line below holds one of these: most other lines end here, unmatched.
+            WHEN NOT (contains(text_line, 'SMD ') OR contains(text_line, 'VPC connector')
+                      OR contains(text_line, 'Database ')) THEN NULL
             WHEN regexp_matches(text_line, 'SMD startup sequence beginning') THEN 'startup_started'
             WHEN regexp_matches(text_line, 'SMD Phase \d+: .+ starting') THEN 'phase_started'
             WHEN regexp_matches(text_line, 'SMD Phase \d+ timeout calculation: .*final=[0-9.]+s') THEN 'timeout_calculated'
@@ -126,7 +130,8 @@ judged AS (
                 'phase_failed', 'phase_context', 'degradation_applied', 'breaker_transition',
                 'vpc_state_changed', 'startup_completed', 'startup_failed')
                 THEN 'unknown event: ' || event_name
-            WHEN payload_env IS NOT NULL AND NOT regexp_matches(payload_env, '^[A-Za-z0-9_.-]{1,64}$')
+            WHEN payload_env IS NOT NULL AND payload_env <> $default_env
+                 AND NOT regexp_matches(payload_env, '^[A-Za-z0-9_.-]{1,64}$')
                 THEN 'invalid env: ' || payload_env
             WHEN phase_type IS NOT NULL AND phase_type NOT IN ('NULL', 'UBIGINT', 'BIGINT')
                 THEN 'phase is not an integer'
@@ -162,84 +167,89 @@ judged AS (
             WHEN line_kind IS NOT NULL THEN 'text'
         END AS form_value
     FROM typed
+),
+entries AS (
+    SELECT
+        insert_id,
+        ts_parsed AS ts,
+        try_cast(receive_raw AS TIMESTAMPTZ) AS receive_ts,
+        coalesce(payload_env, $default_env) AS env,
+        service_raw AS service,
+        revision_raw AS revision,
+        instance_raw AS instance_id,
+        coalesce(p_startup_id, instance_raw) AS startup_id,
+        event_name AS event,
+        CASE WHEN reason IS NULL THEN phase_value::INTEGER END AS phase,
+        CASE
+            WHEN is_structured THEN p_phase_name
+            WHEN line_kind = 'phase_started'
+                THEN lower(regexp_extract(text_line, 'SMD Phase \d+: (\S+)', 1))
+        END AS phase_name,
+        CASE
+            WHEN is_structured THEN coalesce(
+                p_operation,
+                CASE WHEN event_name IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_failed')
+                     THEN 'initialization' END)
+            WHEN line_kind IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_timeout', 'phase_error')
+                THEN 'initialization'
+        END AS operation,
+        CASE
+            WHEN is_structured THEN p_outcome
+            WHEN line_kind = 'phase_timeout' THEN 'timeout'
+            WHEN line_kind = 'phase_error' THEN 'error'
+        END AS outcome,
+        CASE
+            WHEN is_structured THEN coalesce(p_vpc_state,
+                CASE WHEN event_name = 'vpc_state_changed' THEN p_to_state END)
+            WHEN line_kind = 'phase_context' THEN regexp_extract(text_line, 'VPC connector state: ([^,\s]+)', 1)
+            WHEN line_kind = 'vpc_state_changed' THEN regexp_extract(text_line, ' -> (\S+)', 1)
+        END AS vpc_state,
+        CASE
+            WHEN is_structured THEN p_breaker_state
+            WHEN line_kind = 'phase_context' THEN regexp_extract(text_line, 'Circuit breaker: (\S+)', 1)
+        END AS breaker_state,
+        CASE
+            WHEN is_structured THEN p_from_state
+            WHEN line_kind = 'vpc_state_changed' THEN regexp_extract(text_line, 'state changed: (\S+) ->', 1)
+        END AS from_state,
+        CASE
+            WHEN is_structured THEN p_to_state
+            WHEN line_kind = 'vpc_state_changed' THEN regexp_extract(text_line, ' -> (\S+)', 1)
+            WHEN line_kind = 'breaker_open' THEN 'OPEN'
+            WHEN line_kind = 'breaker_half_open' THEN 'HALF_OPEN'
+            WHEN line_kind = 'breaker_closed' THEN 'CLOSED'
+        END AS to_state,
+        CASE WHEN is_structured THEN p_error_type END AS error_type,
+        CASE
+            WHEN is_structured THEN p_error
+            WHEN line_kind = 'phase_error' THEN regexp_extract(text_line, 'failed: (.*)$', 1)
+        END AS error,
+        severity_raw AS severity,
+        coalesce(p_message, text_line) AS message,
+        CASE WHEN reason IS NULL THEN duration_value END AS duration_s,
+        CASE WHEN reason IS NULL THEN timeout_value END AS timeout_s,
+        CASE WHEN reason IS NULL THEN utilization_value END AS vpc_utilization,
+        CASE
+            WHEN reason IS NOT NULL THEN NULL
+            WHEN is_structured THEN try_cast(p_exit_code AS INTEGER)
+            WHEN line_kind = 'startup_failed'
+                THEN try_cast(regexp_extract(text_line, 'container exit code (\d+)', 1) AS INTEGER)
+        END AS exit_code,
+        form_value AS form,
+        log_name_raw AS log_name,
+        coalesce(p, to_json(text_payload))::VARCHAR AS payload,
+        source_file,
+        $ingested_at::TIMESTAMPTZ AS ingested_at,
+        CAST(ts_parsed AS DATE) AS date,
+        CASE
+            WHEN form_value IS NULL THEN 'skipped'
+            WHEN reason IS NOT NULL THEN 'quarantined'
+            ELSE 'stored'
+        END AS disposition,
+        reason,
+        CASE WHEN form_value IS NOT NULL AND reason IS NOT NULL THEN raw_entry::VARCHAR END AS entry_json
+    FROM judged
 )
-SELECT
-    insert_id,
-    ts_parsed AS ts,
-    try_cast(receive_raw AS TIMESTAMPTZ) AS receive_ts,
-    coalesce(payload_env, $default_env) AS env,
-    service_raw AS service,
-    revision_raw AS revision,
-    instance_raw AS instance_id,
-    coalesce(p_startup_id, instance_raw) AS startup_id,
-    event_name AS event,
-    CASE WHEN reason IS NULL THEN phase_value::INTEGER END AS phase,
-    CASE
-        WHEN is_structured THEN p_phase_name
-        WHEN line_kind = 'phase_started'
-            THEN lower(regexp_extract(text_line, 'SMD Phase \d+: (\S+)', 1))
-    END AS phase_name,
-    CASE
-        WHEN is_structured THEN coalesce(
-            p_operation,
-            CASE WHEN event_name IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_failed')
-                 THEN 'initialization' END)
-        WHEN line_kind IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_timeout', 'phase_error')
-            THEN 'initialization'
-    END AS operation,
-    CASE
-        WHEN is_structured THEN p_outcome
-        WHEN line_kind = 'phase_timeout' THEN 'timeout'
-        WHEN line_kind = 'phase_error' THEN 'error'
-    END AS outcome,
-    CASE
-        WHEN is_structured THEN coalesce(p_vpc_state,
-            CASE WHEN event_name = 'vpc_state_changed' THEN p_to_state END)
-        WHEN line_kind = 'phase_context' THEN regexp_extract(text_line, 'VPC connector state: ([^,\s]+)', 1)
-        WHEN line_kind = 'vpc_state_changed' THEN regexp_extract(text_line, ' -> (\S+)', 1)
-    END AS vpc_state,
-    CASE
-        WHEN is_structured THEN p_breaker_state
-        WHEN line_kind = 'phase_context' THEN regexp_extract(text_line, 'Circuit breaker: (\S+)', 1)
-    END AS breaker_state,
-    CASE
-        WHEN is_structured THEN p_from_state
-        WHEN line_kind = 'vpc_state_changed' THEN regexp_extract(text_line, 'state changed: (\S+) ->', 1)
-    END AS from_state,
-    CASE
-        WHEN is_structured THEN p_to_state
-        WHEN line_kind = 'vpc_state_changed' THEN regexp_extract(text_line, ' -> (\S+)', 1)
-        WHEN line_kind = 'breaker_open' THEN 'OPEN'
-        WHEN line_kind = 'breaker_half_open' THEN 'HALF_OPEN'
-        WHEN line_kind = 'breaker_closed' THEN 'CLOSED'
-    END AS to_state,
-    CASE WHEN is_structured THEN p_error_type END AS error_type,
-    CASE
-        WHEN is_structured THEN p_error
-        WHEN line_kind = 'phase_error' THEN regexp_extract(text_line, 'failed: (.*)$', 1)
-    END AS error,
-    severity_raw AS severity,
-    coalesce(p_message, text_line) AS message,
-    CASE WHEN reason IS NULL THEN duration_value END AS duration_s,
-    CASE WHEN reason IS NULL THEN timeout_value END AS timeout_s,
-    CASE WHEN reason IS NULL THEN utilization_value END AS vpc_utilization,
-    CASE
-        WHEN reason IS NOT NULL THEN NULL
-        WHEN is_structured THEN try_cast(p_exit_code AS INTEGER)
-        WHEN line_kind = 'startup_failed'
-            THEN try_cast(regexp_extract(text_line, 'container exit code (\d+)', 1) AS INTEGER)
-    END AS exit_code,
-    form_value AS form,
-    log_name_raw AS log_name,
-    coalesce(p, to_json(text_payload))::VARCHAR AS payload,
-    source_file,
-    $ingested_at::TIMESTAMPTZ AS ingested_at,
-    CAST(ts_parsed AS DATE) AS date,
-    CASE
-        WHEN form_value IS NULL THEN 'skipped'
-        WHEN reason IS NOT NULL THEN 'quarantined'
-        ELSE 'stored'
-    END AS disposition,
-    reason,
-    CASE WHEN form_value IS NOT NULL AND reason IS NOT NULL THEN raw_entry::VARCHAR END AS entry_json
-FROM judged
+-- An entry that is not telemetry is only counted: none of its columns is kept.
+SELECT CASE WHEN disposition <> 'skipped' THEN COLUMNS(* EXCLUDE (disposition)) END, disposition
+FROM entries
