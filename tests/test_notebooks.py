@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -23,6 +24,8 @@ def test_committed_without_outputs(path: Path) -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_runs_clean(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
+    scratch = Path(tempfile.gettempdir())
+    before = set(scratch.glob("analyzer-notebook-*"))
     NotebookClient(
         notebook,
         timeout=300,
@@ -37,6 +40,7 @@ def test_runs_clean(path: Path) -> None:
         if o.output_type == "error"
     ]
     assert errors == []
+    assert set(scratch.glob("analyzer-notebook-*")) == before, "the notebook left its store behind"
     assert any(
         "image/svg+xml" in o.get("data", {})
         for c in notebook.cells
