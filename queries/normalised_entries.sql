@@ -86,29 +86,31 @@ fields AS (
         try_cast(ts_raw AS TIMESTAMPTZ) AS ts_parsed
     FROM text_form
 ),
+-- A payload number is cast from its JSON text, which costs less than a JSON cast. The two
+-- casts differ only for a string or a boolean, which the type checks in `judged` refuse first.
 typed AS (
     SELECT
         *,
         CASE
-            WHEN is_structured THEN try_cast(p_phase AS BIGINT)
+            WHEN is_structured THEN try_cast(p_phase::VARCHAR AS BIGINT)
             ELSE try_cast(regexp_extract(text_line, 'SMD Phase (\d+)', 1) AS BIGINT)
         END AS phase_value,
         CASE
-            WHEN is_structured THEN try_cast(p_duration AS DOUBLE)
+            WHEN is_structured THEN try_cast(p_duration::VARCHAR AS DOUBLE)
             WHEN line_kind = 'phase_completed'
                 THEN try_cast(regexp_extract(text_line, 'completed successfully in ([0-9.]+)s', 1) AS DOUBLE)
             WHEN line_kind = 'phase_timeout'
                 THEN try_cast(regexp_extract(text_line, 'timeout after ([0-9.]+)s', 1) AS DOUBLE)
         END AS duration_value,
         CASE
-            WHEN is_structured THEN try_cast(p_timeout AS DOUBLE)
+            WHEN is_structured THEN try_cast(p_timeout::VARCHAR AS DOUBLE)
             WHEN line_kind = 'timeout_calculated'
                 THEN try_cast(regexp_extract(text_line, 'final=([0-9.]+)s', 1) AS DOUBLE)
             WHEN line_kind = 'phase_timeout'
                 THEN try_cast(regexp_extract(text_line, 'timeout after ([0-9.]+)s', 1) AS DOUBLE)
         END AS timeout_value,
         CASE
-            WHEN is_structured THEN try_cast(p_utilization AS DOUBLE)
+            WHEN is_structured THEN try_cast(p_utilization::VARCHAR AS DOUBLE)
             WHEN line_kind = 'vpc_state_changed'
                 THEN try_cast(regexp_extract(text_line, 'utilization=([0-9.]+)', 1) AS DOUBLE)
         END AS utilization_value
@@ -159,7 +161,7 @@ judged AS (
             WHEN NOT (utilization_value BETWEEN 0 AND 1) THEN 'vpc_utilization outside 0..1'
             WHEN exit_code_type IS NOT NULL AND exit_code_type NOT IN ('NULL', 'UBIGINT', 'BIGINT')
                 THEN 'exit_code is not an integer'
-            WHEN try_cast(p_exit_code AS INTEGER) IS NULL AND exit_code_type IN ('UBIGINT', 'BIGINT')
+            WHEN try_cast(p_exit_code::VARCHAR AS INTEGER) IS NULL AND exit_code_type IN ('UBIGINT', 'BIGINT')
                 THEN 'exit_code out of range'
         END AS reason,
         CASE
@@ -231,7 +233,7 @@ entries AS (
         CASE WHEN reason IS NULL THEN utilization_value END AS vpc_utilization,
         CASE
             WHEN reason IS NOT NULL THEN NULL
-            WHEN is_structured THEN try_cast(p_exit_code AS INTEGER)
+            WHEN is_structured THEN try_cast(p_exit_code::VARCHAR AS INTEGER)
             WHEN line_kind = 'startup_failed'
                 THEN try_cast(regexp_extract(text_line, 'container exit code (\d+)', 1) AS INTEGER)
         END AS exit_code,

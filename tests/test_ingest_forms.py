@@ -154,6 +154,19 @@ QUARANTINE_CASES = [
         entry({"event": "vpc_state_changed", "to_state": "x", "vpc_utilization": 7}),
     ),
     ("exit_code is not an integer", entry({"event": "startup_failed", "exit_code": "three"})),
+    # Numbers written as strings, and booleans, which a cast would read as numbers.
+    ("phase is not an integer", entry({"event": "phase_started", "phase": "3"})),
+    ("phase is not an integer", entry({"event": "phase_started", "phase": True})),
+    (
+        "duration_s is not a number",
+        entry({"event": "phase_completed", "phase": 3, "duration_s": "12.5"}),
+    ),
+    ("timeout_s is not a number", entry({"event": "phase_started", "phase": 3, "timeout_s": True})),
+    (
+        "vpc_utilization is not a number",
+        entry({"event": "vpc_state_changed", "to_state": "x", "vpc_utilization": "0.5"}),
+    ),
+    ("exit_code is not an integer", entry({"event": "startup_failed", "exit_code": "3"})),
     ("invalid env", entry({"event": "startup_started", "env": "../../etc"})),
 ]
 
