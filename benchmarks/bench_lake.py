@@ -5,6 +5,8 @@ On one generated export (simulated staging, --entries lines of sink NDJSON), in 
 - import throughput: `analyze import` (in a child process) against a bare DuckDB
   `COPY (SELECT * FROM read_json(...)) TO ... (FORMAT parquet)` of the same file (DuckDB's
   default codec, snappy; the lake's segments are zstd);
+- where that time goes: the importer's normaliser alone, streamed into one Parquet file (no
+  deduplication, no segment per day), and streamed through DuckDB's PARTITION_BY (env, date);
 - memory: peak RSS of each child process, and of `analyze import` of a second export of at
   least 2 GB (--memory-entries lines; goal: under 1 GB);
 - small segments: the export imported as many small runs (as frequent `collect` runs leave
@@ -82,6 +84,43 @@ COPY = (
 )
 
 
+# Where the import's time goes: the importer's own normaliser (its reader and
+# queries/normalised_entries.sql) streamed straight into Parquet, with no deduplication and no
+# in-memory batch: into one file, then into one file per day through DuckDB's PARTITION_BY.
+STREAM = (
+    "import sys; sys.path.insert(0, sys.argv[3]); "
+    "from bench_lake import stream_normalised; stream_normalised(*sys.argv[1:3], sys.argv[4])"
+)
+
+
+def stream_normalised(export: str, out: str, layout: str) -> None:
+    from datetime import UTC, datetime
+
+    from analyzer.ingest.staging import (
+        COLUMN_READER,
+        MAX_ENTRY_BYTES,
+        batch_connection,
+    )
+    from analyzer.queries import load_sql
+
+    shutil.rmtree(out, ignore_errors=True)
+    con = batch_connection({export: export}, spill_dir=Path(out + "-spill"))
+    con.execute("CREATE TEMP VIEW entry_fields AS " + load_sql(COLUMN_READER))
+    by_day = ", PARTITION_BY (env, date)" if layout == "days" else ""
+    con.execute(
+        "COPY (SELECT * EXCLUDE (disposition, reason, entry_json) FROM ("
+        + load_sql("normalised_entries")
+        + f") WHERE disposition = 'stored') TO '{out}' "
+        f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1{by_day})",
+        {
+            "default_env": "staging",
+            "ingested_at": datetime.now(UTC),
+            "max_entry_bytes": MAX_ENTRY_BYTES,
+        },
+    )
+    con.close()
+
+
 def split(export: Path, folder: Path, parts: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     lines = export.read_text().splitlines(keepends=True)
@@ -120,13 +159,18 @@ def main() -> None:
     export = make_export(args.workdir, args.entries)
     store = args.workdir / "lake"
     shutil.rmtree(store, ignore_errors=True)
-    copies, imports = [], []
+    here = str(Path(__file__).resolve().parent)
+    streamed = str(args.workdir / "normalised")
+    copies, imports, one_file, by_day = [], [], [], []
     for _ in range(args.repeat):  # alternating, best of each: this machine is noisy
         copies.append(timed_child(COPY, str(export), str(args.workdir / "bare.parquet")))
         shutil.rmtree(store, ignore_errors=True)
         imports.append(timed_child(IMPORT, str(export), str(store)))
+        one_file.append(timed_child(STREAM, str(export), streamed + ".parquet", here, "one"))
+        by_day.append(timed_child(STREAM, str(export), streamed, here, "days"))
     copy_s, copy_rss = min(copies)
     ours_s, ours_rss = min(imports)
+    one_file_s, by_day_s = min(one_file)[0], min(by_day)[0]
 
     big = make_export(args.workdir, args.memory_entries)
     shutil.rmtree(store, ignore_errors=True)
@@ -151,6 +195,10 @@ def main() -> None:
                 "import_ratio": round(ours_s / copy_s, 2),
                 "import_ratio_goal": 1.5,
                 "import_mb_per_s": round(mb / ours_s, 1),
+                "normaliser_to_one_file_s": round(one_file_s, 1),
+                "normaliser_to_one_file_ratio": round(one_file_s / copy_s, 2),
+                "normaliser_partition_by_day_s": round(by_day_s, 1),
+                "normaliser_partition_by_day_ratio": round(by_day_s / copy_s, 2),
                 "import_peak_rss_mb": round(ours_rss / 1e6),
                 "import_peak_rss_goal_mb": 1000,
                 "duckdb_copy_peak_rss_mb": round(copy_rss / 1e6),
