@@ -9,6 +9,7 @@ answers injected. Goal: 1.0 request per 1,000 entries, plus the retries.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -27,22 +28,23 @@ def run(entries: list[dict], faults: dict[int, int | str]) -> dict[str, float]:
     fake = FakeCloudLogging(entries=list(entries), faults=faults)
     server, url = fake.serve()
     try:
-        store = Store(Path(tempfile.mkdtemp(prefix="bench-collect-")) / "lake")
-        started = time.perf_counter()
-        result = collect(
-            CollectRequest(
-                env="staging",
-                project="demo",
-                since="2026-10-26T00:00:00Z",
-                until="2026-10-29T00:00:00Z",
-                api_endpoint=url,
-                anonymous=True,
-                requests_per_minute=60_000,
-                backoff_base_s=0.01,
-            ),
-            store=store,
-        )
-        seconds = time.perf_counter() - started
+        with tempfile.TemporaryDirectory(prefix="bench-collect-") as scratch:
+            store = Store(Path(scratch) / "lake")
+            started = time.perf_counter()
+            result = collect(
+                CollectRequest(
+                    env="staging",
+                    project="demo",
+                    since="2026-10-26T00:00:00Z",
+                    until="2026-10-29T00:00:00Z",
+                    api_endpoint=url,
+                    anonymous=True,
+                    requests_per_minute=60_000,
+                    backoff_base_s=0.01,
+                ),
+                store=store,
+            )
+            seconds = time.perf_counter() - started
     finally:
         server.shutdown()
     fetched = result.fetched
@@ -60,7 +62,10 @@ def run(entries: list[dict], faults: dict[int, int | str]) -> dict[str, float]:
 
 
 def main() -> None:
-    spec = SimulationSpec(env="staging", days=3, startups_per_hour=60, seed=9)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=3, help="simulated days to collect")
+    args = parser.parse_args()
+    spec = SimulationSpec(env="staging", days=args.days, startups_per_hour=60, seed=9)
     manifest = SimulationManifest(env="staging", form="structured", start="", end="")
     entries = list(simulate_entries(spec, manifest))
     print(
