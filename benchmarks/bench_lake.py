@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -62,11 +63,20 @@ def _lines(path: Path) -> int:
 PEAK = "; import resource; print('peak_rss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 
 
+# Children may cache bytecode, as an installed package has it: a machine that forbids it
+# (PYTHONDONTWRITEBYTECODE) makes every start of `analyze` compile its modules again.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def timed_child(code: str, *args: str) -> tuple[float, int]:
     """Wall seconds and peak RSS (bytes) of a child Python process running `code`."""
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", code + PEAK, *args], check=True, capture_output=True, text=True
+        [sys.executable, "-c", code + PEAK, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=CHILD_ENV,
     )
     seconds = time.perf_counter() - started
     peak_kb = int(done.stdout.split("peak_rss_kb")[-1])
