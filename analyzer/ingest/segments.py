@@ -23,14 +23,16 @@ def write_segments(
     """Write the rows of `query` as segments of `kind`, one per value of `partition_by`, and
     publish them (event segments sealed): (rows, segments). The tables the query reads must
     not be TEMP ones: each writer has a cursor of its own."""
-    keys = con.execute(f"SELECT DISTINCT {', '.join(partition_by)} FROM ({query})").fetchall()
-    if not keys:
+    columns = ", ".join(partition_by)
+    partitions = con.execute(f"SELECT {columns}, count(*) FROM ({query}) GROUP BY ALL").fetchall()
+    if not partitions:
         return 0, 0
     staged = store.new_staging_dir()
     name = segment_pattern()
     where = " AND ".join(f"{column} IS NOT DISTINCT FROM ?" for column in partition_by)
 
-    def write(key: tuple[object, ...]) -> int:
+    def write(partition: tuple[object, ...]) -> int:
+        *key, expected = partition
         folder = staged.joinpath(
             *(f"{c}={'NULL' if v is None else v}" for c, v in zip(partition_by, key, strict=True))
         )
@@ -41,16 +43,15 @@ def write_segments(
             cursor.execute("SET VARIABLE segment_file = ?", [str(target)])
             ((rows,),) = cursor.execute(
                 f"COPY (SELECT * FROM ({query}) WHERE {where}) TO (getvariable('segment_file')) "
-                "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)",
-                list(key),
+                "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, WRITE_BLOOM_FILTER false)",
+                key,
             ).fetchall()
         finally:
             cursor.close()
+        if rows != expected:
+            raise AnalyzerError(f"wrote {rows:,} of {expected:,} rows; nothing was published")
         return int(rows)
 
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        written = sum(pool.map(write, keys))
-    ((expected,),) = con.execute(f"SELECT count(*) FROM ({query})").fetchall()
-    if written != expected:  # every row is in exactly one partition
-        raise AnalyzerError(f"wrote {written:,} of {expected:,} rows; nothing was published")
+        written = sum(pool.map(write, partitions))  # a writer's error stops here: none published
     return written, len(store.publish(staged, kind, seal=kind == "events"))
