@@ -28,7 +28,9 @@ from pathlib import Path
 
 from analyzer.compact import compact
 from analyzer.ingest import import_files
+from analyzer.ingest.staging import COLUMN_READER, batch_connection, normaliser_params
 from analyzer.lake import Store, connect
+from analyzer.queries import load_sql
 from analyzer.simulate import SimulationSpec, write_export
 
 ENTRIES_PER_STARTUP = 14.8  # telemetry, repeats and noise lines, on average
@@ -106,15 +108,6 @@ STREAM = (
 
 
 def stream_normalised(export: str, out: str, layout: str) -> None:
-    from datetime import UTC, datetime
-
-    from analyzer.ingest.staging import (
-        COLUMN_READER,
-        MAX_ENTRY_BYTES,
-        batch_connection,
-    )
-    from analyzer.queries import load_sql
-
     shutil.rmtree(out, ignore_errors=True)
     con = batch_connection({export: export}, spill_dir=Path(out + "-spill"))
     con.execute("CREATE TEMP VIEW entry_fields AS " + load_sql(COLUMN_READER))
@@ -124,11 +117,7 @@ def stream_normalised(export: str, out: str, layout: str) -> None:
         + load_sql("normalised_entries")
         + f") WHERE disposition = 'stored') TO '{out}' "
         f"(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1{by_day})",
-        {
-            "default_env": "staging",
-            "ingested_at": datetime.now(UTC),
-            "max_entry_bytes": MAX_ENTRY_BYTES,
-        },
+        normaliser_params("staging"),
     )
     con.close()
 

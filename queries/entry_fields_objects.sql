@@ -3,11 +3,12 @@
 -- entry that is not an object, fields of unexpected types) and keeps each entry's text, so
 -- the quarantine can hold it whole.
 -- Variables: batch_files (the files to read), source_names (a MAP from each file to what the
---   lake's source_file names: the export it is, or a slice of), read_max_bytes (the reader's limit per entry), max_entry_bytes (an entry whose
---   payload, JSON or text, is larger is oversize: the normaliser reads no more of it).
--- Returns: source_file, raw_entry (JSON), oversize (BOOLEAN), the entry's fields as text (insert_id,
---   ts_raw, receive_raw, severity_raw, log_name_raw, text_payload, service_raw, revision_raw,
---   instance_raw) and p, the jsonPayload (JSON).
+--   lake's source_file names: the export it is, or a slice of), read_max_bytes (the reader's
+--   limit per entry), max_entry_bytes (an entry whose payload, JSON or text, is larger is
+--   oversize: the normaliser reads no more of it).
+-- Returns: source_file, raw_entry (JSON), oversize (BOOLEAN), the entry's fields as text
+--   (insert_id, ts_raw, receive_raw, severity_raw, log_name_raw, text_payload, service_raw,
+--   revision_raw, instance_raw) and p, the jsonPayload (JSON).
 WITH raw AS (
     SELECT getvariable('source_names')[filename] AS source_file, json AS entry
     FROM read_json_objects(getvariable('batch_files'), format = 'auto', filename = true,

@@ -69,10 +69,16 @@ def normalise_with(con: duckdb.DuckDBPyConnection, reader: str, *, env: str) -> 
     """`staged` from the batch's files through one reader (COLUMN_READER or ENTRY_READER)."""
     con.execute("DROP TABLE IF EXISTS staged")
     con.execute("CREATE OR REPLACE TEMP VIEW entry_fields AS " + load_sql(reader))
-    con.execute(
-        "CREATE TABLE staged AS " + load_sql("normalised_entries"),
-        {"default_env": env, "ingested_at": datetime.now(UTC), "max_entry_bytes": MAX_ENTRY_BYTES},
-    )
+    con.execute("CREATE TABLE staged AS " + load_sql("normalised_entries"), normaliser_params(env))
+
+
+def normaliser_params(env: str) -> dict[str, object]:
+    """The parameters of queries/normalised_entries.sql for an import into `env`, now."""
+    return {
+        "default_env": env,
+        "ingested_at": datetime.now(UTC),
+        "max_entry_bytes": MAX_ENTRY_BYTES,
+    }
 
 
 def _first_line(exc: Exception) -> str:
