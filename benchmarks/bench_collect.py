@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from analyzer.collect import CollectRequest, collect
-from analyzer.lake import Store
+from analyzer.ingest.collect import CollectRequest, collect
+from analyzer.lake.store import Store
 from analyzer.simulate import SimulationManifest, SimulationSpec, simulate_entries
 from tests.fake_cloud_logging import FakeCloudLogging
 

@@ -31,8 +31,8 @@ from pathlib import Path
 import duckdb
 
 from analyzer.ingest import import_paths
-from analyzer.lake import Store
-from analyzer.recommend import recommend
+from analyzer.lake.store import Store
+from analyzer.recommend.timeouts import recommend
 from analyzer.simulate import DEFAULT_START, SimulationSpec, write_export
 
 DAYS = 28

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
-from analyzer.lake import Store
+from analyzer.lake.store import Store
 
 # The same examples on every run and machine, so a property test that passed here passes in CI;
 # HYPOTHESIS_PROFILE=explore draws new ones (run it now and then to look for new failures).
@@ -105,7 +105,7 @@ def store(tmp_path: Path) -> Store:
 
 def read_view(store: Store, view: str = "lake_rows", columns: str = "*") -> list[tuple[Any, ...]]:
     """Rows of a view of the store, ordered, for comparisons."""
-    from analyzer.lake import connect
+    from analyzer.lake.store import connect
 
     con = connect(store)
     try:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from analyzer.backtest import backtest
+from analyzer.backtest.replay import backtest
 from analyzer.cli import main
 from analyzer.ingest import import_paths
-from analyzer.lake import Store
+from analyzer.lake.store import Store
 from analyzer.runtime.schema import BreakerSettings
 from tests.conftest import SAMPLE, entry, write_ndjson
 

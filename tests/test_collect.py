@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
-from analyzer.cloud_logging import RequestPacer, build_filter
-from analyzer.collect import CollectRequest, collect
 from analyzer.errors import AnalyzerError
-from analyzer.lake import Store, connect
+from analyzer.ingest.cloud_logging import RequestPacer, build_filter
+from analyzer.ingest.collect import CollectRequest, collect
+from analyzer.lake.store import Store, connect
 from analyzer.simulate import NOISE_LINES, SimulationManifest, SimulationSpec, simulate_entries
 from tests.fake_cloud_logging import FakeCloudLogging
 

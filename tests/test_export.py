@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from analyzer import runtime
 from analyzer.cli import main
-from analyzer.config import SCHEMA_PATH, TimeoutConfig, json_schema
-from analyzer.history import latest_recommendation
+from analyzer.deploy.model import SCHEMA_PATH, TimeoutConfig, json_schema
 from analyzer.ingest import import_paths
-from analyzer.lake import Store
+from analyzer.lake.store import Store
+from analyzer.recommend.history import latest_recommendation
 from analyzer.runtime import get_capacity_aware_database_timeout, load_config
 from analyzer.runtime.schema import ConfigError, parse_config
 from tests.conftest import SAMPLE
@@ -119,7 +119,7 @@ def test_export_without_a_recommendation_says_how(tmp_path: Path) -> None:
 
 def test_published_json_schema_is_current() -> None:
     assert json.loads(SCHEMA_PATH.read_text()) == json_schema(), (
-        "analyzer/schemas/timeout-config.v1.schema.json is stale: write json_schema() to it"
+        "analyzer/deploy/schemas/timeout-config.v1.schema.json is stale: write json_schema() to it"
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.ingest import import_paths
-from analyzer.lake import Store
+from analyzer.lake.store import Store
 from tests.conftest import entry, read_view, write_ndjson
 
 # Imports one file per batch, so a kill can fall between two published segments.
@@ -22,7 +22,7 @@ from pathlib import Path
 import analyzer.ingest.sources as sources
 sources.BATCH_FILES = 1
 from analyzer.ingest import import_paths
-from analyzer.lake import Store
+from analyzer.lake.store import Store
 import_paths([Path(sys.argv[1])], env="staging", store=Store(Path(sys.argv[2])))
 """
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.ingest import import_paths
-from analyzer.lake import Store
+from analyzer.lake.store import Store
 from tests.conftest import entry, write_ndjson
 
 # Every line of TELEMETRY.md §3, with the fields it must become.
@@ -81,7 +81,7 @@ TEXT_LINES = [
 
 
 def _only_row(store: Store, columns: list[str]) -> dict[str, object]:
-    from analyzer.lake import connect
+    from analyzer.lake.store import connect
 
     con = connect(store)
     rows = con.execute(f"SELECT {', '.join(columns)} FROM events").fetchall()

@@ -11,7 +11,7 @@ import pytest
 
 from analyzer.errors import AnalyzerError
 from analyzer.ingest import import_paths
-from analyzer.lake import Store
+from analyzer.lake.store import Store
 from tests.conftest import entry, write_array, write_ndjson
 
 STARTUP = [

@@ -26,4 +26,5 @@ def test_wheel_ships_queries(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for sql in (ROOT / "queries").glob("*.sql"):
         assert f"analyzer/queries/{sql.name}" in names
-    assert "analyzer/cli.py" in names
+    assert "analyzer/cli/__init__.py" in names
+    assert "analyzer/runtime/__init__.py" in names

@@ -9,13 +9,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from analyzer.analysis.estimate import estimate_durations
 from analyzer.cli import main
-from analyzer.estimate import estimate_durations
-from analyzer.history import load_history
 from analyzer.ingest import import_paths
-from analyzer.lake import Store
-from analyzer.recommend import recommend, recommended_timeout
-from analyzer.recommendation import Policy
+from analyzer.lake.store import Store
+from analyzer.recommend.history import load_history
+from analyzer.recommend.model import Policy
+from analyzer.recommend.timeouts import recommend, recommended_timeout
 from analyzer.simulate import PHASE3_LAWS, SimulationSpec, write_export
 from tests.conftest import entry, write_ndjson
 

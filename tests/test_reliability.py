@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from analyzer.errors import AnalyzerError
 from analyzer.ingest import import_paths
-from analyzer.lake import Store, connect
+from analyzer.lake.store import Store, connect
 from analyzer.runtime import CircuitBreaker, load_config, reset_runtime
 from analyzer.runtime.schema import ConfigError, parse_config
 from tests.conftest import entry, write_ndjson
@@ -53,7 +53,7 @@ def test_two_imports_at_once(tmp_path: Path) -> None:
     store = Store(tmp_path / "lake")
     code = (
         "import sys; from pathlib import Path; from analyzer.ingest import import_paths; "
-        "from analyzer.lake import Store; import_paths([Path(p) for p in sys.argv[2:]], "
+        "from analyzer.lake.store import Store; import_paths([Path(p) for p in sys.argv[2:]], "
         "env='staging', store=Store(Path(sys.argv[1])))"
     )
     files = sorted(exports.iterdir())

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from analyzer.cli import main
 from analyzer.ingest import import_paths
-from analyzer.lake import Store
+from analyzer.lake.store import Store
 from tests.conftest import SAMPLE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

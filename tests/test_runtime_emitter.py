@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.ingest import import_paths
-from analyzer.lake import Store, connect
+from analyzer.lake.store import Store, connect
 from analyzer.runtime import CloudRunJsonFormatter, StartupTelemetry, emit
 from tests.conftest import at, write_ndjson
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.ingest import import_paths
-from analyzer.lake import Store, connect
+from analyzer.lake.store import Store, connect
 from analyzer.simulate import SimulationSpec, write_export
 
 SPEC = dict(days=3, start=datetime(2026, 10, 5, tzinfo=UTC), seed=7)

@@ -10,7 +10,7 @@ import pytest
 import analyzer.ingest.sources as sources
 from analyzer.ingest import import_paths
 from analyzer.ingest.sources import batches
-from analyzer.lake import Store
+from analyzer.lake.store import Store
 from tests.conftest import entry, read_view, write_array, write_ndjson
 
 SLICE_BYTES = 2048

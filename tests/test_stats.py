@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from analyzer.estimate import estimate_durations
-from analyzer.simulate import PHASE3_LAWS
-from analyzer.stats import (
+from analyzer.analysis.estimate import estimate_durations
+from analyzer.analysis.stats import (
     KaplanMeier,
     LognormalFit,
     expected_false_trips,
@@ -17,6 +16,7 @@ from analyzer.stats import (
     failure_threshold,
     outages,
 )
+from analyzer.simulate import PHASE3_LAWS
 
 
 def test_kaplan_meier_by_hand() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.ingest import import_paths
-from analyzer.lake import Store, connect
+from analyzer.lake.store import Store, connect
 from tests.conftest import T0, entry, write_array, write_ndjson
 
 

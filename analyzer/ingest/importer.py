@@ -9,11 +9,11 @@ from pathlib import Path
 import duckdb
 
 from analyzer.errors import AnalyzerError
-from analyzer.ingest.segments import write_segments
 from analyzer.ingest.sources import Piece, batches, discover
 from analyzer.ingest.staging import UnreadableInput, batch_connection, stage
-from analyzer.lake import Store, check_env_name
-from analyzer.queries import load_sql
+from analyzer.lake.segments import write_segments
+from analyzer.lake.sql import load_sql
+from analyzer.lake.store import Store, check_env_name
 
 CONFLICT = "insertId already stored with different content"
 

@@ -10,9 +10,9 @@ from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from analyzer.backtest import SweepPoint
-from analyzer.estimate import DurationEstimate
-from analyzer.recommendation import PhaseTimeout
+from analyzer.analysis.estimate import DurationEstimate
+from analyzer.backtest.replay import SweepPoint
+from analyzer.recommend.model import PhaseTimeout
 
 STATE_COLOURS = {
     "healthy": "#2a9d8f",

@@ -7,15 +7,15 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from analyzer.attempts import load_attempt_groups
-from analyzer.backtest import backtest
-from analyzer.config import config_from_recommendation
-from analyzer.estimate import estimate_durations
-from analyzer.history import load_history
-from analyzer.lake import Store, connect, query_rows
-from analyzer.recommend import recommend
-from analyzer.recommendation import Recommendation
-from analyzer.render import percent
+from analyzer.analysis.attempts import load_attempt_groups
+from analyzer.analysis.estimate import estimate_durations
+from analyzer.backtest.replay import backtest
+from analyzer.cli.render import percent
+from analyzer.deploy.model import config_from_recommendation
+from analyzer.lake.store import Store, connect, query_rows
+from analyzer.recommend.history import load_history
+from analyzer.recommend.model import Recommendation
+from analyzer.recommend.timeouts import recommend
 from analyzer.report.charts import survival_chart, sweep_chart, timeline_chart
 from analyzer.runtime.schema import parse_config
 

@@ -1,6 +1,6 @@
 """The exported timeout config's format, read with the standard library only.
 
-`analyzer.config` (pydantic) defines the same format for `analyze export`, `--check` and the
+`analyzer.deploy.model` (pydantic) defines the same format for `analyze export`, `--check` and the
 published JSON Schema, from the constants here; a test keeps the two in agreement. The runtime
 cannot afford pydantic's import time inside the startup it measures.
 """

@@ -15,7 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from analyzer.cloud_logging import (
+from analyzer.errors import AnalyzerError
+from analyzer.ingest import ImportResult, import_files_locked
+from analyzer.ingest.cloud_logging import (
     ENTRIES_PER_PAGE,
     RequestPacer,
     build_filter,
@@ -23,9 +25,7 @@ from analyzer.cloud_logging import (
     make_client,
     rfc3339,
 )
-from analyzer.errors import AnalyzerError
-from analyzer.ingest import ImportResult, import_files_locked
-from analyzer.lake import Store, check_env_name
+from analyzer.lake.store import Store, check_env_name
 from analyzer.timewindow import parse_instant, window_start
 
 OVERLAP = timedelta(minutes=5)  # late arrivals near the checkpoint; duplicates cost nothing

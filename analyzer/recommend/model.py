@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from analyzer.analysis.estimate import Method
 from analyzer.errors import AnalyzerError
-from analyzer.estimate import Method
 from analyzer.timewindow import Window
 
 SCHEMA_VERSION = 1

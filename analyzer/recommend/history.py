@@ -9,8 +9,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from analyzer.errors import AnalyzerError
-from analyzer.lake import Store, check_env_name
-from analyzer.recommendation import Recommendation
+from analyzer.lake.store import Store, check_env_name
+from analyzer.recommend.model import Recommendation
 
 
 def _env_dir(store: Store, env: str) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from analyzer.errors import AnalyzerError
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # analyzer/
 
 
 def queries_dir() -> Path:

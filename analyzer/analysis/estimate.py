@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from analyzer.stats import KaplanMeier, LognormalFit, effective_sample_size
+from analyzer.analysis.stats import KaplanMeier, LognormalFit, effective_sample_size
 
 Method = Literal["kaplan-meier", "lognormal-tail", "insufficient-data"]
 QUANTILES: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}

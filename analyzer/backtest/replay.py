@@ -15,10 +15,10 @@ import polars as pl
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from analyzer.attempts import no_attempts_error, resolve_window
-from analyzer.estimate import DurationEstimate, estimate_durations
-from analyzer.lake import Store, connect, query_frame
-from analyzer.recommendation import Policy
+from analyzer.analysis.attempts import no_attempts_error, resolve_window
+from analyzer.analysis.estimate import DurationEstimate, estimate_durations
+from analyzer.lake.store import Store, connect, query_frame
+from analyzer.recommend.model import Policy
 from analyzer.runtime.breaker import CircuitBreaker
 from analyzer.runtime.schema import BreakerSettings
 from analyzer.timewindow import Window
@@ -243,9 +243,9 @@ def replay_config(
 ) -> tuple[str, TimeoutTable, BreakerSettings]:
     """What to replay: a static timeout for the phase, an exported config file, or (the
     default) the env's latest recommendation."""
-    from analyzer.config import config_from_recommendation
+    from analyzer.deploy.model import config_from_recommendation
     from analyzer.errors import AnalyzerError
-    from analyzer.history import latest_recommendation
+    from analyzer.recommend.history import latest_recommendation
     from analyzer.runtime.calculator import read_config
     from analyzer.runtime.schema import ConfigError, parse_config
 

@@ -1,8 +1,13 @@
 """Numbers in, numbers out: survival estimates, the censored lognormal tail, the breaker model."""
 
-from analyzer.stats.breaker import expected_false_trips, failure_streaks, failure_threshold, outages
-from analyzer.stats.lognormal import LognormalFit
-from analyzer.stats.survival import KaplanMeier, effective_sample_size
+from analyzer.analysis.stats.breaker import (
+    expected_false_trips,
+    failure_streaks,
+    failure_threshold,
+    outages,
+)
+from analyzer.analysis.stats.lognormal import LognormalFit
+from analyzer.analysis.stats.survival import KaplanMeier, effective_sample_size
 
 __all__ = [
     "KaplanMeier",

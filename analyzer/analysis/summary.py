@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from analyzer.lake import Store, check_env_name, connect, no_data_error, query_rows
+from analyzer.lake.store import Store, check_env_name, connect, no_data_error, query_rows
 from analyzer.timewindow import Window
 
 

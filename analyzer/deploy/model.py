@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from analyzer.errors import AnalyzerError
-from analyzer.recommendation import Recommendation
+from analyzer.recommend.model import Recommendation
 from analyzer.runtime import schema as limits
 from analyzer.runtime.envfile import from_env_lines, to_env_lines
 

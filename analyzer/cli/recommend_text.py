@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analyzer.recommendation import PhaseTimeout, Recommendation
-from analyzer.render import percent, table, when
+from analyzer.cli.render import percent, table, when
+from analyzer.recommend.model import PhaseTimeout, Recommendation
 
 _MARK = {"kaplan-meier": "", "lognormal-tail": "*", "insufficient-data": "?"}
 

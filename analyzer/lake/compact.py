@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzer.lake import Store, check_env_name, new_connection, segment_pattern
+from analyzer.lake.store import Store, check_env_name, new_connection, segment_pattern
 
 
 @dataclass

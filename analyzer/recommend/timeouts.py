@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from analyzer.attempts import AttemptGroup, load_attempt_groups
-from analyzer.breaker_advice import advise_breaker
-from analyzer.estimate import QUANTILES, DurationEstimate, estimate_durations
-from analyzer.lake import Store
-from analyzer.recommendation import (
+from analyzer.analysis.attempts import AttemptGroup, load_attempt_groups
+from analyzer.analysis.estimate import QUANTILES, DurationEstimate, estimate_durations
+from analyzer.lake.store import Store
+from analyzer.recommend.breaker import advise_breaker
+from analyzer.recommend.model import (
     Methods,
     PhaseTimeout,
     Policy,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analyzer.backtest import Backtest, Outcome
-from analyzer.render import percent, table, when
+from analyzer.backtest.replay import Backtest, Outcome
+from analyzer.cli.render import percent, table, when
 
 
 def format_backtest(result: Backtest) -> str:

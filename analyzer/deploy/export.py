@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from analyzer.config import config_from_recommendation, render_config
-from analyzer.history import latest_recommendation
-from analyzer.lake import Store
+from analyzer.deploy.model import config_from_recommendation, render_config
+from analyzer.lake.store import Store
+from analyzer.recommend.history import latest_recommendation
 
 
 def export_config(*, store: Store, env: str, out: Path, fmt: str = "json") -> Path:

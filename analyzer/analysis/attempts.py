@@ -12,8 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analyzer.errors import NoDataError
-from analyzer.lake import Store, check_env_name, connect, no_data_error, query_rows
-from analyzer.queries import load_sql
+from analyzer.lake.sql import load_sql
+from analyzer.lake.store import Store, check_env_name, connect, no_data_error, query_rows
 from analyzer.timewindow import parse_instant, window_start
 
 Floats = NDArray[np.float64]

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from analyzer.cli.render import percent, table, when
 from analyzer.errors import AnalyzerError
 from analyzer.ingest import ImportProgress, import_paths
-from analyzer.lake import Store
-from analyzer.render import percent, table, when
+from analyzer.lake.store import Store
 
 if TYPE_CHECKING:  # imported where used: `analyze import` starts without pydantic or numpy
     from pydantic import BaseModel
 
-    from analyzer.summary import Summary
+    from analyzer.analysis.summary import Summary
 
 ENV_HELP = "Deployment environment, e.g. staging or production."
 STORE_HELP = "Lake folder. Default: $ANALYZER_STORE, else ./data/lake."
@@ -187,8 +187,8 @@ def collect(
 
         analyze collect --env staging --project my-project --service backend --since 7d
     """
-    from analyzer.collect import CollectProgress, CollectRequest
-    from analyzer.collect import collect as run_collect
+    from analyzer.ingest.collect import CollectProgress, CollectRequest
+    from analyzer.ingest.collect import collect as run_collect
 
     request = CollectRequest(
         env=env,
@@ -230,7 +230,7 @@ def summary(env: str, store: str | None, fmt: str) -> None:
 
         analyze summary --env staging --format json
     """
-    from analyzer.summary import summarize
+    from analyzer.analysis.summary import summarize
 
     result = summarize(store=Store.resolve(store), env=env)
     click.echo(render_model(result, fmt, format_summary))
@@ -298,7 +298,7 @@ def simulate(
 
         analyze simulate --env staging --days 28 --out staging.jsonl.gz
     """
-    from analyzer.lake import check_env_name
+    from analyzer.lake.store import check_env_name
     from analyzer.simulate import SimulationSpec, manifest_counts, write_export
 
     spec = SimulationSpec(
@@ -373,10 +373,10 @@ def recommend_command(
 
         analyze recommend --env staging --since 28d --format json
     """
-    from analyzer.history import append_recommendation
-    from analyzer.recommend import recommend
-    from analyzer.recommend_text import format_recommendation
-    from analyzer.recommendation import make_policy
+    from analyzer.cli.recommend_text import format_recommendation
+    from analyzer.recommend.history import append_recommendation
+    from analyzer.recommend.model import make_policy
+    from analyzer.recommend.timeouts import recommend
     from analyzer.timewindow import parse_span
 
     half_life_days = parse_span(half_life).total_seconds() / 86400 if half_life else None
@@ -404,8 +404,8 @@ def history(env: str, store: str | None, fmt: str) -> None:
 
         analyze history --env staging
     """
-    from analyzer.history import required_history
-    from analyzer.recommend_text import format_history
+    from analyzer.cli.recommend_text import format_history
+    from analyzer.recommend.history import required_history
 
     runs = required_history(Store.resolve(store), env)
     if fmt == "json":
@@ -438,15 +438,15 @@ def export_command(
     """Export the latest recommendation as a versioned config file for deployments.
 
     Services read it with `analyzer.runtime` (path in $ANALYZER_TIMEOUT_CONFIG). Its JSON
-    Schema is analyzer/schemas/timeout-config.v1.schema.json.
+    Schema is analyzer/deploy/schemas/timeout-config.v1.schema.json.
 
     Example:
 
         analyze export --env staging --out timeouts.json
         analyze export --check timeouts.json
     """
-    from analyzer.config import check_config_file
-    from analyzer.export import export_config
+    from analyzer.deploy.export import export_config
+    from analyzer.deploy.model import check_config_file
 
     if check:
         config = check_config_file(Path(check))
@@ -511,8 +511,8 @@ def backtest_command(
         analyze backtest --env staging --timeout-s 20
         analyze backtest --env staging --sweep
     """
-    from analyzer.backtest import backtest, replay_config
-    from analyzer.backtest_text import format_backtest
+    from analyzer.backtest.replay import backtest, replay_config
+    from analyzer.cli.backtest_text import format_backtest
 
     lake = Store.resolve(store)
     name, timeouts, breaker = replay_config(
@@ -551,7 +551,7 @@ def compact(env: str, store: str | None, min_segments: int) -> None:
 
         analyze compact --env staging
     """
-    from analyzer.compact import compact as run_compact
+    from analyzer.lake.compact import compact as run_compact
 
     result = run_compact(store=Store.resolve(store), env=env, min_segments=min_segments)
     click.echo(result.summary_line())

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyzer.attempts import AttemptGroup
-from analyzer.recommendation import Breaker, Policy
-from analyzer.stats import expected_false_trips, failure_streaks, failure_threshold, outages
+from analyzer.analysis.attempts import AttemptGroup
+from analyzer.analysis.stats import (
+    expected_false_trips,
+    failure_streaks,
+    failure_threshold,
+    outages,
+)
+from analyzer.recommend.model import Breaker, Policy
 
 HEALTHY = "healthy"
 DEFAULT_RECOVERY_S = 30.0

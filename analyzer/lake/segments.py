@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import duckdb
 
 from analyzer.errors import AnalyzerError
-from analyzer.lake import Store, segment_pattern
+from analyzer.lake.store import Store, segment_pattern
 
 WRITERS = 2
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from analyzer.errors import AnalyzerError, NoDataError
-from analyzer.queries import load_sql
+from analyzer.lake.sql import load_sql
 
 if TYPE_CHECKING:
     import polars as pl

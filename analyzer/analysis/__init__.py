@@ -1,0 +1,1 @@
+"""From events to numbers: phase attempts as arrays, duration estimates, the statistics."""

@@ -1,0 +1,1 @@
+"""`analyze backtest`: replaying the window under other timeouts."""

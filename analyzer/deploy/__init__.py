@@ -1,0 +1,1 @@
+"""The exported config: its model and JSON Schema, export, and checks."""

@@ -1,0 +1,1 @@
+"""The lake: store layout, atomic append-only segments, the writer lock, compaction."""

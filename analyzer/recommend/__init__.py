@@ -1,0 +1,1 @@
+"""`analyze recommend` and its history: policy in, timeouts and breaker settings out."""
