@@ -26,11 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+from analyzer.engine.local import connect
 from analyzer.ingest import import_files
 from analyzer.ingest.staging import COLUMN_READER, batch_connection, normaliser_params
 from analyzer.lake.compact import compact
 from analyzer.lake.sql import load_sql
-from analyzer.lake.store import Store, connect
+from analyzer.lake.store import Store
 from analyzer.simulate import SimulationSpec, write_export
 
 ENTRIES_PER_STARTUP = 14.8  # telemetry, repeats and noise lines, on average

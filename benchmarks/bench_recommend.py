@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 
+from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.recommend.timeouts import recommend
@@ -140,7 +141,7 @@ def main() -> None:
     ours, plain, km = [], [], []
     for _ in range(args.repeat):
         started = time.perf_counter()
-        rec = recommend(store=store, env="staging", since=f"{DAYS + 1}d")
+        rec = recommend(engine=local_engine(store), env="staging", since=f"{DAYS + 1}d")
         ours.append(time.perf_counter() - started)
         plain.append(baseline_seconds(store, PLAIN_P99))
         km.append(baseline_seconds(store, KAPLAN_MEIER_P99))

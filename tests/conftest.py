@@ -105,7 +105,7 @@ def store(tmp_path: Path) -> Store:
 
 def read_view(store: Store, view: str = "lake_rows", columns: str = "*") -> list[tuple[Any, ...]]:
     """Rows of a view of the store, ordered, for comparisons."""
-    from analyzer.lake.store import connect
+    from analyzer.engine.local import connect
 
     con = connect(store)
     try:

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from analyzer.backtest.replay import backtest
 from analyzer.cli import main
+from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.runtime.schema import BreakerSettings
@@ -39,7 +40,7 @@ def hand_lake(tmp_path: Path, store: Store) -> Store:
 
 def replay(store: Store, seconds: float, **more):
     return backtest(
-        store=store,
+        engine=local_engine(store),
         env="staging",
         timeouts={(3, "initialization", "unknown"): seconds},
         breaker=BreakerSettings(3, 30.0, 1),

@@ -15,10 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
+from analyzer.engine.local import connect
 from analyzer.errors import AnalyzerError
 from analyzer.ingest.cloud_logging import RequestPacer, build_filter
 from analyzer.ingest.collect import CollectRequest, collect
-from analyzer.lake.store import Store, connect
+from analyzer.lake.store import Store
 from analyzer.simulate import NOISE_LINES, SimulationManifest, SimulationSpec, simulate_entries
 from tests.fake_cloud_logging import FakeCloudLogging
 

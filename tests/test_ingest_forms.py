@@ -81,7 +81,7 @@ TEXT_LINES = [
 
 
 def _only_row(store: Store, columns: list[str]) -> dict[str, object]:
-    from analyzer.lake.store import connect
+    from analyzer.engine.local import connect
 
     con = connect(store)
     rows = con.execute(f"SELECT {', '.join(columns)} FROM events").fetchall()

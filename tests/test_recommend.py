@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from analyzer.analysis.estimate import estimate_durations
 from analyzer.cli import main
+from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.recommend.history import load_history
@@ -40,7 +41,7 @@ def hand_lake(tmp_path: Path, store: Store) -> Store:
 
 
 def test_hand_made_lake(hand_lake: Store) -> None:
-    rec = recommend(store=hand_lake, env="staging")
+    rec = recommend(engine=local_engine(hand_lake), env="staging")
     rows = {t.vpc_state: t for t in rec.timeouts}
     assert set(rows) == {"healthy", "pressure", "unknown"}
     healthy = rows["healthy"]
@@ -60,7 +61,7 @@ def test_censored_attempts_raise_the_estimate(tmp_path: Path, store: Store) -> N
     entries = [e for n in range(1, 21) for e in _attempt(n, "healthy", float(n % 10 + 5))]
     entries += [e for n in range(21, 41) for e in _attempt(n, "healthy", 20.0, "timeout")]
     import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
-    (row, *_) = recommend(store=store, env="staging").timeouts
+    (row, *_) = recommend(engine=local_engine(store), env="staging").timeouts
     assert row.censored == 20
     assert row.methods.p50 == "kaplan-meier" and row.methods.p90 == "lognormal-tail"
     assert row.quantiles_s.p90 is not None and row.quantiles_s.p90 > 20.0
@@ -163,9 +164,9 @@ def test_half_life_weighs_recent_attempts_more(tmp_path: Path, store: Store) -> 
     old = [e for n in range(1, 41) for e in _attempt(n, "healthy", 10.0)]
     recent = [e for n in range(1, 41) for e in _attempt(n + 2000, "healthy", 30.0)]
     import_paths([write_ndjson(tmp_path / "e.jsonl", old + recent)], env="staging", store=store)
-    plain = recommend(store=store, env="staging").timeouts[0].quantiles_s.p50
+    plain = recommend(engine=local_engine(store), env="staging").timeouts[0].quantiles_s.p50
     decayed = (
-        recommend(store=store, env="staging", policy=Policy(half_life_days=0.5 / 24))
+        recommend(engine=local_engine(store), env="staging", policy=Policy(half_life_days=0.5 / 24))
         .timeouts[0]
         .quantiles_s.p50
     )
@@ -179,7 +180,7 @@ def test_recommendation_on_simulated_data_finds_the_laws(tmp_path: Path, store: 
     spec = SimulationSpec(env="staging", days=14, startups_per_hour=40, seed=5)
     write_export(spec, tmp_path / "busy.jsonl.gz")
     import_paths([tmp_path / "busy.jsonl.gz"], env="staging", store=store)
-    rec = recommend(store=store, env="staging", since="14d")
+    rec = recommend(engine=local_engine(store), env="staging", since="14d")
     for row in (t for t in rec.timeouts if t.phase == 3 and t.vpc_state in PHASE3_LAWS):
         law = PHASE3_LAWS[row.vpc_state]
         for key, q in (("p95", 0.95), ("p99", 0.99)):

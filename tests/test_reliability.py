@@ -18,9 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analyzer.engine.local import connect
 from analyzer.errors import AnalyzerError
 from analyzer.ingest import import_paths
-from analyzer.lake.store import Store, connect
+from analyzer.lake.store import Store
 from analyzer.runtime import CircuitBreaker, load_config, reset_runtime
 from analyzer.runtime.schema import ConfigError, parse_config
 from tests.conftest import entry, write_ndjson

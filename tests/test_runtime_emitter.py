@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.engine.local import connect
 from analyzer.ingest import import_paths
-from analyzer.lake.store import Store, connect
+from analyzer.lake.store import Store
 from analyzer.runtime import CloudRunJsonFormatter, StartupTelemetry, emit
 from tests.conftest import at, write_ndjson
 

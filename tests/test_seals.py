@@ -7,9 +7,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from analyzer.engine.local import connect
 from analyzer.ingest import import_paths
 from analyzer.lake.compact import compact
-from analyzer.lake.store import Store, connect
+from analyzer.lake.store import Store
 from tests.conftest import entry, read_view, write_ndjson
 from tests.test_views import _lake
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.engine.local import connect
 from analyzer.ingest import import_paths
-from analyzer.lake.store import Store, connect
+from analyzer.lake.store import Store
 from analyzer.simulate import SimulationSpec, write_export
 
 SPEC = dict(days=3, start=datetime(2026, 10, 5, tzinfo=UTC), seed=7)

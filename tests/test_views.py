@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.engine.local import connect
 from analyzer.ingest import import_paths
-from analyzer.lake.store import Store, connect
+from analyzer.lake.store import Store
 from tests.conftest import T0, entry, write_array, write_ndjson
 
 

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import duckdb
 import numpy as np
 from numpy.typing import NDArray
 
+from analyzer.engine import Engine
 from analyzer.errors import NoDataError
-from analyzer.lake.sql import load_sql
-from analyzer.lake.store import Store, check_env_name, connect, no_data_error, query_rows
+from analyzer.lake.store import check_env_name
 from analyzer.timewindow import parse_instant, window_start
 
 Floats = NDArray[np.float64]
@@ -50,42 +49,32 @@ def _floats(column: Any) -> Floats:
 
 
 def resolve_window(
-    con: duckdb.DuckDBPyConnection, store: Store, env: str, *, since: str, until: str | None
+    engine: Engine, env: str, *, since: str, until: str | None
 ) -> tuple[datetime, datetime]:
     """[start, end): ending at `until`, else just after the env's last event."""
     check_env_name(env)
-    last_ts = query_rows(con, "env_time_range", {"env": env})[0]["last_ts"]
+    last_ts = engine.rows("env_time_range", {"env": env})[0]["last_ts"]
     if not isinstance(last_ts, datetime):
-        raise no_data_error(store, env)
+        raise engine.no_data_error(env)
     end = parse_instant(until) if until else last_ts + timedelta(microseconds=1)
     return window_start(since, end), end
 
 
-def no_attempts_error(store: Store, env: str, start: datetime, end: datetime) -> NoDataError:
+def no_attempts_error(engine: Engine, env: str, start: datetime, end: datetime) -> NoDataError:
     return NoDataError(
         f"no phase attempts for env {env!r} between {start:%Y-%m-%d %H:%M} and "
-        f"{end:%Y-%m-%d %H:%M} UTC in store {store.root}; widen --since or import more"
+        f"{end:%Y-%m-%d %H:%M} UTC in {engine.where}; widen --since or import more"
     )
 
 
 def load_attempt_groups(
-    store: Store, env: str, *, since: str, until: str | None
+    engine: Engine, env: str, *, since: str, until: str | None
 ) -> tuple[datetime, datetime, list[AttemptGroup]]:
     """The window (see `resolve_window`) and its attempts, grouped."""
-    con = connect(store)
-    try:
-        start, end = resolve_window(con, store, env, since=since, until=until)
-        con.execute(
-            "CREATE TEMP TABLE attempts_in_window AS " + load_sql("phase_attempt_durations"),
-            {"env": env, "start": start, "end": end},
-        )
-        con.execute("CREATE TEMP TABLE attempt_groups AS " + load_sql("attempt_groups"))
-        keys = con.execute("SELECT * FROM attempt_groups ORDER BY gid").fetchall()
-        columns = con.execute(load_sql("attempt_numbers")).fetchnumpy()
-    finally:
-        con.close()
+    start, end = resolve_window(engine, env, since=since, until=until)
+    keys, columns = engine.attempt_columns({"env": env, "start": start, "end": end})
     if not keys:
-        raise no_attempts_error(store, env, start, end)
+        raise no_attempts_error(engine, env, start, end)
     # Rows grouped by group number: a stable sort of small integers (a radix sort in numpy).
     order = np.argsort(np.asarray(columns["gid"], dtype=np.int32), kind="stable")
     started, ended = _floats(columns["started_s"])[order], _floats(columns["ended_s"])[order]

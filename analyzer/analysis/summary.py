@@ -6,7 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from analyzer.lake.store import Store, check_env_name, connect, no_data_error, query_rows
+from analyzer.engine import Engine
+from analyzer.lake.store import check_env_name
 from analyzer.timewindow import Window
 
 
@@ -43,17 +44,13 @@ class _Overview(BaseModel):
     startups_incomplete: int
 
 
-def summarize(*, store: Store, env: str) -> Summary:
+def summarize(*, engine: Engine, env: str) -> Summary:
     """Counts of startups and phase attempts for `env`, over all the telemetry stored."""
     check_env_name(env)
-    con = connect(store)
-    try:
-        overview = _Overview.model_validate(query_rows(con, "env_overview", {"env": env})[0])
-        if not overview.events or not overview.window_start or not overview.window_end:
-            raise no_data_error(store, env)
-        phases = query_rows(con, "phase_outcome_counts", {"env": env})
-    finally:
-        con.close()
+    overview = _Overview.model_validate(engine.rows("env_overview", {"env": env})[0])
+    if not overview.events or not overview.window_start or not overview.window_end:
+        raise engine.no_data_error(env)
+    phases = engine.rows("phase_outcome_counts", {"env": env})
     ended = overview.startups_completed + overview.startups_failed
     return Summary(
         env=env,

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from analyzer.analysis.attempts import no_attempts_error, resolve_window
 from analyzer.analysis.estimate import DurationEstimate, estimate_durations
-from analyzer.lake.store import Store, connect, query_frame
+from analyzer.engine import Engine
+from analyzer.lake.store import Store
 from analyzer.recommend.model import Policy
 from analyzer.runtime.breaker import CircuitBreaker
 from analyzer.runtime.schema import BreakerSettings
@@ -83,7 +84,7 @@ def success_probability(
 
 def backtest(
     *,
-    store: Store,
+    engine: Engine,
     env: str,
     timeouts: TimeoutTable,
     breaker: BreakerSettings,
@@ -95,14 +96,10 @@ def backtest(
 ) -> Backtest:
     """Replay under `timeouts` (a missing entry: the `unknown` state's, else the timeout that
     was in force) and set it beside what happened."""
-    con = connect(store)
-    try:
-        start, end = resolve_window(con, store, env, since=since, until=until)
-        frame = query_frame(con, "backtest_attempts", {"env": env, "start": start, "end": end})
-    finally:
-        con.close()
+    start, end = resolve_window(engine, env, since=since, until=until)
+    frame = engine.frame("backtest_attempts", {"env": env, "start": start, "end": end})
     if frame.is_empty():
-        raise no_attempts_error(store, env, start, end)
+        raise no_attempts_error(engine, env, start, end)
     min_attempts = Policy().min_attempts
     estimates = {
         (int(str(p_)), str(op), str(state)): estimate_durations(

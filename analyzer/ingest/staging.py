@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 
+from analyzer.lake.connection import new_connection
 from analyzer.lake.sql import load_sql
-from analyzer.lake.store import new_connection
 
 # Cloud Logging refuses entries over 256 KiB; one whose payload is over 1 MiB is quarantined whole.
 MAX_ENTRY_BYTES = 1024 * 1024

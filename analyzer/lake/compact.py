@@ -12,7 +12,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from analyzer.lake.store import Store, check_env_name, new_connection, segment_pattern
+from analyzer.lake.connection import new_connection
+from analyzer.lake.store import Store, check_env_name, segment_pattern
 
 
 @dataclass

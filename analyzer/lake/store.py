@@ -1,8 +1,7 @@
-"""The store: its layout, atomic append-only segments, the writer lock and DuckDB views."""
+"""The store: its layout, atomic append-only segments, the writer lock and seals."""
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import re
@@ -13,22 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-import duckdb
-
-from analyzer.errors import AnalyzerError, NoDataError
-from analyzer.lake.sql import load_sql
-
-if TYPE_CHECKING:
-    import polars as pl
+from analyzer.errors import AnalyzerError
 
 DEFAULT_STORE = Path("data") / "lake"
 STORE_ENV_VAR = "ANALYZER_STORE"
 ENV_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-
-# Views of queries/, in dependency order: each may read the ones before it.
-VIEWS = ("events", "vpc_states", "startups", "phase_attempts")
 
 
 def check_env_name(env: str) -> str:
@@ -149,13 +138,6 @@ class Store:
         return str(segment.relative_to(self.root))
 
 
-def no_data_error(store: Store, env: str) -> NoDataError:
-    return NoDataError(
-        f"no telemetry for env {env!r} in store {store.root}; fill it with "
-        f"`analyze import PATH --env {env}` or `analyze collect --env {env} --project PROJECT`"
-    )
-
-
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -167,62 +149,3 @@ def _fsync(path: Path) -> None:
 def segment_pattern() -> str:
     """File names that sort by time of writing: `seg_<UTC time>_<uuid>`."""
     return "seg_" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "_{uuid}"
-
-
-def new_connection(
-    config: dict[str, str | bool | int | float | list[str]] | None = None,
-) -> duckdb.DuckDBPyConnection:
-    """An in-memory connection in UTC, without DuckDB's progress bar (the CLI shows its own)."""
-    con = duckdb.connect(config=config or {})
-    con.execute("SET TimeZone = 'UTC'")
-    # Inside Jupyter without ipywidgets DuckDB refuses to touch the setting at all.
-    with contextlib.suppress(duckdb.Error):
-        con.execute("SET enable_progress_bar = false")
-    return con
-
-
-def connect(store: Store) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection whose views (`queries/`) read the store's segments."""
-    con = new_connection()
-    segments = store.segments("events")
-    files = [str(p) for p in segments]
-    if files:
-        con.execute("SET VARIABLE lake_files = ?", [files])
-        con.execute(
-            "CREATE TEMP VIEW lake_rows AS SELECT * FROM read_parquet("
-            "getvariable('lake_files'), hive_partitioning = false, union_by_name = true)"
-        )
-    else:
-        con.execute("CREATE TEMP VIEW lake_rows AS " + load_sql("lake_schema"))
-    sealed = store.all_sealed(segments)
-    for view in VIEWS:
-        sql = load_sql(view)
-        if view == "events" and sealed:
-            # no segment can repeat another's entries: the deduplication would find nothing
-            sql = "SELECT * FROM lake_rows"
-        elif view == "phase_attempts" and not sealed:
-            # `events` deduplicates on every read: read it once (see the query's first CTE)
-            sql = sql.replace("AS NOT MATERIALIZED", "AS MATERIALIZED", 1)
-        con.execute(f"CREATE TEMP VIEW {view} AS " + sql)
-    return con
-
-
-def query_rows(
-    con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object] | None = None
-) -> list[dict[str, object]]:
-    """Run `queries/<query>.sql` with bound parameters; rows as dicts keyed by column name."""
-    cursor = con.execute(load_sql(query), params or {})
-    columns = [d[0] for d in cursor.description or []]
-    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-
-
-def query_frame(
-    con: duckdb.DuckDBPyConnection, query: str, params: dict[str, object] | None = None
-) -> pl.DataFrame:
-    """Run `queries/<query>.sql` with bound parameters; the result as a polars frame, its
-    timestamps in UTC."""
-    import polars as pl  # here, not at the top: most commands never need it
-
-    columns = con.execute(load_sql(query), params or {}).fetchnumpy()
-    frame = pl.DataFrame(columns)
-    return frame.with_columns(pl.col(pl.Datetime).dt.replace_time_zone("UTC"))

@@ -9,7 +9,7 @@ import numpy as np
 
 from analyzer.analysis.attempts import AttemptGroup, load_attempt_groups
 from analyzer.analysis.estimate import QUANTILES, DurationEstimate, estimate_durations
-from analyzer.lake.store import Store
+from analyzer.engine import Engine
 from analyzer.recommend.breaker import advise_breaker
 from analyzer.recommend.model import (
     Methods,
@@ -36,7 +36,7 @@ def attempt_weights(
 
 def recommend(
     *,
-    store: Store,
+    engine: Engine,
     env: str,
     policy: Policy | None = None,
     since: str = DEFAULT_SINCE,
@@ -44,7 +44,7 @@ def recommend(
 ) -> Recommendation:
     """Timeouts per phase, operation and VPC state, and breaker settings, for `env`."""
     policy = policy or Policy()
-    start, end, groups = load_attempt_groups(store, env, since=since, until=until)
+    start, end, groups = load_attempt_groups(engine, env, since=since, until=until)
     timeouts: list[PhaseTimeout] = []
     for key in dict.fromkeys((g.phase, g.operation) for g in groups):
         rows = [phase_timeout(g, end, policy) for g in groups if (g.phase, g.operation) == key]

@@ -10,9 +10,9 @@ from pathlib import Path
 from analyzer.analysis.attempts import load_attempt_groups
 from analyzer.analysis.estimate import estimate_durations
 from analyzer.backtest.replay import backtest
-from analyzer.cli.render import percent
 from analyzer.deploy.model import config_from_recommendation
-from analyzer.lake.store import Store, connect, query_rows
+from analyzer.engine import Engine
+from analyzer.lake.store import Store
 from analyzer.recommend.history import load_history
 from analyzer.recommend.model import Recommendation
 from analyzer.recommend.timeouts import recommend
@@ -29,6 +29,10 @@ th:first-child, td:first-child { text-align: left; }
 .note { color: #555; font-size: 0.85rem; max-width: 60rem; }
 figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
 """
+
+
+def percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f} %"
 
 
 def _seconds(value: float | None) -> str:
@@ -84,11 +88,14 @@ def _recommendation_table(rec: Recommendation, phase: int) -> str:
     )
 
 
-def write_report(*, store: Store, env: str, out: Path, since: str = "28d", phase: int = 3) -> Path:
-    """Write the report for `env` to `out` (atomically) and return its path."""
+def write_report(
+    *, engine: Engine, store: Store, env: str, out: Path, since: str = "28d", phase: int = 3
+) -> Path:
+    """Write the report for `env` to `out` (atomically) and return its path: the numbers from
+    `engine`, the recommendation from `store`'s history."""
     runs = load_history(store, env)
-    rec = runs[-1] if runs else recommend(store=store, env=env, since=since)
-    start, end, groups = load_attempt_groups(store, env, since=since, until=None)
+    rec = runs[-1] if runs else recommend(engine=engine, env=env, since=since)
+    start, end, groups = load_attempt_groups(engine, env, since=since, until=None)
     estimates = {
         g.vpc_state: estimate_durations(
             g.duration_s, g.observed, min_attempts=rec.policy.min_attempts
@@ -101,7 +108,7 @@ def write_report(*, store: Store, env: str, out: Path, since: str = "28d", phase
     }
     config = parse_config(config_from_recommendation(rec).document())
     replay = backtest(
-        store=store,
+        engine=engine,
         env=env,
         timeouts=dict(config.timeouts),
         breaker=config.breaker,
@@ -110,11 +117,7 @@ def write_report(*, store: Store, env: str, out: Path, since: str = "28d", phase
         since=since,
         sweep=True,
     )
-    con = connect(store)
-    try:
-        timeline = query_rows(con, "report_timeline", {"env": env, "start": start, "end": end})
-    finally:
-        con.close()
+    timeline = engine.rows("report_timeline", {"env": env, "start": start, "end": end})
     b = rec.breaker
     sections = [
         f"<h1>Startup telemetry report: {html.escape(env)}</h1>",

@@ -1,9 +1,126 @@
-"""The recommendation and its history as text for a terminal: units and evidence beside numbers."""
+"""`recommend` and `history`, and the text tables they print."""
 
 from __future__ import annotations
 
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from analyzer.cli.main import (
+    env_option,
+    format_option,
+    main,
+    render_model,
+    store_option,
+)
 from analyzer.cli.render import percent, table, when
-from analyzer.recommend.model import PhaseTimeout, Recommendation
+from analyzer.engine import local_engine
+from analyzer.lake.store import Store
+
+if TYPE_CHECKING:  # imported where used: other commands start without pydantic or numpy
+    from analyzer.recommend.model import PhaseTimeout, Recommendation
+
+
+@main.command(name="recommend")
+@env_option
+@store_option
+@click.option(
+    "--since",
+    default="28d",
+    show_default=True,
+    help="Window start: a span back from its end (28d, 2w, 12h) or an ISO-8601 time.",
+)
+@click.option("--until", default=None, help="Window end (ISO-8601). Default: the env's last event.")
+@click.option(
+    "--half-life", default=None, help="Weigh older attempts less: weight halves per span (e.g. 7d)."
+)
+@click.option(
+    "--target-quantile", type=float, default=None, help="Quantile a timeout covers. [default: 0.99]"
+)
+@click.option("--margin", type=float, default=None, help="Headroom over it. [default: 0.2]")
+@click.option(
+    "--floor", "floor_s", type=float, default=None, help="Smallest timeout, s. [default: 5]"
+)
+@click.option(
+    "--ceiling", "ceiling_s", type=float, default=None, help="Largest timeout, s. [default: 240]"
+)
+@click.option(
+    "--step",
+    "step_s",
+    type=float,
+    default=None,
+    help="Round up to a multiple of this, s. [default: 1]",
+)
+@click.option(
+    "--min-attempts", type=int, default=None, help="Fewer attempts give no number. [default: 20]"
+)
+@click.option(
+    "--max-false-trips",
+    type=float,
+    default=None,
+    help="Breaker false trips a week allowed in healthy periods. [default: 1]",
+)
+@format_option("table", "json", "yaml")
+@click.option("--no-history", is_flag=True, help="Do not append this run to the store's history.")
+def recommend_command(
+    env: str,
+    store: str | None,
+    since: str,
+    until: str | None,
+    half_life: str | None,
+    fmt: str,
+    no_history: bool,
+    **policy: Any,
+) -> None:
+    """Recommend phase timeouts per VPC state and circuit-breaker settings.
+
+    Durations cut short by a timeout or an error count as censored (Kaplan-Meier); where
+    the data cannot reach a quantile, a lognormal fitted to them extrapolates (marked *).
+    Each run is appended to the store's history (see `analyze history`).
+
+    Example:
+
+        analyze recommend --env staging --since 28d --format json
+    """
+    from analyzer.recommend.history import append_recommendation
+    from analyzer.recommend.model import make_policy
+    from analyzer.recommend.timeouts import recommend
+    from analyzer.timewindow import parse_span
+
+    half_life_days = parse_span(half_life).total_seconds() / 86400 if half_life else None
+    lake = Store.resolve(store)
+    rec = recommend(
+        engine=local_engine(lake),
+        env=env,
+        since=since,
+        until=until,
+        policy=make_policy(half_life_days=half_life_days, **policy),
+    )
+    if not no_history:
+        append_recommendation(lake, rec)
+    click.echo(render_model(rec, fmt, format_recommendation))
+
+
+@main.command()
+@env_option
+@store_option
+@format_option("table", "json")
+def history(env: str, store: str | None, fmt: str) -> None:
+    """Show how the recommendations for an env moved from run to run.
+
+    Example:
+
+        analyze history --env staging
+    """
+    from analyzer.recommend.history import required_history
+
+    runs = required_history(Store.resolve(store), env)
+    if fmt == "json":
+        click.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+    else:
+        click.echo(format_history(runs))
+
 
 _MARK = {"kaplan-meier": "", "lognormal-tail": "*", "insufficient-data": "?"}
 

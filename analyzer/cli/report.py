@@ -1,0 +1,40 @@
+"""`report`: the HTML page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from analyzer.cli.main import (
+    env_option,
+    main,
+    store_option,
+)
+from analyzer.engine import local_engine
+from analyzer.lake.store import Store
+
+
+@main.command()
+@env_option
+@store_option
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option(
+    "--since", default="28d", show_default=True, help="Window start: 28d, 2w or ISO-8601."
+)
+def report(env: str, store: str | None, out: str, since: str) -> None:
+    """Write one self-contained HTML report: charts and the recommendation's evidence.
+
+    Phase-3 survival curves per VPC state with the current and recommended timeouts, the
+    success rate against the timeout, a timeline of VPC states and failures, and the
+    recommendation table. It opens with no network.
+
+    Example:
+
+        analyze report --env staging --out report.html
+    """
+    from analyzer.report import write_report
+
+    lake = Store.resolve(store)
+    path = write_report(engine=local_engine(lake), store=lake, env=env, out=Path(out), since=since)
+    click.echo(f"wrote {path}")

@@ -1,0 +1,136 @@
+"""`simulate` and `demo`: sample data drawn from known laws, and the guided walk-through."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from analyzer.cli.main import (
+    env_option,
+    main,
+)
+from analyzer.errors import AnalyzerError
+
+
+@main.command()
+@env_option
+@click.option(
+    "--days",
+    type=click.IntRange(1, 3660),
+    default=28,
+    show_default=True,
+    help="Length of the window.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(),
+    help=(
+        "Where to write: NAME.json (gcloud array), NAME.jsonl[.gz] (sink lines) or a folder "
+        "(Log Router sink layout)."
+    ),
+)
+@click.option(
+    "--seed", type=int, default=1278, show_default=True, help="Random seed: same seed, same bytes."
+)
+@click.option(
+    "--form",
+    type=click.Choice(["structured", "text"]),
+    default="structured",
+    show_default=True,
+    help="jsonPayload events, or the seed's text lines.",
+)
+@click.option(
+    "--startups-per-hour",
+    type=click.FloatRange(min=0.01, max=100_000),
+    default=None,
+    help="Startup rate (default 3 in staging, 4 in production).",
+)
+def simulate(
+    env: str, days: int, out: str, seed: int, form: str, startups_per_hour: float | None
+) -> None:
+    """Write a simulated Cloud Logging export of SMD startups drawn from known laws.
+
+    Phase 3 (database) takes lognormal time by VPC connector state; the first half of the
+    window runs a static 20 s timeout, the second half 75 s. Prints what it wrote as JSON:
+    importing the export must reproduce those counts.
+
+    Example:
+
+        analyze simulate --env staging --days 28 --out staging.jsonl.gz
+    """
+    from analyzer.lake.store import check_env_name
+    from analyzer.simulate import SimulationSpec, manifest_counts, write_export
+
+    spec = SimulationSpec(
+        env=check_env_name(env),
+        days=days,
+        seed=seed,
+        form=form,  # type: ignore[arg-type]
+        startups_per_hour=startups_per_hour,
+    )
+    manifest = write_export(spec, Path(out))
+    click.echo(json.dumps(manifest_counts(manifest), indent=2))
+
+
+@main.command()
+@click.option(
+    "--sample",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Folder of sample exports, one sub-folder per env. Default: data/sample.",
+)
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Lake folder to fill. Default: a fresh temporary folder.",
+)
+@click.pass_context
+def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
+    """Run the weekly workflow on the bundled sample data, showing each command.
+
+    Imports every env of data/sample into a fresh store, runs the main job for staging
+    and exports its config for services. Copy the commands it prints to run them on your
+    own exports.
+
+    Example:
+
+        analyze demo
+    """
+    from analyzer.simulate import sample_dir
+
+    folder = Path(sample) if sample else sample_dir()
+    envs = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if not envs:
+        raise AnalyzerError(f"no sample data in {folder}: expected one folder per env")
+    lake = store or tempfile.mkdtemp(prefix="analyzer-demo-")
+    commands = [["import", str(folder / env), "--env", env, "--store", lake] for env in envs]
+    commands.append(["summary", "--env", "staging", "--store", lake])
+    commands.append(["recommend", "--env", "staging", "--store", lake])
+    commands.append(
+        [
+            "export",
+            "--env",
+            "staging",
+            "--store",
+            lake,
+            "--out",
+            str(Path(lake) / "timeouts-staging.json"),
+        ]
+    )
+    for args in commands:
+        _run_shown(ctx, args)
+
+
+def _run_shown(ctx: click.Context, args: Sequence[str]) -> None:
+    click.secho("$ analyze " + shlex.join(args), bold=True)
+    sub = main.make_context("analyze", list(args), parent=ctx.parent)
+    with sub:
+        main.invoke(sub)
+    click.echo()

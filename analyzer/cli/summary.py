@@ -1,0 +1,53 @@
+"""`summary`: what the lake holds for one env, and its table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from analyzer.cli.main import (
+    env_option,
+    format_option,
+    main,
+    render_model,
+    store_option,
+)
+from analyzer.cli.render import percent, table, when
+from analyzer.engine import local_engine
+from analyzer.lake.store import Store
+
+if TYPE_CHECKING:
+    from analyzer.analysis.summary import Summary
+
+
+@main.command()
+@env_option
+@store_option
+@format_option("table", "json")
+def summary(env: str, store: str | None, fmt: str) -> None:
+    """Startups, success rate and phase outcomes per VPC state for one env.
+
+    Example:
+
+        analyze summary --env staging --format json
+    """
+    from analyzer.analysis.summary import summarize
+
+    result = summarize(engine=local_engine(Store.resolve(store)), env=env)
+    click.echo(render_model(result, fmt, format_summary))
+
+
+def format_summary(s: Summary) -> str:
+    head = (
+        f"env {s.env}: {when(s.window.start)} to {when(s.window.end)}\n"
+        f"{s.events:,} events, {s.startups:,} startups: {s.startups_completed:,} completed, "
+        f"{s.startups_failed:,} failed, {s.startups_incomplete:,} with no end seen; "
+        f"success rate {percent(s.startup_success_rate)}\n"
+    )
+    rows = [
+        [p.phase, p.operation, p.vpc_state, p.attempts, p.completed, p.timed_out, p.errors]
+        for p in s.phases
+    ]
+    headers = ["phase", "operation", "vpc_state", "attempts", "completed", "timed_out", "errors"]
+    return head + "\n" + table(headers, rows)
