@@ -18,6 +18,10 @@ class AnalyzerError(Exception):
 
 
 class NoDataError(AnalyzerError):
-    """The store holds no telemetry for what was asked."""
+    """The store holds no telemetry (or no recommendation) for what was asked.
 
-    exit_code = 2
+    Exit code 3: distinct from 2, click's usage error, so a scheduled job can tell "nothing
+    to do yet" from a mistake in its command line.
+    """
+
+    exit_code = 3

@@ -133,3 +133,23 @@ def fresh_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     runtime.reset_runtime()
     yield
     runtime.reset_runtime()
+
+
+@pytest.fixture(scope="session")
+def recommended_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three simulated days of staging, imported through the CLI, with one recommendation."""
+    from click.testing import CliRunner
+
+    from analyzer.cli import main
+
+    folder = tmp_path_factory.mktemp("recommended")
+    store, export = folder / "lake", folder / "e.jsonl.gz"
+    on = ["--env", "staging", "--store", str(store)]
+    for args in (
+        ["simulate", "--env", "staging", "--days", "3", "--out", str(export)],
+        ["import", str(export), *on],
+        ["recommend", *on],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, result.output
+    return store

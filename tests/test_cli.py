@@ -93,11 +93,11 @@ def test_bad_input_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert len(result.output.strip().splitlines()) == 1
 
 
-def test_no_data_is_exit_code_2_naming_the_store(tmp_path: Path) -> None:
+def test_no_data_is_exit_code_3_naming_the_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["summary", "--env", "staging", "--store", str(tmp_path / "empty")]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert str(tmp_path / "empty") in result.output and "analyze import" in result.output
 
 
@@ -118,3 +118,4 @@ def test_demo_runs_the_workflow_on_the_sample(tmp_path: Path, sample_manifests) 
     assert "$ analyze recommend --env staging" in result.output
     assert "failure_threshold" in result.output
     assert "env staging" in result.output
+    assert f"The demo's store is {tmp_path / 'demo'}" in result.output

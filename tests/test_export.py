@@ -114,7 +114,7 @@ def test_export_without_a_recommendation_says_how(tmp_path: Path) -> None:
             str(tmp_path / "t.json"),
         ],
     )
-    assert result.exit_code == 2 and "analyze recommend --env staging" in result.output
+    assert result.exit_code == 3 and "analyze recommend --env staging" in result.output
 
 
 def test_published_json_schema_is_current() -> None:

@@ -142,11 +142,11 @@ def test_history_appends_each_run(hand_lake: Store) -> None:
     assert len(as_json) == 2
 
 
-def test_no_data_exits_2_naming_the_store(tmp_path: Path) -> None:
+def test_no_data_exits_3_naming_the_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         main, ["recommend", "--env", "staging", "--store", str(tmp_path / "x")]
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert str(tmp_path / "x") in result.output and "analyze import" in result.output
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from analyzer.analysis.methods import Method
 from analyzer.analysis.stats import KaplanMeier, LognormalFit, effective_sample_size
 
-Method = Literal["kaplan-meier", "lognormal-tail", "insufficient-data"]
 QUANTILES: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 # A lognormal needs a few exact durations to say anything about the tail.
 MIN_COMPLETED_FOR_TAIL = 5

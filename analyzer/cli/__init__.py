@@ -1,7 +1,17 @@
 """The `analyze` command line: thin click commands over the library, each command's text
 formatting beside it."""
 
-from analyzer.cli import backtest, deploy, ingest, recommend, report, samples, summary
+from analyzer.cli import backtest, config, deploy, ingest, recommend, report, samples, summary
 from analyzer.cli.main import main
 
-__all__ = ["backtest", "deploy", "ingest", "main", "recommend", "report", "samples", "summary"]
+__all__ = [
+    "backtest",
+    "config",
+    "deploy",
+    "ingest",
+    "main",
+    "recommend",
+    "report",
+    "samples",
+    "summary",
+]

@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
 @click.option(
     "--sweep", is_flag=True, help="Also the success rate against the timeout, 5 to 240 s."
 )
-@format_option("table", "json")
+@format_option("table", "json", "csv")
 def backtest_command(
     env: str,
     store: str | None,
@@ -75,6 +75,8 @@ def backtest_command(
     """
     from analyzer.backtest.replay import backtest, replay_config
 
+    if config_file and timeout_s is not None:
+        raise click.UsageError("give --config FILE or --timeout-s S, not both")
     lake = Store.resolve(store)
     name, timeouts, breaker = replay_config(
         lake, env, config_file=config_file, static_timeout_s=timeout_s, phase=phase
@@ -90,7 +92,7 @@ def backtest_command(
         until=until,
         sweep=sweep,
     )
-    click.echo(render_model(result, fmt, format_backtest))
+    click.echo(render_model(result, fmt, format_backtest, csv_rows=["states", "overall"]))
 
 
 def format_backtest(result: Backtest) -> str:

@@ -2,26 +2,98 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from importlib.metadata import version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from analyzer.errors import AnalyzerError
+from analyzer.lake.store import STORE_ENV_VAR
 
 if TYPE_CHECKING:  # imported where used: `analyze import` starts without pydantic or numpy
     from pydantic import BaseModel
 
+    from analyzer.cli.project import ProjectFile
+
 
 ENV_HELP = "Deployment environment, e.g. staging or production."
 STORE_HELP = "Lake folder. Default: $ANALYZER_STORE, else ./data/lake."
+# Exit codes: 0 done; 1 a problem with the input, the store or the environment (one red line);
+# 2 a usage error (click's); 3 no data for what was asked; 70 an internal error (EX_SOFTWARE).
+EXIT_INTERNAL_ERROR = 70
+
+
+def project_file_for(ctx: click.Context) -> ProjectFile | None:
+    """The project file for this run (`--project-file`, $ANALYZER_PROJECT_FILE, else the
+    nearest analyzer.toml upward from the current folder), loaded once."""
+    from analyzer.cli.project import find_project_file, load_project_file
+
+    root = ctx.find_root()
+    if "analyzer.project" not in root.meta:
+        given = root.params.get("project_file")
+        path = Path(given) if given else find_project_file(Path.cwd())
+        root.meta["analyzer.project"] = load_project_file(path) if path else None
+    found: ProjectFile | None = root.meta["analyzer.project"]
+    return found
+
+
+def keep_example_breaks(text: str | None) -> str | None:
+    """The paragraph after `Example:` as written: click rewraps a paragraph unless it opens
+    with its no-rewrap marker (`\\b` alone on a line)."""
+    if text is None:
+        return None
+    return re.sub(
+        r"^([ \t]*)(Example:\n[ \t]*\n)(?![ \t]*\x08)", "\\1\\2\\1\x08\n", text, flags=re.M
+    )
+
+
+class ProjectCommand(click.Command):
+    """A command whose option defaults come from the project file, for its --env."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = keep_example_breaks(self.help)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            project = project_file_for(ctx)
+        except AnalyzerError:
+            if not ctx.resilient_parsing:  # shell completion carries on without the file
+                raise
+            project = None
+        if project is not None:
+            defaults = project.command_defaults(self.name or "", _env_given(self, ctx, args))
+            ctx.default_map = {**(ctx.default_map or {}), **defaults}
+        return super().parse_args(ctx, args)
+
+
+def _env_given(command: click.Command, ctx: click.Context, args: Sequence[str]) -> str | None:
+    """The --env on the command line, read ahead so the file's [env.ENV] tables can apply."""
+    try:
+        opts, _, _ = command.make_parser(ctx).parse_args(args=list(args))
+    except click.UsageError:
+        return None  # the real parse says what is wrong
+    env = opts.get("env")
+    return env if isinstance(env, str) else None
 
 
 class AnalyzerGroup(click.Group):
     """Turns library errors into one red line and an exit code, never a traceback."""
 
+    command_class = ProjectCommand
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = keep_example_breaks(self.help)
+
     def invoke(self, ctx: click.Context) -> Any:
+        if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
+            ctx.color = False
         try:
             return super().invoke(ctx)
         except AnalyzerError as exc:
@@ -39,26 +111,44 @@ class AnalyzerGroup(click.Group):
                 fg="red",
                 err=True,
             )
-            sys.exit(70)
+            sys.exit(EXIT_INTERNAL_ERROR)
 
 
 @click.group(cls=AnalyzerGroup)
+@click.version_option(version("analyzer"), "--version", prog_name="analyze")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+@click.option(
+    "--project-file",
+    type=click.Path(dir_okay=False),
+    envvar="ANALYZER_PROJECT_FILE",
+    help="Project file of per-env defaults. Default: the nearest analyzer.toml upward.",
+)
 @click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+def main(ctx: click.Context, debug: bool, project_file: str | None) -> None:
     """Startup telemetry analyzer: evidence-based phase timeouts for Cloud Run services.
 
     The weekly workflow: fill the lake (`import` or `collect`), look at it (`summary`),
     then get timeouts (`recommend`). `analyze demo` walks through it on bundled data.
+    Options missing from the command line come from the project file (`analyze config
+    show`). Exit codes: 0 done, 1 bad input or store, 2 usage error, 3 no data, 70 internal
+    error.
+
+    Example:
+
+        analyze demo
+        analyze recommend --env staging --format json
     """
     ctx.meta["debug"] = debug
+    project_file_for(ctx)  # a bad project file stops every command, in one line
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def store_option(func: F) -> F:
-    return click.option("--store", type=click.Path(file_okay=False), help=STORE_HELP)(func)
+    return click.option(
+        "--store", type=click.Path(file_okay=False), envvar=STORE_ENV_VAR, help=STORE_HELP
+    )(func)
 
 
 def env_option(func: F) -> F:
@@ -71,12 +161,32 @@ def format_option(*choices: str) -> Callable[[F], F]:
     )
 
 
-def render_model(model: BaseModel, fmt: str, as_table: Any) -> str:
-    """One pydantic model as json, yaml, or the given table formatter."""
+def render_model(model: BaseModel, fmt: str, as_table: Any, *, csv_rows: Sequence[str] = ()) -> str:
+    """One pydantic model as json, yaml, csv or the given table formatter.
+
+    CSV rows are the records of the fields named in `csv_rows`, each led by the model's env: a
+    list of records, or one record whose first missing column is labelled with the field's
+    name (`overall` in the vpc_state column).
+    """
     if fmt == "json":
         return model.model_dump_json(indent=2)
     if fmt == "yaml":
         import yaml
 
         return str(yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False))
+    if fmt == "csv":
+        from analyzer.cli.render_csv import csv_text
+
+        data = model.model_dump(mode="json")
+        lead = {"env": data["env"]} if "env" in data else {}
+        records: list[dict[str, Any]] = []
+        for name in csv_rows:
+            part = data[name]
+            if isinstance(part, list):
+                records.extend({**lead, **r} for r in part)
+            else:
+                last = records[-1] if records else {}
+                missing = [k for k in last if k not in part and k not in lead]
+                records.append({**lead, **part, **dict.fromkeys(missing[:1], name)})
+        return csv_text(records)
     return str(as_table(model))

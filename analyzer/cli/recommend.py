@@ -15,6 +15,7 @@ from analyzer.cli.main import (
     store_option,
 )
 from analyzer.cli.render import percent, table, when
+from analyzer.cli.render_csv import csv_text
 from analyzer.engine import local_engine
 from analyzer.lake.store import Store
 
@@ -61,7 +62,7 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
     default=None,
     help="Breaker false trips a week allowed in healthy periods. [default: 1]",
 )
-@format_option("table", "json", "yaml")
+@format_option("table", "json", "yaml", "csv")
 @click.option("--no-history", is_flag=True, help="Do not append this run to the store's history.")
 def recommend_command(
     env: str,
@@ -99,13 +100,13 @@ def recommend_command(
     )
     if not no_history:
         append_recommendation(lake, rec)
-    click.echo(render_model(rec, fmt, format_recommendation))
+    click.echo(render_model(rec, fmt, format_recommendation, csv_rows=["timeouts"]))
 
 
 @main.command()
 @env_option
 @store_option
-@format_option("table", "json")
+@format_option("table", "json", "csv")
 def history(env: str, store: str | None, fmt: str) -> None:
     """Show how the recommendations for an env moved from run to run.
 
@@ -118,6 +119,8 @@ def history(env: str, store: str | None, fmt: str) -> None:
     runs = required_history(Store.resolve(store), env)
     if fmt == "json":
         click.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+    elif fmt == "csv":
+        click.echo(csv_text(history_records(runs)))
     else:
         click.echo(format_history(runs))
 
@@ -258,3 +261,24 @@ def format_history(runs: list[Recommendation]) -> str:
         ]
     )
     return "\n".join(lines) + "\n\n" + table(["phase", "operation", "vpc_state", "timeout"], rows)
+
+
+def history_records(runs: list[Recommendation]) -> list[dict[str, object]]:
+    """The history table's values, one row per run and setting, for `--format csv`."""
+    rows: list[dict[str, object]] = []
+    for i, r in enumerate(runs):
+        run = {"run": i + 1, "generated_at": r.generated_at.isoformat(), "env": r.env}
+        rows += [
+            {
+                **run,
+                "phase": t.phase,
+                "operation": t.operation,
+                "vpc_state": t.vpc_state,
+                "value": t.timeout_s,
+            }
+            for t in r.timeouts
+        ]
+        for name in ("failure_threshold", "recovery_timeout_s"):
+            value = getattr(r.breaker, name)
+            rows.append({**run, "phase": "breaker", "operation": name, "value": value})
+    return rows

@@ -126,6 +126,10 @@ def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
     )
     for args in commands:
         _run_shown(ctx, args)
+    click.echo(
+        f"The demo's store is {lake} (kept: look around with `analyze history --env staging "
+        f"--store {lake}`, then remove it)."
+    )
 
 
 def _run_shown(ctx: click.Context, args: Sequence[str]) -> None:

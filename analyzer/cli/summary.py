@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @main.command()
 @env_option
 @store_option
-@format_option("table", "json")
+@format_option("table", "json", "csv")
 def summary(env: str, store: str | None, fmt: str) -> None:
     """Startups, success rate and phase outcomes per VPC state for one env.
 
@@ -35,7 +35,7 @@ def summary(env: str, store: str | None, fmt: str) -> None:
     from analyzer.analysis.summary import summarize
 
     result = summarize(engine=local_engine(Store.resolve(store)), env=env)
-    click.echo(render_model(result, fmt, format_summary))
+    click.echo(render_model(result, fmt, format_summary, csv_rows=["phases"]))
 
 
 def format_summary(s: Summary) -> str:

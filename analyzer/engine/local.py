@@ -33,7 +33,8 @@ class LocalEngine:
 
     def no_data_error(self, env: str) -> NoDataError:
         return NoDataError(
-            f"no telemetry for env {env!r} in {self.where}; fill it with "
+            f"no telemetry for env {env!r} in {self.where}{self.store.other_envs_hint(env)}; "
+            "fill it with "
             f"`analyze import PATH --env {env}` or `analyze collect --env {env} --project PROJECT`"
         )
 

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from analyzer.errors import NoDataError
 from analyzer.lake.connection import new_connection
 from analyzer.lake.store import Store, check_env_name, segment_pattern
 
@@ -37,6 +38,8 @@ class CompactResult:
 def compact(*, store: Store, env: str, min_segments: int = 2) -> CompactResult:
     """Rewrite every day of `env` that has at least `min_segments` segments as one segment."""
     check_env_name(env)
+    if not store.root.is_dir():  # a mistyped --store must not leave an empty store behind
+        raise NoDataError(f"no store at {store.root}: nothing to compact")
     result = CompactResult()
     with store.writer_lock():
         env_dir = store.events_dir / f"env={env}"

@@ -45,6 +45,19 @@ class Store:
     def events_dir(self) -> Path:
         return self.root / "events"
 
+    def envs(self) -> list[str]:
+        """The envs the event log holds (its `env=` partition folders)."""
+        if not self.events_dir.is_dir():
+            return []
+        return sorted(
+            p.name.removeprefix("env=") for p in self.events_dir.glob("env=*") if p.is_dir()
+        )
+
+    def other_envs_hint(self, env: str) -> str:
+        """For a message about a missing env: the envs there are, so a typo shows."""
+        others = [e for e in self.envs() if e != env]
+        return f" (envs in this store: {', '.join(others)})" if others else ""
+
     @property
     def recommendations_dir(self) -> Path:
         return self.root / "recommendations"

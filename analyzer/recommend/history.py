@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, NoDataError
 from analyzer.lake.store import Store, check_env_name
 from analyzer.recommend.model import Recommendation
 
@@ -42,13 +42,13 @@ def load_history(store: Store, env: str) -> list[Recommendation]:
 
 
 def required_history(store: Store, env: str) -> list[Recommendation]:
-    """The history, or a clear error (exit code 2) saying how to start one."""
+    """The history, or a clear error (no data) saying how to start one."""
     runs = load_history(store, env)
     if not runs:
-        raise AnalyzerError(
-            f"no recommendation for env {env!r} in store {store.root} yet; "
-            f"run `analyze recommend --env {env}` first",
-            exit_code=2,
+        raise NoDataError(
+            f"no recommendation for env {env!r} in store {store.root} yet"
+            f"{store.other_envs_hint(env)}; "
+            f"run `analyze recommend --env {env}` first"
         )
     return runs
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from analyzer.analysis.estimate import Method
+from analyzer.analysis.methods import Method
 from analyzer.errors import AnalyzerError
 from analyzer.timewindow import Window
 

@@ -1,0 +1,29 @@
+# The weekly job's image: `analyze` and nothing else. Build: docker build -t analyzer .
+# Run on the bundled sample:  docker run --rm analyzer demo
+# Run on a project folder:    docker run --rm -v "$PWD:/work" analyzer recommend --env staging
+
+# Build stage: uv resolves from uv.lock into a virtual environment; the project is installed
+# as a wheel (no sources, no uv, no compilers carried over).
+FROM python:3.11-slim AS build
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
+# The environment at the path it keeps in the final stage: its scripts name their interpreter.
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/analyzer
+WORKDIR /src
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --locked --no-dev --no-install-project
+COPY analyzer ./analyzer
+COPY queries ./queries
+RUN uv sync --locked --no-dev --no-editable
+
+# Final stage: the slim interpreter, the environment and the sample data, run as a user
+# without root; no uv, compilers or sources.
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 analyzer
+COPY --from=build /opt/analyzer /opt/analyzer
+COPY data/sample /opt/analyzer-sample
+ENV PATH=/opt/analyzer/bin:$PATH PYTHONUNBUFFERED=1
+WORKDIR /work
+USER analyzer
+ENTRYPOINT ["analyze"]
+CMD ["demo", "--sample", "/opt/analyzer-sample"]

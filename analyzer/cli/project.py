@@ -1,0 +1,232 @@
+"""The project file (`analyzer.toml`): per-env defaults for the commands' options.
+
+It fills click's `default_map`, so a flag still wins, then an environment variable the option
+reads, then the file, then the option's built-in default. Relative paths in it are taken from
+the file's folder, so a command run anywhere below it means the same.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from analyzer.errors import AnalyzerError
+
+FILE_NAME = "analyzer.toml"
+_KEY_MARK = "key "  # a table's check naming one of its keys: joined to the table's path
+PROJECT_FILE_ENV_VAR = "ANALYZER_PROJECT_FILE"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of the file and the option it fills: `param` of each command in `commands`
+    (None: every command that has that parameter, but `demo`, whose store is its own)."""
+
+    key: str
+    param: str
+    flag: str
+    commands: tuple[str, ...] | None = None
+    path: bool = False
+
+
+WINDOWED = ("recommend", "backtest", "report")
+SETTINGS = (
+    Setting("store", "store", "--store", path=True),
+    Setting("project", "project", "--project", ("collect",)),
+    Setting("service", "service", "--service", ("collect",)),
+    Setting("policy.since", "since", "--since", WINDOWED),
+    Setting("policy.half-life", "half_life", "--half-life", ("recommend",)),
+    Setting("policy.target-quantile", "target_quantile", "--target-quantile", ("recommend",)),
+    Setting("policy.margin", "margin", "--margin", ("recommend",)),
+    Setting("policy.floor", "floor_s", "--floor", ("recommend",)),
+    Setting("policy.ceiling", "ceiling_s", "--ceiling", ("recommend",)),
+    Setting("policy.step", "step_s", "--step", ("recommend",)),
+    Setting("policy.min-attempts", "min_attempts", "--min-attempts", ("recommend",)),
+    Setting("policy.max-false-trips", "max_false_trips", "--max-false-trips", ("recommend",)),
+    Setting("export.out", "out", "--out", ("export",), path=True),
+    Setting("export.format", "fmt", "--format", ("export",)),
+)
+NOT_FROM_THE_FILE = ("demo",)
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, frozen=True)
+
+
+class PolicyTable(_Table):
+    since: str | None = None
+    half_life: str | None = None
+    target_quantile: float | None = None
+    margin: float | None = None
+    floor: float | None = None
+    ceiling: float | None = None
+    step: float | None = None
+    min_attempts: int | None = None
+    max_false_trips: float | None = None
+
+    @field_validator("since")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        from datetime import UTC, datetime
+
+        from analyzer.timewindow import window_start
+
+        if value is not None:
+            _as_value_error(window_start, value, datetime.now(UTC))
+        return value
+
+    @field_validator("half_life")
+    @classmethod
+    def _span(cls, value: str | None) -> str | None:
+        from analyzer.timewindow import parse_span
+
+        if value is not None:
+            _as_value_error(parse_span, value)
+        return value
+
+    @model_validator(mode="after")
+    def _valid_policy(self) -> PolicyTable:
+        """The numbers pass the same rules `recommend` applies (its Policy model)."""
+        from analyzer.recommend.model import Policy
+
+        names = {"floor": "floor_s", "ceiling": "ceiling_s", "step": "step_s"}
+        names["max_false_trips"] = "max_false_trips_per_week"
+        given = self.model_dump(exclude_none=True, exclude={"since", "half_life"})
+        try:
+            Policy(**{names.get(k, k): v for k, v in given.items()})
+        except ValidationError as exc:
+            back = {v: _kebab(k) for k, v in names.items()}
+            first = exc.errors()[0]
+            message = str(first["msg"]).removeprefix("Value error, ")
+            if not first["loc"]:
+                raise ValueError(message) from None
+            field = str(first["loc"][0])
+            raise ValueError(f"{_KEY_MARK}{back.get(field, _kebab(field))}: {message}") from None
+        return self
+
+
+def _as_value_error(check: Any, *args: Any) -> None:
+    """A library check inside a validator: its one line becomes the key's error."""
+    try:
+        check(*args)
+    except AnalyzerError as exc:
+        raise ValueError(str(exc)) from None
+
+
+class ExportTable(_Table):
+    out: str | None = None
+    format: Literal["json", "yaml", "env"] | None = None
+
+
+class EnvTable(_Table):
+    store: str | None = None
+    project: str | None = None
+    service: str | None = None
+    policy: PolicyTable = PolicyTable()
+    export: ExportTable = ExportTable()
+
+
+class ProjectTables(_Table):
+    defaults: EnvTable = EnvTable()
+    env: dict[str, EnvTable] = {}
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, EnvTable]) -> dict[str, EnvTable]:
+        from analyzer.lake.store import check_env_name
+
+        for name in value:
+            _as_value_error(check_env_name, name)
+        return value
+
+
+@dataclass(frozen=True)
+class Found:
+    """A setting's value and the table of the file it came from."""
+
+    value: Any
+    table: str
+
+
+@dataclass(frozen=True)
+class ProjectFile:
+    path: Path
+    tables: ProjectTables
+
+    def settings_for(self, env: str | None) -> dict[str, Found]:
+        """Every key the file sets for `env` (its `[env.ENV]` tables over `[defaults]`)."""
+        found: dict[str, Found] = {}
+        sections = [("defaults", self.tables.defaults)]
+        if env is not None and env in self.tables.env:
+            sections.append((f"env.{env}", self.tables.env[env]))
+        for prefix, table in sections:
+            for setting in SETTINGS:
+                value = _lookup(table, setting.key)
+                if value is not None:
+                    if setting.path:
+                        value = str(self.path.parent / Path(value).expanduser())
+                    head, _, _ = setting.key.rpartition(".")
+                    found[setting.key] = Found(value, f"{prefix}.{head}" if head else prefix)
+        return found
+
+    def command_defaults(self, command: str, env: str | None) -> dict[str, Any]:
+        """The `default_map` entries of one command for `env`."""
+        if command in NOT_FROM_THE_FILE:
+            return {}
+        found = self.settings_for(env)
+        return {
+            s.param: found[s.key].value
+            for s in SETTINGS
+            if s.key in found and (s.commands is None or command in s.commands)
+        }
+
+
+def _lookup(table: BaseModel, key: str) -> Any:
+    value: Any = table
+    for part in key.split("."):
+        value = getattr(value, part.replace("-", "_"))
+    return value
+
+
+def find_project_file(start: Path) -> Path | None:
+    """`analyzer.toml` in `start` or the nearest folder above it."""
+    for folder in (start, *start.parents):
+        candidate = folder / FILE_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_project_file(path: Path) -> ProjectFile:
+    """The file, checked: one line naming the key for anything wrong in it."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AnalyzerError(f"cannot read project file {path}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise AnalyzerError(f"invalid project file {path}: {exc}") from exc
+    try:
+        tables = ProjectTables.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(e) for e in exc.errors())
+        raise AnalyzerError(f"invalid project file {path}: {problems}") from exc
+    return ProjectFile(path=path.resolve(), tables=tables)
+
+
+def _problem(error: Any) -> str:
+    key = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if message.startswith(_KEY_MARK):
+        inner, _, message = message.removeprefix(_KEY_MARK).partition(": ")
+        key = f"{key}.{inner}" if key else inner
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    return f"{key}: {message}" if key else message

@@ -1,0 +1,90 @@
+"""Benchmark: what starting each `analyze` command costs over a bare `import duckdb`.
+
+Builds a small store from simulated exports, then times fresh processes of each command (best
+of --runs) beside `python -c "import duckdb"`. Commands that need no statistics (`--help`,
+`--version`, `summary`, `history`, `export --check`) must stay under 0.3 s over that bare
+interpreter: they must not import scipy. `recommend` and `backtest` are shown for comparison
+(they import it, and their time includes the statistics).
+
+    uv run python benchmarks/bench_startup.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Children may cache bytecode, as an installed package has it: a machine that forbids it
+# (PYTHONDONTWRITEBYTECODE) makes every start of `analyze` compile its modules again.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ANALYZE = "import sys; from analyzer.cli import main; main(sys.argv[1:], prog_name='analyze')"
+GOAL_S = 0.3
+
+
+def best_s(argv: list[str], runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(argv, check=True, env=CHILD_ENV, capture_output=True)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def commands(store: str, config: str) -> dict[str, tuple[list[str], float | None]]:
+    """Each command's arguments and its goal over the bare interpreter (None: no goal)."""
+    on = ["--env", "staging", "--store", store]
+    return {
+        "--help": (["--help"], GOAL_S),
+        "--version": (["--version"], GOAL_S),
+        "summary": (["summary", *on], GOAL_S),
+        "history": (["history", *on], GOAL_S),
+        "export --check": (["export", "--check", config], GOAL_S),
+        "recommend": (["recommend", *on, "--no-history"], None),
+        "backtest": (["backtest", *on], None),
+    }
+
+
+def prepare(workdir: Path, days: int) -> tuple[str, str]:
+    store, export, config = workdir / "lake", workdir / "staging.jsonl.gz", workdir / "t.json"
+    steps = [
+        ["simulate", "--env", "staging", "--days", str(days), "--out", str(export)],
+        ["import", str(export), "--env", "staging", "--store", str(store)],
+        ["recommend", "--env", "staging", "--store", str(store)],
+        ["export", "--env", "staging", "--store", str(store), "--out", str(config)],
+    ]
+    for args in steps:
+        subprocess.run([sys.executable, "-c", ANALYZE, *args], check=True, capture_output=True)
+    return str(store), str(config)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--days", type=int, default=7, help="Days of simulated telemetry.")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
+        store, config = prepare(Path(tmp), args.days)
+        timed = commands(store, config)
+        for argv, _ in timed.values():  # bytecode cached before anything is timed
+            subprocess.run(
+                [sys.executable, "-c", ANALYZE, *argv],
+                env=CHILD_ENV,
+                check=True,
+                capture_output=True,
+            )
+        bare = best_s([sys.executable, "-c", "import duckdb"], args.runs)
+        figures: dict[str, object] = {"bare_import_duckdb_s": round(bare, 3)}
+        for name, (argv, goal) in timed.items():
+            took = best_s([sys.executable, "-c", ANALYZE, *argv], args.runs)
+            figures[name] = {"over_bare_s": round(took - bare, 3), "goal_s": goal}
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The project file (analyzer.toml): per-env defaults under the flags, and `config show`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main
+from tests.conftest import entry, write_ndjson
+
+PROJECT = """
+[defaults]
+store = "lake"
+
+[defaults.policy]
+since = "21d"
+margin = 0.1
+
+[env.staging]
+project = "my-project"
+service = "backend"
+
+[env.staging.policy]
+margin = 0.3
+half-life = "7d"
+
+[env.staging.export]
+out = "deploy/timeouts-staging.json"
+format = "yaml"
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder with analyzer.toml; the current folder is a sub-folder of it."""
+    (tmp_path / "analyzer.toml").write_text(PROJECT)
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "sub" / "deeper")
+    monkeypatch.delenv("ANALYZER_STORE", raising=False)
+    monkeypatch.delenv("ANALYZER_PROJECT_FILE", raising=False)
+    return tmp_path
+
+
+def shown(*args: str) -> dict[str, dict[str, object]]:
+    result = CliRunner().invoke(main, ["config", "show", "--format", "json", *args])
+    assert result.exit_code == 0, result.output
+    return {row["setting"]: row for row in json.loads(result.output)}
+
+
+def test_found_upward_and_merged_per_env(project: Path) -> None:
+    toml = str(project / "analyzer.toml")
+    rows = shown("--env", "staging")
+    assert rows["store"]["value"] == str(project / "lake")
+    assert rows["store"]["source"] == f"{toml} [defaults]"
+    assert rows["policy.margin"]["value"] == 0.3
+    assert rows["policy.margin"]["source"] == f"{toml} [env.staging.policy]"
+    assert rows["policy.since"]["source"] == f"{toml} [defaults.policy]"
+    assert rows["project"]["value"] == "my-project"
+    assert rows["export.out"]["value"] == str(project / "deploy" / "timeouts-staging.json")
+    assert rows["policy.target-quantile"] == {
+        "setting": "policy.target-quantile",
+        "value": 0.99,
+        "source": "built-in default",
+        "used_by": "--target-quantile of recommend",
+    }
+    other = shown("--env", "production")
+    assert other["policy.margin"]["value"] == 0.1 and other["project"]["value"] is None
+
+
+def test_flags_then_environment_then_file(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANALYZER_STORE", str(project / "elsewhere"))
+    rows = shown("recommend", "--env", "staging", "--margin", "0.5")
+    assert (rows["policy.margin"]["value"], rows["policy.margin"]["source"]) == (0.5, "flag")
+    assert rows["store"]["source"] == "environment variable ANALYZER_STORE"
+    assert rows["policy.half-life"]["value"] == "7d"
+    assert "project" not in rows  # recommend has no --project
+
+
+def test_commands_run_with_the_file_and_flags_override_it(project: Path) -> None:
+    export = write_ndjson(project / "e.jsonl", [entry({"event": "startup_started"})])
+    runner = CliRunner()
+    assert runner.invoke(main, ["import", str(export), "--env", "staging"]).exit_code == 0
+    assert list((project / "lake" / "events" / "env=staging").rglob("*.parquet"))
+    summary = runner.invoke(main, ["summary", "--env", "staging", "--format", "json"])
+    assert json.loads(summary.output)["events"] == 1
+    elsewhere = runner.invoke(
+        main, ["summary", "--env", "staging", "--store", str(project / "none")]
+    )
+    assert elsewhere.exit_code == 3 and str(project / "none") in elsewhere.output
+
+
+def test_an_explicit_project_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "team.toml").write_text("[env.prod.policy]\nceiling = 120\n")
+    result = CliRunner().invoke(
+        main,
+        ["--project-file", "team.toml", "config", "show", "--env", "prod", "--format", "json"],
+    )
+    by_key = {r["setting"]: r for r in json.loads(result.output)}
+    assert by_key["policy.ceiling"]["value"] == 120.0
+    assert by_key["policy.ceiling"]["source"] == f"{tmp_path / 'team.toml'} [env.prod.policy]"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[env.staging.policy]\nmargn = 0.3\n", "env.staging.policy.margn: unknown key"),
+        ("[defaults]\nstore = 3\n", "defaults.store: Input should be a valid string"),
+        ("[env.staging.policy]\ntarget-quantile = 1.5\n", "env.staging.policy.target-quantile:"),
+        ('[defaults.policy]\nhalf-life = "5y"\n', "defaults.policy.half-life: invalid span"),
+        ('[env.staging.export]\nformat = "xml"\n', "env.staging.export.format: Input should"),
+        ("[defaults]\nstore = \n", "Invalid value (at line 2, column 9)"),
+        ('[env."a b"]\n', "invalid env 'a b'"),
+    ],
+)
+def test_an_invalid_file_is_one_line_naming_the_key(project: Path, text: str, message: str) -> None:
+    (project / "analyzer.toml").write_text(text)
+    result = CliRunner().invoke(main, ["summary", "--env", "staging"])
+    assert result.exit_code == 1
+    assert f"invalid project file {project / 'analyzer.toml'}: " in result.output
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_the_readme_example_is_a_valid_project_file(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "analyzer.toml").write_text(example)
+    result = CliRunner().invoke(
+        main, ["--project-file", str(tmp_path / "analyzer.toml"), "config", "show"]
+    )
+    assert result.exit_code == 0, result.output

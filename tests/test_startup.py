@@ -1,0 +1,66 @@
+"""Commands that need no statistics start without scipy (importing it costs seconds)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main
+
+# Runs commands one after another as `analyze` would, and after each writes its exit code and
+# the heavy modules loaded so far: one interpreter for all of them keeps the test quick.
+PROBE = """
+import json, sys
+from analyzer.cli import main
+seen = []
+for argv in json.loads(sys.argv[2]):
+    code = 0
+    try:
+        main(argv, prog_name="analyze")
+    except SystemExit as exc:
+        code = exc.code
+    seen.append({"code": code, "heavy": sorted(m for m in ("scipy",) if m in sys.modules)})
+with open(sys.argv[1], "w") as f:
+    json.dump(seen, f)
+"""
+
+
+@pytest.fixture
+def recommended(recommended_store: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The store with one recommendation, and its exported config."""
+    config = tmp_path / "t.json"
+    on = ["--env", "staging", "--store", str(recommended_store)]
+    result = CliRunner().invoke(main, ["export", *on, "--out", str(config)])
+    assert result.exit_code == 0, result.output
+    return recommended_store, config
+
+
+def probe(tmp_path: Path, *commands: list[str]) -> list[dict[str, object]]:
+    out = tmp_path / "probe.json"
+    argv = [sys.executable, "-c", PROBE, str(out), json.dumps(commands)]
+    subprocess.run(argv, check=True, timeout=120, capture_output=True)
+    found: list[dict[str, object]] = json.loads(out.read_text())
+    return found
+
+
+def test_commands_without_statistics_do_not_import_scipy(
+    tmp_path: Path, recommended: tuple[Path, Path]
+) -> None:
+    store, config = recommended
+    on = ["--env", "staging", "--store", str(store)]
+    commands = [["--help"], ["--version"], ["summary", *on], ["history", *on]]
+    commands.append(["export", "--check", str(config)])
+    assert probe(tmp_path, *commands) == [{"code": 0, "heavy": []}] * len(commands)
+
+
+def test_the_probe_sees_scipy_where_statistics_run(
+    tmp_path: Path, recommended: tuple[Path, Path]
+) -> None:
+    store, _ = recommended
+    found = probe(tmp_path, ["recommend", "--env", "staging", "--store", str(store)])
+    assert found == [{"code": 0, "heavy": ["scipy"]}]
