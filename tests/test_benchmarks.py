@@ -68,3 +68,12 @@ def test_bench_collect() -> None:
     for run in (figures["clean"], figures["with_faults"]):
         assert run["goal"] == "1.0 + retries" and run["entries_stored"] > 0
     assert figures["clean"]["retries"] == 0 and figures["with_faults"]["retries"] > 0
+
+
+@pytest.mark.slow
+def test_bench_startup() -> None:
+    figures = run_benchmark("bench_startup.py", "--runs", "1", "--days", "1")
+    assert figures["bare_import_duckdb_s"] > 0
+    for name in ("--help", "--version", "summary", "history", "export --check"):
+        assert figures[name]["goal_s"] == 0.3 and figures[name]["over_bare_s"] is not None
+    assert figures["recommend"]["goal_s"] is None

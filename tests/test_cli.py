@@ -108,14 +108,3 @@ def test_simulate_prints_its_manifest(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["entries_written"] > 0 and out.exists()
-
-
-def test_demo_runs_the_workflow_on_the_sample(tmp_path: Path, sample_manifests) -> None:
-    result = CliRunner().invoke(main, ["demo", "--store", str(tmp_path / "demo")])
-    assert result.exit_code == 0, result.output
-    assert "$ analyze import" in result.output
-    assert f"stored {sample_manifests['staging'].telemetry_entries:,}" in result.output
-    assert "$ analyze recommend --env staging" in result.output
-    assert "failure_threshold" in result.output
-    assert "env staging" in result.output
-    assert f"The demo's store is {tmp_path / 'demo'}" in result.output

@@ -1,15 +1,20 @@
-"""The job's container: the image builds where a Docker engine runs, and its command line runs
-here either way, on the bundled sample, through the installed `analyze`."""
+"""The job's container: the image builds where a Docker engine runs; either way its build
+stage is replayed here with uv and its command line runs in-process on the bundled sample."""
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -39,23 +44,71 @@ def test_the_image_is_multi_stage_non_root_and_lean() -> None:
         assert f"!{copied}" in ignored or f"!{copied}/" in ignored
 
 
-def test_the_image_command_line_runs_on_the_sample(tmp_path: Path) -> None:
+def context_files() -> list[str]:
+    """What .dockerignore lets into the build context (it ignores everything, then allows)."""
+    lines = [ln for ln in (ROOT / ".dockerignore").read_text().splitlines() if ln.strip()]
+    return [ln[1:].rstrip("/") for ln in lines if ln.startswith("!")]
+
+
+def image_command_line() -> list[str]:
+    """The image's ENTRYPOINT and CMD, with its copy of the sample at the repository's."""
     _, final = stages()
     argv = instruction("ENTRYPOINT", final) + instruction("CMD", final)
     assert argv[0] == "analyze"
-    # The image's paths, here: the sample it copies in, the installed entry point.
     in_image = {"/opt/analyzer-sample": str(ROOT / "data" / "sample")}
-    argv = [in_image.get(a, a) for a in argv]
-    argv[0] = str(Path(sys.executable).parent / "analyze")
-    done = subprocess.run(
-        argv, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "$ analyze recommend --env staging" in done.stdout
-    assert "wrote " in done.stdout and "timeouts-staging.json (json)" in done.stdout
-    store = done.stdout.rsplit("The demo's store is ", 1)[1].split(" ", 1)[0]
+    return [in_image.get(a, a) for a in argv]
+
+
+def test_the_image_command_line_runs_the_demo_on_the_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_manifests: dict[str, Any]
+) -> None:
+    """In-process, through click, from an empty working folder as the image's /work."""
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(main, image_command_line()[1:], prog_name="analyze")
+    assert done.exit_code == 0, done.output[-2000:]
+    assert "$ analyze import" in done.output
+    assert f"stored {sample_manifests['staging'].telemetry_entries:,}" in done.output
+    assert "$ analyze recommend --env staging" in done.output
+    assert "failure_threshold" in done.output and "env staging" in done.output
+    assert "timeouts-staging.json (json)" in done.output
+    store = done.output.rsplit("The demo's store is ", 1)[1].split(" ", 1)[0]
     assert (Path(store) / "timeouts-staging.json").is_file()
     shutil.rmtree(store)
+
+
+@pytest.mark.slow
+def test_the_build_stage_makes_an_environment_that_runs_without_the_sources(
+    tmp_path: Path,
+) -> None:
+    """The build stage's commands, replayed with uv on a copy of the build context (what
+    .dockerignore lets in), install an `analyze` that starts with the sources gone, with its SQL."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not on PATH")
+    build, _ = stages()
+    context, environment = tmp_path / "context", tmp_path / "opt-analyzer"
+    for name in context_files():
+        source, target = ROOT / name, context / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(environment), "UV_PYTHON_DOWNLOADS": "never"}
+    for line in build.splitlines():
+        if line.startswith("RUN "):
+            argv = shlex.split(line.removeprefix("RUN "))
+            argv[0] = uv if argv[0] == "uv" else argv[0]
+            subprocess.run(argv, cwd=context, env=env, check=True, capture_output=True)
+    shutil.rmtree(context)  # the final stage has the environment, not the sources
+    analyze = str(environment / "bin" / "analyze")
+    version = subprocess.run(
+        [analyze, "--version"], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith("analyze, version ")
+    (installed,) = environment.glob("lib/python3*/site-packages/analyzer")
+    shipped = {p.name for p in (installed / "queries").glob("*.sql")}
+    assert shipped == {p.name for p in (ROOT / "queries").glob("*.sql")}
 
 
 def _engine_problem() -> str | None:

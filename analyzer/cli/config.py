@@ -4,12 +4,15 @@ file or its built-in defaults, and where each came from."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
 from analyzer.cli.main import ENV_HELP, format_option, main, project_file_for
-from analyzer.cli.project import SETTINGS, Setting
+
+if TYPE_CHECKING:  # imported where used: the file's models need pydantic, other commands not
+    from analyzer.cli.project import Setting
 
 
 @main.group(cls=type(main))
@@ -59,6 +62,8 @@ def settings_in_force(
     ctx: click.Context, env: str | None, command_line: list[str]
 ) -> list[dict[str, object]]:
     """One row per setting: resolved by click exactly as the command would resolve it."""
+    from analyzer.cli.project import SETTINGS
+
     if command_line:
         name, args = command_line[0], command_line[1:]
         if name not in main.commands:

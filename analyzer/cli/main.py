@@ -6,7 +6,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,18 +25,23 @@ STORE_HELP = "Lake folder. Default: $ANALYZER_STORE, else ./data/lake."
 # Exit codes: 0 done; 1 a problem with the input, the store or the environment (one red line);
 # 2 a usage error (click's); 3 no data for what was asked; 70 an internal error (EX_SOFTWARE).
 EXIT_INTERNAL_ERROR = 70
+PROJECT_FILE_NAME = "analyzer.toml"
+PROJECT_FILE_ENV_VAR = "ANALYZER_PROJECT_FILE"
 
 
 def project_file_for(ctx: click.Context) -> ProjectFile | None:
     """The project file for this run (`--project-file`, $ANALYZER_PROJECT_FILE, else the
     nearest analyzer.toml upward from the current folder), loaded once."""
-    from analyzer.cli.project import find_project_file, load_project_file
-
     root = ctx.find_root()
     if "analyzer.project" not in root.meta:
         given = root.params.get("project_file")
         path = Path(given) if given else find_project_file(Path.cwd())
-        root.meta["analyzer.project"] = load_project_file(path) if path else None
+        if path is None:
+            root.meta["analyzer.project"] = None
+        else:  # its models need pydantic: imported only where there is a file
+            from analyzer.cli.project import load_project_file
+
+            root.meta["analyzer.project"] = load_project_file(path)
     found: ProjectFile | None = root.meta["analyzer.project"]
     return found
 
@@ -50,6 +54,15 @@ def keep_example_breaks(text: str | None) -> str | None:
     return re.sub(
         r"^([ \t]*)(Example:\n[ \t]*\n)(?![ \t]*\x08)", "\\1\\2\\1\x08\n", text, flags=re.M
     )
+
+
+def find_project_file(start: Path) -> Path | None:
+    """`analyzer.toml` in `start` or the nearest folder above it."""
+    for folder in (start, *start.parents):
+        candidate = folder / PROJECT_FILE_NAME
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 class ProjectCommand(click.Command):
@@ -115,12 +128,12 @@ class AnalyzerGroup(click.Group):
 
 
 @click.group(cls=AnalyzerGroup)
-@click.version_option(version("analyzer"), "--version", prog_name="analyze")
+@click.version_option(package_name="analyzer", prog_name="analyze")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
 @click.option(
     "--project-file",
     type=click.Path(dir_okay=False),
-    envvar="ANALYZER_PROJECT_FILE",
+    envvar=PROJECT_FILE_ENV_VAR,
     help="Project file of per-env defaults. Default: the nearest analyzer.toml upward.",
 )
 @click.pass_context

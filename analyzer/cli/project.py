@@ -1,4 +1,5 @@
-"""The project file (`analyzer.toml`): per-env defaults for the commands' options.
+"""The project file (`analyzer.toml`, found by `analyzer.cli.main`): per-env defaults for the
+commands' options.
 
 It fills click's `default_map`, so a flag still wins, then an environment variable the option
 reads, then the file, then the option's built-in default. Relative paths in it are taken from
@@ -16,9 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from analyzer.errors import AnalyzerError
 
-FILE_NAME = "analyzer.toml"
 _KEY_MARK = "key "  # a table's check naming one of its keys: joined to the table's path
-PROJECT_FILE_ENV_VAR = "ANALYZER_PROJECT_FILE"
 
 
 @dataclass(frozen=True)
@@ -194,15 +193,6 @@ def _lookup(table: BaseModel, key: str) -> Any:
     for part in key.split("."):
         value = getattr(value, part.replace("-", "_"))
     return value
-
-
-def find_project_file(start: Path) -> Path | None:
-    """`analyzer.toml` in `start` or the nearest folder above it."""
-    for folder in (start, *start.parents):
-        candidate = folder / FILE_NAME
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def load_project_file(path: Path) -> ProjectFile:

@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import numpy as np
 
 from analyzer.errors import NoDataError
 from analyzer.lake.connection import new_connection
 from analyzer.lake.sql import load_sql
 from analyzer.lake.store import Store
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy arrives with the first query that needs it, polars likewise
+    import numpy as np
     import polars as pl
 
 # Views of queries/, in dependency order: each may read the ones before it.
