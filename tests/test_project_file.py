@@ -70,6 +70,11 @@ def test_found_upward_and_merged_per_env(project: Path) -> None:
     assert other["policy.margin"]["value"] == 0.1 and other["project"]["value"] is None
 
 
+def test_a_store_url_is_kept_as_written(project: Path) -> None:
+    (project / "analyzer.toml").write_text('[env.prod]\nstore = "gs://bucket/lake"\n')
+    assert shown("--env", "prod")["store"]["value"] == "gs://bucket/lake"
+
+
 def test_flags_then_environment_then_file(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANALYZER_STORE", str(project / "elsewhere"))
     rows = shown("recommend", "--env", "staging", "--margin", "0.5")

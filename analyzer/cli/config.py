@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # imported where used: the file's models need pydantic, other
     from analyzer.cli.project import Setting
 
 
-@main.group(cls=type(main))
+@main.group()
 def config() -> None:
     """The project file's settings, as the commands see them.
 

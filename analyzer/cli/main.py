@@ -99,6 +99,7 @@ class AnalyzerGroup(click.Group):
     """Turns library errors into one red line and an exit code, never a traceback."""
 
     command_class = ProjectCommand
+    group_class = type  # sub-groups are AnalyzerGroups too
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -170,7 +170,7 @@ class ProjectFile:
             for setting in SETTINGS:
                 value = _lookup(table, setting.key)
                 if value is not None:
-                    if setting.path:
+                    if setting.path and "://" not in value:  # a URL (gs://) stays as it is
                         value = str(self.path.parent / Path(value).expanduser())
                     head, _, _ = setting.key.rpartition(".")
                     found[setting.key] = Found(value, f"{prefix}.{head}" if head else prefix)
