@@ -138,3 +138,20 @@ def test_the_readme_example_is_a_valid_project_file(tmp_path: Path) -> None:
         main, ["--project-file", str(tmp_path / "analyzer.toml"), "config", "show"]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_demo_runs_as_shipped_whatever_the_file_says(project: Path) -> None:
+    (project / "analyzer.toml").write_text(
+        '[defaults.policy]\nmargin = 5\n[env.staging.export]\nformat = "yaml"\n'
+    )
+    sample = project / "sample" / "staging" / "staging.jsonl.gz"
+    sample.parent.mkdir(parents=True)
+    simulated = ["simulate", "--env", "staging", "--days", "2", "--out", str(sample)]
+    assert CliRunner().invoke(main, simulated).exit_code == 0
+    result = CliRunner().invoke(
+        main, ["demo", "--sample", str(sample.parent.parent), "--store", str(project / "demo")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "p99 x (1 + 0.2)" in result.output  # the built-in margin, not the file's 5
+    config = json.loads((project / "demo" / "timeouts-staging.json").read_text())
+    assert config["env"] == "staging"

@@ -56,6 +56,11 @@ def keep_example_breaks(text: str | None) -> str | None:
     )
 
 
+def without_project_file(ctx: click.Context) -> None:
+    """The rest of this run takes no defaults from a project file (`demo` runs as shipped)."""
+    ctx.find_root().meta["analyzer.project"] = None
+
+
 def find_project_file(start: Path) -> Path | None:
     """`analyzer.toml` in `start` or the nearest folder above it."""
     for folder in (start, *start.parents):

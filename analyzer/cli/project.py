@@ -49,7 +49,7 @@ SETTINGS = (
     Setting("export.out", "out", "--out", ("export",), path=True),
     Setting("export.format", "fmt", "--format", ("export",)),
 )
-NOT_FROM_THE_FILE = ("demo",)
+NOT_FROM_THE_FILE = ("demo",)  # it also runs the commands it shows without the file
 
 
 def _kebab(name: str) -> str:

@@ -13,6 +13,7 @@ import click
 from analyzer.cli.main import (
     env_option,
     main,
+    without_project_file,
 )
 from analyzer.errors import AnalyzerError
 
@@ -110,6 +111,7 @@ def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
     if not envs:
         raise AnalyzerError(f"no sample data in {folder}: expected one folder per env")
     lake = store or tempfile.mkdtemp(prefix="analyzer-demo-")
+    without_project_file(ctx)
     commands = [["import", str(folder / env), "--env", env, "--store", lake] for env in envs]
     commands.append(["summary", "--env", "staging", "--store", lake])
     commands.append(["recommend", "--env", "staging", "--store", lake])
