@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # imported where used: `analyze import` starts without pydant
 
 
 ENV_HELP = "Deployment environment, e.g. staging or production."
-STORE_HELP = "Lake folder. Default: $ANALYZER_STORE, else ./data/lake."
+STORE_HELP = "Lake folder. Default: $ANALYZER_STORE, else the project file's, else ./data/lake."
 # Exit codes: 0 done; 1 a problem with the input, the store or the environment (one red line);
 # 2 a usage error (click's); 3 no data for what was asked; 70 an internal error (EX_SOFTWARE).
 EXIT_INTERNAL_ERROR = 70
