@@ -14,7 +14,7 @@ import io
 import json
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -252,6 +252,7 @@ def _startup(
     revision: str,
     state: str,
     utilization: float,
+    laws: Mapping[str, DurationLaw] = PHASE3_LAWS,
 ) -> list[dict[str, Any]]:
     rng, manifest = writer.rng, writer.manifest
     instance = f"{rng.getrandbits(128):032x}"
@@ -274,7 +275,7 @@ def _startup(
             emit(t, "phase_completed", phase=phase, phase_name=name, duration_s=round(duration, 6))
             continue
         timeout = STATIC_TIMEOUT_S if t0 < spec.timeout_raised_at else RAISED_TIMEOUT_S
-        result, waited = _phase3_attempt(rng, state, timeout)
+        result, waited = _phase3_attempt(rng, state, timeout, laws)
         manifest.phase3_outcomes[result] = manifest.phase3_outcomes.get(result, 0) + 1
         common: dict[str, Any] = {
             "phase": 3,
@@ -311,13 +312,18 @@ def _startup(
     return out
 
 
-def _phase3_attempt(rng: random.Random, state: str, timeout: float) -> tuple[str, float]:
+def _phase3_attempt(
+    rng: random.Random,
+    state: str,
+    timeout: float,
+    laws: Mapping[str, DurationLaw] = PHASE3_LAWS,
+) -> tuple[str, float]:
     """How one phase-3 attempt ends under `timeout`, and the seconds it ran. A connection error,
     when one comes, strikes at a time independent of how long the attempt would have taken
     (uniform up to twice the state's median), so it censors the duration without bias."""
-    duration = PHASE3_LAWS[state].draw(rng)
+    duration = laws[state].draw(rng)
     if rng.random() < PHASE3_ERROR_RATE[state]:
-        strikes_at = rng.uniform(0.0, 2.0 * PHASE3_LAWS[state].median_s)
+        strikes_at = rng.uniform(0.0, 2.0 * laws[state].median_s)
         if strikes_at < min(duration, timeout):
             return "error", strikes_at
     return ("completed", duration) if duration <= timeout else ("timeout", timeout)
@@ -328,7 +334,12 @@ def write_export(spec: SimulationSpec, out: Path) -> SimulationManifest:
     manifest = SimulationManifest(
         env=spec.env, form=spec.form, start=_rfc3339(spec.start), end=_rfc3339(spec.end)
     )
-    entries = simulate_entries(spec, manifest)
+    write_entries(simulate_entries(spec, manifest), out)
+    return manifest
+
+
+def write_entries(entries: Iterator[dict[str, Any]], out: Path) -> None:
+    """Write LogEntry objects to `out`, shaped by its name (see `export_shape`)."""
     shape = export_shape(out)
     if shape == "sink-folder":
         _write_sink_folder(entries, out)
@@ -340,7 +351,6 @@ def write_export(spec: SimulationSpec, out: Path) -> SimulationManifest:
             else:
                 for entry in entries:
                     stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
-    return manifest
 
 
 def export_shape(out: Path) -> str:

@@ -50,5 +50,5 @@ def test_nothing_imports_the_cli_and_the_runtime_imports_only_itself() -> None:
 
 def test_every_module_sits_in_a_stage() -> None:
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
-    # shared by every stage: the one error type, time windows; and the sample-data generator
-    assert top == ["__init__.py", "errors.py", "simulate.py", "timewindow.py"]
+    # shared by every stage: the one error type, time windows; and the sample-data generators
+    assert top == ["__init__.py", "errors.py", "simulate.py", "simulate_fleet.py", "timewindow.py"]

@@ -50,20 +50,53 @@ from analyzer.errors import AnalyzerError
     "--startups-per-hour",
     type=click.FloatRange(min=0.01, max=100_000),
     default=None,
-    help="Startup rate (default 3 in staging, 4 in production).",
+    help="Startup rate (default 3 in staging, 4 in production); with --services, per service.",
+)
+@click.option(
+    "--services",
+    default=None,
+    help=(
+        "A fleet sharing one VPC timeline: backend, auth, billing, or NAME=SCALE (phase-3 "
+        "medians times SCALE), comma-separated. Default: the single-service sample."
+    ),
+)
+@click.option(
+    "--deploy-every",
+    type=click.FloatRange(min=0.1),
+    default=3.0,
+    show_default=True,
+    help="With --services: days between a service's deploys (each within a quarter of it).",
+)
+@click.option(
+    "--regression",
+    default=None,
+    help="With --services: SERVICE:FACTOR multiplies phase-3 durations of its newest revision.",
 )
 def simulate(
-    env: str, days: int, out: str, seed: int, form: str, startups_per_hour: float | None
+    env: str,
+    days: int,
+    out: str,
+    seed: int,
+    form: str,
+    startups_per_hour: float | None,
+    services: str | None,
+    deploy_every: float,
+    regression: str | None,
 ) -> None:
     """Write a simulated Cloud Logging export of SMD startups drawn from known laws.
 
     Phase 3 (database) takes lognormal time by VPC connector state; the first half of the
     window runs a static 20 s timeout, the second half 75 s. Prints what it wrote as JSON:
-    importing the export must reproduce those counts.
+    importing the export must reproduce those counts. With --services, several services
+    read one VPC timeline, each deployed every few days; --regression makes one service's
+    newest revision slower in phase 3.
 
-    Example:
+    Examples:
 
         analyze simulate --env staging --days 28 --out staging.jsonl.gz
+
+        analyze simulate --env staging --days 7 --services backend,auth \\
+            --regression backend:1.3 --out fleet.jsonl.gz
     """
     from analyzer.lake.store import check_env_name
     from analyzer.simulate import SimulationSpec, manifest_counts, write_export
@@ -75,7 +108,28 @@ def simulate(
         form=form,  # type: ignore[arg-type]
         startups_per_hour=startups_per_hour,
     )
-    manifest = write_export(spec, Path(out))
+    if services is None:
+        if regression is not None:
+            raise AnalyzerError("--regression needs --services (a fleet with revisions)")
+        manifest = write_export(spec, Path(out))
+    else:
+        from analyzer.simulate_fleet import (
+            FleetSpec,
+            parse_regression,
+            parse_services,
+            write_fleet_export,
+        )
+
+        fleet = parse_services(services)
+        manifest = write_fleet_export(
+            FleetSpec(
+                spec=spec,
+                services=fleet,
+                deploy_every_days=deploy_every,
+                regression=parse_regression(regression, fleet) if regression else None,
+            ),
+            Path(out),
+        )
     click.echo(json.dumps(manifest_counts(manifest), indent=2))
 
 
