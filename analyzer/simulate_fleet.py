@@ -60,7 +60,7 @@ KNOWN_SERVICES = {
     "billing": FleetService("billing", phase3_scale=1.7, rate_scale=0.5),
 }
 DEPLOY_EVERY_DAYS = 3.0
-ROLLOUT_HOURS = 2.0
+ROLLOUT_HOURS = 6.0
 
 
 @dataclass(frozen=True)
@@ -140,9 +140,10 @@ def cloud_run_name(service: str, env: str) -> str:
 
 def _vpc_timeline(rng: random.Random, spec: SimulationSpec) -> list[tuple[datetime, str, float]]:
     """The env's state changes (when, new state, utilisation), drawn as the single-service
-    generator draws them: a new draw every 30 to 90 minutes from the hour's mix."""
-    changes: list[tuple[datetime, str, float]] = []
-    state, at = "healthy", spec.start
+    generator draws them: a new draw every 30 to 90 minutes from the hour's mix; the first
+    at the window's start, so every startup has a state on the timeline."""
+    changes = [(spec.start, "healthy", 0.4)]
+    state, at = "healthy", spec.start + timedelta(minutes=rng.uniform(30, 90))
     while at < spec.end:
         new_state = _draw_state(rng, at.hour)
         if new_state != state:
@@ -213,7 +214,7 @@ def simulate_fleet_entries(fleet: FleetSpec, manifest: FleetManifest) -> Iterato
     for t, kind, name in plan:
         if kind == 0:
             index = bisect.bisect_right(change_times, t) - 1
-            before = timeline[index - 1][1] if index else "healthy"
+            before = timeline[index - 1][1] if index else "unknown"
             _, state, utilization = timeline[index]
             manifest.vpc_state_changes += 1
             event = first.event(
@@ -228,8 +229,7 @@ def simulate_fleet_entries(fleet: FleetSpec, manifest: FleetManifest) -> Iterato
             )
             yield from _with_duplicates(rng, manifest, [event])
             continue
-        index = bisect.bisect_right(change_times, t) - 1
-        state, utilization = timeline[index][1:] if index >= 0 else ("healthy", 0.4)
+        _, state, utilization = timeline[bisect.bisect_right(change_times, t) - 1]
         revision = _revision_at(rng, deploys[name], t)
         service_laws = laws[name]
         if regressed and revision == regressed[1]:

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from analyzer.analysis.attempts import no_attempts_error, resolve_window
+from analyzer.analysis.fleet import service_frame
 from analyzer.analysis.stats.logrank import LogRank, logrank, stratified_logrank
 from analyzer.analysis.stats.multiple import benjamini_hochberg
 from analyzer.analysis.stats.survival import KaplanMeier
@@ -321,29 +321,17 @@ def regressions(
     fdr: float = FDR,
 ) -> RegressionReport:
     """Compare each service's `revisions` newest revisions of the window with the ones before."""
-    import polars as pl
-
     if not 0 < fdr < 1:
         raise AnalyzerError(f"--fdr {fdr}: a false discovery rate is between 0 and 1")
     if revisions < 1:
         raise AnalyzerError(f"--revisions {revisions}: compare at least one revision")
-    start, end = resolve_window(engine, env, since=since, until=until)
-    frame = engine.frame("revision_attempts", {"env": env, "start": start, "end": end})
-    if frame.is_empty():
-        raise no_attempts_error(engine, env, start, end)
-    services = sorted(set(frame["service"].to_list()))
-    if service is not None:
-        if service not in services:
-            raise AnalyzerError(
-                f"no service {service!r} in env {env!r} between {start:%Y-%m-%d %H:%M} and "
-                f"{end:%Y-%m-%d %H:%M} UTC; services found: {', '.join(services)}"
-            )
-        frame = frame.filter(pl.col("service") == service)
-        services = [service]
+    frame, services, window = service_frame(
+        engine, "revision_attempts", env=env, service=service, since=since, until=until
+    )
     comparisons, skipped = compare_revisions(frame, revisions=revisions, fdr=fdr)
     return RegressionReport(
         env=env,
-        window=Window(start=start, end=end),
+        window=window,
         fdr=fdr,
         method=METHOD,
         revisions=revisions,

@@ -1,13 +1,24 @@
 """The `analyze` command line: thin click commands over the library, each command's text
 formatting beside it."""
 
-from analyzer.cli import backtest, config, deploy, ingest, recommend, report, samples, summary
+from analyzer.cli import (
+    backtest,
+    config,
+    deploy,
+    fleet,
+    ingest,
+    recommend,
+    report,
+    samples,
+    summary,
+)
 from analyzer.cli.main import main
 
 __all__ = [
     "backtest",
     "config",
     "deploy",
+    "fleet",
     "ingest",
     "main",
     "recommend",

@@ -91,7 +91,7 @@ def simulate(
     read one VPC timeline, each deployed every few days; --regression makes one service's
     newest revision slower in phase 3.
 
-    Examples:
+    Example:
 
         analyze simulate --env staging --days 28 --out staging.jsonl.gz
 
