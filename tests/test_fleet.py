@@ -181,3 +181,95 @@ def test_same_fleet_seed_same_bytes(tmp_path: Path) -> None:
     write_fleet_export(spec, tmp_path / "a.jsonl.gz")
     write_fleet_export(spec, tmp_path / "b.jsonl.gz")
     assert (tmp_path / "a.jsonl.gz").read_bytes() == (tmp_path / "b.jsonl.gz").read_bytes()
+
+
+def _revision(e: dict[str, Any], revision: str) -> dict[str, Any]:
+    e["resource"]["labels"]["revision_name"] = revision
+    return e
+
+
+def test_fleet_queries_on_a_hand_made_lake(tmp_path: Path) -> None:
+    """Two startups of api (revision r1 at t=0, r2 at t=100; r1 seen first) and one of web:
+    revision_attempts and blame_attempts read them as can be checked by eye."""
+    from datetime import timedelta
+
+    from analyzer.engine import local_engine
+    from analyzer.ingest import import_paths
+    from tests.conftest import T0, entry, write_ndjson
+
+    def startup(t: float, instance: str, service: str, revision: str, d3: float, ok: bool):
+        end = {"event": "phase_completed", "phase": 3, "duration_s": d3}
+        if not ok:
+            end = {"event": "phase_failed", "phase": 3, "outcome": "timeout", "duration_s": d3}
+        events = [
+            {"event": "startup_started"},
+            {"event": "phase_started", "phase": 1},
+            {"event": "phase_completed", "phase": 1, "duration_s": 1.0},
+            {"event": "phase_started", "phase": 3, "vpc_state": "healthy"},
+            end,
+            {"event": "startup_completed" if ok else "startup_failed"},
+        ]
+        times = [0, 0, 1, 1, 1 + d3, 1 + d3]
+        return [
+            _revision(entry(p, t=t + dt, instance=instance, service=service), revision)
+            for p, dt in zip(events, times, strict=True)
+        ]
+
+    entries = [
+        *startup(0, "a", "api", "api-r1", 5.0, True),
+        *startup(100, "b", "api", "api-r2", 20.0, False),
+        *startup(50, "c", "web", "web-r1", 2.0, True),
+    ]
+    store = Store(tmp_path / "lake")
+    import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
+    engine = local_engine(store)
+    window = {"env": "staging", "start": T0, "end": T0 + timedelta(seconds=200)}
+    rows = engine.rows("revision_attempts", window)
+    got = sorted(
+        (r["service"], r["revision"], r["phase"], r["duration_s"], r["observed"]) for r in rows
+    )
+    assert got == [
+        ("api", "api-r1", 1, 1.0, True),
+        ("api", "api-r1", 3, 5.0, True),
+        ("api", "api-r2", 1, 1.0, True),
+        ("api", "api-r2", 3, 20.0, False),
+        ("web", "web-r1", 1, 1.0, True),
+        ("web", "web-r1", 3, 2.0, True),
+    ]
+    first = {r["revision"]: r["first_seen"] for r in rows}
+    assert first["api-r1"] == T0 and first["api-r2"] == T0 + timedelta(seconds=100)
+    later = engine.rows("revision_attempts", {**window, "start": T0 + timedelta(seconds=60)})
+    assert {(r["revision"], r["first_seen"]) for r in later} == {
+        ("api-r2", T0 + timedelta(seconds=100))
+    }
+    blame = engine.rows("blame_attempts", window)
+    by_startup = {(r["startup_id"], r["phase"]): r for r in blame}
+    assert by_startup["b", 3]["startup_duration_s"] == pytest.approx(21.0)
+    assert by_startup["b", 3]["startup_outcome"] == "failed"
+    assert by_startup["b", 3]["outcome"] == "timeout"
+    assert by_startup["c", 1]["revision"] == "web-r1"
+    assert len(blame) == 6
+
+
+def test_recommend_and_report_say_what_the_newest_deploy_changed(
+    fleet: tuple[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    from analyzer.engine import local_engine
+    from analyzer.report import write_report
+
+    store, manifest = fleet
+    regressed = manifest["regression"]["revision"]
+    args = ["recommend", "--env", "staging", "--store", store, "--no-history"]
+    text = _run(*args)
+    assert "Changed since the revisions before (analyze regressions):" in text
+    note = text.split("Changed since the revisions before")[1]
+    assert f"slower: netra-backend-staging {regressed}" in note and "phase 3" in note
+    assert "netra-auth-staging" not in note
+    assert "timeouts" in _run(*args, "--format", "json")  # JSON stays the recommendation alone
+    page = write_report(
+        engine=local_engine(Store(Path(store))), store=Store(Path(store)), env="staging",
+        out=tmp_path / "r.html",
+    ).read_text()  # fmt: skip
+    section = page.split("<h2>Regressions by revision</h2>")[1]
+    assert regressed in section and "<table>" in section
+    assert "netra-auth-staging" not in section

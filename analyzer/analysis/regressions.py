@@ -54,6 +54,14 @@ class Ratio(BaseModel):
     ratio: float | None
     ci: tuple[float | None, float | None]
 
+    def text(self) -> str:
+        """`x1.26 (1.11..1.43)`; `n/a` where a side's curve never reaches the quantile."""
+        if self.ratio is None:
+            return "n/a"
+        low, high = self.ci
+        band = f" ({low:.2f}..{high:.2f})" if low is not None and high is not None else ""
+        return f"x{self.ratio:.2f}{band}"
+
 
 class RevisionComparison(BaseModel):
     service: str

@@ -10,12 +10,12 @@ import click
 
 from analyzer.cli.main import env_option, format_option, main, render_model, store_option
 from analyzer.cli.render import percent, table, when
-from analyzer.engine import local_engine
+from analyzer.engine import Engine, local_engine
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:
     from analyzer.analysis.blame import Blame
-    from analyzer.analysis.regressions import Ratio, RegressionReport, RevisionComparison
+    from analyzer.analysis.regressions import RegressionReport, RevisionComparison
 
 SINCE_HELP = "Window start: a span back from its end (28d, 2w, 12h) or an ISO-8601 time."
 UNTIL_HELP = "Window end (ISO-8601). Default: the env's last event."
@@ -91,21 +91,36 @@ def regressions(
     click.echo(render_model(report, fmt, format_regressions))
 
 
-def _ratio(r: Ratio) -> str:
-    if r.ratio is None:
-        return "n/a"
-    low, high = r.ci
-    band = f" ({low:.2f}..{high:.2f})" if low is not None and high is not None else ""
-    return f"x{r.ratio:.2f}{band}"
-
-
 def regression_line(c: RevisionComparison) -> str:
     """One flagged comparison in a sentence (also the `recommend` note)."""
     return (
         f"{c.service} {c.revision} (first seen {when(c.first_seen)}): phase {c.phase} "
         f"{c.operation}, {c.vpc_state} state{'s' if c.vpc_state == 'all' else ''}: median "
-        f"{_ratio(c.median)}, q {c.q_value:.3g}"
+        f"{c.median.text()}, q {c.q_value:.3g}"
     )
+
+
+def changed_since_note(engine: Engine, env: str, *, since: str, until: str | None) -> str:
+    """The weekly `recommend` table's last lines: what each service's newest revision made
+    slower (`analyze regressions`), or that nothing was; nothing where no service has two
+    revisions to compare."""
+    from analyzer.analysis.regressions import regressions as find_regressions
+    from analyzer.errors import AnalyzerError
+
+    try:
+        report = find_regressions(engine=engine, env=env, since=since, until=until)
+    except AnalyzerError:
+        return ""
+    if not report.comparisons:
+        return ""
+    flagged = [c for c in report.flagged if c.vpc_state == "all"]
+    if not flagged:
+        return (
+            "\nChanged since the revisions before: no phase slower beyond noise in each "
+            "service's newest revision (analyze regressions)."
+        )
+    lines = ["", "Changed since the revisions before (analyze regressions):"]
+    return "\n".join(lines + ["  slower: " + regression_line(c) for c in flagged])
 
 
 def format_regressions(report: RegressionReport) -> str:
@@ -134,8 +149,8 @@ def format_regressions(report: RegressionReport) -> str:
             c.vpc_state,
             c.attempts_new,
             c.attempts_baseline,
-            _ratio(c.median),
-            _ratio(c.p95),
+            c.median.text(),
+            c.p95.text(),
             round(c.logrank_z, 2),
             f"{c.q_value:.3g}",
             "SLOWER" if c.flagged else "",

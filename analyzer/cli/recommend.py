@@ -101,6 +101,12 @@ def recommend_command(
     if not no_history:
         append_recommendation(lake, rec)
     click.echo(render_model(rec, fmt, format_recommendation, csv_rows=["timeouts"]))
+    if fmt == "table":  # the weekly read ends with what the newest deploys changed
+        from analyzer.cli.fleet import changed_since_note
+
+        note = changed_since_note(local_engine(lake), env, since=since, until=until)
+        if note:
+            click.echo(note)
 
 
 @main.command()

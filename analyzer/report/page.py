@@ -17,6 +17,7 @@ from analyzer.recommend.history import load_history
 from analyzer.recommend.model import Recommendation
 from analyzer.recommend.timeouts import recommend
 from analyzer.report.charts import survival_chart, sweep_chart, timeline_chart
+from analyzer.report.regressions import regressions_section
 from analyzer.runtime.schema import parse_config
 
 STYLE = """
@@ -159,6 +160,7 @@ def write_report(
         ),
         f"<p class='note'>{html.escape(b.evidence['model'])}</p>",
     ]
+    sections += regressions_section(engine=engine, env=env, since=since, table=_table)
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>analyzer report: {html.escape(env)}</title><style>{STYLE}</style></head><body>"
