@@ -252,10 +252,11 @@ def test_fleet_queries_on_a_hand_made_lake(tmp_path: Path) -> None:
 
 
 def test_recommend_and_report_say_what_the_newest_deploy_changed(
-    fleet: tuple[str, dict[str, Any]], tmp_path: Path
+    fleet: tuple[str, dict[str, Any]],
 ) -> None:
     from analyzer.engine import local_engine
-    from analyzer.report import write_report
+    from analyzer.report.page import _table
+    from analyzer.report.regressions import regressions_section
 
     store, manifest = fleet
     regressed = manifest["regression"]["revision"]
@@ -266,10 +267,10 @@ def test_recommend_and_report_say_what_the_newest_deploy_changed(
     assert f"slower: netra-backend-staging {regressed}" in note and "phase 3" in note
     assert "netra-auth-staging" not in note
     assert "timeouts" in _run(*args, "--format", "json")  # JSON stays the recommendation alone
-    page = write_report(
-        engine=local_engine(Store(Path(store))), store=Store(Path(store)), env="staging",
-        out=tmp_path / "r.html",
-    ).read_text()  # fmt: skip
-    section = page.split("<h2>Regressions by revision</h2>")[1]
+    engine = local_engine(Store(Path(store)))
+    section = "".join(regressions_section(engine=engine, env="staging", since="28d", table=_table))
+    assert section.startswith("<h2>Regressions by revision</h2>")
     assert regressed in section and "<table>" in section
     assert "netra-auth-staging" not in section
+    empty = regressions_section(engine=engine, env="production", since="28d", table=_table)
+    assert "Not compared: no telemetry for env &#x27;production&#x27;" in empty[-1]

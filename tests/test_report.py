@@ -52,6 +52,7 @@ def test_page_is_self_contained(report: Path) -> None:
         "Timeline",
         "Recommendation",
         "Circuit breaker",
+        "Regressions by revision",
     ):
         assert heading in page
 
