@@ -7,8 +7,9 @@ than any deploy, and the revisions met different mixes of it), plus one row over
 (`vpc_state` = `all`) whose test is the log-rank test stratified by state. Censoring (timeouts,
 errors) is honoured throughout: medians and p95 come from Kaplan-Meier curves, the test is the
 log-rank test, one-sided (a deploy that made a phase faster is not an alarm). Across every
-comparison of a run, the p-values are adjusted by Benjamini-Hochberg, and a comparison is
-flagged when its q-value is at most the false discovery rate asked for.
+comparison of a run, the p-values are adjusted by Benjamini-Hochberg in two stages (phases,
+then their states; see `_adjusted`), and a comparison is flagged when its q-value is at most
+the false discovery rate asked for. The newest revision is the one first seen last.
 """
 
 from __future__ import annotations
@@ -36,12 +37,13 @@ if TYPE_CHECKING:
 
 ALL_STATES = "all"
 CONFIDENCE = 0.95
-FDR = 0.02  # a week without any regression raises an alarm about 1 time in 30 (README)
+FDR = 0.02  # a clean week raised an alarm in 3 % of simulated fleets (README)
 MIN_ATTEMPTS = 10  # per side of a comparison, and at least one completion on each
 METHOD = (
     "newest revision against the earlier ones of the window, per phase, operation and VPC "
-    "state; one-sided log-rank test (stratified by state for `all`); Benjamini-Hochberg "
-    "across every comparison; ratio intervals from each Kaplan-Meier quantile's Brookmeyer-"
+    "state; one-sided log-rank test (stratified by state for `all`); two-stage Benjamini-"
+    "Hochberg (phases by their `all` test, then states within the phases selected); ratio "
+    "intervals from each Kaplan-Meier quantile's Brookmeyer-"
     "Crowley interval on the log scale (inverse-variance pooled over states for `all`)"
 )
 

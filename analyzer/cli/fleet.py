@@ -51,9 +51,8 @@ def service_window_options(since: str) -> Callable[[F], F]:
 @click.option(
     "--fdr",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    default=0.02,
-    show_default=True,
-    help="False discovery rate across every comparison (Benjamini-Hochberg).",
+    default=None,
+    help="False discovery rate across every comparison (Benjamini-Hochberg). [default: 0.02]",
 )
 @format_option("table", "json")
 def regressions(
@@ -63,7 +62,7 @@ def regressions(
     since: str,
     until: str | None,
     revisions: int,
-    fdr: float,
+    fdr: float | None,
     fmt: str,
 ) -> None:
     """Did a deploy make a phase slower? Each service's newest revision against the ones before.
@@ -77,6 +76,7 @@ def regressions(
 
         analyze regressions --env staging --service netra-backend-staging --since 28d
     """
+    from analyzer.analysis.regressions import FDR
     from analyzer.analysis.regressions import regressions as find_regressions
 
     report = find_regressions(
@@ -86,7 +86,7 @@ def regressions(
         since=since,
         until=until,
         revisions=revisions,
-        fdr=fdr,
+        fdr=FDR if fdr is None else fdr,
     )
     click.echo(render_model(report, fmt, format_regressions))
 
