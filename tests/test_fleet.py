@@ -151,7 +151,7 @@ def test_fleet_commands_fail_in_one_line(fleet: tuple[str, dict[str, Any]], comm
     assert "services found: netra-auth-staging, netra-backend-staging" in unknown.output
     assert "Traceback" not in unknown.output
     empty = runner.invoke(main, [command, "--env", "production", "--store", store])
-    assert empty.exit_code == 2 and "no telemetry for env 'production'" in empty.output
+    assert empty.exit_code == 3 and "no telemetry for env 'production'" in empty.output
 
 
 def test_simulate_fleet_options_are_checked(tmp_path: Path) -> None:

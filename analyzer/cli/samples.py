@@ -94,9 +94,7 @@ def simulate(
     Example:
 
         analyze simulate --env staging --days 28 --out staging.jsonl.gz
-
-        analyze simulate --env staging --days 7 --services backend,auth \\
-            --regression backend:1.3 --out fleet.jsonl.gz
+        analyze simulate --env staging --services backend,auth --regression auth:1.3 --out f.jsonl
     """
     from analyzer.lake.store import check_env_name
     from analyzer.simulate import SimulationSpec, manifest_counts, write_export
