@@ -4,17 +4,24 @@ Request body: `resourceNames`, `filter`, `orderBy`, `pageSize`, `pageToken`. Ans
 and `nextPageToken`, the token left out on the last page. It evaluates the filters the
 collector writes (AND of clauses; OR groups; `:*`, `:"text"`, `=`, `>=`, `<`, `>` on dotted
 fields), answers 400 INVALID_ARGUMENT to anything else, 404 to unknown projects and 403 to
-`projects/forbidden`, and injects 429 and 503 answers and empty pages that carry a token.
+`projects/forbidden`, and injects faults by request number: error statuses (429, 503, 401...),
+empty pages that carry a token, a connection cut mid-body ("cut"), a 200 with an HTML body
+("html"), a body dripped one byte every `drip_s` ("drip"). It can also serve the pages of a
+listing in a shuffled order (`shuffle_pages`) or send every page's own token back as the next
+one (`loop_tokens`), and pass entries the filter would refuse (`unfiltered_ids`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
+import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +40,7 @@ SEVERITIES = [
 ]
 STATUS = {
     400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     429: "RESOURCE_EXHAUSTED",
@@ -135,14 +143,20 @@ def compile_filter(text: str) -> Callable[[dict[str, Any]], bool]:
 
 @dataclass
 class FakeCloudLogging:
-    """The server's state; `faults` maps a request number (1-based) to 429, 503 or "empty"."""
+    """The server's state; `faults` maps a request number (1-based) to a status code, "empty",
+    "cut", "html" or "drip"."""
 
     entries: list[dict[str, Any]]
     project: str = "demo"
     faults: dict[int, int | str] = field(default_factory=dict)
     delay_s: float = 0.0
+    shuffle_pages: bool = False
+    loop_tokens: bool = False
+    drip_s: float = 2.0
+    unfiltered_ids: set[str] = field(default_factory=set)
     requests: list[dict[str, Any]] = field(default_factory=list)
     answered_entries: int = 0
+    url: str = ""
 
     def __post_init__(self) -> None:
         unique = {e["insertId"]: e for e in self.entries}  # the API returns an entry once
@@ -150,7 +164,8 @@ class FakeCloudLogging:
         self.lock = threading.Lock()
         self._selected: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
 
-    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], str | None]:
+        """(status, answer, how to send it: None, "cut", "html" or "drip")."""
         with self.lock:
             self.requests.append(body)
             number = len(self.requests)
@@ -158,34 +173,47 @@ class FakeCloudLogging:
             time.sleep(self.delay_s)
         fault = self.faults.get(number)
         if isinstance(fault, int):
-            return fault, _error(fault, "injected fault")
+            return fault, _error(fault, "injected fault"), None
         names = body.get("resourceNames") or []
         if names == ["projects/forbidden"]:
-            return 403, _error(403, "The caller does not have permission")
+            return 403, _error(403, "The caller does not have permission"), None
         if names != [f"projects/{self.project}"]:
-            return 404, _error(404, f"Project {names} not found")
+            return 404, _error(404, f"Project {names} not found"), None
         try:
             selected = self._select(body.get("filter", ""), body.get("orderBy"))
+            position = _decode(body.get("pageToken"))
         except FilterError as exc:
-            return 400, _error(400, f"Invalid filter: {exc}")
+            return 400, _error(400, f"Invalid filter: {exc}"), None
+        except ValueError:
+            return 400, _error(400, "Invalid page token"), None
         size = int(body.get("pageSize") or 50)
-        offset = _decode(body.get("pageToken"))
         if fault == "empty":
-            return 200, {"nextPageToken": _encode(offset)}
-        page = selected[offset : offset + size]
+            return 200, {"nextPageToken": _encode(position, number)}, None
+        pages = math.ceil(len(selected) / size)
+        order = list(range(pages))
+        if self.shuffle_pages:
+            random.Random(len(selected)).shuffle(order)
+        chunk = order[position] if position < pages else pages
+        page = selected[chunk * size : (chunk + 1) * size]
+        answer: dict[str, Any] = {"entries": page}
+        if self.loop_tokens:
+            answer["nextPageToken"] = _encode(position)
+        elif position + 1 < pages:
+            answer["nextPageToken"] = _encode(position + 1)
+        if fault in ("cut", "html", "drip"):
+            return 200, answer, str(fault)
         with self.lock:
             self.answered_entries += len(page)
-        answer: dict[str, Any] = {"entries": page}
-        if offset + size < len(selected):
-            answer["nextPageToken"] = _encode(offset + size)
-        return 200, answer
+        return 200, answer, None
 
     def _select(self, text: str, order_by: str | None) -> list[dict[str, Any]]:
         """The entries a filter selects, in order; kept per filter, as paging repeats it."""
         key = (text, order_by)
         if key not in self._selected:
             matches = compile_filter(text)
-            selected = [e for e in self.entries if matches(e)]
+            selected = [
+                e for e in self.entries if e["insertId"] in self.unfiltered_ids or matches(e)
+            ]
             if order_by == "timestamp desc":
                 selected.reverse()
             self._selected[key] = selected
@@ -207,12 +235,26 @@ class FakeCloudLogging:
                     return
                 self._send(*state.answer(body))
 
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
+            def _send(self, status: int, payload: dict[str, Any], how: str | None = None) -> None:
                 data = json.dumps(payload).encode()
+                kind = "application/json"
+                if how == "html":
+                    data, kind = b"<html><body><h1>Sign in</h1></body></html>", "text/html"
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
+                if how == "cut":  # half the body, then the connection closes
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                if how == "drip":
+                    for i in range(len(data)):
+                        self.wfile.write(data[i : i + 1])
+                        self.wfile.flush()
+                        time.sleep(state.drip_s)
+                    return
                 self.wfile.write(data)
 
             def log_message(self, *args: object) -> None:
@@ -223,18 +265,35 @@ class FakeCloudLogging:
         return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+@contextmanager
+def running(entries: list[dict[str, Any]]) -> Iterator[FakeCloudLogging]:
+    """A server over these entries, its address in `.url`, stopped afterwards."""
+    fake = FakeCloudLogging(entries=list(entries))
+    server, fake.url = fake.serve()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+
+
 def _error(code: int, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "status": STATUS.get(code, "UNKNOWN")}}
 
 
-def _encode(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"o": offset}).encode()).decode()
+def _encode(position: int, nonce: int = 0) -> str:
+    """A page's token; `nonce` makes an empty page's token new, as the API's are."""
+    document = {"o": position, "n": nonce} if nonce else {"o": position}
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode()
 
 
 def _decode(token: str | None) -> int:
+    """The page a token names; ValueError for a token this server did not write."""
     if not token:
         return 0
-    return int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(token.encode()))["o"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"bad page token {token!r}") from exc
 
 
 def telemetry_count(

@@ -21,36 +21,41 @@ from analyzer.ingest.cloud_logging import RequestPacer, build_filter
 from analyzer.ingest.collect import CollectRequest, collect
 from analyzer.lake.store import Store
 from analyzer.simulate import NOISE_LINES, SimulationManifest, SimulationSpec, simulate_entries
-from tests.fake_cloud_logging import FakeCloudLogging
+from tests.fake_cloud_logging import FakeCloudLogging, running
 
 SINCE, UNTIL = "2026-10-26T00:00:00Z", "2026-10-27T00:00:00Z"
 
 
-def _entries() -> list[dict]:
+def simulated_day(forms: dict[str, int], startups_per_hour: float) -> list[dict]:
+    """A day of simulated entries, from one seed per form."""
     found = []
-    for form, seed in (("structured", 3), ("text", 4)):
-        spec = SimulationSpec(env="staging", days=1, form=form, seed=seed, startups_per_hour=40)
+    for form, seed in forms.items():
+        spec = SimulationSpec(
+            env="staging", days=1, form=form, seed=seed, startups_per_hour=startups_per_hour
+        )
         manifest = SimulationManifest(env="staging", form=form, start="", end="")
         found.extend(simulate_entries(spec, manifest))
     return found
 
 
-ENTRIES = _entries()
-# Startups just before the end of the day log past it: outside the window, not collected.
-TELEMETRY_IDS = {
-    e["insertId"]
-    for e in ENTRIES
-    if e.get("textPayload") not in NOISE_LINES and e["timestamp"] < "2026-10-27"
-}
+def telemetry_ids(entries: list[dict]) -> set[str]:
+    """What collect stores of the day: startups just before its end log past it, outside the
+    window."""
+    return {
+        e["insertId"]
+        for e in entries
+        if e.get("textPayload") not in NOISE_LINES and e["timestamp"] < "2026-10-27"
+    }
+
+
+ENTRIES = simulated_day({"structured": 3, "text": 4}, startups_per_hour=40)
+TELEMETRY_IDS = telemetry_ids(ENTRIES)
 
 
 @pytest.fixture
 def cloud():
-    fake = FakeCloudLogging(entries=list(ENTRIES))
-    server, url = fake.serve()
-    fake.url = url
-    yield fake
-    server.shutdown()
+    with running(ENTRIES) as fake:
+        yield fake
 
 
 def request(cloud: FakeCloudLogging, **overrides) -> CollectRequest:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -14,6 +15,19 @@ from analyzer.cli.main import (
 )
 from analyzer.ingest import ImportProgress, import_paths
 from analyzer.lake.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def lock_timeout_option(func: F) -> F:
+    return click.option(
+        "--lock-timeout",
+        "lock_timeout_s",
+        type=click.FloatRange(min=0.0),
+        default=None,
+        help="Seconds to wait for another writer's lock on the store before giving up. "
+        "Default: wait (saying who holds it).",
+    )(func)
 
 
 def _progress_printer() -> Any:
@@ -36,7 +50,10 @@ def _progress_printer() -> Any:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @env_option
 @store_option
-def import_command(paths: tuple[str, ...], env: str, store: str | None) -> None:
+@lock_timeout_option
+def import_command(
+    paths: tuple[str, ...], env: str, store: str | None, lock_timeout_s: float | None
+) -> None:
     """Import Cloud Logging exports into the lake.
 
     PATHS are files or folders (searched recursively for .json, .jsonl, .ndjson and .gz):
@@ -47,9 +64,8 @@ def import_command(paths: tuple[str, ...], env: str, store: str | None) -> None:
 
         analyze import exports/ --env staging
     """
-    result = import_paths(
-        list(paths), env=env, store=Store.resolve(store), on_progress=_progress_printer()
-    )
+    lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
+    result = import_paths(list(paths), env=env, store=lake, on_progress=_progress_printer())
     click.echo(result.summary_line())
     for reason, count in sorted(result.quarantine_reasons.items()):
         click.echo(f"  quarantined {count:,}: {reason}")
@@ -99,6 +115,29 @@ def import_command(paths: tuple[str, ...], env: str, store: str | None) -> None:
     show_default=True,
     help="Retries in a row before giving up (what was fetched stays stored).",
 )
+@click.option(
+    "--request-timeout-s",
+    type=click.FloatRange(min=0.1),
+    default=120.0,
+    show_default=True,
+    help="Longest one request may take, answer read whole (then it is retried).",
+)
+@click.option(
+    "--read-timeout-s",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Longest wait for the next bytes of an answer.",
+)
+@click.option(
+    "--max-run-s",
+    type=click.FloatRange(min=0.0),
+    default=3600.0,
+    show_default=True,
+    help="Longest the whole run may take; it then stops, keeping what it stored (run it "
+    "again to resume).",
+)
+@lock_timeout_option
 def collect(
     env: str,
     project: str,
@@ -112,6 +151,10 @@ def collect(
     requests_per_minute: float,
     backoff_base_s: float,
     max_retries: int,
+    request_timeout_s: float,
+    read_timeout_s: float,
+    max_run_s: float,
+    lock_timeout_s: float | None,
 ) -> None:
     """Pull startup telemetry from Cloud Logging into the lake.
 
@@ -124,6 +167,7 @@ def collect(
 
         analyze collect --env staging --project my-project --service backend --since 7d
     """
+    from analyzer.ingest.cloud_logging import RequestLimits
     from analyzer.ingest.collect import CollectProgress, CollectRequest
     from analyzer.ingest.collect import collect as run_collect
 
@@ -139,6 +183,8 @@ def collect(
         requests_per_minute=requests_per_minute,
         backoff_base_s=backoff_base_s,
         max_retries=max_retries,
+        limits=RequestLimits(read_s=read_timeout_s, request_s=request_timeout_s),
+        max_run_s=max_run_s,
     )
 
     def show(p: CollectProgress) -> None:
@@ -150,9 +196,8 @@ def collect(
             nl=p.covered >= 1.0,
         )
 
-    result = run_collect(
-        request, store=Store.resolve(store), on_progress=show if sys.stderr.isatty() else None
-    )
+    lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
+    result = run_collect(request, store=lake, on_progress=show if sys.stderr.isatty() else None)
     click.echo(result.summary_line())
 
 
@@ -166,7 +211,8 @@ def collect(
     show_default=True,
     help="Rewrite a day only when it has at least this many segments.",
 )
-def compact(env: str, store: str | None, min_segments: int) -> None:
+@lock_timeout_option
+def compact(env: str, store: str | None, min_segments: int, lock_timeout_s: float | None) -> None:
     """Rewrite each day's many small segments (left by frequent collect runs) as one.
 
     Every event is kept; queries read fewer files afterwards.
@@ -177,5 +223,6 @@ def compact(env: str, store: str | None, min_segments: int) -> None:
     """
     from analyzer.lake.compact import compact as run_compact
 
-    result = run_compact(store=Store.resolve(store), env=env, min_segments=min_segments)
+    lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
+    result = run_compact(store=lake, env=env, min_segments=min_segments)
     click.echo(result.summary_line())

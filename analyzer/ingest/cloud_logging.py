@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,21 @@ ENTRIES_PER_PAGE = 1000
 # The text lines of TELEMETRY.md §3 all start with one of these.
 TEXT_PREFIXES = ("SMD ", "VPC connector", "Database circuit breaker", "Database fallback applied")
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+BODY_CHUNK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """How long one entries.list request may take: to connect, between two reads of its
+    answer, and in all (a server that drips a byte at a time never trips the read timeout)."""
+
+    connect_s: float = 10.0
+    read_s: float = 30.0
+    request_s: float = 120.0
+
+
+class AnswerNotJson(Exception):
+    """The endpoint answered with success but not with JSON (a proxy's or a login page)."""
 
 
 def rfc3339(ts: datetime) -> str:
@@ -74,16 +90,24 @@ class RequestPacer:
 
 
 def make_client(
-    *, project: str, pacer: RequestPacer, api_endpoint: str | None, anonymous: bool
+    *,
+    project: str,
+    pacer: RequestPacer,
+    api_endpoint: str | None,
+    anonymous: bool,
+    limits: RequestLimits | None = None,
 ) -> Any:
-    """The official client on the HTTP/JSON transport, every request paced by `pacer`.
-    Application Default Credentials unless `anonymous` (for private endpoints and tests)."""
+    """The official client on the HTTP/JSON transport, every request paced by `pacer` and held
+    to `limits`. Application Default Credentials unless `anonymous` (for private endpoints and
+    tests)."""
     import google.auth
     from google.auth.credentials import AnonymousCredentials
     from google.auth.exceptions import DefaultCredentialsError
+    from google.auth.transport import DEFAULT_REFRESH_STATUS_CODES
     from google.auth.transport.requests import AuthorizedSession
     from google.cloud import logging as cloud_logging
 
+    bounds = limits or RequestLimits()
     if anonymous:
         credentials: Any = AnonymousCredentials()
     else:
@@ -100,16 +124,81 @@ def make_client(
     class PacedSession(AuthorizedSession):
         def request(self, *args: Any, **kwargs: Any) -> Any:
             pacer.wait_turn()
-            return super().request(*args, **kwargs)
+            deadline = time.monotonic() + bounds.request_s
+            kwargs["timeout"] = (bounds.connect_s, bounds.read_s)
+            kwargs["stream"] = True
+            response = super().request(*args, **kwargs)
+            read_whole_answer(response, deadline=deadline, request_s=bounds.request_s)
+            return response
 
     options = {"api_endpoint": api_endpoint} if api_endpoint else None
+    # Anonymous credentials cannot be refreshed: a 401 is then the answer, not a refresh.
+    refresh = () if anonymous else DEFAULT_REFRESH_STATUS_CODES
     return cloud_logging.Client(
         project=project,
         credentials=credentials,
-        _http=PacedSession(credentials),
+        _http=PacedSession(credentials, refresh_status_codes=refresh),
         _use_grpc=False,
         client_options=options,
     )
+
+
+def list_entry_pages(client: Any, *, project: str, filter_: str, page_token: str | None) -> Any:
+    """entries.list page by page, ascending, from `page_token`: the client's own HTTP iterator
+    (as `Client.list_entries` builds it), with each entry as the API sent it. The client's
+    entry objects refuse entries that the importer quarantines (a timestamp with an offset, a
+    `resource` that is not an object) and lose nothing the importer reads; its generator hides
+    the page token a resumed listing needs."""
+    from google.api_core import page_iterator
+    from google.cloud.logging import ASCENDING
+
+    pages = page_iterator.HTTPIterator(
+        client=client,
+        api_request=client._connection.api_request,
+        path="/entries:list",
+        item_to_value=lambda _iterator, entry: entry,
+        items_key="entries",
+        page_token=page_token,
+        extra_params={
+            "resourceNames": [f"projects/{project}"],
+            "filter": filter_,
+            "orderBy": ASCENDING,
+            "pageSize": ENTRIES_PER_PAGE,
+        },
+    )
+    pages._HTTP_METHOD = "POST"  # as the client sends it: a read-only POST
+    return pages
+
+
+def read_whole_answer(response: Any, *, deadline: float, request_s: float) -> None:
+    """Read the body of a streamed `requests` response by `deadline`, as `response.content`.
+    A body cut short is a connection error (retried); a success that is not JSON is
+    `AnswerNotJson` (not retried)."""
+    from requests import exceptions as http
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    chunks: list[bytes] = []
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                response.close()
+                raise http.ReadTimeout(f"no whole answer within {request_s:g} s")
+            chunk = response.raw.read1(BODY_CHUNK_BYTES, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except Urllib3Error as exc:
+        response.close()
+        raise http.ConnectionError(f"the connection was cut mid-answer ({exc})") from exc
+    response._content = b"".join(chunks)
+    response._content_consumed = True
+    kind = response.headers.get("Content-Type", "")
+    if 200 <= response.status_code < 300 and response._content and "json" not in kind:
+        start = response._content[:60].decode("utf-8", "replace").split()
+        raise AnswerNotJson(
+            f"the endpoint answered {response.status_code} with {kind or 'no content type'}, "
+            f"not JSON ({' '.join(start)!r}...): is --api-endpoint a Cloud Logging API?"
+        )
 
 
 def classify(exc: BaseException) -> tuple[bool, str]:
@@ -124,15 +213,27 @@ def classify(exc: BaseException) -> tuple[bool, str]:
         if code in RETRYABLE_STATUS or isinstance(exc, api.DeadlineExceeded):
             return True, text
         return False, _explain(code, text)
-    if isinstance(exc, http.ConnectionError | http.Timeout):
+    from google.auth import exceptions as auth
+
+    if isinstance(exc, http.ConnectionError | http.Timeout | http.ChunkedEncodingError):
         return True, f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, AnswerNotJson):
+        return False, str(exc)
+    if isinstance(exc, http.JSONDecodeError):
+        return False, f"the endpoint's answer is not valid JSON ({exc})"
+    if isinstance(exc, auth.GoogleAuthError):
+        return False, (
+            f"the credentials could not be used ({exc}); run `gcloud auth application-default "
+            "login`, or give --anonymous for an endpoint that needs no credentials"
+        )
     return False, f"{type(exc).__name__}: {exc}"
 
 
 def _explain(code: int | None, text: str) -> str:
     hints = {
         400: "the filter or a parameter is invalid",
-        401: "the credentials were refused",
+        401: "the credentials were refused (run `gcloud auth application-default login`; "
+        "with --anonymous the endpoint must accept requests without credentials)",
         403: "permission denied: the account needs roles/logging.viewer on the project",
         404: "unknown project (or endpoint)",
     }

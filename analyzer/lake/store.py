@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import shutil
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,17 +32,24 @@ def check_env_name(env: str) -> str:
     return env
 
 
+LOCK_POLL_S = 0.1
+
+
 @dataclass(frozen=True)
 class Store:
-    """A lake folder: `events/` (the event log), `quarantine/`, `recommendations/`."""
+    """A lake folder: `events/` (the event log), `quarantine/`, `recommendations/`.
+    `lock_timeout_s`: how long a writer waits for another's lock (None: as long as it takes)."""
 
     root: Path
+    lock_timeout_s: float | None = None
 
     @classmethod
-    def resolve(cls, store: str | Path | None = None) -> Store:
+    def resolve(
+        cls, store: str | Path | None = None, *, lock_timeout_s: float | None = None
+    ) -> Store:
         """`--store`, else `$ANALYZER_STORE`, else `./data/lake`."""
         chosen = store or os.environ.get(STORE_ENV_VAR) or DEFAULT_STORE
-        return cls(Path(chosen).expanduser())
+        return cls(Path(chosen).expanduser(), lock_timeout_s=lock_timeout_s)
 
     @property
     def events_dir(self) -> Path:
@@ -72,21 +82,55 @@ class Store:
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
-        """One writer at a time; leftovers of a writer that died are cleared on entry."""
+        """One writer at a time; leftovers of a writer that died are cleared on entry. The
+        holder writes who it is into the lock file (pid, command, since), so a writer that has
+        to wait says for whom, on stderr, and gives up after `lock_timeout_s`."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             lock_file = open(self.root / ".lock", "a+b")  # noqa: SIM115 - held for the block
         except OSError as exc:
             raise AnalyzerError(f"cannot open store {self.root}: {exc.strerror}") from exc
         with lock_file:
-            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+            self._take_lock(lock_file.fileno())
             try:
+                _write_holder(lock_file.fileno())
                 shutil.rmtree(self.tmp_dir, ignore_errors=True)
                 self.tmp_dir.mkdir(parents=True, exist_ok=True)
                 yield
             finally:
                 shutil.rmtree(self.tmp_dir, ignore_errors=True)
+                os.ftruncate(lock_file.fileno(), 0)
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+    def _take_lock(self, fd: int) -> None:
+        waited_since = time.monotonic()
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            holder = _read_holder(fd)
+            waited_s = time.monotonic() - waited_since
+            if self.lock_timeout_s is not None and waited_s >= self.lock_timeout_s:
+                raise AnalyzerError(
+                    f"store {self.root} is locked by {holder}; gave up after "
+                    f"{self.lock_timeout_s:g} s (--lock-timeout)"
+                )
+            if not told:
+                limit = (
+                    f"at most {self.lock_timeout_s:g} s"
+                    if self.lock_timeout_s is not None
+                    else "until it is free (--lock-timeout S to give up)"
+                )
+                print(
+                    f"waiting for the lock of store {self.root}, held by {holder}: {limit}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                told = True
+            time.sleep(LOCK_POLL_S)
 
     def new_staging_dir(self) -> Path:
         path = self.tmp_dir / uuid.uuid4().hex
@@ -149,6 +193,26 @@ class Store:
 
     def _seal_key(self, segment: Path) -> str:
         return str(segment.relative_to(self.root))
+
+
+def _write_holder(fd: int) -> None:
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "?"
+    holder = {
+        "pid": os.getpid(),
+        "command": command[:300],
+        "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(holder).encode(), 0)
+
+
+def _read_holder(fd: int) -> str:
+    """Who holds the lock, as its holder wrote it."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"null")
+        return f"pid {int(holder['pid'])} ({holder['command']}) since {holder['since']}"
+    except (OSError, ValueError, TypeError, KeyError):
+        return "another writer (it left no details)"
 
 
 def _fsync(path: Path) -> None:
