@@ -46,9 +46,9 @@ def test_a_copied_segment_is_read_once(tmp_path: Path, store: Store) -> None:
     assert _events_view(store) == "deduplicating"
     assert len(read_view(store, "lake_rows")) == 25
     assert len(read_view(store, "events")) == 20
-    result = compact(store=store, env="staging")  # repeats stay: nothing gets sealed
-    assert not result.sealed_now and _events_view(store) == "deduplicating"
-    assert len(read_view(store, "events")) == 20
+    result = compact(store=store, env="staging")  # the repeats are dropped, the lake sealed
+    assert result.repeats_dropped == 5 and result.sealed_now and _events_view(store) == "plain"
+    assert len(read_view(store, "lake_rows")) == len(read_view(store, "events")) == 20
 
 
 def test_compact_seals_a_lake_without_repeats(tmp_path: Path, store: Store) -> None:

@@ -13,6 +13,7 @@ from analyzer.cli.main import (
     main,
     store_option,
 )
+from analyzer.errors import AnalyzerError
 from analyzer.ingest import ImportProgress, import_paths
 from analyzer.lake.store import Store
 
@@ -226,3 +227,9 @@ def compact(env: str, store: str | None, min_segments: int, lock_timeout_s: floa
     lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
     result = run_compact(store=lake, env=env, min_segments=min_segments)
     click.echo(result.summary_line())
+    for segment, why in sorted(result.refused.items()):
+        click.secho(f"  refused {segment}: {why}", fg="red", err=True)
+    if result.refused:
+        raise AnalyzerError(
+            f"{len(result.refused)} segment(s) refused; `analyze verify --fix` moves them aside"
+        )

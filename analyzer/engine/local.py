@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
@@ -11,13 +11,19 @@ from analyzer.errors import NoDataError
 from analyzer.lake.connection import new_connection
 from analyzer.lake.sql import load_sql
 from analyzer.lake.store import Store
+from analyzer.lake.verify import naming_damaged_segments
 
 if TYPE_CHECKING:  # numpy arrives with the first query that needs it, polars likewise
+    from pathlib import Path
+
     import numpy as np
     import polars as pl
 
 # Views of queries/, in dependency order: each may read the ones before it.
 VIEWS = ("events", "vpc_states", "startups", "phase_attempts")
+# A compact replaces segments under a running question: it is asked again over the new set.
+READ_ATTEMPTS = 5
+T = TypeVar("T")
 
 
 class LocalEngine:
@@ -41,42 +47,54 @@ class LocalEngine:
     def rows(
         self, question: str, params: Mapping[str, object] | None = None
     ) -> list[dict[str, object]]:
-        con = connect(self.store)
-        try:
-            return query_rows(con, question, params)
-        finally:
-            con.close()
+        return self.ask(lambda con: query_rows(con, question, params))
 
     def frame(self, question: str, params: Mapping[str, object] | None = None) -> pl.DataFrame:
-        con = connect(self.store)
-        try:
-            return query_frame(con, question, params)
-        finally:
-            con.close()
+        return self.ask(lambda con: query_frame(con, question, params))
 
     def attempt_columns(
         self, params: Mapping[str, object]
     ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
         """The window's attempts (phase_attempt_durations.sql) as group keys (attempt_groups.sql:
         gid, phase, operation, vpc_state, attempts) and numeric columns (attempt_numbers.sql)."""
-        con = connect(self.store)
-        try:
+
+        def ask(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
             con.execute(
                 "CREATE TEMP TABLE attempts_in_window AS " + load_sql("phase_attempt_durations"),
                 dict(params),
             )
             con.execute("CREATE TEMP TABLE attempt_groups AS " + load_sql("attempt_groups"))
             keys = con.execute("SELECT * FROM attempt_groups ORDER BY gid").fetchall()
-            columns = con.execute(load_sql("attempt_numbers")).fetchnumpy()
-        finally:
-            con.close()
-        return keys, dict(columns)
+            return keys, dict(con.execute(load_sql("attempt_numbers")).fetchnumpy())
+
+        return self.ask(ask)
+
+    def ask(self, question: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """`question` over a connection to the store's segments as they are listed now. When
+        it fails and the listing has changed meanwhile (a compact removed segments it read),
+        it is asked again over the new listing; a failure over an unchanged listing names the
+        damaged segment if there is one."""
+        for attempt in range(READ_ATTEMPTS):
+            listing = self.store.segments("events")
+            with naming_damaged_segments(self.store):
+                try:
+                    con = connect(self.store, segments=listing)
+                    try:
+                        return question(con)
+                    finally:
+                        con.close()
+                except duckdb.Error:
+                    if attempt + 1 < READ_ATTEMPTS and self.store.segments("events") != listing:
+                        continue
+                    raise
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
-def connect(store: Store) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection whose views (`queries/`) read the store's segments."""
+def connect(store: Store, *, segments: list[Path] | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection whose views (`queries/`) read the store's segments (or
+    these of them)."""
     con = new_connection()
-    segments = store.segments("events")
+    segments = store.segments("events") if segments is None else segments
     files = [str(p) for p in segments]
     if files:
         con.execute("SET VARIABLE lake_files = ?", [files])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -141,11 +142,15 @@ class Store:
         """Move whole segment files from a staging folder into `kind/`, each by one rename.
 
         A crash part-way leaves whole segments only; their rows are then duplicates that the
-        next import of the same input skips, and it writes the rest. With `seal`, the segments
-        are first recorded as sealed (see `seal`).
+        next import of the same input skips, and it writes the rest. Each segment's checksum
+        is recorded first (see `checksums`); with `seal`, the segments are also recorded as
+        sealed (see `seal`).
         """
         sources = sorted(staged.rglob("*.parquet"))
         targets = [self.root / kind / source.relative_to(staged) for source in sources]
+        self.record_checksums(
+            {target: file_checksum(source) for source, target in zip(sources, targets, strict=True)}
+        )
         if seal:
             self.seal(targets)
         for source, target in zip(sources, targets, strict=True):
@@ -163,11 +168,7 @@ class Store:
         """Record event segments whose insert_ids their writer, holding the lock, found in no
         other segment and not twice in themselves. While every segment is sealed, `events`
         needs no deduplication (see `connect`). One line per segment, appended."""
-        lines = "".join(f"{self._seal_key(p)}\n" for p in segments)
-        with open(self.seals_path, "a", encoding="utf-8") as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
+        _append(self.seals_path, "".join(f"{self.segment_key(p)}\n" for p in segments))
 
     def sealed(self) -> set[str]:
         """The sealed segments (paths relative to the store), whole lines only."""
@@ -179,20 +180,55 @@ class Store:
 
     def reseal(self, segments: list[Path]) -> None:
         """Replace the record of sealed segments with these (after segments were removed)."""
-        staged = self.tmp_dir / "sealed-segments.txt"
-        staged.write_text("".join(f"{self._seal_key(p)}\n" for p in segments))
-        _fsync(staged)
-        os.replace(staged, self.seals_path)
+        _replace(
+            self.seals_path,
+            "".join(f"{self.segment_key(p)}\n" for p in segments),
+            scratch=self.tmp_dir,
+        )
 
     def sealed_among(self, segments: list[Path]) -> list[Path]:
         sealed = self.sealed()
-        return [p for p in segments if self._seal_key(p) in sealed]
+        return [p for p in segments if self.segment_key(p) in sealed]
 
     def all_sealed(self, segments: list[Path]) -> bool:
         return len(self.sealed_among(segments)) == len(segments)
 
-    def _seal_key(self, segment: Path) -> str:
+    def segment_key(self, segment: Path) -> str:
+        """How the records name a segment: its path relative to the store."""
         return str(segment.relative_to(self.root))
+
+    @property
+    def checksums_path(self) -> Path:
+        return self.root / "segment-checksums.sha256"
+
+    def record_checksums(self, checksums: dict[Path, str]) -> None:
+        """Append segments' SHA-256 (as `sha256sum` writes them: `sha256sum -c` checks them
+        from the store's folder), before the segments are published."""
+        _append(
+            self.checksums_path,
+            "".join(f"{digest}  {self.segment_key(p)}\n" for p, digest in checksums.items()),
+        )
+
+    def checksums(self) -> dict[str, str]:
+        """The recorded checksum of each segment (by `segment_key`), whole lines only; the
+        last line for a segment wins."""
+        try:
+            text = self.checksums_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        found = {}
+        for line in text.splitlines()[: text.count("\n")]:
+            digest, _, key = line.partition("  ")
+            if len(digest) == 64 and key:
+                found[key] = digest
+        return found
+
+    def keep_checksums(self, segments: list[Path]) -> None:
+        """Forget the checksums of segments that are gone (after segments were removed)."""
+        recorded = self.checksums()
+        kept = [(self.segment_key(p), recorded.get(self.segment_key(p))) for p in segments]
+        text = "".join(f"{d}  {k}\n" for k, d in kept if d)
+        _replace(self.checksums_path, text, scratch=self.tmp_dir)
 
 
 def _write_holder(fd: int) -> None:
@@ -213,6 +249,28 @@ def _read_holder(fd: int) -> str:
         return f"pid {int(holder['pid'])} ({holder['command']}) since {holder['since']}"
     except (OSError, ValueError, TypeError, KeyError):
         return "another writer (it left no details)"
+
+
+def file_checksum(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _replace(path: Path, text: str, *, scratch: Path) -> None:
+    """Write `path` anew in one rename (a crash leaves the old text or the new); staged in
+    `scratch`, the writer's folder that the next writer clears."""
+    staged = scratch / f"{path.name}.{uuid.uuid4().hex}"
+    staged.write_text(text, encoding="utf-8")
+    _fsync(staged)
+    os.replace(staged, path)
 
 
 def _fsync(path: Path) -> None:
