@@ -1,4 +1,4 @@
-"""`import`, `collect` and `compact`: the commands that write the lake."""
+"""`import`, `collect`, `compact` and `verify`: the commands that write and check the lake."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from analyzer.cli.main import (
 from analyzer.errors import AnalyzerError
 from analyzer.ingest import ImportProgress, import_paths
 from analyzer.lake.store import Store
+from analyzer.lake.verify import naming_damaged_segments
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,7 +67,8 @@ def import_command(
         analyze import exports/ --env staging
     """
     lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
-    result = import_paths(list(paths), env=env, store=lake, on_progress=_progress_printer())
+    with naming_damaged_segments(lake):
+        result = import_paths(list(paths), env=env, store=lake, on_progress=_progress_printer())
     click.echo(result.summary_line())
     for reason, count in sorted(result.quarantine_reasons.items()):
         click.echo(f"  quarantined {count:,}: {reason}")
@@ -233,3 +235,36 @@ def compact(env: str, store: str | None, min_segments: int, lock_timeout_s: floa
         raise AnalyzerError(
             f"{len(result.refused)} segment(s) refused; `analyze verify --fix` moves them aside"
         )
+
+
+@main.command()
+@store_option
+@click.option(
+    "--fix",
+    is_flag=True,
+    help="Move damaged segments aside to STORE/damaged/<time>/ (keeping their paths), so the "
+    "rest of the lake reads again.",
+)
+@lock_timeout_option
+def verify(store: str | None, fix: bool, lock_timeout_s: float | None) -> None:
+    """Check every segment of the lake, every byte, and name the damaged ones.
+
+    Damaged: not a whole Parquet file (empty, truncated, overwritten), columns other than the
+    lake's, values that cannot be read, or bytes that differ from the checksum recorded when
+    the segment was written (bit rot). Exits 1 when it finds one; with --fix it moves them
+    aside instead, and what they held is no longer read (import the source again to restore
+    it).
+
+    Example:
+
+        analyze verify --fix
+    """
+    from analyzer.lake.verify import verify as run_verify
+
+    lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
+    result = run_verify(store=lake, fix=fix)
+    for damage in result.damaged:
+        click.echo(f"  damaged {lake.segment_key(damage.segment)}: {damage.reason}", err=True)
+    click.echo(result.summary_line())
+    if result.damaged and not fix:
+        raise AnalyzerError(f"{len(result.damaged)} damaged segment(s) in store {lake.root}")

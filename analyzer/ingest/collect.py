@@ -28,6 +28,7 @@ from analyzer.ingest.cloud_logging import (
     rfc3339,
 )
 from analyzer.lake.store import Store, check_env_name
+from analyzer.lake.verify import naming_damaged_segments
 from analyzer.timewindow import parse_instant, window_start
 
 OVERLAP = timedelta(minutes=5)  # late arrivals near the checkpoint; duplicates cost nothing
@@ -220,12 +221,13 @@ class _Run:
             with path.open("w", encoding="utf-8") as stream:
                 for entry in self.buffer:
                     stream.write(json.dumps(entry, separators=(",", ":")) + "\n")
-            stored = import_files_locked(
-                [path],
-                env=self.request.env,
-                store=self.store,
-                source_name=f"cloud-logging:projects/{self.request.project}",
-            )
+            with naming_damaged_segments(self.store):
+                stored = import_files_locked(
+                    [path],
+                    env=self.request.env,
+                    store=self.store,
+                    source_name=f"cloud-logging:projects/{self.request.project}",
+                )
             path.unlink()
             self.result.stored.add(stored)
             self.buffer.clear()

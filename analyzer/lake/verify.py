@@ -26,6 +26,7 @@ from analyzer.lake.store import Store, file_checksum
 
 PARQUET_MAGIC = b"PAR1"
 KINDS = ("events", "quarantine")
+NOT_WHOLE = "not a whole Parquet file"
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def quick_check(con: duckdb.DuckDBPyConnection, segment: Path, kind: str) -> str
     except OSError as exc:
         return f"cannot be opened ({exc.strerror})"
     if size < 12 or head != PARQUET_MAGIC or tail != PARQUET_MAGIC:
-        return f"not a whole Parquet file ({size:,} bytes; empty, truncated or overwritten)"
+        return f"{NOT_WHOLE} ({size:,} bytes; empty, truncated or overwritten)"
     try:
         found = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(segment)]).fetchall()
     except duckdb.Error as exc:
@@ -109,12 +110,20 @@ def schema_difference(found: Sequence[tuple[str, str]]) -> str | None:
 def deep_check(
     con: duckdb.DuckDBPyConnection, segment: Path, kind: str, recorded: str | None
 ) -> str | None:
-    """`quick_check`, then the recorded checksum, then every value read."""
+    """`quick_check` (an unreadable footer or foreign columns only once the checksum, when one
+    was recorded, holds: bit rot is then the better explanation), then every value read."""
     problem = quick_check(con, segment, kind)
-    if problem or not segment.exists():
+    if problem and problem.startswith(NOT_WHOLE):
         return problem
-    if recorded is not None and file_checksum(segment) != recorded:
-        return "its bytes differ from the checksum recorded when it was written (bit rot?)"
+    try:
+        if recorded is not None and file_checksum(segment) != recorded:
+            return "its bytes differ from the checksum recorded when it was written (bit rot?)"
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if problem:
+        return problem
     try:
         con.execute(
             "SELECT count(*) FROM read_parquet(?) WHERE hash(COLUMNS(*)) IS NOT NULL",
