@@ -165,3 +165,19 @@ def test_the_checkpoint_file_is_plain_json(cloud, store: Store) -> None:
     collect(request(cloud), store=store)
     document = json.loads(checkpoint_path(store, request(cloud)).read_text())
     assert document["until"] == "2026-10-27T00:00:00.000000Z" and "partial" not in document
+
+
+def test_a_saved_page_token_the_api_refuses_restarts_the_window(cloud, store: Store) -> None:
+    cloud.faults = {n: 503 for n in range(2, 7)}
+    with pytest.raises(AnalyzerError, match="gave up"):
+        collect(request(cloud), store=store)
+    path = checkpoint_path(store, request(cloud))
+    document = json.loads(path.read_text())
+    document["partial"]["page_token"] = "expired"
+    path.write_text(json.dumps(document))
+    cloud.faults = {}
+    before = len(cloud.requests)
+    collect(request(cloud, since=None), store=store)
+    assert cloud.requests[before]["pageToken"] == "expired"
+    assert "pageToken" not in cloud.requests[before + 1]
+    assert sorted(stored_ids(store)) == sorted(TELEMETRY_IDS)

@@ -163,8 +163,10 @@ def collect(
 
     Incremental: without --since a run resumes from the store's checkpoint for this env,
     project and filter (a few minutes of overlap, deduplicated by insertId). Quota-safe:
-    paced on the client side, retried with backoff on 429 and 5xx. Entries are stored as
-    they arrive, so an interrupted run loses nothing: run it again to resume.
+    paced on the client side, retried with backoff on 429, 5xx and broken connections; each
+    request and the whole run are time-bounded. Entries are stored as they arrive and the
+    checkpoint keeps the page to resume at, so an interrupted run loses nothing: run it
+    again to resume.
 
     Example:
 

@@ -297,6 +297,7 @@ def _list_leg(
     )
     seen_tokens: set[str] = set()
     in_a_row = 0
+    saved_token = run.token  # from an earlier run; the API may have forgotten it since
     while True:
         pages = list_entry_pages(
             client, project=request.project, filter_=query, page_token=run.token
@@ -321,6 +322,9 @@ def _list_leg(
             if isinstance(exc, PageTokenLoop | RunTimeLimit):
                 raise AnalyzerError(_stopped(str(exc), result)) from exc
             retryable, text = classify(exc)
+            if saved_token is not None and run.token == saved_token and _refused_request(exc):
+                run.token = saved_token = None  # the listing again from the window's start
+                continue
             if not retryable:
                 raise AnalyzerError(_stopped(text, result)) from exc
             in_a_row += 1
@@ -333,6 +337,12 @@ def _list_leg(
             result.retries += 1
             wait = request.backoff_base_s * 2 ** (in_a_row - 1)
             sleep(random.uniform(wait / 2, wait))
+
+
+def _refused_request(exc: BaseException) -> bool:
+    from google.api_core import exceptions as api
+
+    return isinstance(exc, api.BadRequest)
 
 
 class PageTokenLoop(Exception):
