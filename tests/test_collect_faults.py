@@ -181,3 +181,14 @@ def test_a_saved_page_token_the_api_refuses_restarts_the_window(cloud, store: St
     assert cloud.requests[before]["pageToken"] == "expired"
     assert "pageToken" not in cloud.requests[before + 1]
     assert sorted(stored_ids(store)) == sorted(TELEMETRY_IDS)
+
+
+def test_a_damaged_segment_in_the_lake_is_named(cloud, tmp_path: Path) -> None:
+    lake = Store(tmp_path / "lake")
+    collect(request(cloud, until="2026-10-26T12:00:00Z"), store=lake)
+    victim = lake.segments("events")[0]
+    victim.write_bytes(b"")
+    result = CliRunner().invoke(main, cli_args(cloud, lake.root))
+    assert result.exit_code == 1, result.output
+    assert f"segment {lake.segment_key(victim)} of store" in result.output
+    assert "analyze verify" in result.output and "internal error" not in result.output

@@ -316,6 +316,8 @@ def _list_leg(
                 if time.monotonic() - started > request.max_run_s:
                     raise RunTimeLimit(request.max_run_s)
             return
+        except AnalyzerError:
+            raise  # from storing a page: already says what is wrong, and with which file
         except Exception as exc:
             run.flush()
             result.requests = pacer.requests
