@@ -153,3 +153,29 @@ def recommended_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, result.output
     return store
+
+
+@pytest.fixture(scope="session")
+def small_runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lake of 8 runs of 20 entries, half of them on each of two days (one segment per run
+    and day), made once."""
+    from analyzer.ingest import import_paths
+
+    folder = tmp_path_factory.mktemp("small-runs")
+    store = Store(folder / "lake")
+    for n in range(8):
+        rows = [
+            entry({"event": "phase_started", "phase": 1 + i % 5}, t=n * 10800 + i * 60)
+            for i in range(20)
+        ]
+        import_paths([write_ndjson(folder / f"run-{n}.jsonl", rows)], env="staging", store=store)
+    return store.root
+
+
+@pytest.fixture
+def small_runs(small_runs_root: Path, store: Store) -> Store:
+    """A copy of the `small_runs_root` lake in the test's own store."""
+    import shutil
+
+    shutil.copytree(small_runs_root, store.root)
+    return store

@@ -105,8 +105,8 @@ def test_a_looping_page_token_stops_at_once(cloud, store: Store) -> None:
 
 def test_a_dripping_server_is_cut_off_by_the_request_deadline(cloud, store: Store) -> None:
     cloud.faults = {2: "drip"}
-    cloud.drip_s = 2.0
-    limits = RequestLimits(connect_s=1.0, read_s=5.0, request_s=1.0)
+    cloud.drip_s = 1.0  # never long enough for the read timeout
+    limits = RequestLimits(connect_s=1.0, read_s=5.0, request_s=0.5)
     started = time.monotonic()
     result = collect(request(cloud, limits=limits), store=store)
     assert time.monotonic() - started < 10
@@ -117,7 +117,7 @@ def test_a_dripping_server_that_never_stops_ends_the_run_and_frees_the_lock(
     cloud, store: Store
 ) -> None:
     cloud.faults = {n: "drip" for n in range(2, 10)}
-    cloud.drip_s = 2.0
+    cloud.drip_s = 1.0
     limits = RequestLimits(connect_s=1.0, read_s=5.0, request_s=0.5)
     started = time.monotonic()
     with pytest.raises(AnalyzerError, match=r"gave up after 1 retries .*within 0.5 s.*saved 1,000"):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+import pytest
 
 from analyzer.analysis.summary import summarize
 from analyzer.engine import local_engine
 from analyzer.lake.store import Store
-from tests.test_compact_faults import _small_runs
 
 # Over and over: a copy of a segment put in place by hand (one rename), then a compact that
 # folds it and the day's other segments into one.
@@ -33,14 +33,13 @@ for n in range(int(sys.argv[2])):
 """
 
 
-def test_summary_during_a_compact_loop_always_answers_the_same(
-    tmp_path: Path, store: Store
-) -> None:
-    _small_runs(tmp_path, store)
+@pytest.mark.slow
+def test_summary_during_a_compact_loop_always_answers_the_same(small_runs: Store) -> None:
+    store = small_runs
     engine = local_engine(store)
     assert summarize(engine=engine, env="staging").events == 160
     loop = subprocess.Popen(
-        [sys.executable, "-c", COMPACT_LOOP, str(store.root), "10"],
+        [sys.executable, "-c", COMPACT_LOOP, str(store.root), "8"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -49,5 +48,5 @@ def test_summary_during_a_compact_loop_always_answers_the_same(
     while loop.poll() is None and time.monotonic() < deadline:
         answers.append(summarize(engine=engine, env="staging").events)
     assert loop.wait() == 0
-    assert loop.stdout is not None and len(loop.stdout.read().split()) == 10
+    assert loop.stdout is not None and len(loop.stdout.read().split()) == 8
     assert len(answers) >= 5 and set(answers) == {160}

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from analyzer.cli import main
 from analyzer.lake.store import Store
 from tests.conftest import entry, read_view, write_ndjson
-from tests.test_compact_faults import _small_runs
 
 
 def _run(store: Store, *args: str):
@@ -36,9 +35,9 @@ def _damage(segment: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["empty", "truncated", "random"])
 def test_a_broken_segment_is_named_by_every_command_and_moved_aside(
-    tmp_path: Path, store: Store, how: str
+    tmp_path: Path, small_runs: Store, how: str
 ) -> None:
-    _small_runs(tmp_path, store)
+    store = small_runs
     victim = store.segments("events")[1]
     ((lost,),) = duckdb.sql(f"SELECT count(*) FROM read_parquet('{victim}')").fetchall()
     key = store.segment_key(victim)
@@ -69,8 +68,8 @@ def test_a_broken_segment_is_named_by_every_command_and_moved_aside(
     assert rows == ids == 160 - lost + 1
 
 
-def test_bit_rot_is_found_by_its_checksum(tmp_path: Path, store: Store) -> None:
-    _small_runs(tmp_path, store)
+def test_bit_rot_is_found_by_its_checksum(small_runs: Store) -> None:
+    store = small_runs
     victim = max(store.segments("events"), key=lambda p: p.stat().st_size)
     key = store.segment_key(victim)
     assert len(store.checksums()) == len(store.segments("events"))
