@@ -25,6 +25,7 @@ def lock_timeout_option(func: F) -> F:
     return click.option(
         "--lock-timeout",
         "lock_timeout_s",
+        metavar="SECONDS",
         type=click.FloatRange(min=0.0),
         default=None,
         help="Seconds to wait for another writer's lock on the store before giving up. "
