@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import json
 import os
 import re
 import shutil
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from analyzer.errors import AnalyzerError
+from analyzer.lake.lock import exclusive_lock
 
 DEFAULT_STORE = Path("data") / "lake"
 STORE_ENV_VAR = "ANALYZER_STORE"
@@ -31,9 +28,6 @@ def check_env_name(env: str) -> str:
             f"invalid env {env!r}: use letters, digits, '.', '_' or '-' (at most 64)"
         )
     return env
-
-
-LOCK_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -83,55 +77,15 @@ class Store:
 
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
-        """One writer at a time; leftovers of a writer that died are cleared on entry. The
-        holder writes who it is into the lock file (pid, command, since), so a writer that has
-        to wait says for whom, on stderr, and gives up after `lock_timeout_s`."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            lock_file = open(self.root / ".lock", "a+b")  # noqa: SIM115 - held for the block
-        except OSError as exc:
-            raise AnalyzerError(f"cannot open store {self.root}: {exc.strerror}") from exc
-        with lock_file:
-            self._take_lock(lock_file.fileno())
+        """One writer at a time (see `lake.lock`); leftovers of a writer that died are cleared
+        on entry."""
+        with exclusive_lock(self.root, timeout_s=self.lock_timeout_s):
             try:
-                _write_holder(lock_file.fileno())
                 shutil.rmtree(self.tmp_dir, ignore_errors=True)
                 self.tmp_dir.mkdir(parents=True, exist_ok=True)
                 yield
             finally:
                 shutil.rmtree(self.tmp_dir, ignore_errors=True)
-                os.ftruncate(lock_file.fileno(), 0)
-                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
-
-    def _take_lock(self, fd: int) -> None:
-        waited_since = time.monotonic()
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                pass
-            holder = _read_holder(fd)
-            waited_s = time.monotonic() - waited_since
-            if self.lock_timeout_s is not None and waited_s >= self.lock_timeout_s:
-                raise AnalyzerError(
-                    f"store {self.root} is locked by {holder}; gave up after "
-                    f"{self.lock_timeout_s:g} s (--lock-timeout)"
-                )
-            if not told:
-                limit = (
-                    f"at most {self.lock_timeout_s:g} s"
-                    if self.lock_timeout_s is not None
-                    else "until it is free (--lock-timeout S to give up)"
-                )
-                print(
-                    f"waiting for the lock of store {self.root}, held by {holder}: {limit}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                told = True
-            time.sleep(LOCK_POLL_S)
 
     def new_staging_dir(self) -> Path:
         path = self.tmp_dir / uuid.uuid4().hex
@@ -229,26 +183,6 @@ class Store:
         kept = [(self.segment_key(p), recorded.get(self.segment_key(p))) for p in segments]
         text = "".join(f"{d}  {k}\n" for k, d in kept if d)
         _replace(self.checksums_path, text, scratch=self.tmp_dir)
-
-
-def _write_holder(fd: int) -> None:
-    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "?"
-    holder = {
-        "pid": os.getpid(),
-        "command": command[:300],
-        "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(holder).encode(), 0)
-
-
-def _read_holder(fd: int) -> str:
-    """Who holds the lock, as its holder wrote it."""
-    try:
-        holder = json.loads(os.pread(fd, 4096, 0) or b"null")
-        return f"pid {int(holder['pid'])} ({holder['command']}) since {holder['since']}"
-    except (OSError, ValueError, TypeError, KeyError):
-        return "another writer (it left no details)"
 
 
 def file_checksum(path: Path) -> str:

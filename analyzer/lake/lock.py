@@ -1,0 +1,88 @@
+"""The store's writer lock: one writer at a time, and a writer that must wait says for whom."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from analyzer.errors import AnalyzerError
+
+POLL_S = 0.1
+
+
+@contextmanager
+def exclusive_lock(root: Path, *, timeout_s: float | None = None) -> Iterator[None]:
+    """`root/.lock` held exclusively for the block (an flock, so a writer that dies lets go).
+    The holder writes who it is into the file (pid, command, since); a writer that has to wait
+    says so on stderr, naming the holder, and gives up after `timeout_s` (None: waits)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock_file = open(root / ".lock", "a+b")  # noqa: SIM115 - held for the block
+    except OSError as exc:
+        raise AnalyzerError(f"cannot open store {root}: {exc.strerror}") from exc
+    with lock_file:
+        fd = lock_file.fileno()
+        _take(fd, root, timeout_s)
+        try:
+            _write_holder(fd)
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _take(fd: int, root: Path, timeout_s: float | None) -> None:
+    waited_since = time.monotonic()
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        holder = _read_holder(fd)
+        if timeout_s is not None and time.monotonic() - waited_since >= timeout_s:
+            raise AnalyzerError(
+                f"store {root} is locked by {holder}; gave up after {timeout_s:g} s "
+                "(--lock-timeout)"
+            )
+        if not told:
+            limit = (
+                f"at most {timeout_s:g} s"
+                if timeout_s is not None
+                else "until it is free (--lock-timeout S to give up)"
+            )
+            print(
+                f"waiting for the lock of store {root}, held by {holder}: {limit}",
+                file=sys.stderr,
+                flush=True,
+            )
+            told = True
+        time.sleep(POLL_S)
+
+
+def _write_holder(fd: int) -> None:
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "?"
+    holder = {
+        "pid": os.getpid(),
+        "command": command[:300],
+        "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(holder).encode(), 0)
+
+
+def _read_holder(fd: int) -> str:
+    """Who holds the lock, as its holder wrote it."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"null")
+        return f"pid {int(holder['pid'])} ({holder['command']}) since {holder['since']}"
+    except (OSError, ValueError, TypeError, KeyError):
+        return "another writer (it left no details)"
