@@ -177,6 +177,8 @@ def read_whole_answer(response: Any, *, deadline: float, request_s: float) -> No
     from requests import exceptions as http
     from urllib3.exceptions import HTTPError as Urllib3Error
 
+    if response._content_consumed:  # read already: a request retried after a refresh
+        return
     chunks: list[bytes] = []
     try:
         while True:
