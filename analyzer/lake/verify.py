@@ -83,7 +83,7 @@ def quick_check(con: duckdb.DuckDBPyConnection, segment: Path, kind: str) -> str
     try:
         found = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(segment)]).fetchall()
     except duckdb.Error as exc:
-        return f"its footer cannot be read ({_first_line(exc)})"
+        return f"its footer cannot be read ({_first_line(exc)})" if segment.exists() else None
     if kind == "events":
         return schema_difference(tuple((str(r[0]), str(r[1])) for r in found))
     return None
@@ -130,7 +130,7 @@ def deep_check(
             [str(segment)],
         ).fetchall()
     except duckdb.Error as exc:
-        return f"cannot be read to the end ({_first_line(exc)})"
+        return f"cannot be read to the end ({_first_line(exc)})" if segment.exists() else None
     return None
 
 
