@@ -137,8 +137,9 @@ def test_exit_codes_are_distinct(tmp_path: Path, sample_store: Path) -> None:
     broken = tmp_path / "broken"
     export = write_ndjson(tmp_path / "e.jsonl", [entry({"event": "startup_started"})])
     runner.invoke(main, ["import", str(export), "--env", "staging", "--store", str(broken)])
-    for segment in broken.rglob("*.parquet"):
-        segment.write_bytes(b"not parquet")
+    # A damaged segment is named (exit 1, see test_verify); a seal record that is a folder is not
+    (broken / "sealed-segments.txt").unlink()
+    (broken / "sealed-segments.txt").mkdir()
     internal = runner.invoke(main, ["summary", "--env", "staging", "--store", str(broken)])
     assert internal.exit_code == EXIT_INTERNAL_ERROR == 70
     assert internal.output.startswith("internal error: ") and "--debug" in internal.output
