@@ -21,6 +21,9 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import IO, Any, Literal
 
+import numpy as np
+from numpy.typing import NDArray
+
 from analyzer.errors import AnalyzerError
 from analyzer.runtime.telemetry import structured_payload, text_line
 
@@ -37,9 +40,105 @@ class DurationLaw:
     def quantile(self, q: float) -> float:
         return self.median_s * math.exp(self.sigma * NormalDist().inv_cdf(q))
 
+    def survival(self, t: float) -> float:
+        """P(duration > t)."""
+        if t <= 0:
+            return 1.0
+        return 1.0 - NormalDist().cdf(math.log(t / self.median_s) / self.sigma)
+
     def draw(self, rng: random.Random) -> float:
         return rng.lognormvariate(math.log(self.median_s), self.sigma)
 
+    def sample(self, gen: np.random.Generator, n: int) -> NDArray[np.float64]:
+        return gen.lognormal(math.log(self.median_s), self.sigma, n)
+
+
+@dataclass(frozen=True)
+class WeibullLaw:
+    """A Weibull duration: P(duration > t) = exp(-(t / scale_s) ** shape)."""
+
+    scale_s: float
+    shape: float
+
+    @property
+    def median_s(self) -> float:
+        return self.quantile(0.5)
+
+    def quantile(self, q: float) -> float:
+        return float(self.scale_s * (-math.log1p(-q)) ** (1.0 / self.shape))
+
+    def survival(self, t: float) -> float:
+        return math.exp(-((max(t, 0.0) / self.scale_s) ** self.shape))
+
+    def draw(self, rng: random.Random) -> float:
+        return rng.weibullvariate(self.scale_s, self.shape)
+
+    def sample(self, gen: np.random.Generator, n: int) -> NDArray[np.float64]:
+        return self.scale_s * gen.weibull(self.shape, n)
+
+
+@dataclass(frozen=True)
+class MixtureLaw:
+    """Two populations of attempts: `slow` with probability `slow_share`, else `fast` (a heavy
+    tail no single lognormal has)."""
+
+    fast: Law
+    slow: Law
+    slow_share: float
+
+    @property
+    def median_s(self) -> float:
+        return self.quantile(0.5)
+
+    def survival(self, t: float) -> float:
+        return (1 - self.slow_share) * self.fast.survival(t) + self.slow_share * self.slow.survival(
+            t
+        )
+
+    def quantile(self, q: float) -> float:
+        """Solved by bisection on the survival (monotone), to a relative 1e-10."""
+        low = min(self.fast.quantile(q), self.slow.quantile(q))
+        high = max(self.fast.quantile(q), self.slow.quantile(q))
+        while high - low > 1e-10 * high:
+            mid = (low + high) / 2
+            low, high = (mid, high) if self.survival(mid) > 1 - q else (low, mid)
+        return high
+
+    def draw(self, rng: random.Random) -> float:
+        return (self.slow if rng.random() < self.slow_share else self.fast).draw(rng)
+
+    def sample(self, gen: np.random.Generator, n: int) -> NDArray[np.float64]:
+        slow = gen.random(n) < self.slow_share
+        return np.where(slow, self.slow.sample(gen, n), self.fast.sample(gen, n))
+
+
+@dataclass(frozen=True)
+class ShiftingLaw:
+    """`before` until the share `at` of the window has passed, `after` from then on: a
+    dependency that got slower (or faster) mid-window. The truth a timeout must meet now is
+    `after`."""
+
+    before: Law
+    after: Law
+    at: float = 0.5
+
+    def law_at(self, fraction: float) -> Law:
+        """The law in force a share `fraction` (0 to 1) into the window."""
+        return self.before if fraction < self.at else self.after
+
+    @property
+    def median_s(self) -> float:
+        return self.after.median_s
+
+    def quantile(self, q: float) -> float:
+        return self.after.quantile(q)
+
+    def survival(self, t: float) -> float:
+        return self.after.survival(t)
+
+
+Law = DurationLaw | WeibullLaw | MixtureLaw
+AnyLaw = Law | ShiftingLaw
 
 # Phase 3 (database initialisation) by VPC connector state: the truth the estimates must find.
 PHASE3_LAWS: dict[str, DurationLaw] = {
@@ -86,6 +185,16 @@ class SimulationSpec:
     start: datetime = DEFAULT_START
     startups_per_hour: float | None = None
     project: str = "netra-demo"
+    # Phase-3 laws by VPC state; None: `PHASE3_LAWS`.
+    phase3_laws: dict[str, AnyLaw] | None = None
+
+    def phase3_law(self, state: str, at: datetime, laws: Mapping[str, AnyLaw] | None = None) -> Law:
+        """The phase-3 law of `state` for an attempt starting at `at` (from `laws`, else the
+        spec's, else `PHASE3_LAWS`)."""
+        law = (laws or self.phase3_laws or PHASE3_LAWS)[state]
+        if isinstance(law, ShiftingLaw):
+            return law.law_at((at - self.start) / (self.end - self.start))
+        return law
 
     @property
     def end(self) -> datetime:
@@ -252,7 +361,7 @@ def _startup(
     revision: str,
     state: str,
     utilization: float,
-    laws: Mapping[str, DurationLaw] = PHASE3_LAWS,
+    laws: Mapping[str, AnyLaw] | None = None,
 ) -> list[dict[str, Any]]:
     rng, manifest = writer.rng, writer.manifest
     instance = f"{rng.getrandbits(128):032x}"
@@ -275,7 +384,7 @@ def _startup(
             emit(t, "phase_completed", phase=phase, phase_name=name, duration_s=round(duration, 6))
             continue
         timeout = STATIC_TIMEOUT_S if t0 < spec.timeout_raised_at else RAISED_TIMEOUT_S
-        result, waited = _phase3_attempt(rng, state, timeout, laws)
+        result, waited = _phase3_attempt(rng, spec.phase3_law(state, t0, laws), state, timeout)
         manifest.phase3_outcomes[result] = manifest.phase3_outcomes.get(result, 0) + 1
         common: dict[str, Any] = {
             "phase": 3,
@@ -312,21 +421,61 @@ def _startup(
     return out
 
 
-def _phase3_attempt(
-    rng: random.Random,
-    state: str,
-    timeout: float,
-    laws: Mapping[str, DurationLaw] = PHASE3_LAWS,
-) -> tuple[str, float]:
+def _phase3_attempt(rng: random.Random, law: Law, state: str, timeout: float) -> tuple[str, float]:
     """How one phase-3 attempt ends under `timeout`, and the seconds it ran. A connection error,
     when one comes, strikes at a time independent of how long the attempt would have taken
     (uniform up to twice the state's median), so it censors the duration without bias."""
-    duration = laws[state].draw(rng)
+    duration = law.draw(rng)
     if rng.random() < PHASE3_ERROR_RATE[state]:
-        strikes_at = rng.uniform(0.0, 2.0 * laws[state].median_s)
+        strikes_at = rng.uniform(0.0, 2.0 * law.median_s)
         if strikes_at < min(duration, timeout):
             return "error", strikes_at
     return ("completed", duration) if duration <= timeout else ("timeout", timeout)
+
+
+@dataclass(frozen=True)
+class DrawnAttempts:
+    """Phase attempts of one state drawn straight from a law (no log entries): the input of
+    `analyzer.analysis.estimate.estimate_durations`, many seeds a second."""
+
+    duration_s: NDArray[np.float64]  # the duration, or how long it ran before it was cut
+    observed: NDArray[np.bool_]  # completed; else cut by the timeout or an error
+    started_s: NDArray[np.float64]  # seconds from the window's start, ascending
+    window_s: float
+
+
+def draw_attempts(
+    law: AnyLaw,
+    n: int,
+    gen: np.random.Generator,
+    *,
+    timeouts_s: tuple[float, ...] = (STATIC_TIMEOUT_S, RAISED_TIMEOUT_S),
+    error_rate: float = 0.03,
+    days: float = 28.0,
+) -> DrawnAttempts:
+    """`n` attempts started uniformly over `days`; the window is cut into equal parts, one per
+    timeout in `timeouts_s`, each in force in its part (the sample's story: 20 s, then 75 s).
+    A connection error strikes a share `error_rate` at a time uniform up to twice the median,
+    independent of the duration, as in the export generator."""
+    window_s = days * 86400.0
+    started = np.sort(gen.uniform(0.0, window_s, n))
+    fraction = started / window_s
+    if isinstance(law, ShiftingLaw):
+        late = fraction >= law.at
+        truth = np.where(late, law.after.sample(gen, n), law.before.sample(gen, n))
+        median = np.where(late, law.after.median_s, law.before.median_s)
+    else:
+        truth, median = law.sample(gen, n), np.full(n, law.median_s)
+    part = np.minimum((fraction * len(timeouts_s)).astype(np.intp), len(timeouts_s) - 1)
+    cut = np.asarray(timeouts_s, dtype=np.float64)[part]
+    strikes = np.where(gen.random(n) < error_rate, gen.uniform(0.0, 2.0, n) * median, np.inf)
+    stop = np.minimum(cut, strikes)
+    return DrawnAttempts(
+        duration_s=np.minimum(truth, stop),
+        observed=truth <= stop,
+        started_s=started,
+        window_s=window_s,
+    )
 
 
 def write_export(spec: SimulationSpec, out: Path) -> SimulationManifest:
@@ -419,9 +568,14 @@ def manifest_counts(manifest: SimulationManifest) -> dict[str, Any]:
 
 __all__ = [
     "PHASE3_LAWS",
+    "DrawnAttempts",
     "DurationLaw",
+    "MixtureLaw",
+    "ShiftingLaw",
     "SimulationManifest",
     "SimulationSpec",
+    "WeibullLaw",
+    "draw_attempts",
     "manifest_counts",
     "simulate_entries",
     "write_export",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -46,14 +47,25 @@ def test_hand_made_lake(hand_lake: Store) -> None:
     assert set(rows) == {"healthy", "pressure", "unknown"}
     healthy = rows["healthy"]
     assert (healthy.attempts, healthy.completed, healthy.censored) == (40, 40, 0)
-    assert healthy.quantiles_s.p50 == 20.0 and healthy.quantiles_s.p99 == 40.0
-    assert healthy.methods.p99 == "kaplan-meier"
-    assert healthy.timeout_s == 48.0  # 40 s x 1.2
+    assert healthy.quantiles_s.p50 == 20.0 and healthy.quantiles_s.p95 == 38.0
+    # Only the longest attempt lies past 39 s: the p99 is not read off the curve's final
+    # drop to zero at 40 s but from the fitted tail joined on at 39 s.
+    assert healthy.methods.p99 == "lognormal-tail"
+    assert healthy.quantiles_s.p99 is not None and healthy.quantiles_s.p99 > 40.0
     assert healthy.current_timeout_s == 60.0
-    assert healthy.timeout_rate_current is not None and healthy.timeout_rate_current < 0.05
+    assert healthy.timeout_rate_current is not None and 0.0 < healthy.timeout_rate_current < 0.05
+    assert healthy.timeout_s is not None and healthy.raw_timeout_s is not None
+    assert healthy.timeout_s == min(math.ceil(healthy.raw_timeout_s), 240.0)
     pressure = rows["pressure"]
     assert pressure.timeout_s is None and pressure.methods.p99 == "insufficient-data"
-    assert rows["unknown"].derived_from == "healthy" and rows["unknown"].timeout_s == 48.0
+    assert rows["unknown"].derived_from == "healthy"
+    assert rows["unknown"].timeout_s == healthy.timeout_s
+    quantile_rule = recommend(
+        engine=local_engine(hand_lake), env="staging", policy=Policy(target_rate=None)
+    )
+    healthy = next(t for t in quantile_rule.timeouts if t.vpc_state == "healthy")
+    assert healthy.widened and healthy.ci_s[1] is not None and healthy.quantiles_s.p99 is not None
+    assert healthy.timeout_s == min(math.ceil(healthy.ci_s[1] * 1.2), 240.0)
 
 
 def test_censored_attempts_raise_the_estimate(tmp_path: Path, store: Store) -> None:
@@ -70,13 +82,31 @@ def test_censored_attempts_raise_the_estimate(tmp_path: Path, store: Store) -> N
 def test_timeout_rounding_widening_and_clamping() -> None:
     import numpy as np
 
-    estimate = estimate_durations(np.arange(1.0, 301.0), np.ones(300, dtype=bool), min_attempts=20)
-    assert recommended_timeout(40.2, 50.0, estimate, Policy()) == (49.0, False)
-    assert recommended_timeout(40.2, 50.0, estimate, Policy(step_s=5)) == (50.0, False)
-    assert recommended_timeout(40.2, 50.0, estimate, Policy(few_attempts=1000)) == (60.0, True)
-    assert recommended_timeout(1.0, 1.0, estimate, Policy()) == (5.0, False)
-    assert recommended_timeout(900.0, None, estimate, Policy()) == (240.0, False)
-    assert recommended_timeout(None, None, estimate, Policy()) == (None, False)
+    gen = np.random.default_rng(5)
+    estimate = estimate_durations(
+        gen.lognormal(math.log(20.0), 0.3, 300), np.ones(300, dtype=bool), min_attempts=20
+    )
+    p99 = estimate.quantile(0.99)[0]
+    upper = estimate.quantile_ci(0.99, 0.95)[1]
+    assert p99 is not None and upper is not None and upper > p99
+    quantile_rule = Policy(target_rate=None)
+    choice = recommended_timeout(estimate, quantile_rule)
+    assert choice.raw_s == pytest.approx(p99 * 1.2) and not choice.widened
+    assert choice.timeout_s == math.ceil(p99 * 1.2) and choice.clamped is None
+    coarse = recommended_timeout(estimate, Policy(target_rate=None, step_s=5))
+    assert coarse.timeout_s == 5 * math.ceil(p99 * 1.2 / 5)
+    wide = recommended_timeout(estimate, Policy(target_rate=None, few_attempts=1000))
+    assert wide.widened and wide.timeout_s == math.ceil(upper * 1.2)
+    floor = recommended_timeout(estimate, Policy(target_rate=None, floor_s=100, ceiling_s=200))
+    assert (floor.timeout_s, floor.clamped) == (100.0, "floor")
+    ceiling = recommended_timeout(estimate, Policy(ceiling_s=10))
+    assert (ceiling.timeout_s, ceiling.clamped) == (10.0, "ceiling")
+    assert ceiling.raw_s is not None and ceiling.raw_s > 10
+    by_rate = recommended_timeout(estimate, Policy())
+    assert by_rate.timeout_s is not None and by_rate.raw_s is not None
+    assert estimate.survival_upper(by_rate.raw_s, 0.95) == pytest.approx(0.005, abs=5e-4)
+    none = estimate_durations(np.array([1.0]), np.array([True]), min_attempts=20)
+    assert recommended_timeout(none, Policy()).timeout_s is None
 
 
 def test_json_keys_automation_relies_on(hand_lake: Store) -> None:
@@ -117,7 +147,7 @@ def test_yaml_and_table(hand_lake: Store) -> None:
     as_yaml = yaml.safe_load(runner.invoke(main, [*args, "--format", "yaml"]).output)
     assert as_yaml["env"] == "staging"
     table = runner.invoke(main, args).output
-    assert "48.0 s" in table and "failure_threshold" in table and "model:" in table
+    assert "Warnings" in table and "failure_threshold" in table and "model:" in table
 
 
 def test_history_appends_each_run(hand_lake: Store) -> None:
@@ -130,9 +160,11 @@ def test_history_appends_each_run(hand_lake: Store) -> None:
         assert result.exit_code == 0, result.output
     runs = load_history(hand_lake, "staging")
     assert [r.policy.margin for r in runs] == [0.2, 0.5]
+    assert [r.policy.target_rate for r in runs] == [None, None]  # --margin: the quantile rule
+    moved = [next(t for t in r.timeouts if t.vpc_state == "healthy").timeout_s for r in runs]
     shown = runner.invoke(main, ["history", "--env", "staging", "--store", str(hand_lake.root)])
     assert shown.exit_code == 0, shown.output
-    assert "48 -> 60 s" in shown.output
+    assert f"{moved[0]:g} -> {moved[1]:g} s" in shown.output
     as_json = json.loads(
         runner.invoke(
             main,
@@ -170,7 +202,7 @@ def test_half_life_weighs_recent_attempts_more(tmp_path: Path, store: Store) -> 
         .timeouts[0]
         .quantiles_s.p50
     )
-    assert plain == 10.0 and decayed == 30.0
+    assert plain == 10.0 and decayed == pytest.approx(30.0)
 
 
 @pytest.mark.slow

@@ -1,14 +1,15 @@
-"""Phase-duration estimates for one group of attempts: Kaplan-Meier, else the lognormal tail."""
+"""Phase-duration estimates for one group of attempts: Kaplan-Meier joined to the lognormal tail."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
 from analyzer.analysis.methods import Method
-from analyzer.analysis.stats import KaplanMeier, LognormalFit, effective_sample_size
+from analyzer.analysis.stats import JoinedCurve, KaplanMeier, LognormalFit, effective_sample_size
 
 QUANTILES: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 # A lognormal needs a few exact durations to say anything about the tail.
@@ -26,61 +27,51 @@ class DurationEstimate:
     tail: LognormalFit | None
     enough: bool
 
+    @cached_property
+    def curve(self) -> JoinedCurve | None:
+        """The Kaplan-Meier curve joined to the fitted tail (see `JoinedCurve`)."""
+        return JoinedCurve(self.km, self.tail) if self.enough and self.km is not None else None
+
     def quantile(self, q: float) -> tuple[float | None, Method]:
-        """The q-quantile in seconds and how it was found."""
-        if not self.enough:
+        """The q-quantile in seconds on the joined curve and how it was found: `kaplan-meier`
+        where the curve reaches it within the data, `lognormal-tail` where only the fitted
+        tail beyond the curve does."""
+        if self.curve is None:
             return None, "insufficient-data"
-        value = self.km.quantile(q) if self.km else None
-        if value is not None:
-            return value, "kaplan-meier"
-        if self.tail is not None:
-            return self.tail.quantile(q), "lognormal-tail"
-        return None, "insufficient-data"
+        value, from_tail = self.curve.quantile(q)
+        if value is None:
+            return None, "insufficient-data"
+        return value, "lognormal-tail" if from_tail else "kaplan-meier"
 
     def quantile_ci(self, q: float, level: float) -> tuple[float | None, float | None]:
-        """Greenwood where the curve reaches q (the tail fit bounds it from above where the
-        band does not); the delta method on the tail fit where only the fit reaches it."""
-        _, method = self.quantile(q)
-        if method == "insufficient-data":
+        """Confidence interval of the q-quantile from the joined curve's band: Greenwood's
+        within the data, the fitted tail's beyond (None where an edge never reaches 1 - q)."""
+        if self.curve is None or self.quantile(q)[0] is None:
             return None, None
-        if method == "lognormal-tail" and self.tail is not None:
-            return self.tail.quantile_ci(q, level)
-        assert self.km is not None
-        low, high = self.km.quantile_ci(q, level)
-        if high is None and self.tail is not None:
-            high = max(self.tail.quantile_ci(q, level)[1], self.km.quantile(q) or 0.0)
-        return low, high
+        return self.curve.quantile_bounds(q, level)
+
+    def time_for_rate(self, rate: float, level: float) -> float | None:
+        """The shortest time that at most `rate` of attempts outlast, at the upper edge of the
+        joined curve's band (None where the data cannot bound it)."""
+        return self.curve.time_for_rate(rate, level) if self.curve is not None else None
 
     def survival_many(self, t: NDArray[np.float64]) -> NDArray[np.float64] | None:
-        """`survival_at` for many times at once."""
-        if not self.enough or self.km is None:
-            return None
-        km = self.km
-        index = np.searchsorted(km.times, t, side="right") - 1
-        inside = np.where(index < 0, 1.0, km.survival[np.maximum(index, 0)])
-        if self.tail is None:
-            return np.asarray(inside, dtype=np.float64)
-        last = km.last_time
-        at_last = self.tail.survival_at(last)
-        beyond = (
-            km.survival_at(last) * self.tail.survival_many(t) / at_last
-            if at_last > 0.0
-            else np.zeros_like(t)
-        )
-        return np.asarray(np.where(t <= last, inside, beyond), dtype=np.float64)
+        """P(duration > t) for each of `t` on the joined curve."""
+        return self.curve.survival(t) if self.curve is not None else None
 
     def survival_at(self, t: float) -> float | None:
-        """P(duration > t): the curve within the data; beyond it, the curve's last value times
-        the tail fit's chance of lasting from there to t (so the two join without a jump)."""
-        if not self.enough or self.km is None:
+        """P(duration > t) on the joined curve: the Kaplan-Meier curve within the data, then
+        the tail fit's chance of lasting on from where the curve is last above zero."""
+        found = self.survival_many(np.array([t], dtype=np.float64))
+        return None if found is None else float(found[0])
+
+    def survival_upper(self, t: float, level: float) -> float | None:
+        """The upper edge of the joined curve's band at `t`."""
+        if self.curve is None:
             return None
-        last = self.km.last_time
-        if t <= last or self.tail is None:
-            return self.km.survival_at(t)
-        at_last = self.tail.survival_at(last)
-        if at_last <= 0.0:
-            return 0.0
-        return self.km.survival_at(last) * self.tail.survival_at(t) / at_last
+        times, _, high = self.curve.band(level)
+        index = int(np.searchsorted(times, t, side="right")) - 1
+        return 1.0 if index < 0 else float(high[index])
 
 
 def estimate_durations(

@@ -20,7 +20,7 @@ from analyzer.engine import local_engine
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:  # imported where used: other commands start without pydantic or numpy
-    from analyzer.recommend.model import PhaseTimeout, Recommendation
+    from analyzer.recommend.model import PhaseTimeout, Policy, Recommendation
 
 
 @main.command(name="recommend")
@@ -37,9 +37,26 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
     "--half-life", default=None, help="Weigh older attempts less: weight halves per span (e.g. 7d)."
 )
 @click.option(
-    "--target-quantile", type=float, default=None, help="Quantile a timeout covers. [default: 0.99]"
+    "--target-rate",
+    type=float,
+    default=None,
+    help="Share of attempts a timeout may let time out in each state, met at the upper "
+    "confidence bound (the default policy). [default: 0.005]",
+)
+@click.option(
+    "--target-quantile",
+    type=float,
+    default=None,
+    help="Instead: timeout = this quantile x (1 + --margin). [default: 0.99]",
 )
 @click.option("--margin", type=float, default=None, help="Headroom over it. [default: 0.2]")
+@click.option("--confidence", type=float, default=None, help="Level of the bounds. [default: 0.95]")
+@click.option(
+    "--joint",
+    is_flag=True,
+    default=None,
+    help="Make each phase's VPC states' bounds hold jointly (Sidak).",
+)
 @click.option(
     "--floor", "floor_s", type=float, default=None, help="Smallest timeout, s. [default: 5]"
 )
@@ -76,13 +93,15 @@ def recommend_command(
 ) -> None:
     """Recommend phase timeouts per VPC state and circuit-breaker settings.
 
-    Durations cut short by a timeout or an error count as censored (Kaplan-Meier); where
-    the data cannot reach a quantile, a lognormal fitted to them extrapolates (marked *).
-    Each run is appended to the store's history (see `analyze history`).
+    Durations cut short by a timeout or an error count as censored (Kaplan-Meier); beyond
+    the data the curve goes on along a lognormal fitted to them (marked *). By default each
+    timeout lets at most 0.5 % of its state's attempts time out at the upper 95 % bound
+    (--target-rate); --target-quantile/--margin give p99 x 1.2 instead. Warnings say where
+    the numbers are weak. Each run is appended to the store's history (`analyze history`).
 
     Example:
 
-        analyze recommend --env staging --since 28d --format json
+        analyze recommend --env staging --since 28d --target-rate 0.005 --format json
     """
     from analyzer.recommend.history import append_recommendation
     from analyzer.recommend.model import make_policy
@@ -96,7 +115,7 @@ def recommend_command(
         env=env,
         since=since,
         until=until,
-        policy=make_policy(half_life_days=half_life_days, **policy),
+        policy=choose_rule(make_policy(half_life_days=half_life_days, **policy), policy),
     )
     if not no_history:
         append_recommendation(lake, rec)
@@ -131,6 +150,19 @@ def history(env: str, store: str | None, fmt: str) -> None:
         click.echo(format_history(runs))
 
 
+def choose_rule(policy: Policy, settings: dict[str, Any]) -> Policy:
+    """--target-rate, or --target-quantile/--margin, not both; either of the latter alone
+    switches to the quantile rule."""
+    quantile_rule = (
+        settings.get("target_quantile") is not None or settings.get("margin") is not None
+    )
+    if quantile_rule and settings.get("target_rate") is not None:
+        raise click.UsageError(
+            "--target-rate and --target-quantile/--margin are two policies: give one"
+        )
+    return policy.model_copy(update={"target_rate": None}) if quantile_rule else policy
+
+
 _MARK = {"kaplan-meier": "", "lognormal-tail": "*", "insufficient-data": "?"}
 
 
@@ -147,17 +179,37 @@ def _ci(row: PhaseTimeout) -> str:
     return f"{_seconds(low)} .. {_seconds(high) if high is not None else 'unbounded'}"
 
 
+def _rule(p: Policy) -> str:
+    level = f"{100 * p.confidence:g} %" + (" jointly over each phase's states" if p.joint else "")
+    if p.target_rate is not None:
+        return (
+            f"timeout = the shortest that lets at most {100 * p.target_rate:g} % of attempts "
+            f"time out in each state, at the upper {level} bound"
+        )
+    return (
+        f"timeout = p{100 * p.target_quantile:g} x (1 + {p.margin:g}), upper {level} bound "
+        f"when under {p.few_attempts} attempts"
+    )
+
+
+def _rate(point: float | None, upper: float | None) -> str:
+    """Timeout rates near a 0.5 % target need two decimals."""
+    if point is None:
+        return "-"
+    return f"{100 * point:.2f} %" + (f" (<= {100 * upper:.2f} %)" if upper is not None else "")
+
+
 def format_recommendation(rec: Recommendation) -> str:
     p = rec.policy
     lines = [
         f"env {rec.env}: phase attempts from {when(rec.window.start)} to {when(rec.window.end)}",
-        f"policy: timeout = p{100 * p.target_quantile:g} x (1 + {p.margin:g}), upper "
-        f"{100 * p.confidence:g} % bound when under {p.few_attempts} attempts, rounded up to "
-        f"{p.step_s:g} s, within [{p.floor_s:g} s, {p.ceiling_s:g} s]"
+        f"policy: {_rule(p)}, rounded up to {p.step_s:g} s, within "
+        f"[{p.floor_s:g} s, {p.ceiling_s:g} s]"
         + (f"; weights halve every {p.half_life_days:g} days" if p.half_life_days else ""),
         "",
-        "Timeouts (durations censored at timeouts and errors: Kaplan-Meier; * lognormal tail "
-        "fitted past what the data reach; n/a too few attempts)",
+        "Timeouts (durations censored at timeouts and errors: Kaplan-Meier; * the lognormal "
+        "fitted to them, joined on where the curve ends; n/a too few attempts; ! clamped to "
+        "the ceiling; fail then: predicted, with its upper bound)",
     ]
     rows = []
     for t in rec.timeouts:
@@ -177,8 +229,10 @@ def format_recommendation(rec: Recommendation) -> str:
                 _ci(t),
                 _seconds(t.current_timeout_s),
                 percent(t.timeout_rate_current),
-                _seconds(t.timeout_s) + (" (wide)" if t.widened else ""),
-                percent(t.timeout_rate_recommended),
+                _seconds(t.timeout_s)
+                + (" (wide)" if t.widened else "")
+                + ("!" if t.clamped else ""),
+                _rate(t.timeout_rate_recommended, t.timeout_rate_recommended_upper),
             ]
         )
     headers = [
@@ -198,6 +252,9 @@ def format_recommendation(rec: Recommendation) -> str:
         "fail then",
     ]
     lines.append(table(headers, rows))
+    if rec.warnings:
+        lines += ["", f"Warnings ({len(rec.warnings)})"]
+        lines += [f"  - {w.message}" for w in rec.warnings]
     b = rec.breaker
     ev = b.evidence
     out = ev["outages"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -19,6 +19,13 @@ class Policy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    target_rate: float | None = Field(
+        0.005,
+        gt=0,
+        lt=1,
+        description="At most this share of attempts may time out in each state, at the upper "
+        "confidence bound; None: the quantile-and-margin rule below.",
+    )
     target_quantile: float = Field(0.99, gt=0, lt=1, description="Quantile a timeout must cover.")
     margin: float = Field(0.2, ge=0, le=10, description="Headroom over the target quantile.")
     floor_s: float = Field(5.0, gt=0, description="Smallest timeout recommended.")
@@ -29,12 +36,22 @@ class Policy(BaseModel):
         200, ge=1, description="Fewer (effective) attempts: use the upper confidence bound."
     )
     confidence: float = Field(0.95, gt=0, lt=1, description="Level of confidence intervals.")
+    joint: bool = Field(
+        False,
+        description="Make the intervals of a phase's VPC states hold jointly (Sidak: each at "
+        "confidence ** (1 / states)).",
+    )
     half_life_days: float | None = Field(
         None, gt=0, description="Weight of an attempt halves every this many days of age."
     )
     breaker_phase: int = Field(3, ge=1, description="Phase whose dependency the breaker guards.")
     max_false_trips_per_week: float = Field(1.0, gt=0)
     half_open_max_calls: int = Field(1, ge=1)
+
+    @property
+    def tolerated_rate(self) -> float:
+        """The share of attempts the policy lets time out: the target rate, else 1 - quantile."""
+        return self.target_rate if self.target_rate is not None else 1.0 - self.target_quantile
 
     @model_validator(mode="after")
     def _floor_below_ceiling(self) -> Policy:
@@ -68,6 +85,21 @@ class Methods(BaseModel):
     p99: Method
 
 
+WarningKind = Literal[
+    "clamped", "beyond-data", "above-target", "fit-disagrees", "drift", "joint-coverage"
+]
+
+
+class RecommendationWarning(BaseModel):
+    """Something the numbers cannot say, in words, with where it applies."""
+
+    kind: WarningKind
+    phase: int | None = None
+    operation: str | None = None
+    vpc_state: str | None = None
+    message: str
+
+
 class PhaseTimeout(BaseModel):
     """The evidence and the recommended timeout for one phase, operation and VPC state."""
 
@@ -85,6 +117,14 @@ class PhaseTimeout(BaseModel):
     timeout_rate_current: float | None
     timeout_rate_recommended: float | None
     widened: bool = Field(False, description="Few data: the upper confidence bound was used.")
+    timeout_rate_recommended_upper: float | None = Field(
+        None, description="Upper confidence bound of the predicted timeout rate."
+    )
+    raw_timeout_s: float | None = Field(
+        None, description="What the policy asks for before rounding and clamping (None: unbounded)."
+    )
+    clamped: Literal["floor", "ceiling"] | None = None
+    warnings: list[RecommendationWarning] = Field(default_factory=list)
     derived_from: str | None = Field(
         None, description="For `unknown`: the VPC state whose numbers it takes."
     )
@@ -105,3 +145,4 @@ class Recommendation(BaseModel):
     policy: Policy
     timeouts: list[PhaseTimeout]
     breaker: Breaker
+    warnings: list[RecommendationWarning] = Field(default_factory=list)

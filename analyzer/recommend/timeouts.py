@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import numpy as np
 
@@ -11,6 +13,7 @@ from analyzer.analysis.attempts import AttemptGroup, load_attempt_groups
 from analyzer.analysis.estimate import QUANTILES, DurationEstimate, estimate_durations
 from analyzer.engine import Engine
 from analyzer.recommend.breaker import advise_breaker
+from analyzer.recommend.caveats import collect_warnings, row_warnings
 from analyzer.recommend.model import (
     Methods,
     PhaseTimeout,
@@ -46,8 +49,12 @@ def recommend(
     policy = policy or Policy()
     start, end, groups = load_attempt_groups(engine, env, since=since, until=until)
     timeouts: list[PhaseTimeout] = []
+    states_read = 0
     for key in dict.fromkeys((g.phase, g.operation) for g in groups):
-        rows = [phase_timeout(g, end, policy) for g in groups if (g.phase, g.operation) == key]
+        members = [g for g in groups if (g.phase, g.operation) == key]
+        level = band_level(policy, len(members))
+        rows = [phase_timeout(g, end, policy, start=start, level=level) for g in members]
+        states_read = max(states_read, sum(r.timeout_s is not None for r in rows))
         timeouts.extend(with_unknown_state(rows))
     timeouts.sort(key=lambda t: (t.phase, t.operation, t.vpc_state))
     weeks = (end - start).total_seconds() / (7 * 86400)
@@ -58,11 +65,29 @@ def recommend(
         policy=policy,
         timeouts=timeouts,
         breaker=advise_breaker(groups, policy=policy, weeks=weeks),
+        warnings=collect_warnings(timeouts, policy, states_read),
     )
 
 
-def phase_timeout(group: AttemptGroup, end: datetime, policy: Policy) -> PhaseTimeout:
-    """The estimate and the recommended timeout for one group of attempts."""
+def band_level(policy: Policy, states: int) -> float:
+    """The confidence level of each state's band: the policy's, or with `joint` the Sidak level
+    at which all `states` (disjoint attempts, so independent) hold together at the policy's."""
+    if policy.joint and states > 1:
+        return float(policy.confidence ** (1.0 / states))
+    return policy.confidence
+
+
+def phase_timeout(
+    group: AttemptGroup,
+    end: datetime,
+    policy: Policy,
+    *,
+    start: datetime | None = None,
+    level: float | None = None,
+) -> PhaseTimeout:
+    """The estimate and the recommended timeout for one group of attempts (bands at `level`,
+    default the policy's confidence; `start` is the window's, for the halves' comparison)."""
+    level = policy.confidence if level is None else level
     estimate = estimate_durations(
         group.duration_s,
         group.observed,
@@ -70,11 +95,11 @@ def phase_timeout(group: AttemptGroup, end: datetime, policy: Policy) -> PhaseTi
         min_attempts=policy.min_attempts,
     )
     found = {key: estimate.quantile(q) for key, q in QUANTILES.items()}
-    target, _ = estimate.quantile(policy.target_quantile)
-    ci = estimate.quantile_ci(policy.target_quantile, policy.confidence)
-    timeout_s, widened = recommended_timeout(target, ci[1], estimate, policy)
+    ci = estimate.quantile_ci(policy.target_quantile, level)
+    choice = recommended_timeout(estimate, policy, level)
     current = group.current_timeout_s()
-    return PhaseTimeout(
+    timeout_s = choice.timeout_s
+    row = PhaseTimeout(
         phase=group.phase,
         operation=group.operation,
         vpc_state=group.vpc_state,
@@ -88,22 +113,59 @@ def phase_timeout(group: AttemptGroup, end: datetime, policy: Policy) -> PhaseTi
         timeout_s=timeout_s,
         timeout_rate_current=estimate.survival_at(current) if current else None,
         timeout_rate_recommended=estimate.survival_at(timeout_s) if timeout_s else None,
-        widened=widened,
+        timeout_rate_recommended_upper=(
+            estimate.survival_upper(timeout_s, level) if timeout_s else None
+        ),
+        widened=choice.widened,
+        raw_timeout_s=choice.raw_s,
+        clamped=choice.clamped,
     )
+    row.warnings = row_warnings(row, estimate, group, policy, start=start, end=end)
+    return row
+
+
+@dataclass(frozen=True)
+class TimeoutChoice:
+    """A recommended timeout and how it came about."""
+
+    timeout_s: float | None  # None: no estimate
+    raw_s: float | None  # what the rule gives before rounding and clamping; None: unbounded
+    widened: bool  # the upper confidence bound was used
+    clamped: Literal["floor", "ceiling"] | None
 
 
 def recommended_timeout(
-    target_s: float | None, upper_s: float | None, estimate: DurationEstimate, policy: Policy
-) -> tuple[float | None, bool]:
-    """Target quantile x (1 + margin), from the upper confidence bound when data are few,
-    rounded up to the step and clamped to [floor, ceiling]."""
-    if target_s is None:
-        return None, False
-    widened = estimate.effective_attempts < policy.few_attempts and upper_s is not None
-    base = max(target_s, upper_s) if widened and upper_s is not None else target_s
-    raw = base * (1 + policy.margin)
+    estimate: DurationEstimate, policy: Policy, level: float | None = None
+) -> TimeoutChoice:
+    """The policy's timeout, rounded up to the step and clamped to [floor, ceiling].
+
+    Target rate (the default): the shortest time whose predicted share of attempts lasting
+    longer is at most the target at the upper edge of the joined curve's band (`level`). Else
+    the target quantile x (1 + margin), from the quantile's upper confidence bound when fewer
+    than `few_attempts` (effective) attempts stand behind it. Where the band never gets low
+    enough the data cannot bound it: the ceiling, marked clamped."""
+    level = policy.confidence if level is None else level
+    target, _ = estimate.quantile(policy.target_quantile)
+    if target is None:
+        return TimeoutChoice(None, None, False, None)
+    raw: float | None
+    if policy.target_rate is not None:
+        raw, widened = estimate.time_for_rate(policy.target_rate, level), False
+    else:
+        widened = estimate.effective_attempts < policy.few_attempts
+        upper = estimate.quantile_ci(policy.target_quantile, level)[1] if widened else target
+        raw = None if upper is None else max(target, upper) * (1 + policy.margin)
+    if raw is None:
+        return TimeoutChoice(policy.ceiling_s, None, widened, "ceiling")
     rounded = math.ceil(raw / policy.step_s - 1e-9) * policy.step_s
-    return float(min(max(rounded, policy.floor_s), policy.ceiling_s)), widened
+    clamped: Literal["floor", "ceiling"] | None = None
+    if rounded < policy.floor_s:
+        clamped = "floor"
+    elif rounded > policy.ceiling_s:
+        clamped = "ceiling"
+    return TimeoutChoice(
+        float(min(max(rounded, policy.floor_s), policy.ceiling_s)), raw, widened, clamped
+    )
 
 
 def _target_value(row: PhaseTimeout) -> float:

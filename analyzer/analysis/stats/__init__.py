@@ -6,10 +6,12 @@ from analyzer.analysis.stats.breaker import (
     failure_threshold,
     outages,
 )
+from analyzer.analysis.stats.joined import JoinedCurve
 from analyzer.analysis.stats.lognormal import LognormalFit
 from analyzer.analysis.stats.survival import KaplanMeier, effective_sample_size
 
 __all__ = [
+    "JoinedCurve",
     "KaplanMeier",
     "LognormalFit",
     "effective_sample_size",

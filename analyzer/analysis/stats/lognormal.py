@@ -11,6 +11,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
+from analyzer.analysis.stats.survival import effective_sample_size
+
 # Durations of zero have no logarithm; anything under a millisecond is a millisecond.
 MIN_DURATION_S = 1e-3
 # Where every weighted duration is (nearly) the same, the likelihood grows without bound as
@@ -29,12 +31,17 @@ class LognormalFit:
 
     @classmethod
     def fit(
-        cls, durations: ArrayLike, observed: ArrayLike, weights: ArrayLike | None = None
+        cls,
+        durations: ArrayLike,
+        observed: ArrayLike,
+        weights: ArrayLike | None = None,
     ) -> LognormalFit:
+        """Maximum likelihood over the attempts. Weights count as their effective sample size
+        (as in the Kaplan-Meier curve), so the covariance stays honest under decay."""
         logs = np.log(np.maximum(np.asarray(durations, dtype=np.float64), MIN_DURATION_S))
         done = np.asarray(observed, dtype=bool)
         w = np.ones_like(logs) if weights is None else np.asarray(weights, dtype=np.float64)
-        w = w * (w.size / w.sum())
+        w = w * (effective_sample_size(w) / w.sum())
         if not done.any():
             raise ValueError("a lognormal fit needs at least one completed duration")
         # Exact durations enter the likelihood only through three weighted sums; censored ones
@@ -78,6 +85,49 @@ class LognormalFit:
         with np.errstate(divide="ignore"):
             z = (np.log(np.asarray(t, dtype=np.float64)) - self.mu) / self.sigma
         return np.asarray(stats.norm.sf(z), dtype=np.float64)
+
+    def conditional_quantile(self, q: float, start_s: float, start_survival: float) -> float | None:
+        """The t with start_survival x P(X > t | X > start_s) = 1 - q: the quantile of a curve
+        that is `start_survival` at `start_s` and follows this law beyond. None where the law
+        puts (numerically) nothing past `start_s`."""
+        z_start = (math.log(max(start_s, MIN_DURATION_S)) - self.mu) / self.sigma
+        log_p = math.log1p(-q) - math.log(start_survival) + float(special.log_ndtr(-z_start))
+        if log_p >= 0.0:
+            return start_s
+        z = float(stats.norm.isf(math.exp(log_p)))
+        return math.exp(self.mu + self.sigma * z) if math.isfinite(z) else None
+
+    def conditional_survival_bounds(
+        self, t: np.ndarray, start_s: float, level: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P(X > t | X > start_s) for t >= start_s, with its confidence band: the delta method
+        on the log of that ratio, over the covariance of (mu, sigma). An unidentified fit
+        gives the band [0, 1]."""
+        z_level = NormalDist().inv_cdf(0.5 + level / 2)
+        z_t = (np.log(np.maximum(np.asarray(t, dtype=np.float64), MIN_DURATION_S)) - self.mu) / (
+            self.sigma
+        )
+        z_a = (math.log(max(start_s, MIN_DURATION_S)) - self.mu) / self.sigma
+        log_ratio = np.minimum(special.log_ndtr(-z_t) - float(special.log_ndtr(-z_a)), 0.0)
+        # d log P(X > x) / d(mu, sigma) = h(z) / sigma * (1, z), h the normal's hazard
+        h_t = np.exp(stats.norm.logpdf(z_t) - special.log_ndtr(-z_t))
+        h_a = math.exp(float(stats.norm.logpdf(z_a)) - float(special.log_ndtr(-z_a)))
+        g_mu = (h_t - h_a) / self.sigma
+        g_sigma = (h_t * z_t - h_a * z_a) / self.sigma
+        (v_mu, c), (_, v_sigma) = self.covariance
+        if not (math.isfinite(v_mu) and math.isfinite(v_sigma)):
+            spread = np.full_like(z_t, np.inf)
+        else:
+            variance = g_mu**2 * v_mu + 2 * g_mu * g_sigma * c + g_sigma**2 * v_sigma
+            spread = z_level * np.sqrt(np.maximum(variance, 0.0))
+        with np.errstate(invalid="ignore"):
+            low = np.exp(log_ratio - spread)
+            high = np.exp(np.minimum(log_ratio + spread, 0.0))
+        return (
+            np.nan_to_num(low, nan=0.0),
+            np.exp(log_ratio),
+            np.nan_to_num(high, nan=1.0),
+        )
 
     def quantile_ci(self, q: float, level: float = 0.95) -> tuple[float, float]:
         """Delta method on log q = mu + z_q * sigma."""

@@ -80,13 +80,36 @@ class KaplanMeier:
         Crowley style): where the band's lower and upper edges cross 1 - q. The upper end is
         None when the band never gets that low (the data cannot bound it from above)."""
         z = NormalDist().inv_cdf(0.5 + level / 2)
-        with np.errstate(invalid="ignore"):
-            se = self.survival * np.sqrt(self.greenwood)
-        se = np.where(np.isfinite(se), se, 0.0)  # S = 0: nothing left to be uncertain about
+        se = self.standard_error()
         return (
             self._first_below(self.survival - z * se, q),
             self._first_below(self.survival + z * se, q),
         )
+
+    def standard_error(self) -> FloatArray:
+        """Greenwood's standard error of each `survival` value. Where the curve drops to 0
+        (every attempt still at risk ended there) the variance is infinite: so is the band,
+        and it bounds nothing from above; another estimate must."""
+        with np.errstate(invalid="ignore"):
+            se = self.survival * np.sqrt(self.greenwood)
+        return np.asarray(np.where(np.isnan(se), np.inf, se), dtype=np.float64)
+
+    def band(self, level: float) -> tuple[FloatArray, FloatArray]:
+        """Lower and upper edges of each `survival` value's confidence interval on the
+        log(-log S) scale (Kalbfleisch-Prentice), which stays inside (0, 1) and does not
+        understate the upper edge where few attempts remain beyond, as the plain Greenwood
+        band does. Where S = 0 the band is [0, 1]: nothing there bounds it."""
+        z = NormalDist().inv_cdf(0.5 + level / 2)
+        s = self.survival
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            log_s = np.log(s)
+            spread = z * np.sqrt(self.greenwood) / np.abs(log_s)
+            low = s ** np.exp(spread)
+            high = s ** np.exp(-spread)
+        inside = (s > 0.0) & (s < 1.0) & np.isfinite(spread)
+        low = np.where(inside, low, np.where(s >= 1.0, 1.0, 0.0))
+        high = np.where(inside, high, 1.0)
+        return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
 
     def _first_below(self, curve: FloatArray, q: float) -> float | None:
         hits = np.nonzero(curve <= (1.0 - q) + 1e-12)[0]
