@@ -224,3 +224,47 @@ def test_recommendation_on_simulated_data_finds_the_laws(tmp_path: Path, store: 
             )
             if law.quantile(q) > 75.0:
                 assert getattr(row.methods, key) == "lognormal-tail"
+
+
+@pytest.mark.slow
+def test_warnings_reach_the_json_and_the_table(tmp_path: Path, store: Store) -> None:
+    """Through the whole path (export, import, recommend): phase 3 got 1.5x slower in every
+    state halfway through the window, and the timeout was raised from 20 s to 75 s then too.
+    The halves' difference is warned about by state with its remedy, the raised timeout alone
+    is not, and the remedy silences it."""
+    from analyzer.simulate import DurationLaw, ShiftingLaw
+
+    slower = {
+        state: ShiftingLaw(law, DurationLaw(1.5 * law.median_s, law.sigma))
+        for state, law in PHASE3_LAWS.items()
+    }
+    spec = SimulationSpec(env="staging", days=6, startups_per_hour=15, seed=3, phase3_laws=slower)
+    write_export(spec, tmp_path / "shift.jsonl.gz")
+    import_paths([tmp_path / "shift.jsonl.gz"], env="staging", store=store)
+    args = ["recommend", "--env", "staging", "--store", str(store.root), "--since", "6d"]
+    data = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).output)
+    drift = [w for w in data["warnings"] if w["kind"] == "drift"]
+    assert {w["vpc_state"] for w in drift} >= {"healthy", "pressure"}
+    assert all(w["phase"] == 3 and "--half-life" in w["message"] for w in drift)
+    assert any(w["kind"] == "joint-coverage" for w in data["warnings"])
+    table = CliRunner().invoke(main, args).output
+    assert "Warnings (" in table and "halves differ" in table
+    remedied = json.loads(
+        CliRunner().invoke(main, [*args, "--half-life", "1d", "--format", "json"]).output
+    )
+    assert not [w for w in remedied["warnings"] if w["kind"] == "drift"]
+
+
+def test_one_policy_at_a_time(hand_lake: Store) -> None:
+    args = ["recommend", "--env", "staging", "--store", str(hand_lake.root)]
+    both = CliRunner().invoke(main, [*args, "--target-rate", "0.01", "--margin", "0.2"])
+    assert both.exit_code != 0 and "give one" in both.output
+    rate = json.loads(
+        CliRunner().invoke(main, [*args, "--target-rate", "0.01", "--format", "json"]).output
+    )
+    assert rate["policy"]["target_rate"] == 0.01
+    assert all(
+        t["timeout_rate_recommended_upper"] <= 0.01 + 1e-9
+        for t in rate["timeouts"]
+        if t["timeout_s"] is not None and t["clamped"] is None
+    )

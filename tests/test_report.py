@@ -53,8 +53,18 @@ def test_page_is_self_contained(report: Path) -> None:
         "Recommendation",
         "Circuit breaker",
         "Regressions by revision",
+        "Warnings",
     ):
         assert heading in page
+
+
+def test_page_says_what_the_numbers_cannot(report: Path) -> None:
+    """The sample's critical state needs a timeout past its longest completed attempt, and
+    four states are read together: both are said on the page."""
+    page = report.read_text()
+    warnings = page[page.index("id='warnings'") : page.index("Circuit breaker")]
+    assert "the longest completed duration" in warnings and "critical" in warnings
+    assert "VPC states are read together" in warnings
 
 
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="no Chromium here")

@@ -79,3 +79,25 @@ def test_bundled_sample_tells_the_seed_story(tmp_path: Path, store: Store) -> No
     assert (static, raised) == (20.0, 75.0)
     assert static_rate > 0.6
     assert raised_rate < 0.05
+
+
+def test_laws_agree_with_their_own_draws() -> None:
+    """Each law's quantile inverts its survival function, and its numpy draws follow it."""
+    import numpy as np
+
+    from analyzer.simulate import DurationLaw, MixtureLaw, ShiftingLaw, WeibullLaw
+
+    laws = [
+        DurationLaw(16.0, 0.4),
+        WeibullLaw(20.0, 1.5),
+        MixtureLaw(DurationLaw(28.0, 0.35), DurationLaw(70.0, 0.4), 0.1),
+    ]
+    for law in laws:
+        for q in (0.5, 0.9, 0.99, 0.995):
+            assert law.survival(law.quantile(q)) == pytest.approx(1 - q, rel=1e-6)
+        drawn = law.sample(np.random.default_rng(1), 200_000)
+        for q in (0.5, 0.99):
+            assert np.quantile(drawn, q) == pytest.approx(law.quantile(q), rel=0.03)
+    shift = ShiftingLaw(laws[0], laws[1], at=0.5)
+    assert shift.law_at(0.2) is laws[0] and shift.law_at(0.7) is laws[1]
+    assert shift.quantile(0.99) == laws[1].quantile(0.99)

@@ -66,7 +66,7 @@ def _recommendation_table(rec: Recommendation, phase: int) -> str:
                 f"{_seconds(t.ci_s[0])} .. {_seconds(t.ci_s[1])}",
                 _seconds(t.current_timeout_s),
                 percent(t.timeout_rate_current),
-                _seconds(t.timeout_s),
+                _seconds(t.timeout_s) + (" (clamped)" if t.clamped == "ceiling" else ""),
                 percent(t.timeout_rate_recommended),
             ]
         )
@@ -87,6 +87,14 @@ def _recommendation_table(rec: Recommendation, phase: int) -> str:
         ],
         rows,
     )
+
+
+def _warnings_section(rec: Recommendation) -> str:
+    """What the numbers cannot say, every phase's (the table shows one phase only)."""
+    if not rec.warnings:
+        return "<h2 id='warnings'>Warnings</h2><p class='note'>None.</p>"
+    items = "".join(f"<li>{html.escape(w.message)}</li>" for w in rec.warnings)
+    return f"<h2 id='warnings'>Warnings ({len(rec.warnings)})</h2><ul class='note'>{items}</ul>"
 
 
 def write_report(
@@ -141,6 +149,7 @@ def write_report(
         "(observed under the timeouts in force: "
         f"{percent(replay.overall.startup_success_rate_observed)}).</p>",
         _recommendation_table(rec, phase),
+        _warnings_section(rec),
         "<h2>Circuit breaker</h2>",
         _table(
             ["setting", "value", "evidence"],
