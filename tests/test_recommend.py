@@ -268,3 +268,13 @@ def test_one_policy_at_a_time(hand_lake: Store) -> None:
         for t in rate["timeouts"]
         if t["timeout_s"] is not None and t["clamped"] is None
     )
+
+
+def test_a_run_recorded_before_target_rates_reads_as_the_quantile_rule(hand_lake: Store) -> None:
+    from analyzer.recommend.model import Recommendation
+
+    rec = recommend(engine=local_engine(hand_lake), env="staging")
+    recorded = rec.model_dump(mode="json")
+    del recorded["policy"]["target_rate"], recorded["warnings"]
+    assert Recommendation.model_validate(recorded).policy.target_rate is None
+    assert Recommendation.model_validate(rec.model_dump(mode="json")).policy.target_rate == 0.005

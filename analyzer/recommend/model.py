@@ -146,3 +146,12 @@ class Recommendation(BaseModel):
     timeouts: list[PhaseTimeout]
     breaker: Breaker
     warnings: list[RecommendationWarning] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recorded_before_target_rates(cls, data: Any) -> Any:
+        """A run recorded before the target-rate rule existed used the quantile rule."""
+        policy = data.get("policy") if isinstance(data, dict) else None
+        if isinstance(policy, dict) and "target_rate" not in policy:
+            return {**data, "policy": {**policy, "target_rate": None}}
+        return data
