@@ -162,3 +162,90 @@ def test_asyncio_tasks_share_it_safely(clock: FakeClock) -> None:
         return list(await asyncio.gather(*(probe() for _ in range(10))))
 
     assert sum(asyncio.run(main())) == 2
+
+
+def _half_open(clock: FakeClock, **kw: object) -> CircuitBreaker:
+    breaker = CircuitBreaker(1, 30.0, 1, clock=clock, **kw)  # type: ignore[arg-type]
+    breaker.record_failure(TimeoutError())
+    clock.now += 30.0
+    assert breaker.should_attempt_request() and breaker.state == "HALF_OPEN"
+    return breaker
+
+
+def test_a_released_probe_gives_its_slot_back(clock: FakeClock) -> None:
+    """resilience4j's releasePermission: a probe cancelled before it reports frees its slot."""
+    breaker = _half_open(clock)
+    assert not breaker.should_attempt_request()  # the one slot is taken
+    breaker.release_probe()
+    assert breaker.get_status()["half_open_probes_in_flight"] == 0
+    assert breaker.should_attempt_request()
+    breaker.record_success()
+    assert breaker.state == "CLOSED"
+    breaker.release_probe()  # outside HALF_OPEN: nothing to give back
+    assert breaker.state == "CLOSED" and breaker.should_attempt_request()
+
+
+def test_a_probe_that_never_reports_does_not_keep_it_half_open(clock: FakeClock) -> None:
+    """A cancelled task's probe never records an outcome: after the maximum wait in half-open
+    the breaker opens again, and after the recovery time it probes afresh (it stayed
+    HALF_OPEN, refusing everything, a day later)."""
+    seen: list[tuple[str, str]] = []
+    breaker = _half_open(clock, on_transition=lambda a, b: seen.append((a, b)))
+    clock.now += 299.0
+    assert breaker.state == "HALF_OPEN" and not breaker.should_attempt_request()
+    clock.now += 1.0
+    assert breaker.state == "OPEN"
+    clock.now += 30.0
+    assert breaker.should_attempt_request() and breaker.state == "HALF_OPEN"
+    breaker.record_success()
+    assert breaker.state == "CLOSED"
+    assert seen[-3:] == [("HALF_OPEN", "OPEN"), ("OPEN", "HALF_OPEN"), ("HALF_OPEN", "CLOSED")]
+    short = _half_open(FakeClock(), max_half_open_wait_s=5.0)
+    short._clock.now += 5.0  # type: ignore[attr-defined]
+    assert short.state == "OPEN"
+
+
+def test_a_failing_transition_hook_strands_no_probe(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hook raises on OPEN -> HALF_OPEN: the caller still gets its probe, and its outcome
+    closes the breaker; the hook's error is logged."""
+
+    def hook(before: str, after: str) -> None:
+        raise RuntimeError("metrics backend down")
+
+    breaker = CircuitBreaker(1, 30.0, 1, clock=clock, on_transition=hook)
+    breaker.record_failure(TimeoutError())
+    clock.now += 30.0
+    assert breaker.should_attempt_request()
+    breaker.record_success()
+    assert breaker.state == "CLOSED"
+    assert "transition hook failed" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        ((2.5, 30.0, 1), "failure_threshold"),
+        ((True, 30.0, 1), "failure_threshold"),
+        ((0, 30.0, 1), "failure_threshold"),
+        ((3, float("inf"), 1), "recovery_timeout_s"),
+        ((3, float("nan"), 1), "recovery_timeout_s"),
+        ((3, -1.0, 1), "recovery_timeout_s"),
+        ((3, "30", 1), "recovery_timeout_s"),
+        ((3, 30.0, 1.5), "half_open_max_calls"),
+        ((3, 30.0, False), "half_open_max_calls"),
+    ],
+)
+def test_settings_that_make_no_sense_are_refused(args: tuple[object, ...], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        CircuitBreaker(*args)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_half_open_wait_s"):
+        CircuitBreaker(3, 30.0, 1, max_half_open_wait_s=float("inf"))
+
+
+def test_a_bad_settings_update_is_refused_and_changes_nothing(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(3, 30.0, 1, clock=clock)
+    with pytest.raises(ValueError, match="failure_threshold"):
+        breaker.update_settings(BreakerSettings(2.5, 30.0, 1))  # type: ignore[arg-type]
+    assert breaker.failure_threshold == 3
