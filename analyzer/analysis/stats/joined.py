@@ -48,10 +48,8 @@ class JoinedCurve:
         if self.tail is None:
             beyond = np.full_like(t, self.join_survival)
         else:
-            _, ratio, _ = self.tail.conditional_survival_bounds(
-                np.maximum(t, self.join_s), self.join_s, 0.5
-            )
-            beyond = self.join_survival * ratio
+            log_ratio = self.tail.log_conditional_survival(np.maximum(t, self.join_s), self.join_s)
+            beyond = self.join_survival * np.exp(log_ratio)
         return np.asarray(np.where(t <= self.join_s, inside, beyond), dtype=np.float64)
 
     def quantile(self, q: float) -> tuple[float | None, bool]:

@@ -97,6 +97,16 @@ class LognormalFit:
         z = float(stats.norm.isf(math.exp(log_p)))
         return math.exp(self.mu + self.sigma * z) if math.isfinite(z) else None
 
+    def _z(self, t: np.ndarray | float) -> np.ndarray:
+        logs = np.log(np.maximum(np.asarray(t, dtype=np.float64), MIN_DURATION_S))
+        return np.asarray((logs - self.mu) / self.sigma, dtype=np.float64)
+
+    def log_conditional_survival(self, t: np.ndarray, start_s: float) -> np.ndarray:
+        """log P(X > t | X > start_s) for t >= start_s, in log space so the far tail keeps
+        its precision."""
+        ratio = special.log_ndtr(-self._z(t)) - special.log_ndtr(-self._z(start_s))
+        return np.asarray(np.minimum(ratio, 0.0), dtype=np.float64)
+
     def conditional_survival_bounds(
         self, t: np.ndarray, start_s: float, level: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -104,14 +114,11 @@ class LognormalFit:
         on the log of that ratio, over the covariance of (mu, sigma). An unidentified fit
         gives the band [0, 1]."""
         z_level = NormalDist().inv_cdf(0.5 + level / 2)
-        z_t = (np.log(np.maximum(np.asarray(t, dtype=np.float64), MIN_DURATION_S)) - self.mu) / (
-            self.sigma
-        )
-        z_a = (math.log(max(start_s, MIN_DURATION_S)) - self.mu) / self.sigma
-        log_ratio = np.minimum(special.log_ndtr(-z_t) - float(special.log_ndtr(-z_a)), 0.0)
+        z_t, z_a = self._z(t), self._z(start_s)
+        log_ratio = self.log_conditional_survival(t, start_s)
         # d log P(X > x) / d(mu, sigma) = h(z) / sigma * (1, z), h the normal's hazard
         h_t = np.exp(stats.norm.logpdf(z_t) - special.log_ndtr(-z_t))
-        h_a = math.exp(float(stats.norm.logpdf(z_a)) - float(special.log_ndtr(-z_a)))
+        h_a = np.exp(stats.norm.logpdf(z_a) - special.log_ndtr(-z_a))
         g_mu = (h_t - h_a) / self.sigma
         g_sigma = (h_t * z_t - h_a * z_a) / self.sigma
         (v_mu, c), (_, v_sigma) = self.covariance
