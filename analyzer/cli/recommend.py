@@ -180,14 +180,16 @@ def _ci(row: PhaseTimeout) -> str:
 
 
 def _rule(p: Policy) -> str:
-    level = f"{100 * p.confidence:g} %" + (" jointly over each phase's states" if p.joint else "")
+    bound = f"upper {100 * p.confidence:g} % bound" + (
+        " (holding jointly over each phase's states)" if p.joint else ""
+    )
     if p.target_rate is not None:
         return (
             f"timeout = the shortest that lets at most {100 * p.target_rate:g} % of attempts "
-            f"time out in each state, at the upper {level} bound"
+            f"time out in each state, at the {bound}"
         )
     return (
-        f"timeout = p{100 * p.target_quantile:g} x (1 + {p.margin:g}), upper {level} bound "
+        f"timeout = p{100 * p.target_quantile:g} x (1 + {p.margin:g}), from the {bound} "
         f"when under {p.few_attempts} attempts"
     )
 

@@ -58,7 +58,7 @@ def row_warnings(
         "the timeout the policy asks for": row.raw_timeout_s,
     }
     far = {k: v for k, v in candidates.items() if v is not None and v > FAR_BEYOND * longest}
-    if far and longest > 0:
+    if far and longest > 0 and row.clamped != "floor":  # the floor is longer anyway
         name, value = max(far.items(), key=lambda kv: kv[1] or 0.0)
         assert value is not None
         found.append(
