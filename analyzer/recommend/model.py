@@ -124,7 +124,8 @@ class PhaseTimeout(BaseModel):
         None, description="What the policy asks for before rounding and clamping (None: unbounded)."
     )
     clamped: Literal["floor", "ceiling"] | None = None
-    warnings: list[RecommendationWarning] = Field(default_factory=list)
+    # Collected into the recommendation's `warnings` (kept out of each row's JSON and CSV).
+    warnings: list[RecommendationWarning] = Field(default_factory=list, exclude=True)
     derived_from: str | None = Field(
         None, description="For `unknown`: the VPC state whose numbers it takes."
     )
