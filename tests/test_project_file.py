@@ -152,6 +152,8 @@ def test_demo_runs_as_shipped_whatever_the_file_says(project: Path) -> None:
         main, ["demo", "--sample", str(sample.parent.parent), "--store", str(project / "demo")]
     )
     assert result.exit_code == 0, result.output
-    assert "p99 x (1 + 0.2)" in result.output  # the built-in margin, not the file's 5
+    # the built-in policy (a target rate), not the file's margin of 5
+    assert "at most 0.5 % of attempts time out" in result.output
+    assert "(1 + 5)" not in result.output
     config = json.loads((project / "demo" / "timeouts-staging.json").read_text())
     assert config["env"] == "staging"

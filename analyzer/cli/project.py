@@ -39,6 +39,7 @@ SETTINGS = (
     Setting("service", "service", "--service", ("collect",)),
     Setting("policy.since", "since", "--since", WINDOWED),
     Setting("policy.half-life", "half_life", "--half-life", ("recommend",)),
+    Setting("policy.target-rate", "target_rate", "--target-rate", ("recommend",)),
     Setting("policy.target-quantile", "target_quantile", "--target-quantile", ("recommend",)),
     Setting("policy.margin", "margin", "--margin", ("recommend",)),
     Setting("policy.floor", "floor_s", "--floor", ("recommend",)),
@@ -46,6 +47,8 @@ SETTINGS = (
     Setting("policy.step", "step_s", "--step", ("recommend",)),
     Setting("policy.min-attempts", "min_attempts", "--min-attempts", ("recommend",)),
     Setting("policy.max-false-trips", "max_false_trips", "--max-false-trips", ("recommend",)),
+    Setting("policy.confidence", "confidence", "--confidence", ("recommend",)),
+    Setting("policy.joint", "joint", "--joint", ("recommend",)),
     Setting("export.out", "out", "--out", ("export",), path=True),
     Setting("export.format", "fmt", "--format", ("export",)),
 )
@@ -63,6 +66,7 @@ class _Table(BaseModel):
 class PolicyTable(_Table):
     since: str | None = None
     half_life: str | None = None
+    target_rate: float | None = None
     target_quantile: float | None = None
     margin: float | None = None
     floor: float | None = None
@@ -70,6 +74,8 @@ class PolicyTable(_Table):
     step: float | None = None
     min_attempts: int | None = None
     max_false_trips: float | None = None
+    confidence: float | None = None
+    joint: bool | None = None
 
     @field_validator("since")
     @classmethod
