@@ -9,6 +9,18 @@ from pydantic import BaseModel
 
 from analyzer.errors import AnalyzerError
 
+# Telemetry outside this range is taken for a broken clock, not an event: before 2010 (no
+# Cloud Run then), or more than a day after it was received or imported.
+EARLIEST_EVENT = datetime(2010, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+def plausible_time_params() -> dict[str, object]:
+    """The bounds above as the parameters of the queries that apply them ($earliest_ts,
+    $future_slack)."""
+    return {"earliest_ts": EARLIEST_EVENT, "future_slack": FUTURE_SLACK}
+
+
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 SPAN_RULE = "a positive number and one unit of s, m, h, d or w (like 90m, 12h, 28d or 2w)"
@@ -19,7 +31,12 @@ def parse_span(text: str) -> timedelta:
     match = _SPAN.match(text)
     if not match:
         raise AnalyzerError(f"invalid span {text!r}: use {SPAN_RULE}")
-    return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+    except OverflowError:
+        raise AnalyzerError(
+            f"span {text!r} is too long: at most {timedelta.max.days:,} days"
+        ) from None
 
 
 def parse_instant(text: str) -> datetime:
@@ -36,7 +53,13 @@ def parse_instant(text: str) -> datetime:
 def window_start(since: str, end: datetime) -> datetime:
     """`--since` as a start: a span back from `end`, or an instant."""
     if _SPAN.match(since):
-        return end - parse_span(since)
+        span = parse_span(since)
+        try:
+            return end - span
+        except OverflowError:
+            raise AnalyzerError(
+                f"--since {since!r} reaches back before the year 1: use a shorter span or a date"
+            ) from None
     try:
         return parse_instant(since)
     except AnalyzerError:

@@ -10,6 +10,11 @@
 SELECT
     getvariable('source_names')[filename] AS source_file,
     NULL::JSON AS raw_entry,
+    -- An object with none of a LogEntry's fields (a saved `{"entries": [...]}` response) is
+    -- not an entry: the importer reads it again through entry_fields_objects.sql.
+    NOT (insertId IS NULL AND "timestamp" IS NULL AND receiveTimestamp IS NULL
+         AND logName IS NULL AND textPayload IS NULL AND jsonPayload IS NULL
+         AND resource IS NULL AND labels IS NULL) AS is_entry,
     coalesce(strlen(jsonPayload::VARCHAR), 0) + coalesce(strlen(textPayload), 0)
         > getvariable('max_entry_bytes') AS oversize,
     insertId AS insert_id,

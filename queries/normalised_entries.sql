@@ -4,12 +4,17 @@
 --   entry_fields_objects.sql, as the importer chooses).
 -- Parameters: $default_env (the --env of import/collect), $ingested_at (TIMESTAMPTZ),
 --   $max_entry_bytes (named in the reason of an oversize entry; Cloud Logging itself refuses
---   entries over 256 KiB).
+--   entries over 256 KiB), $events (the contract's event names, analyzer.runtime EVENTS: an
+--   `event` outside them is another application's, not telemetry), $env_pattern and
+--   $refused_env_pattern (a payload's env matches the first and not the second), $earliest_ts and $future_slack (an entry's time is plausible from
+--   $earliest_ts to $future_slack after it was received and after $ingested_at),
+--   $not_an_entry (the reason given a JSON value that is not a log entry at all).
 -- Returns: the columns of lake_schema.sql, plus
---   disposition: 'stored' (telemetry), 'skipped' (not telemetry) or 'quarantined' (malformed),
---   reason:      why an entry is quarantined (NULL otherwise),
+--   disposition: 'stored' (telemetry), 'skipped' (not telemetry) or 'quarantined' (malformed
+--                telemetry, or a JSON value that is not a log entry at all),
+--   reason:      why an entry is quarantined or skipped (NULL when stored),
 --   entry_json:  the whole entry as text, for the quarantine (NULL unless quarantined).
---   A skipped entry's row holds its disposition only, every other column NULL.
+--   A skipped entry's row holds its disposition and reason only, every other column NULL.
 WITH payload AS (
     -- One parse of the payload for all its fields (none of an oversize one): its strings as
     -- text, its numbers as JSON, so their types can be checked below.
@@ -27,19 +32,21 @@ WITH payload AS (
 ),
 named AS (
     SELECT
-        source_file, raw_entry, oversize, p, insert_id, ts_raw, receive_raw, severity_raw,
+        source_file, raw_entry, is_entry, oversize, p, insert_id, ts_raw, receive_raw, severity_raw,
         log_name_raw, text_payload, service_raw, revision_raw, instance_raw,
         pf.event AS p_event, pf.message AS p_message, pf.startup_id AS p_startup_id,
-        CASE WHEN pf.event IS NOT NULL THEN pf.env END AS payload_env,
+        CASE WHEN list_contains($events, pf.event) THEN pf.env END AS payload_env,
         pf.phase_name AS p_phase_name, pf.operation AS p_operation, pf.outcome AS p_outcome,
         pf.vpc_state AS p_vpc_state, pf.breaker_state AS p_breaker_state,
         pf.from_state AS p_from_state, pf.to_state AS p_to_state,
         pf.error_type AS p_error_type, pf.error AS p_error,
         pf.phase AS p_phase, pf.duration_s AS p_duration, pf.timeout_s AS p_timeout,
         pf.vpc_utilization AS p_utilization, pf.exit_code AS p_exit_code,
-        oversize OR pf.event IS NOT NULL AS is_structured,
-        CASE WHEN NOT oversize
-            THEN coalesce(text_payload, CASE WHEN pf.event IS NULL THEN pf.message END)
+        oversize OR coalesce(list_contains($events, pf.event), false) AS is_structured,
+        -- Not telemetry by its event: its text may still be a seed line (structlog's `event`
+        -- is the message itself).
+        CASE WHEN NOT (oversize OR coalesce(list_contains($events, pf.event), false))
+            THEN coalesce(text_payload, pf.message, pf.event)
         END AS text_line
     FROM payload
 ),
@@ -83,7 +90,10 @@ fields AS (
         json_type(p_timeout) AS timeout_type,
         json_type(p_utilization) AS utilization_type,
         json_type(p_exit_code) AS exit_code_type,
-        try_cast(ts_raw AS TIMESTAMPTZ) AS ts_parsed
+        -- RFC 3339 allows a lower-case `t` and `z`, which DuckDB's cast refuses.
+        try_cast(CASE WHEN contains(ts_raw, 'z') OR contains(ts_raw, 't') THEN upper(ts_raw)
+                      ELSE ts_raw END AS TIMESTAMPTZ) AS ts_parsed,
+        try_cast(receive_raw AS TIMESTAMPTZ) AS receive_ts
     FROM text_form
 ),
 -- A payload number is cast from its JSON text, which costs less than a JSON cast. The two
@@ -116,24 +126,36 @@ typed AS (
         END AS utilization_value
     FROM fields
 ),
-judged AS (
+checked_time AS (
     SELECT
         *,
         CASE
+            WHEN NOT is_entry THEN $not_an_entry
             WHEN oversize THEN 'payload larger than ' || $max_entry_bytes || ' bytes'
             WHEN insert_id IS NULL OR insert_id = '' THEN 'missing insertId'
             WHEN ts_raw IS NULL THEN 'missing timestamp'
             WHEN ts_parsed IS NULL THEN 'unparseable timestamp: ' || ts_raw
-            WHEN NOT (suffix(ts_raw, 'Z') OR regexp_matches(ts_raw, '(Z|z|[+-]\d\d:?\d\d)$'))
+            WHEN suffix(ts_raw, 'Z') OR suffix(ts_raw, 'z') THEN NULL  -- the usual case: go on below
+            WHEN NOT regexp_matches(ts_raw, '[+-]\d\d:?\d\d$')
                 THEN 'timestamp without time zone: ' || ts_raw
+            WHEN NOT regexp_matches(ts_raw, '[+-]([01]\d|2[0-3]):?[0-5]\d$')
+                THEN 'timestamp with an invalid zone offset: ' || ts_raw
+        END AS ts_reason
+    FROM typed
+),
+judged AS (
+    SELECT
+        *,
+        CASE
+            WHEN ts_reason IS NOT NULL THEN ts_reason
+            WHEN ts_parsed < $earliest_ts
+                THEN 'timestamp implausibly early (before ' || $earliest_ts::DATE || '): ' || ts_raw
+            WHEN ts_parsed > least(coalesce(receive_ts, $ingested_at), $ingested_at) + $future_slack
+                THEN 'timestamp implausibly late (over ' || $future_slack::VARCHAR || ' after it was received or imported): ' || ts_raw
             WHEN NOT is_structured THEN NULL
-            WHEN event_name NOT IN (
-                'startup_started', 'phase_started', 'timeout_calculated', 'phase_completed',
-                'phase_failed', 'phase_context', 'degradation_applied', 'breaker_transition',
-                'vpc_state_changed', 'startup_completed', 'startup_failed')
-                THEN 'unknown event: ' || event_name
             WHEN payload_env IS NOT NULL AND payload_env <> $default_env
-                 AND NOT regexp_matches(payload_env, '^[A-Za-z0-9_.-]{1,64}$')
+                 AND NOT (regexp_full_match(payload_env, $env_pattern)
+                          AND NOT regexp_full_match(payload_env, $refused_env_pattern))
                 THEN 'invalid env: ' || payload_env
             WHEN phase_type IS NOT NULL AND phase_type NOT IN ('NULL', 'UBIGINT', 'BIGINT')
                 THEN 'phase is not an integer'
@@ -168,13 +190,13 @@ judged AS (
             WHEN is_structured THEN 'structured'
             WHEN line_kind IS NOT NULL THEN 'text'
         END AS form_value
-    FROM typed
+    FROM checked_time
 ),
 entries AS (
     SELECT
         insert_id,
         ts_parsed AS ts,
-        try_cast(receive_raw AS TIMESTAMPTZ) AS receive_ts,
+        receive_ts,
         coalesce(payload_env, $default_env) AS env,
         service_raw AS service,
         revision_raw AS revision,
@@ -224,7 +246,9 @@ entries AS (
         CASE WHEN is_structured THEN p_error_type END AS error_type,
         CASE
             WHEN is_structured THEN p_error
-            WHEN line_kind = 'phase_error' THEN regexp_extract(text_line, 'failed: (.*)$', 1)
+            -- The error's text to the line's end, a trailing newline left out.
+            WHEN line_kind = 'phase_error'
+                THEN rtrim(regexp_extract(text_line, '(?s)failed: (.*)', 1), chr(13) || chr(10))
         END AS error,
         severity_raw AS severity,
         coalesce(p_message, text_line) AS message,
@@ -244,14 +268,21 @@ entries AS (
         $ingested_at::TIMESTAMPTZ AS ingested_at,
         CAST(ts_parsed AS DATE) AS date,
         CASE
+            WHEN NOT is_entry THEN 'quarantined'
             WHEN form_value IS NULL THEN 'skipped'
             WHEN reason IS NOT NULL THEN 'quarantined'
             ELSE 'stored'
         END AS disposition,
-        reason,
-        CASE WHEN form_value IS NOT NULL AND reason IS NOT NULL THEN raw_entry::VARCHAR END AS entry_json
+        CASE
+            WHEN NOT is_entry OR form_value IS NOT NULL THEN reason
+            WHEN p_event IS NOT NULL THEN 'event not named in the telemetry contract'
+            ELSE 'no telemetry event or text line'
+        END AS reason,
+        CASE WHEN (form_value IS NOT NULL OR NOT is_entry) AND reason IS NOT NULL
+            THEN raw_entry::VARCHAR END AS entry_json
     FROM judged
 )
--- An entry that is not telemetry is only counted: none of its columns is kept.
-SELECT CASE WHEN disposition <> 'skipped' THEN COLUMNS(* EXCLUDE (disposition)) END, disposition
+-- An entry that is not telemetry is only counted, by reason: none of its columns is kept.
+SELECT CASE WHEN disposition <> 'skipped' THEN COLUMNS(* EXCLUDE (disposition, reason)) END,
+    disposition, reason
 FROM entries

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from analyzer.engine import Engine
 from analyzer.errors import NoDataError
 from analyzer.lake.store import check_env_name
-from analyzer.timewindow import parse_instant, window_start
+from analyzer.timewindow import parse_instant, plausible_time_params, window_start
 
 Floats = NDArray[np.float64]
 
@@ -53,7 +53,7 @@ def resolve_window(
 ) -> tuple[datetime, datetime]:
     """[start, end): ending at `until`, else just after the env's last event."""
     check_env_name(env)
-    last_ts = engine.rows("env_time_range", {"env": env})[0]["last_ts"]
+    last_ts = engine.rows("env_time_range", {"env": env, **plausible_time_params()})[0]["last_ts"]
     if not isinstance(last_ts, datetime):
         raise engine.no_data_error(env)
     end = parse_instant(until) if until else last_ts + timedelta(microseconds=1)

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from analyzer.engine import Engine
 from analyzer.lake.store import check_env_name
-from analyzer.timewindow import Window
+from analyzer.timewindow import Window, plausible_time_params
 
 
 class PhaseCounts(BaseModel):
@@ -47,7 +47,8 @@ class _Overview(BaseModel):
 def summarize(*, engine: Engine, env: str) -> Summary:
     """Counts of startups and phase attempts for `env`, over all the telemetry stored."""
     check_env_name(env)
-    overview = _Overview.model_validate(engine.rows("env_overview", {"env": env})[0])
+    params = {"env": env, **plausible_time_params()}
+    overview = _Overview.model_validate(engine.rows("env_overview", params)[0])
     if not overview.events or not overview.window_start or not overview.window_end:
         raise engine.no_data_error(env)
     phases = engine.rows("phase_outcome_counts", {"env": env})

@@ -18,6 +18,9 @@ EVENTS = (
     "vpc_state_changed",
     "startup_completed",
     "startup_failed",
+    # v1.1
+    "config_loaded",
+    "breaker_summary",
 )
 
 _BREAKER_LINES = {
