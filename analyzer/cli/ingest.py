@@ -71,8 +71,8 @@ def import_command(
     with naming_damaged_segments(lake):
         result = import_paths(list(paths), env=env, store=lake, on_progress=_progress_printer())
     click.echo(result.summary_line())
-    for reason, count in sorted(result.quarantine_reasons.items()):
-        click.echo(f"  quarantined {count:,}: {reason}")
+    for line in result.detail_lines():
+        click.echo(line)
 
 
 @main.command()

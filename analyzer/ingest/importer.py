@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import dataclasses
+import gzip
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from analyzer.errors import AnalyzerError
-from analyzer.ingest.sources import Piece, batches, discover
-from analyzer.ingest.staging import UnreadableInput, batch_connection, stage
+from analyzer.ingest.envs import check_partition_env
+from analyzer.ingest.shapes import ShapeError, flatten_entries
+from analyzer.ingest.sources import Piece, batches, discover, file_size, vanished
+from analyzer.ingest.staging import (
+    NOT_AN_ENTRY,
+    UnreadableInput,
+    batch_connection,
+    first_line,
+    stage,
+)
 from analyzer.lake.segments import write_segments
 from analyzer.lake.sql import load_sql
-from analyzer.lake.store import Store, check_env_name
+from analyzer.lake.store import Store
 
 CONFLICT = "insertId already stored with different content"
 
@@ -30,6 +43,8 @@ class ImportResult:
     quarantined: int = 0
     segments: int = 0
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+    passed_over: list[str] = field(default_factory=list)  # what a folder held but was not read
 
     def add(self, other: ImportResult) -> None:
         self.files += other.files
@@ -39,8 +54,13 @@ class ImportResult:
         self.skipped += other.skipped
         self.quarantined += other.quarantined
         self.segments += other.segments
-        for reason, count in other.quarantine_reasons.items():
-            self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + count
+        for mine, theirs in (
+            (self.quarantine_reasons, other.quarantine_reasons),
+            (self.skip_reasons, other.skip_reasons),
+        ):
+            for reason, count in theirs.items():
+                mine[reason] = mine.get(reason, 0) + count
+        self.passed_over += other.passed_over
 
     def summary_line(self) -> str:
         return (
@@ -48,6 +68,14 @@ class ImportResult:
             f"duplicates {self.duplicates:,}, skipped {self.skipped:,} (not telemetry), "
             f"quarantined {self.quarantined:,}"
         )
+
+    def detail_lines(self) -> list[str]:
+        """One line per reason an entry was skipped or quarantined, and per file not read."""
+        return [
+            *(f"  skipped {n:,}: {r}" for r, n in sorted(self.skip_reasons.items())),
+            *(f"  quarantined {n:,}: {r}" for r, n in sorted(self.quarantine_reasons.items())),
+            *(f"  not read: {what}" for what in self.passed_over),
+        ]
 
 
 @dataclass(frozen=True)
@@ -70,7 +98,10 @@ def import_paths(
     on_progress: ProgressCallback | None = None,
 ) -> ImportResult:
     """Import export files and folders into the store's lake (see TELEMETRY.md §4)."""
-    return import_files(discover(paths), env=env, store=store, on_progress=on_progress)
+    found = discover(paths)
+    result = import_files(found.files, env=env, store=store, on_progress=on_progress)
+    result.passed_over = found.passed_over
+    return result
 
 
 def import_files(
@@ -81,9 +112,26 @@ def import_files(
     on_progress: ProgressCallback | None = None,
 ) -> ImportResult:
     """Import exactly these files, batch by batch, each batch published as whole segments."""
-    check_env_name(env)
-    with store.writer_lock():
+    check_partition_env(env)
+    with _write_errors_named(store), store.writer_lock():
         return import_files_locked(files, env=env, store=store, on_progress=on_progress)
+
+
+@contextlib.contextmanager
+def _write_errors_named(store: Store) -> Iterator[None]:
+    """A full disk, a file size limit or a store that cannot be written: one line naming the
+    file, never a traceback (the lake keeps only whole segments either way)."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or store.root
+        raise AnalyzerError(
+            f"{where}: {exc.strerror or exc}; the import stopped (what it stored is whole)"
+        ) from exc
+    except duckdb.IOException as exc:
+        raise AnalyzerError(
+            f"{store.root}: {first_line(exc)}; the import stopped (what it stored is whole)"
+        ) from exc
 
 
 def import_files_locked(
@@ -97,7 +145,7 @@ def import_files_locked(
     """`import_files` for a caller that already holds the store's writer lock (the collector).
     `source_name` stands in for the file name in the lake's `source_file` column."""
     total = ImportResult()
-    bytes_total = sum(p.stat().st_size for p in files)
+    bytes_total = sum(file_size(p) for p in files)
     bytes_done = 0
     files_done: set[str] = set()
     for batch in batches(files, scratch=store.tmp_dir / "slices"):
@@ -116,6 +164,9 @@ def _import_batch(
 ) -> ImportResult:
     try:
         return _normalise_and_publish(batch, env=env, store=store, source_name=source_name)
+    except _OtherShapes as shapes:
+        with _flattened(batch, shapes.sources, store) as flat:
+            return _import_batch(flat, env=env, store=store, source_name=source_name)
     except UnreadableInput as exc:
         if len(batch) > 1:
             # Find the file at fault, so the message can name it; good files still import.
@@ -123,7 +174,53 @@ def _import_batch(
             for piece in batch:
                 result.add(_import_batch([piece], env=env, store=store, source_name=source_name))
             return result
-        raise AnalyzerError(f"{batch[0].source}: cannot read as Cloud Logging JSON: {exc}") from exc
+        (piece,) = batch
+        if not Path(piece.path).exists():
+            raise vanished(piece.source) from exc
+        problem = str(exc)
+        if not piece.flattened:
+            # A value DuckDB's reader cannot take whole (an array of entries larger than its
+            # limit, behind a byte-order mark or one after another) is read value by value.
+            try:
+                with _flattened(batch, {piece.source}, store) as flat:
+                    return _import_batch(flat, env=env, store=store, source_name=source_name)
+            except (ShapeError, UnicodeError, EOFError, gzip.BadGzipFile) as shape_exc:
+                problem = f"{problem} ({shape_exc})"
+        raise AnalyzerError(
+            f"{piece.source}: cannot read as Cloud Logging JSON: {problem}"
+        ) from exc
+
+
+class _OtherShapes(Exception):
+    """The batch holds arrays of entries or saved responses, in these pieces' `source`s."""
+
+    def __init__(self, sources: set[str]) -> None:
+        self.sources = sources
+
+
+@contextlib.contextmanager
+def _flattened(batch: list[Piece], sources: set[str], store: Store) -> Iterator[list[Piece]]:
+    """The batch with the pieces from `sources` rewritten one entry a line (shapes.py), under
+    the store's `.tmp/`, removed afterwards."""
+    folder = store.tmp_dir / "shapes"
+    folder.mkdir(parents=True, exist_ok=True)
+    made: list[Path] = []
+    try:
+        flat = []
+        for piece in batch:
+            if piece.source in sources and not piece.flattened:
+                handle, name = tempfile.mkstemp(dir=folder, suffix=".jsonl")
+                os.close(handle)
+                made.append(Path(name))
+                flatten_entries(piece.path, made[-1])
+                piece = dataclasses.replace(
+                    piece, path=made[-1], size=made[-1].stat().st_size, flattened=True
+                )
+            flat.append(piece)
+        yield flat
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
 
 
 def _normalise_and_publish(
@@ -133,6 +230,19 @@ def _normalise_and_publish(
     con = batch_connection(sources, spill_dir=store.tmp_dir / "spill")
     try:
         stage(con, env=env)
+        other_shapes = {
+            str(source)
+            for (source,) in con.execute(
+                "SELECT DISTINCT source_file FROM staged WHERE reason = ? AND "
+                "(json_type(entry_json::JSON) = 'ARRAY' OR json_exists(entry_json, '$.entries'))",
+                [NOT_AN_ENTRY],
+            ).fetchall()
+        }
+        pending = {
+            p.source for p in batch if not p.flattened and (source_name or p.source) in other_shapes
+        }
+        if pending:
+            raise _OtherShapes(pending)
         _define_existing(con, "stored_ids", "insert_id", store.segments("events"))
         _define_existing(con, "quarantined_hashes", "entry_hash", store.segments("quarantine"))
 
@@ -143,9 +253,10 @@ def _normalise_and_publish(
             result.read += count
             if disposition == "skipped":
                 result.skipped += count
+                result.skip_reasons[reason] = result.skip_reasons.get(reason, 0) + count
             elif disposition == "quarantined":
                 result.quarantined += count
-                result.quarantine_reasons[reason] = count
+                result.quarantine_reasons[reason] = result.quarantine_reasons.get(reason, 0) + count
 
         con.execute("CREATE TABLE suspects AS " + load_sql("suspect_ids"))
         con.execute("CREATE TABLE first_suspect_rows AS " + load_sql("first_suspect_rows"))

@@ -2,46 +2,103 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 from analyzer.errors import AnalyzerError
 
-# What a folder search picks up: gcloud arrays, sink exports (NDJSON), gzipped either way.
+# What a folder search picks up (in any case): gcloud arrays, sink exports (NDJSON), gzipped
+# either way.
 LOG_SUFFIXES = (".json", ".jsonl", ".ndjson", ".gz")
 BATCH_BYTES = 384 * 1024 * 1024
 BATCH_FILES = 400
 
 
-def discover(paths: Sequence[str | Path]) -> list[Path]:
-    """Every file named, and every log file under every folder named (recursively), once each."""
+@dataclass
+class Discovery:
+    """The files to import, and what the folders searched held that will not be read (a FIFO,
+    a broken link...), each with why."""
+
+    files: list[Path] = field(default_factory=list)
+    passed_over: list[str] = field(default_factory=list)
+
+
+def discover(paths: Sequence[str | Path]) -> Discovery:
+    """Every file named, and every log file under every folder named (recursively), once each.
+    A suffix is matched in any case (`.JSON` too)."""
     if not paths:
         raise AnalyzerError("no PATH given: name at least one export file or folder")
     found: dict[Path, None] = {}
+    passed_over: list[str] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            matches = [
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and p.name.endswith(LOG_SUFFIXES)
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            ]
+            matches = []
+            for p in sorted(path.rglob("*")):
+                if not p.name.lower().endswith(LOG_SUFFIXES) or any(
+                    part.startswith(".") for part in p.relative_to(path).parts
+                ):
+                    continue
+                if p.is_dir():
+                    continue
+                if (problem := _not_a_file(p)) is not None:
+                    passed_over.append(f"{p} ({problem})")
+                    continue
+                matches.append(p)
             if not matches:
                 raise AnalyzerError(
                     f"{path}: no log files in this folder (looked for {', '.join(LOG_SUFFIXES)})"
+                    + "".join(f"; not read: {what}" for what in passed_over)
                 )
             found.update(dict.fromkeys(p.resolve() for p in matches))
-        elif path.is_file():
-            found[path.resolve()] = None
+        elif (problem := _not_a_file(path)) is not None:
+            raise AnalyzerError(f"{path}: {problem}")
         else:
-            raise AnalyzerError(f"{path}: no such file or folder")
-    return list(found)
+            found[path.resolve()] = None
+    return Discovery(list(found), passed_over)
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why `path` cannot be read as an export (None for a regular file, or a link to one)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            return "a symbolic link to nothing"
+        return "no such file or folder"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symbolic links"
+        return exc.strerror or str(exc)
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return None if path.is_dir() else "not a file"
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device"}
+    kind = next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+    return f"{kind}, not a regular file: name an export file or a folder"
+
+
+def file_size(path: Path) -> int:
+    """The size of a file about to be read, or a clear error when it has gone meanwhile."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        raise vanished(str(path)) from None
+
+
+def vanished(source: str) -> AnalyzerError:
+    """The error for a file deleted or moved between the search and its reading."""
+    return AnalyzerError(
+        f"{source}: the file disappeared during the import (deleted or moved); "
+        "the files before it are imported, run the import again to go on"
+    )
 
 
 @dataclass(frozen=True)
@@ -51,6 +108,7 @@ class Piece:
     path: Path  # the file DuckDB reads
     source: str  # what the lake's `source_file` column names: the export it came from
     size: int
+    flattened: bool = False  # rewritten one entry a line (shapes.py)
 
 
 def batches(files: Sequence[Path], scratch: Path) -> Iterator[list[Piece]]:
@@ -80,7 +138,7 @@ def batches(files: Sequence[Path], scratch: Path) -> Iterator[list[Piece]]:
 
 
 def _pieces(path: Path, scratch: Path) -> Iterator[Piece]:
-    size = path.stat().st_size
+    size = file_size(path)
     if size <= BATCH_BYTES or not _objects_one_after_another(path):
         yield Piece(path, str(path), size)
         return
@@ -106,7 +164,7 @@ def _pieces(path: Path, scratch: Path) -> Iterator[Piece]:
 
 
 def _objects_one_after_another(path: Path) -> bool:
-    if path.name.endswith(".gz"):
+    if path.name.lower().endswith(".gz"):
         return False
     with open(path, "rb") as f:
         return f.read(4096).lstrip()[:1] == b"{"
