@@ -103,13 +103,15 @@ def recommend_command(
 
         analyze recommend --env staging --since 28d --target-rate 0.005 --format json
     """
-    from analyzer.recommend.history import append_recommendation
+    from analyzer.recommend.history import append_recommendation, writable_history
     from analyzer.recommend.model import make_policy
     from analyzer.recommend.timeouts import recommend
     from analyzer.timewindow import parse_span
 
     half_life_days = parse_span(half_life).total_seconds() / 86400 if half_life else None
     lake = Store.resolve(store)
+    if not no_history:
+        writable_history(lake, env)  # before the work, not after it
     rec = recommend(
         engine=local_engine(lake),
         env=env,

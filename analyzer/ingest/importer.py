@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import gzip
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -129,9 +130,13 @@ def _write_errors_named(store: Store) -> Iterator[None]:
             f"{where}: {exc.strerror or exc}; the import stopped (what it stored is whole)"
         ) from exc
     except duckdb.IOException as exc:
-        raise AnalyzerError(
-            f"{store.root}: {first_line(exc)}; the import stopped (what it stored is whole)"
-        ) from exc
+        # DuckDB's text names the file deep inside (`Could not write file "PATH": REASON`).
+        found = _WRITE_FAILED.search(str(exc).replace('\\"', '"'))
+        what = f"{found[1]}: {found[2]}" if found else f"{store.root}: {first_line(exc)}"
+        raise AnalyzerError(f"{what}; the import stopped (what it stored is whole)") from exc
+
+
+_WRITE_FAILED = re.compile(r'Could not write file "([^"]+)": ([^"]+)')
 
 
 def import_files_locked(

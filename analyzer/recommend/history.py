@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,16 +20,41 @@ def _env_dir(store: Store, env: str) -> Path:
     return store.recommendations_dir / f"env={check_env_name(env)}"
 
 
+def writable_history(store: Store, env: str) -> Path:
+    """The env's history folder, made if need be, once it is shown to take a file: a run that
+    could not be saved fails before its work, not after it."""
+    folder = _env_dir(store, env)
+    with _named_write_errors(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    return folder
+
+
 def append_recommendation(store: Store, recommendation: Recommendation) -> Path:
     """Write the run as one JSON file, atomically (temporary name, then rename)."""
-    folder = _env_dir(store, recommendation.env)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = writable_history(store, recommendation.env)
     stamp = recommendation.generated_at.strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"rec_{stamp}_{uuid.uuid4().hex[:8]}.json"
     temporary = folder / f".{target.name}.tmp"
-    temporary.write_text(recommendation.model_dump_json(indent=2), encoding="utf-8")
-    os.replace(temporary, target)
+    with _named_write_errors(folder):
+        try:
+            temporary.write_text(recommendation.model_dump_json(indent=2), encoding="utf-8")
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
     return target
+
+
+@contextlib.contextmanager
+def _named_write_errors(folder: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise AnalyzerError(
+            f"{exc.filename or folder}: cannot write the recommendation history "
+            f"({exc.strerror or exc}); make the store writable, or pass --no-history"
+        ) from exc
 
 
 def load_history(store: Store, env: str) -> list[Recommendation]:
