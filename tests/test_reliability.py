@@ -277,3 +277,40 @@ def test_breaker_invariants(steps: list[tuple[str, float]], threshold: int, prob
         status = breaker.get_status()
         assert status["failure_count"] >= 0 and math.isfinite(status["timeout_seconds"])
     json.dumps(breaker.get_status())
+
+
+@st.composite
+def exports_of_any_shape(draw: st.DrawFn) -> tuple[bytes, int]:
+    """Entries laid out as people save them: lines, arrays (behind a byte-order mark or not),
+    arrays of arrays, saved responses, one after another; and how many entries it holds."""
+    groups = draw(st.lists(st.lists(log_entries(), min_size=1, max_size=6), min_size=1, max_size=4))
+    parts = []
+    for group in groups:
+        layout = draw(st.sampled_from(["lines", "array", "nested", "response"]))
+        if layout == "lines":
+            parts.append("".join(json.dumps(e) + "\n" for e in group))
+        elif layout == "array":
+            parts.append(json.dumps(group, indent=draw(st.sampled_from([None, 2]))) + "\n")
+        elif layout == "nested":
+            parts.append(json.dumps([group[:1], group[1:]]) + "\n")
+        else:
+            parts.append(json.dumps({"entries": group, "nextPageToken": "t"}) + "\n")
+    bom = b"\xef\xbb\xbf" if draw(st.booleans()) else b""
+    return bom + "".join(parts).encode(), sum(len(g) for g in groups)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(export=exports_of_any_shape())
+def test_entries_of_any_shape_are_accounted_for(
+    tmp_path_factory: pytest.TempPathFactory, export: tuple[bytes, int]
+) -> None:
+    data, entries = export
+    folder = tmp_path_factory.mktemp("shapes")
+    path = folder / "export.json"
+    path.write_bytes(data)
+    result = import_paths([path], env="staging", store=Store(folder / "lake"))
+    assert result.read == entries
+    assert result.stored + result.duplicates + result.skipped + result.quarantined == result.read
+    assert "not a Cloud Logging entry" not in result.quarantine_reasons

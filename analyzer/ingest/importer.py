@@ -238,9 +238,7 @@ def _normalise_and_publish(
         other_shapes = {
             str(source)
             for (source,) in con.execute(
-                "SELECT DISTINCT source_file FROM staged WHERE reason = ? AND "
-                "(json_type(entry_json::JSON) = 'ARRAY' OR json_exists(entry_json, '$.entries'))",
-                [NOT_AN_ENTRY],
+                load_sql("other_shape_sources"), {"not_an_entry": NOT_AN_ENTRY}
             ).fetchall()
         }
         pending = {
