@@ -30,25 +30,29 @@ WITH payload AS (
         }') AS pf
     FROM entry_fields
 ),
+known AS (
+    SELECT *, coalesce(list_contains($events, pf.event), false) AS is_contract_event
+    FROM payload
+),
 named AS (
     SELECT
         source_file, raw_entry, is_entry, oversize, p, insert_id, ts_raw, receive_raw, severity_raw,
         log_name_raw, text_payload, service_raw, revision_raw, instance_raw,
         pf.event AS p_event, pf.message AS p_message, pf.startup_id AS p_startup_id,
-        CASE WHEN list_contains($events, pf.event) THEN pf.env END AS payload_env,
+        CASE WHEN is_contract_event THEN pf.env END AS payload_env,
         pf.phase_name AS p_phase_name, pf.operation AS p_operation, pf.outcome AS p_outcome,
         pf.vpc_state AS p_vpc_state, pf.breaker_state AS p_breaker_state,
         pf.from_state AS p_from_state, pf.to_state AS p_to_state,
         pf.error_type AS p_error_type, pf.error AS p_error,
         pf.phase AS p_phase, pf.duration_s AS p_duration, pf.timeout_s AS p_timeout,
         pf.vpc_utilization AS p_utilization, pf.exit_code AS p_exit_code,
-        oversize OR coalesce(list_contains($events, pf.event), false) AS is_structured,
+        oversize OR is_contract_event AS is_structured,
         -- Not telemetry by its event: its text may still be a seed line (structlog's `event`
         -- is the message itself).
-        CASE WHEN NOT (oversize OR coalesce(list_contains($events, pf.event), false))
+        CASE WHEN NOT (oversize OR is_contract_event)
             THEN coalesce(text_payload, pf.message, pf.event)
         END AS text_line
-    FROM payload
+    FROM known
 ),
 -- The seed's text lines (TELEMETRY.md §3). Lines may carry a logger prefix, so nothing is anchored.
 text_form AS (
@@ -150,7 +154,7 @@ judged AS (
             WHEN ts_reason IS NOT NULL THEN ts_reason
             WHEN ts_parsed < $earliest_ts
                 THEN 'timestamp implausibly early (before ' || $earliest_ts::DATE || '): ' || ts_raw
-            WHEN ts_parsed > least(coalesce(receive_ts, $ingested_at), $ingested_at) + $future_slack
+            WHEN ts_parsed > $ingested_at + $future_slack OR ts_parsed > receive_ts + $future_slack
                 THEN 'timestamp implausibly late (over ' || $future_slack::VARCHAR || ' after it was received or imported): ' || ts_raw
             WHEN NOT is_structured THEN NULL
             WHEN payload_env IS NOT NULL AND payload_env <> $default_env
