@@ -64,7 +64,7 @@ class _Values:
             yield from self._unwrapped(self._value())
 
     def _unwrapped(self, value: Any) -> Iterator[Any]:
-        if isinstance(value, _Array):
+        if isinstance(value, (_Array, list)):  # a list: an array inside a saved response
             for element in value:
                 yield from self._unwrapped(element)
         elif (
