@@ -78,8 +78,6 @@ def _not_a_file(path: Path) -> str | None:
         return exc.strerror or str(exc)
     if stat.S_ISREG(mode):
         return None
-    if stat.S_ISDIR(mode):
-        return None if path.is_dir() else "not a file"
     kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device"}
     kind = next((name for test, name in kinds.items() if test(mode)), "not a regular file")
     return f"{kind}, not a regular file: name an export file or a folder"
