@@ -22,7 +22,6 @@ from analyzer.ingest.staging import (
     NOT_AN_ENTRY,
     UnreadableInput,
     batch_connection,
-    first_line,
     stage,
 )
 from analyzer.lake.segments import write_segments
@@ -131,9 +130,13 @@ def _write_errors_named(store: Store) -> Iterator[None]:
         ) from exc
     except duckdb.IOException as exc:
         # DuckDB's text names the file deep inside (`Could not write file "PATH": REASON`).
+        # Any other error (a damaged segment read) passes unchanged, for the caller to name.
         found = _WRITE_FAILED.search(str(exc).replace('\\"', '"'))
-        what = f"{found[1]}: {found[2]}" if found else f"{store.root}: {first_line(exc)}"
-        raise AnalyzerError(f"{what}; the import stopped (what it stored is whole)") from exc
+        if not found:
+            raise
+        raise AnalyzerError(
+            f"{found[1]}: {found[2]}; the import stopped (what it stored is whole)"
+        ) from exc
 
 
 _WRITE_FAILED = re.compile(r'Could not write file "([^"]+)": ([^"]+)')
