@@ -15,7 +15,6 @@ from pathlib import Path
 import duckdb
 
 from analyzer.errors import AnalyzerError
-from analyzer.ingest.envs import check_partition_env
 from analyzer.ingest.shapes import ShapeError, flatten_entries
 from analyzer.ingest.sources import Piece, batches, discover, file_size, vanished
 from analyzer.ingest.staging import (
@@ -26,7 +25,7 @@ from analyzer.ingest.staging import (
 )
 from analyzer.lake.segments import write_segments
 from analyzer.lake.sql import load_sql
-from analyzer.lake.store import Store
+from analyzer.lake.store import Store, check_env_name
 
 CONFLICT = "insertId already stored with different content"
 
@@ -112,7 +111,7 @@ def import_files(
     on_progress: ProgressCallback | None = None,
 ) -> ImportResult:
     """Import exactly these files, batch by batch, each batch published as whole segments."""
-    check_partition_env(env)
+    check_env_name(env)
     with _write_errors_named(store), store.writer_lock():
         return import_files_locked(files, env=env, store=store, on_progress=on_progress)
 

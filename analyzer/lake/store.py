@@ -19,14 +19,20 @@ from analyzer.lake.lock import exclusive_lock
 DEFAULT_STORE = Path("data") / "lake"
 STORE_ENV_VAR = "ANALYZER_STORE"
 ENV_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# `.` and `..` read as folders of their own, and DuckDB's hive partitioning reads `env=NULL`
+# back as a missing value.
+REFUSED_ENV = re.compile(r"\.+|(?i:null)")
 
 
 def check_env_name(env: str) -> str:
-    """An env names a partition folder, so it is kept to a safe alphabet."""
+    """An env names a partition folder, so it is kept to a safe alphabet, less the names a
+    reader would take for something else (every command, and the normaliser, use this rule)."""
     if not ENV_NAME.fullmatch(env):
         raise AnalyzerError(
             f"invalid env {env!r}: use letters, digits, '.', '_' or '-' (at most 64)"
         )
+    if REFUSED_ENV.fullmatch(env):
+        raise AnalyzerError(f"invalid env {env!r}: it would not read back as the env it names")
     return env
 
 
