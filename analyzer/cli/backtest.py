@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import click
 
 from analyzer.cli.main import (
+    command_engine,
+    engine_options,
     env_option,
     format_option,
     main,
@@ -14,7 +16,6 @@ from analyzer.cli.main import (
     store_option,
 )
 from analyzer.cli.render import percent, table, when
-from analyzer.engine import local_engine
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:  # imported where used: other commands start without pydantic or numpy
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
 @main.command(name="backtest")
 @env_option
 @store_option
+@engine_options
 @click.option(
     "--config",
     "config_file",
@@ -82,7 +84,7 @@ def backtest_command(
         lake, env, config_file=config_file, static_timeout_s=timeout_s, phase=phase
     )
     result = backtest(
-        engine=local_engine(lake),
+        engine=command_engine(lake),
         env=env,
         timeouts=timeouts,
         breaker=breaker,

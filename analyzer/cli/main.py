@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # imported where used: `analyze import` starts without pydant
     from pydantic import BaseModel
 
     from analyzer.cli.project import ProjectFile
+    from analyzer.engine import Engine
+    from analyzer.lake.store import Store
 
 
 ENV_HELP = "Deployment environment, e.g. staging or production."
@@ -209,3 +211,98 @@ def render_model(model: BaseModel, fmt: str, as_table: Any, *, csv_rows: Sequenc
                 records.append({**lead, **part, **dict.fromkeys(missing[:1], name)})
         return csv_text(records)
     return str(as_table(model))
+
+
+_ENGINE_META = "analyzer.engine_options"
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_BYTE_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_ENGINE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (
+        ("--engine",),
+        {
+            "type": click.Choice(["local", "bigquery"]),
+            "default": "local",
+            "show_default": True,
+            "help": "Where the telemetry is read: the local lake, or BigQuery (--source).",
+        },
+    ),
+    (
+        ("--source",),
+        {
+            "envvar": "ANALYZER_BQ_SOURCE",
+            "help": "With --engine bigquery: a Log Router sink table, or _AllLogs of a Log "
+            "Analytics linked dataset (PROJECT.DATASET.TABLE). Default: $ANALYZER_BQ_SOURCE.",
+        },
+    ),
+    (
+        ("--source-shape",),
+        {
+            "type": click.Choice(["sink", "log-analytics"]),
+            "default": None,
+            "help": "The --source table's shape. Default: read from its schema.",
+        },
+    ),
+    (
+        ("--max-bytes-billed",),
+        {
+            "default": "10GiB",
+            "show_default": True,
+            "help": "Refuse a BigQuery query that would scan more (each is dry-run first).",
+        },
+    ),
+    (
+        ("--lookback",),
+        {
+            "default": "35d",
+            "show_default": True,
+            "help": "How far back BigQuery reads for a question with no window of its own.",
+        },
+    ),
+    (
+        ("--bq-endpoint", "endpoint"),
+        {"default": None, "help": "BigQuery API endpoint (an emulator, a private endpoint)."},
+    ),
+    (("--anonymous",), {"is_flag": True, "help": "No credentials (an emulator on 127.0.0.1)."}),
+]
+
+
+def parse_bytes(text: str) -> int:
+    """`10GiB`, `500MB`, `2TiB` or a plain number of bytes."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise AnalyzerError(f"invalid size {text!r}: use bytes or a size like 10GiB or 500MB")
+    return int(float(match.group(1)) * _BYTE_UNITS[(match.group(2) or "").lower()])
+
+
+def engine_options(func: F) -> F:
+    """--engine and the BigQuery source options, kept for `command_engine`."""
+
+    def keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        ctx.meta.setdefault(_ENGINE_META, {})[param.name] = value
+        return value
+
+    for decls, attrs in reversed(_ENGINE_OPTIONS):
+        func = click.option(*decls, callback=keep, expose_value=False, **attrs)(func)
+    return func
+
+
+def command_engine(store: Store) -> Engine:
+    """The engine the running command's `engine_options` asked for, over `store` if local."""
+    from analyzer.engine import open_engine
+    from analyzer.timewindow import parse_span
+
+    chosen = dict(click.get_current_context().meta.get(_ENGINE_META, {}))
+    if chosen.get("engine", "local") == "local":
+        return open_engine(store=store)
+    return open_engine(
+        store=store,
+        engine="bigquery",
+        source=chosen["source"],
+        source_shape=chosen["source_shape"],
+        max_bytes_billed=parse_bytes(chosen["max_bytes_billed"]),
+        lookback=parse_span(chosen["lookback"]),
+        endpoint=chosen.get("endpoint"),
+        anonymous=bool(chosen.get("anonymous")),
+    )

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from analyzer.cli.main import (
+    command_engine,
+    engine_options,
     env_option,
     format_option,
     main,
@@ -16,7 +18,6 @@ from analyzer.cli.main import (
 )
 from analyzer.cli.render import percent, table, when
 from analyzer.cli.render_csv import csv_text
-from analyzer.engine import local_engine
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:  # imported where used: other commands start without pydantic or numpy
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
 @main.command(name="recommend")
 @env_option
 @store_option
+@engine_options
 @click.option(
     "--since",
     default="28d",
@@ -112,8 +114,9 @@ def recommend_command(
     lake = Store.resolve(store)
     if not no_history:
         writable_history(lake, env)  # before the work, not after it
+    engine = command_engine(lake)
     rec = recommend(
-        engine=local_engine(lake),
+        engine=engine,
         env=env,
         since=since,
         until=until,
@@ -125,7 +128,8 @@ def recommend_command(
     if fmt == "table":  # the weekly read ends with what the newest deploys changed
         from analyzer.cli.fleet import changed_since_note
 
-        note = changed_since_note(local_engine(lake), env, since=since, until=until)
+        # (BigQuery has no twin of the regressions' questions yet: no note there)
+        note = changed_since_note(engine, env, since=since, until=until)
         if note:
             click.echo(note)
 

@@ -7,17 +7,19 @@ from pathlib import Path
 import click
 
 from analyzer.cli.main import (
+    command_engine,
+    engine_options,
     env_option,
     main,
     store_option,
 )
-from analyzer.engine import local_engine
 from analyzer.lake.store import Store
 
 
 @main.command()
 @env_option
 @store_option
+@engine_options
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
 @click.option(
     "--since", default="28d", show_default=True, help="Window start: 28d, 2w or ISO-8601."
@@ -36,5 +38,7 @@ def report(env: str, store: str | None, out: str, since: str) -> None:
     from analyzer.report import write_report
 
     lake = Store.resolve(store)
-    path = write_report(engine=local_engine(lake), store=lake, env=env, out=Path(out), since=since)
+    path = write_report(
+        engine=command_engine(lake), store=lake, env=env, out=Path(out), since=since
+    )
     click.echo(f"wrote {path}")

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import click
 
 from analyzer.cli.main import (
+    command_engine,
+    engine_options,
     env_option,
     format_option,
     main,
@@ -14,7 +16,6 @@ from analyzer.cli.main import (
     store_option,
 )
 from analyzer.cli.render import percent, table, when
-from analyzer.engine import local_engine
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 @main.command()
 @env_option
 @store_option
+@engine_options
 @format_option("table", "json", "csv")
 def summary(env: str, store: str | None, fmt: str) -> None:
     """Startups, success rate and phase outcomes per VPC state for one env.
@@ -34,7 +36,7 @@ def summary(env: str, store: str | None, fmt: str) -> None:
     """
     from analyzer.analysis.summary import summarize
 
-    result = summarize(engine=local_engine(Store.resolve(store)), env=env)
+    result = summarize(engine=command_engine(Store.resolve(store)), env=env)
     click.echo(render_model(result, fmt, format_summary, csv_rows=["phases"]))
 
 

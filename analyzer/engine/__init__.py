@@ -2,14 +2,18 @@
 
 Above it, modules ask for relations by name (`queries/<name>.sql`: `env_time_range`,
 `env_overview`, `phase_outcome_counts`, `backtest_attempts`, `report_timeline`, the window's
-attempts) with bound parameters, and never learn which engine answered. The local lake
-(DuckDB over Parquet, `engine/local.py`) answers today.
+attempts) with bound parameters, and never learn which engine answered: the local lake
+(DuckDB over Parquet, `engine/local.py`) or BigQuery (GoogleSQL of `queries/bigquery/` over a Log
+Router sink table or Log Analytics' `_AllLogs`, `engine/bigquery.py`). `open_engine` picks one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from analyzer.errors import AnalyzerError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,4 +60,39 @@ def local_engine(store: Store) -> Engine:
     return LocalEngine(store)
 
 
-__all__ = ["Engine", "local_engine"]
+EngineName = Literal["local", "bigquery"]
+
+
+def open_engine(
+    *,
+    store: Store,
+    engine: EngineName = "local",
+    source: str | None = None,
+    source_shape: str | None = None,
+    max_bytes_billed: int | None = None,
+    lookback: timedelta | None = None,
+    endpoint: str | None = None,
+    anonymous: bool = False,
+) -> Engine:
+    """The engine a command asked for: the local lake in `store`, or BigQuery over `source`
+    (PROJECT.DATASET.TABLE; its shape, sink or Log Analytics, detected unless given)."""
+    if engine == "local":
+        return local_engine(store)
+    if not source:
+        raise AnalyzerError(
+            "--engine bigquery needs --source PROJECT.DATASET.TABLE "
+            "(a Log Router sink table, or _AllLogs of a Log Analytics linked dataset)"
+        )
+    from analyzer.engine import bigquery
+
+    return bigquery.open_bigquery(
+        source=source,
+        shape=source_shape,
+        max_bytes_billed=max_bytes_billed or bigquery.DEFAULT_MAX_BYTES_BILLED,
+        lookback=lookback or bigquery.DEFAULT_LOOKBACK,
+        endpoint=endpoint,
+        anonymous=anonymous,
+    )
+
+
+__all__ = ["Engine", "EngineName", "local_engine", "open_engine"]

@@ -1,0 +1,283 @@
+"""The BigQuery engine: the questions of `queries/bigquery/` (GoogleSQL), answered where a Log
+Router sink or Log Analytics already put the services' logs; only per-attempt numbers come back.
+
+Every statement is dry-run first, its bytes printed to stderr and held to `max_bytes_billed`,
+which every job also carries (BigQuery then refuses to bill more). Results come over the REST
+API, or the Storage Read API (Arrow) where the client has it and the endpoint is Google's.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from analyzer.engine.bigquery_sql import (
+    SHAPES,
+    WINDOW_VIEWS,
+    Shape,
+    Statement,
+    bound,
+    check_table_id,
+    compose,
+    schema_paths,
+    sink_padding,
+    with_source,
+)
+from analyzer.errors import AnalyzerError, NoDataError
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+    from google.cloud import bigquery
+
+# The questions the analysis asks (each a file of queries/bigquery/).
+QUESTIONS = (
+    "env_time_range",
+    "env_overview",
+    "phase_outcome_counts",
+    "backtest_attempts",
+    "report_timeline",
+    "attempt_numbers",
+)
+DEFAULT_MAX_BYTES_BILLED = 10 * 1024**3  # 10 GiB: a few weeks of a busy fleet's stdout
+DEFAULT_LOOKBACK = timedelta(days=35)  # questions with no window of their own read this far back
+# A windowed question reads its source from a day before the window (the VPC state in force at
+# its start) to a day after it (an attempt that started inside may end after it; a phase lasts
+# at most a day, as the importer checks).
+SCAN_MARGIN = timedelta(days=1)
+
+
+class BytesLimitError(AnalyzerError):
+    """A query would scan more than --max-bytes-billed allows (exit code 1, as bad input)."""
+
+
+def _gib(n: int) -> str:
+    return f"{n / 1024**3:,.2f} GiB"
+
+
+@dataclass
+class BigQueryEngine:
+    """Answers questions over one BigQuery table or view (`source`: PROJECT.DATASET.TABLE)."""
+
+    client: bigquery.Client
+    source: str
+    shape: Shape
+    max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED
+    lookback: timedelta = DEFAULT_LOOKBACK
+    storage_api: bool = True
+    padding: str | None = None
+    report: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+    @property
+    def where(self) -> str:
+        return f"BigQuery {self.source} ({self.shape})"
+
+    def no_data_error(self, env: str) -> NoDataError:
+        return NoDataError(
+            f"no telemetry for env {env!r} in {self.where} over the last {self.lookback.days} "
+            "days; check --source (a table of the services' stdout), or widen --lookback"
+        )
+
+    def rows(
+        self, question: str, params: Mapping[str, object] | None = None
+    ) -> list[dict[str, object]]:
+        job = self._run(compose(question, shape=self.shape, padding=self.padding), params)
+        return [dict(row.items()) for row in job.result()]
+
+    def frame(self, question: str, params: Mapping[str, object] | None = None) -> pl.DataFrame:
+        import polars as pl
+
+        job = self._run(compose(question, shape=self.shape, padding=self.padding), params)
+        frame = pl.from_arrow(self._arrow(job))
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def attempt_columns(
+        self, params: Mapping[str, object]
+    ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
+        """The window's attempts in one query (attempt_numbers.sql): each row carries its
+        group's key, cut out here into the keys the local engine returns."""
+        statement = compose(
+            "attempt_numbers", shape=self.shape, extra_views=WINDOW_VIEWS, padding=self.padding
+        )
+        table = self._arrow(self._run(statement, params))
+        gid = np.asarray(table.column("gid").to_numpy(), dtype=np.int64)
+        keys: list[tuple[Any, ...]] = []
+        if gid.size:
+            first = np.unique(gid, return_index=True)[1]
+            phase, operation = table.column("phase"), table.column("operation")
+            state, attempts = table.column("vpc_state"), table.column("attempts")
+            for g, at in zip(gid[first], first, strict=True):
+                i = int(at)
+                keys.append(
+                    (
+                        int(g),
+                        phase[i].as_py(),
+                        operation[i].as_py(),
+                        state[i].as_py(),
+                        attempts[i].as_py(),
+                    )
+                )
+        columns = {"gid": gid}
+        for name in ("started_s", "ended_s", "duration_s", "timeout_s"):
+            columns[name] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        columns["observed"] = np.asarray(
+            table.column("observed").to_numpy(zero_copy_only=False), dtype=bool
+        )
+        return keys, columns
+
+    # -- running a statement ------------------------------------------------------------
+
+    def _values(self, params: Mapping[str, object] | None) -> dict[str, object]:
+        values = dict(params or {})
+        if "env" in values:
+            values.setdefault("default_env", values["env"])
+        start, end = values.get("start"), values.get("end")
+        if isinstance(start, datetime) and isinstance(end, datetime):
+            values["scan_start"], values["scan_end"] = start - SCAN_MARGIN, end + SCAN_MARGIN
+        else:
+            now = self.now()
+            values["scan_start"], values["scan_end"] = now - self.lookback, now + SCAN_MARGIN
+        return values
+
+    def _run(self, statement: Statement, params: Mapping[str, object] | None) -> bigquery.QueryJob:
+        from google.api_core.exceptions import BadRequest, Forbidden
+        from google.cloud import bigquery
+
+        sql = with_source(statement.sql, self.source)
+        parameters = [
+            _parameter(name, value)
+            for name, value in bound(statement.parameters, self._values(params)).items()
+        ]
+        try:
+            dry = self.client.query(
+                sql,
+                job_config=bigquery.QueryJobConfig(
+                    dry_run=True, use_query_cache=False, query_parameters=parameters
+                ),
+            )
+            scanned = int(dry.total_bytes_processed or 0)
+            self.report(f"bigquery: {_gib(scanned)} to scan ({scanned:,} bytes) in {self.source}")
+            if scanned > self.max_bytes_billed:
+                raise BytesLimitError(_over_limit(scanned, self.max_bytes_billed))
+            job = self.client.query(
+                sql,
+                job_config=bigquery.QueryJobConfig(
+                    query_parameters=parameters, maximum_bytes_billed=self.max_bytes_billed
+                ),
+            )
+            job.result()
+        except (BadRequest, Forbidden) as exc:
+            reasons = {e.get("reason") for e in (exc.errors or [])}
+            if "bytesBilledLimitExceeded" in reasons:
+                raise BytesLimitError(_over_limit(None, self.max_bytes_billed)) from exc
+            raise AnalyzerError(f"BigQuery refused the query on {self.source}: {exc}") from exc
+        return job
+
+    def _arrow(self, job: bigquery.QueryJob) -> pa.Table:
+        return job.result().to_arrow(create_bqstorage_client=self.storage_api)
+
+
+def _over_limit(scanned: int | None, limit: int) -> str:
+    what = (
+        f"would scan {_gib(scanned)} ({scanned:,} bytes)"
+        if scanned is not None
+        else ("would bill more")
+    )
+    return (
+        f"the query {what}, over --max-bytes-billed {limit:,} ({_gib(limit)}); "
+        "raise it (e.g. --max-bytes-billed 50GiB) or narrow --since"
+    )
+
+
+def _parameter(name: str, value: object) -> bigquery.ScalarQueryParameter:
+    from google.cloud import bigquery
+
+    if isinstance(value, datetime):
+        kind = "TIMESTAMP"
+    elif isinstance(value, bool):
+        kind = "BOOL"
+    elif isinstance(value, int):
+        kind = "INT64"
+    elif isinstance(value, float):
+        kind = "FLOAT64"
+    else:
+        kind, value = "STRING", None if value is None else str(value)
+    return bigquery.ScalarQueryParameter(name, kind, value)
+
+
+def open_bigquery(
+    *,
+    source: str,
+    shape: str | None = None,
+    max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    endpoint: str | None = None,
+    anonymous: bool = False,
+) -> BigQueryEngine:
+    """The engine over `source`, its shape detected from its schema unless given."""
+    from google.api_core.client_options import ClientOptions
+    from google.api_core.exceptions import GoogleAPIError, NotFound
+    from google.auth.exceptions import DefaultCredentialsError
+    from google.cloud import bigquery
+
+    check_table_id(source)
+    project = source.rsplit(".", 2)[0]
+    options = ClientOptions(api_endpoint=endpoint) if endpoint else None
+    try:
+        if anonymous:
+            from google.auth.credentials import AnonymousCredentials
+
+            client = bigquery.Client(
+                project=project,
+                credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+                client_options=options,
+            )
+        else:
+            client = bigquery.Client(project=project, client_options=options)
+    except DefaultCredentialsError as exc:
+        raise AnalyzerError(
+            "no Google credentials: run `gcloud auth application-default login` "
+            "(or --anonymous against an emulator)"
+        ) from exc
+    try:
+        try:
+            table = client.get_table(source)
+            sharded = False
+        except NotFound:
+            prefix = source.rsplit(".", 1)[1] + "_"
+            dataset = source.rsplit(".", 1)[0]
+            shards = sorted(
+                t.table_id for t in client.list_tables(dataset) if t.table_id.startswith(prefix)
+            )
+            shards = [s for s in shards if s[len(prefix) :].isdigit() and len(s) == len(prefix) + 8]
+            if not shards:
+                raise AnalyzerError(
+                    f"--source {source}: no such table or view, nor date shards {prefix}YYYYMMDD"
+                ) from None
+            table, sharded = client.get_table(f"{dataset}.{shards[-1]}"), True
+    except GoogleAPIError as exc:
+        raise AnalyzerError(f"cannot read --source {source}: {exc}") from exc
+    paths = schema_paths(table.schema)
+    detected: Shape = "log-analytics" if "json_payload" in paths or "insert_id" in paths else "sink"
+    if shape is not None and shape.startswith("sink") != detected.startswith("sink"):
+        raise AnalyzerError(
+            f"--source {source} looks like a {detected} table, not --source-shape {shape}"
+        )
+    chosen: Shape = "sink-shards" if sharded else detected
+    assert chosen in SHAPES
+    return BigQueryEngine(
+        client=client,
+        source=source,
+        shape=chosen,
+        max_bytes_billed=max_bytes_billed,
+        lookback=lookback,
+        storage_api=endpoint is None,
+        padding=sink_padding(paths) if chosen != "log-analytics" else None,
+    )

@@ -1,0 +1,204 @@
+"""The GoogleSQL the BigQuery engine sends: each question of `queries/bigquery/` with the views
+it reads, one statement per question (BigQuery has no temporary views a read-only user may make).
+
+A question reads views by name, as over the lake (`events`, `phase_attempts`, ...); here the
+views are the statement's WITH clause, in dependency order, and only those it reads: the scan of
+the source table (`*_rows.sql`, filtered on its partition or shard column), the mapping of its
+shape to the LogEntry fields (`*_entry_fields.sql`), then the lake's columns and the views above.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from analyzer.errors import AnalyzerError
+from analyzer.lake.sql import load_sql
+
+Shape = Literal["sink", "sink-shards", "log-analytics"]
+SHAPES: tuple[Shape, ...] = ("sink", "sink-shards", "log-analytics")
+
+# Each shape's scan and mapping, then the views every shape shares, in dependency order.
+_SHAPE_VIEWS: dict[Shape, tuple[tuple[str, str], ...]] = {
+    "sink": (("sink_rows", "sink_table_rows"), ("entry_fields", "sink_entry_fields")),
+    "sink-shards": (("sink_rows", "sink_shard_rows"), ("entry_fields", "sink_entry_fields")),
+    "log-analytics": (
+        ("log_analytics_rows", "log_analytics_rows"),
+        ("entry_fields", "log_analytics_entry_fields"),
+    ),
+}
+_SHARED_VIEWS = (
+    ("lake_rows", "lake_rows"),
+    ("events", "events"),
+    ("vpc_states", "vpc_states"),
+    ("startups", "startups"),
+    ("phase_attempts", "phase_attempts"),
+)
+# The window's attempts, read by attempt_numbers (see attempt_columns in the engine).
+WINDOW_VIEWS = (
+    ("attempts_in_window", "phase_attempt_durations"),
+    ("attempt_groups", "attempt_groups"),
+)
+# What the SQL calls the source: an identifier cannot be a bound parameter, so the engine puts
+# the checked table name in its place.
+SOURCE_PLACEHOLDERS = ("`sink_table`", "`sink_table_*`", "`log_analytics_table`")
+_TABLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
+_PARAMETER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
+_COMMENT = re.compile(r"--[^\n]*")
+_COMMENT_LINE = re.compile(r"^\s*--[^\n]*\n?", re.MULTILINE)
+
+
+def bigquery_sql(name: str) -> str:
+    """The code of `queries/bigquery/<name>.sql`, without its comment lines: they are for the
+    reader (and the emulator would take an `@name` in one for a parameter)."""
+    return _COMMENT_LINE.sub("", load_sql(f"bigquery/{name}")).strip()
+
+
+def _reads(sql: str, view: str) -> bool:
+    return re.search(rf"(?<![\w.`]){re.escape(view)}(?![\w`])", _COMMENT.sub("", sql)) is not None
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One question as sent: its GoogleSQL and the parameters it binds."""
+
+    sql: str
+    parameters: tuple[str, ...]
+
+
+def compose(
+    question: str,
+    *,
+    shape: Shape,
+    extra_views: Iterable[tuple[str, str]] = (),
+    padding: str | None = None,
+) -> Statement:
+    """`queries/bigquery/<question>.sql` with the views it reads as its WITH clause.
+
+    `padding`, when given, is a SELECT over `sink_scan` that adds the payload fields a sink
+    table lacks (as NULLs): a sink's schema holds only the fields its entries ever had."""
+    views = [*_SHAPE_VIEWS[shape], *_SHARED_VIEWS, *extra_views]
+    texts = {name: bigquery_sql(file) for name, file in views}
+    body = bigquery_sql(question)
+    needed: set[str] = set()
+    pending = [body]
+    while pending:
+        sql = pending.pop()
+        for name, _ in views:
+            if name not in needed and _reads(sql, name):
+                needed.add(name)
+                pending.append(texts[name])
+    clauses: list[str] = []
+    for name, _ in views:
+        if name not in needed:
+            continue
+        if name == "sink_rows" and padding is not None:
+            clauses.append(f"sink_scan AS (\n{texts[name]}\n)")
+            clauses.append(f"sink_rows AS (\n{padding}\n)")
+        else:
+            clauses.append(f"{name} AS (\n{texts[name]}\n)")
+    sql = f"-- analyzer: {question}\n"
+    sql += ("WITH\n" + ",\n".join(clauses) + "\n" + body) if clauses else body
+    parameters = tuple(sorted(set(_PARAMETER.findall(_COMMENT.sub("", sql)))))
+    return Statement(sql=sql, parameters=parameters)
+
+
+def with_source(sql: str, table: str) -> str:
+    """`sql` reading `table` (PROJECT.DATASET.TABLE; of a date-sharded sink, the name of its
+    shards without the `_YYYYMMDD`)."""
+    check_table_id(table)
+    return (
+        sql.replace("`sink_table_*`", f"`{table}_*`")
+        .replace("`sink_table`", f"`{table}`")
+        .replace("`log_analytics_table`", f"`{table}`")
+    )
+
+
+def check_table_id(table: str) -> str:
+    if not _TABLE_ID.match(table):
+        raise AnalyzerError(
+            f"invalid --source {table!r}: give PROJECT.DATASET.TABLE "
+            "(e.g. my-project.logs.run_googleapis_com_stdout)"
+        )
+    return table
+
+
+def bound(parameters: tuple[str, ...], values: Mapping[str, object]) -> dict[str, object]:
+    """The values of the parameters a statement binds; one it needs but lacks is an error."""
+    missing = [p for p in parameters if p not in values]
+    if missing:
+        raise AnalyzerError(f"query parameters missing: {', '.join(missing)}")
+    return {p: values[p] for p in parameters}
+
+
+# The sink columns sink_entry_fields.sql reads, with their types: a sink table's schema holds
+# only the fields its entries ever had (a table of text lines has no jsonPayload at all).
+FieldTree = dict[str, "str | FieldTree"]
+_PAYLOAD_TEXT = [
+    "event",
+    "message",
+    "env",
+    "startup_id",
+    "phase_name",
+    "operation",
+    "outcome",
+    "vpc_state",
+    "breaker_state",
+    "from_state",
+    "to_state",
+    "error_type",
+    "error",
+]
+_PAYLOAD_NUMBERS = ("phase", "duration_s", "timeout_s", "vpc_utilization", "exit_code")
+SINK_FIELDS: FieldTree = {
+    "insertId": "STRING",
+    "timestamp": "TIMESTAMP",
+    "receiveTimestamp": "TIMESTAMP",
+    "severity": "STRING",
+    "logName": "STRING",
+    "textPayload": "STRING",
+    "resource": {"labels": {"service_name": "STRING", "revision_name": "STRING"}},
+    "labels": {"instanceid": "STRING"},
+    "jsonPayload": {
+        **dict.fromkeys(_PAYLOAD_TEXT, "STRING"),
+        **dict.fromkeys(_PAYLOAD_NUMBERS, "FLOAT64"),
+    },
+}
+
+
+def sink_padding(present: set[str]) -> str | None:
+    """A SELECT over `sink_scan` giving every column of SINK_FIELDS, NULL where the table's
+    leaf paths (`present`: e.g. `jsonPayload.event`) lack it; None when nothing is missing."""
+
+    def leaves(tree: FieldTree, prefix: str) -> list[str]:
+        out: list[str] = []
+        for name, kind in tree.items():
+            path = f"{prefix}{name}"
+            out += leaves(kind, f"{path}.") if isinstance(kind, dict) else [path]
+        return out
+
+    if all(path in present for path in leaves(SINK_FIELDS, "")):
+        return None
+
+    def column(name: str, kind: str | FieldTree, prefix: str) -> str:
+        path = f"{prefix}{name}"
+        if not isinstance(kind, dict):
+            return path if path in present else f"CAST(NULL AS {kind})"
+        inner = ", ".join(f"{column(n, k, f'{path}.')} AS {n}" for n, k in kind.items())
+        return f"STRUCT({inner})"
+
+    select = ",\n    ".join(f"{column(n, k, '')} AS {n}" for n, k in SINK_FIELDS.items())
+    head = "-- the sink table's columns, NULL where its schema lacks them"
+    return f"{head}\nSELECT\n    {select}\nFROM sink_scan"
+
+
+def schema_paths(fields: Iterable[Any], prefix: str = "") -> set[str]:
+    """The leaf paths of a table schema (google.cloud.bigquery SchemaField objects)."""
+    paths: set[str] = set()
+    for field in fields:
+        name = f"{prefix}{field.name}"
+        sub = field.fields or ()
+        paths |= schema_paths(sub, f"{name}.") if sub else {name}
+    return paths

@@ -1,0 +1,21 @@
+-- backtest_attempts: the phase attempts of one env in a window, with what a replay needs:
+-- the startup they belong to, how they ended and the timeout they ran under.
+-- Reads: phase_attempts. Parameters: @env, @start, @end (TIMESTAMP: attempts that started in
+--   [start, end)).
+-- Returns: startup_id, phase, operation, vpc_state, started_s (epoch seconds), duration_s,
+--   outcome ('completed' | 'timeout' | 'error'), timeout_s; in start order.
+SELECT
+    startup_id,
+    phase,
+    operation,
+    vpc_state,
+    UNIX_MICROS(started_at) / 1e6 AS started_s,
+    duration_s,
+    outcome,
+    timeout_s
+FROM phase_attempts
+WHERE env = @env
+  AND started_at >= @start
+  AND started_at < @end
+  AND duration_s IS NOT NULL
+ORDER BY started_at, startup_id, phase

@@ -1,0 +1,170 @@
+-- lake_rows: the telemetry entries among entry_fields, in the lake's columns (TELEMETRY.md §2-§4),
+-- as the importer's normaliser (queries/normalised_entries.sql) reads them: structured events
+-- (a payload with an `event`) and the seed's text lines (textPayload, or a jsonPayload with only
+-- a message). Entries that are not telemetry, and telemetry the importer would quarantine
+-- (unknown event, phase or duration out of range, a phase_failed without timeout or error...),
+-- are left out: BigQuery has no quarantine, and the lake would not answer with them either.
+-- An entry's env is its payload's `env`, else @default_env (the --env asked: a table of text
+-- lines is one env, as an imported file is).
+-- A value is read from a line with REGEXP_EXTRACT_ALL(...)[SAFE_OFFSET(0)]: NULL when the line does
+-- not match, as REGEXP_EXTRACT gives, in a form the emulator the tests use also runs.
+-- Not kept: the payload as JSON (it would read every payload field), source_file, ingested_at.
+-- Reads: entry_fields (sink_entry_fields.sql or log_analytics_entry_fields.sql).
+-- Parameters: @default_env (STRING).
+-- Returns: insert_id, ts, receive_ts, env, service, revision, instance_id, startup_id, event,
+--   phase, phase_name, operation, outcome, vpc_state, breaker_state, from_state, to_state,
+--   error_type, error, severity, message, duration_s, timeout_s, vpc_utilization, exit_code,
+--   form ('structured' | 'text').
+WITH lines AS (
+    SELECT
+        *,
+        p_event IS NOT NULL AS is_structured,
+        COALESCE(text_payload, IF(p_event IS NULL, p_message, NULL)) AS text_line
+    FROM entry_fields
+),
+kinds AS (
+    -- The seed's text lines (TELEMETRY.md §3). Lines may carry a logger prefix: nothing anchored.
+    SELECT
+        *,
+        CASE
+            WHEN is_structured OR text_line IS NULL THEN NULL
+            WHEN NOT (STRPOS(text_line, 'SMD ') > 0 OR STRPOS(text_line, 'VPC connector') > 0
+                      OR STRPOS(text_line, 'Database ') > 0) THEN NULL
+            WHEN REGEXP_CONTAINS(text_line, r'SMD startup sequence beginning') THEN 'startup_started'
+            WHEN REGEXP_CONTAINS(text_line, r'SMD Phase \d+: .+ starting') THEN 'phase_started'
+            WHEN REGEXP_CONTAINS(text_line, r'SMD Phase \d+ timeout calculation: .*final=[0-9.]+s') THEN 'timeout_calculated'
+            WHEN REGEXP_CONTAINS(text_line, r'SMD Phase \d+ completed successfully in [0-9.]+s') THEN 'phase_completed'
+            WHEN REGEXP_CONTAINS(text_line, r'SMD Phase \d+ .*timeout after [0-9.]+s') THEN 'phase_timeout'
+            WHEN REGEXP_CONTAINS(text_line, r'SMD Phase \d+ .*failed: ') THEN 'phase_error'
+            WHEN REGEXP_CONTAINS(text_line, r'VPC connector state: \S+, Circuit breaker: \S+') THEN 'phase_context'
+            WHEN REGEXP_CONTAINS(text_line, r'VPC connector capacity state changed: \S+ -> \S+') THEN 'vpc_state_changed'
+            WHEN REGEXP_CONTAINS(text_line, r'Database circuit breaker: Opening circuit') THEN 'breaker_open'
+            WHEN REGEXP_CONTAINS(text_line, r'Database circuit breaker: Attempting half-open') THEN 'breaker_half_open'
+            WHEN REGEXP_CONTAINS(text_line, r'Database circuit breaker: Success recorded, closing circuit') THEN 'breaker_closed'
+            WHEN REGEXP_CONTAINS(text_line, r'Database fallback applied') THEN 'degradation_applied'
+            WHEN REGEXP_CONTAINS(text_line, r'SMD startup sequence completed') THEN 'startup_completed'
+            WHEN REGEXP_CONTAINS(text_line, r'SMD startup failed: container exit code \d+') THEN 'startup_failed'
+        END AS line_kind
+    FROM lines
+),
+valued AS (
+    SELECT
+        *,
+        CASE
+            WHEN is_structured THEN p_event
+            WHEN line_kind IN ('phase_timeout', 'phase_error') THEN 'phase_failed'
+            WHEN STARTS_WITH(line_kind, 'breaker_') THEN 'breaker_transition'
+            ELSE line_kind
+        END AS event_name,
+        IF(is_structured, p_phase,
+           SAFE_CAST(REGEXP_EXTRACT_ALL(text_line, r'SMD Phase (\d+)')[SAFE_OFFSET(0)] AS FLOAT64)) AS phase_value,
+        CASE
+            WHEN is_structured THEN p_duration_s
+            WHEN line_kind = 'phase_completed'
+                THEN SAFE_CAST(REGEXP_EXTRACT_ALL(text_line, r'completed successfully in ([0-9.]+)s')[SAFE_OFFSET(0)] AS FLOAT64)
+            WHEN line_kind = 'phase_timeout'
+                THEN SAFE_CAST(REGEXP_EXTRACT_ALL(text_line, r'timeout after ([0-9.]+)s')[SAFE_OFFSET(0)] AS FLOAT64)
+        END AS duration_value,
+        CASE
+            WHEN is_structured THEN p_timeout_s
+            WHEN line_kind = 'timeout_calculated'
+                THEN SAFE_CAST(REGEXP_EXTRACT_ALL(text_line, r'final=([0-9.]+)s')[SAFE_OFFSET(0)] AS FLOAT64)
+            WHEN line_kind = 'phase_timeout'
+                THEN SAFE_CAST(REGEXP_EXTRACT_ALL(text_line, r'timeout after ([0-9.]+)s')[SAFE_OFFSET(0)] AS FLOAT64)
+        END AS timeout_value,
+        CASE
+            WHEN is_structured THEN p_vpc_utilization
+            WHEN line_kind = 'vpc_state_changed'
+                THEN SAFE_CAST(REGEXP_EXTRACT_ALL(text_line, r'utilization=([0-9.]+)')[SAFE_OFFSET(0)] AS FLOAT64)
+        END AS utilization_value,
+        CASE
+            WHEN is_structured THEN p_exit_code
+            WHEN line_kind = 'startup_failed'
+                THEN SAFE_CAST(REGEXP_EXTRACT_ALL(text_line, r'container exit code (\d+)')[SAFE_OFFSET(0)] AS FLOAT64)
+        END AS exit_code_value
+    FROM kinds
+    WHERE is_structured OR line_kind IS NOT NULL
+),
+kept AS (
+    -- What the normaliser would quarantine is left out (its reasons, in its order).
+    SELECT *
+    FROM valued
+    WHERE insert_id IS NOT NULL AND insert_id <> '' AND ts IS NOT NULL
+      AND event_name IN (
+          'startup_started', 'phase_started', 'timeout_calculated', 'phase_completed',
+          'phase_failed', 'phase_context', 'degradation_applied', 'breaker_transition',
+          'vpc_state_changed', 'startup_completed', 'startup_failed')
+      AND (NOT is_structured OR p_env IS NULL OR p_env = @default_env
+           OR REGEXP_CONTAINS(p_env, r'^[A-Za-z0-9_.-]{1,64}$'))
+      AND (phase_value IS NULL OR (phase_value = TRUNC(phase_value) AND phase_value BETWEEN 1 AND 1000))
+      AND (phase_value IS NOT NULL
+           OR event_name NOT IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_failed'))
+      AND (duration_value IS NULL OR duration_value BETWEEN 0 AND 86400)
+      AND (duration_value IS NOT NULL OR event_name NOT IN ('phase_completed', 'phase_failed'))
+      AND (timeout_value IS NULL OR (timeout_value > 0 AND timeout_value <= 86400))
+      AND (NOT is_structured OR event_name <> 'phase_failed' OR p_outcome IN ('timeout', 'error'))
+      AND (utilization_value IS NULL OR utilization_value BETWEEN 0 AND 1)
+      AND (exit_code_value IS NULL OR (exit_code_value = TRUNC(exit_code_value)
+                                       AND ABS(exit_code_value) < 2147483648))
+)
+SELECT
+    insert_id,
+    ts,
+    receive_ts,
+    COALESCE(IF(is_structured, p_env, NULL), @default_env) AS env,
+    service,
+    revision,
+    instance_id,
+    COALESCE(p_startup_id, instance_id) AS startup_id,
+    event_name AS event,
+    CAST(phase_value AS INT64) AS phase,
+    CASE
+        WHEN is_structured THEN p_phase_name
+        WHEN line_kind = 'phase_started' THEN LOWER(REGEXP_EXTRACT_ALL(text_line, r'SMD Phase \d+: (\S+)')[SAFE_OFFSET(0)])
+    END AS phase_name,
+    CASE
+        WHEN is_structured THEN COALESCE(
+            p_operation,
+            IF(event_name IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_failed'),
+               'initialization', NULL))
+        WHEN line_kind IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_timeout', 'phase_error')
+            THEN 'initialization'
+    END AS operation,
+    CASE
+        WHEN is_structured THEN p_outcome
+        WHEN line_kind = 'phase_timeout' THEN 'timeout'
+        WHEN line_kind = 'phase_error' THEN 'error'
+    END AS outcome,
+    CASE
+        WHEN is_structured THEN COALESCE(p_vpc_state, IF(event_name = 'vpc_state_changed', p_to_state, NULL))
+        WHEN line_kind = 'phase_context' THEN REGEXP_EXTRACT_ALL(text_line, r'VPC connector state: ([^,\s]+)')[SAFE_OFFSET(0)]
+        WHEN line_kind = 'vpc_state_changed' THEN REGEXP_EXTRACT_ALL(text_line, r' -> (\S+)')[SAFE_OFFSET(0)]
+    END AS vpc_state,
+    CASE
+        WHEN is_structured THEN p_breaker_state
+        WHEN line_kind = 'phase_context' THEN REGEXP_EXTRACT_ALL(text_line, r'Circuit breaker: (\S+)')[SAFE_OFFSET(0)]
+    END AS breaker_state,
+    CASE
+        WHEN is_structured THEN p_from_state
+        WHEN line_kind = 'vpc_state_changed' THEN REGEXP_EXTRACT_ALL(text_line, r'state changed: (\S+) ->')[SAFE_OFFSET(0)]
+    END AS from_state,
+    CASE
+        WHEN is_structured THEN p_to_state
+        WHEN line_kind = 'vpc_state_changed' THEN REGEXP_EXTRACT_ALL(text_line, r' -> (\S+)')[SAFE_OFFSET(0)]
+        WHEN line_kind = 'breaker_open' THEN 'OPEN'
+        WHEN line_kind = 'breaker_half_open' THEN 'HALF_OPEN'
+        WHEN line_kind = 'breaker_closed' THEN 'CLOSED'
+    END AS to_state,
+    IF(is_structured, p_error_type, NULL) AS error_type,
+    CASE
+        WHEN is_structured THEN p_error
+        WHEN line_kind = 'phase_error' THEN REGEXP_EXTRACT_ALL(text_line, r'failed: (.*)$')[SAFE_OFFSET(0)]
+    END AS error,
+    severity,
+    COALESCE(p_message, text_line) AS message,
+    duration_value AS duration_s,
+    timeout_value AS timeout_s,
+    utilization_value AS vpc_utilization,
+    CAST(exit_code_value AS INT64) AS exit_code,
+    IF(is_structured, 'structured', 'text') AS form
+FROM kept

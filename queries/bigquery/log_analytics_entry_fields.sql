@@ -1,0 +1,34 @@
+-- log_analytics_entry_fields: one row per Log Analytics row, the LogEntry fields the analysis
+-- reads. `_AllLogs` names columns in snake_case, keeps json_payload, labels and resource.labels
+-- as JSON with their keys' case (labels.instanceId), and does not deduplicate.
+-- Reads: log_analytics_rows (log_analytics_rows.sql). Parameters: none.
+-- Returns: the columns of sink_entry_fields.sql.
+SELECT
+    insert_id,
+    timestamp AS ts,
+    receive_timestamp AS receive_ts,
+    severity_text AS severity,
+    log_name,
+    JSON_VALUE(r.resource.labels, '$.service_name') AS service,
+    JSON_VALUE(r.resource.labels, '$.revision_name') AS revision,
+    JSON_VALUE(labels, '$.instanceId') AS instance_id,
+    text_payload,
+    JSON_VALUE(json_payload, '$.event') AS p_event,
+    JSON_VALUE(json_payload, '$.message') AS p_message,
+    JSON_VALUE(json_payload, '$.env') AS p_env,
+    JSON_VALUE(json_payload, '$.startup_id') AS p_startup_id,
+    JSON_VALUE(json_payload, '$.phase_name') AS p_phase_name,
+    JSON_VALUE(json_payload, '$.operation') AS p_operation,
+    JSON_VALUE(json_payload, '$.outcome') AS p_outcome,
+    JSON_VALUE(json_payload, '$.vpc_state') AS p_vpc_state,
+    JSON_VALUE(json_payload, '$.breaker_state') AS p_breaker_state,
+    JSON_VALUE(json_payload, '$.from_state') AS p_from_state,
+    JSON_VALUE(json_payload, '$.to_state') AS p_to_state,
+    JSON_VALUE(json_payload, '$.error_type') AS p_error_type,
+    JSON_VALUE(json_payload, '$.error') AS p_error,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.phase') AS FLOAT64) AS p_phase,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.duration_s') AS FLOAT64) AS p_duration_s,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.timeout_s') AS FLOAT64) AS p_timeout_s,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.vpc_utilization') AS FLOAT64) AS p_vpc_utilization,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.exit_code') AS FLOAT64) AS p_exit_code
+FROM log_analytics_rows AS r

@@ -1,0 +1,8 @@
+-- log_analytics_rows: the rows of a Log Analytics view (`_AllLogs` of a linked dataset) in the
+-- scan window only; the view is partitioned on `timestamp`.
+-- Reads: `log_analytics_table` (the --source view, put in by the engine).
+-- Parameters: @scan_start, @scan_end (TIMESTAMP).
+-- Returns: the view's columns.
+SELECT *
+FROM `log_analytics_table`
+WHERE timestamp >= @scan_start AND timestamp < @scan_end

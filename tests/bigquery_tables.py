@@ -1,0 +1,149 @@
+"""The two BigQuery table shapes the engine reads, as the services' logs land in them: a Log
+Router sink table and Log Analytics' `_AllLogs`; and our entries written into either.
+
+Both the GoogleSQL check (its catalog) and the emulator test (its tables) use these schemas."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from google.cloud.bigquery import SchemaField
+
+_PAYLOAD_STRINGS = (
+    "event",
+    "message",
+    "env",
+    "startup_id",
+    "phase_name",
+    "operation",
+    "outcome",
+    "vpc_state",
+    "breaker_state",
+    "from_state",
+    "to_state",
+    "error_type",
+    "error",
+)
+# A sink types every JSON number FLOAT, whatever it held.
+_PAYLOAD_NUMBERS = (
+    "phase",
+    "duration_s",
+    "timeout_s",
+    "vpc_utilization",
+    "exit_code",
+    "base_timeout_s",
+    "vpc_aware_timeout_s",
+)
+_RESOURCE_LABELS = ("service_name", "revision_name", "location", "project_id", "configuration_name")
+
+
+def json_payload_fields() -> list[SchemaField]:
+    return [
+        *(SchemaField(name, "STRING") for name in _PAYLOAD_STRINGS),
+        *(SchemaField(name, "FLOAT") for name in _PAYLOAD_NUMBERS),
+        SchemaField("fallback_applied", "BOOLEAN"),
+    ]
+
+
+def sink_schema(*, with_json_payload: bool = True) -> list[SchemaField]:
+    """A sink table of Cloud Run stdout: LogEntry names as they are, label keys lowercased."""
+    fields = [
+        SchemaField("logName", "STRING"),
+        SchemaField(
+            "resource",
+            "RECORD",
+            fields=[
+                SchemaField("type", "STRING"),
+                SchemaField(
+                    "labels", "RECORD", fields=[SchemaField(n, "STRING") for n in _RESOURCE_LABELS]
+                ),
+            ],
+        ),
+        SchemaField("textPayload", "STRING"),
+        SchemaField("timestamp", "TIMESTAMP"),
+        SchemaField("receiveTimestamp", "TIMESTAMP"),
+        SchemaField("severity", "STRING"),
+        SchemaField("insertId", "STRING"),
+        SchemaField("labels", "RECORD", fields=[SchemaField("instanceid", "STRING")]),
+        SchemaField("trace", "STRING"),
+    ]
+    if with_json_payload:
+        fields.append(SchemaField("jsonPayload", "RECORD", fields=json_payload_fields()))
+    return fields
+
+
+def log_analytics_schema() -> list[SchemaField]:
+    """Log Analytics' `_AllLogs`: snake_case columns, payload and labels as JSON."""
+    return [
+        SchemaField("timestamp", "TIMESTAMP"),
+        SchemaField("receive_timestamp", "TIMESTAMP"),
+        SchemaField("log_id", "STRING"),
+        SchemaField("log_name", "STRING"),
+        SchemaField(
+            "resource",
+            "RECORD",
+            fields=[SchemaField("type", "STRING"), SchemaField("labels", "JSON")],
+        ),
+        SchemaField("text_payload", "STRING"),
+        SchemaField("json_payload", "JSON"),
+        SchemaField("severity_text", "STRING"),
+        SchemaField("severity_number", "INTEGER"),
+        SchemaField("labels", "JSON"),
+        SchemaField("insert_id", "STRING"),
+        SchemaField("trace", "STRING"),
+        SchemaField("span_id", "STRING"),
+    ]
+
+
+def _numbers_as_float(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: float(v) if k in _PAYLOAD_NUMBERS and isinstance(v, int | float) else v
+        for k, v in payload.items()
+        if k in _PAYLOAD_STRINGS or k in _PAYLOAD_NUMBERS or k == "fallback_applied"
+    }
+
+
+def sink_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """A LogEntry as a sink writes it."""
+    resource = entry.get("resource", {})
+    row: dict[str, Any] = {
+        "logName": entry.get("logName"),
+        "resource": {
+            "type": resource.get("type"),
+            "labels": {k: resource.get("labels", {}).get(k) for k in _RESOURCE_LABELS},
+        },
+        "textPayload": entry.get("textPayload"),
+        "timestamp": entry["timestamp"],
+        "receiveTimestamp": entry.get("receiveTimestamp"),
+        "severity": entry.get("severity"),
+        "insertId": entry["insertId"],
+        "labels": {"instanceid": entry.get("labels", {}).get("instanceId")},
+    }
+    if "jsonPayload" in entry:
+        row["jsonPayload"] = _numbers_as_float(entry["jsonPayload"])
+    return row
+
+
+def log_analytics_row(entry: dict[str, Any]) -> dict[str, Any]:
+    """A LogEntry as `_AllLogs` shows it."""
+    resource = entry.get("resource", {})
+    payload = entry.get("jsonPayload")
+    return {
+        "timestamp": entry["timestamp"],
+        "receive_timestamp": entry.get("receiveTimestamp"),
+        "log_id": "run.googleapis.com/stdout",
+        "log_name": entry.get("logName"),
+        "resource": {
+            "type": resource.get("type"),
+            "labels": json.dumps(resource.get("labels", {})),
+        },
+        "text_payload": entry.get("textPayload"),
+        "json_payload": json.dumps(payload) if payload is not None else None,
+        "severity_text": entry.get("severity"),
+        "severity_number": 200,
+        "labels": json.dumps(entry["labels"]) if "labels" in entry else None,
+        "insert_id": entry["insertId"],
+        "trace": None,
+        "span_id": None,
+    }

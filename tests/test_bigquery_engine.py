@@ -1,0 +1,237 @@
+"""The BigQuery engine against a BigQuery emulator on 127.0.0.1, through the official client:
+the same entries, loaded in both table shapes (a Log Router sink table, partitioned or
+date-sharded, and Log Analytics' `_AllLogs`) and in both telemetry forms, give the local lake's
+per-attempt numbers and its `recommend` and `summary` JSON.
+
+The emulator runs DuckDB under a GoogleSQL translator, so this proves the wiring and the
+numbers; that the SQL is GoogleSQL is tests/test_bigquery_sql.py's job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main
+from analyzer.engine import local_engine
+from analyzer.engine.bigquery import BigQueryEngine, BytesLimitError, open_bigquery
+from analyzer.lake.store import Store
+from analyzer.simulate import SimulationManifest, SimulationSpec, simulate_entries
+from tests.bigquery_emulator import PROJECT, EmulatorUnavailable, running_emulator
+from tests.bigquery_tables import log_analytics_row, log_analytics_schema, sink_row, sink_schema
+from tests.conftest import write_ndjson
+
+START = datetime(2026, 11, 20, tzinfo=UTC)
+LOOKBACK = "3650d"  # the entries are older than the default 35 days back from now
+# form -> env of its entries (a table of text lines is one env: the --env asked)
+FORMS = {"structured": "staging", "text": "production"}
+
+
+@dataclass
+class Loaded:
+    endpoint: str
+    lakes: dict[str, Store]  # form -> local lake of the same entries
+    sources: dict[tuple[str, str], str]  # (shape, form) -> PROJECT.DATASET.TABLE
+
+
+def _entries(form: str) -> list[dict[str, Any]]:
+    env = FORMS[form]
+    spec = SimulationSpec(env=env, days=2, form=form, start=START, startups_per_hour=5)  # type: ignore[arg-type]
+    manifest = SimulationManifest(env=env, form=form, start="", end="")
+    return list(simulate_entries(spec, manifest))
+
+
+def _insert(client: Any, table: str, schema: list[Any], rows: list[dict[str, Any]]) -> None:
+    from google.cloud import bigquery
+
+    client.create_table(bigquery.Table(table, schema=schema))
+    for at in range(0, len(rows), 1000):
+        errors = client.insert_rows_json(table, rows[at : at + 1000])
+        assert not errors, errors[:3]
+
+
+@pytest.fixture(scope="session")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    folder = tmp_path_factory.mktemp("bigquery")
+    try:
+        with running_emulator(folder / "emulator.log") as endpoint:
+            yield _load(folder, endpoint)
+    except EmulatorUnavailable as exc:
+        pytest.skip(f"no BigQuery emulator here: {exc}")
+
+
+def _load(folder: Path, endpoint: str) -> Loaded:
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    client = bigquery.Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),
+        client_options=ClientOptions(api_endpoint=endpoint),
+    )
+    lakes, sources = {}, {}
+    for form, env in FORMS.items():
+        entries = _entries(form)
+        export = write_ndjson(folder / f"{form}.jsonl", entries)
+        lakes[form] = Store(folder / f"lake-{form}")
+        result = CliRunner().invoke(
+            main, ["import", str(export), "--env", env, "--store", str(lakes[form].root)]
+        )
+        assert result.exit_code == 0, result.output
+        for dataset in (f"sink_{form}", f"logs_{form}"):
+            client.create_dataset(dataset)
+        # the structured sink partitioned on timestamp; the text sink sharded by day, and with
+        # no jsonPayload column at all (no entry ever had one)
+        rows = [sink_row(e) for e in entries]
+        if form == "structured":
+            table = f"{PROJECT}.sink_{form}.run_googleapis_com_stdout"
+            _insert(client, table, sink_schema(), rows)
+        else:
+            table = f"{PROJECT}.sink_{form}.run_googleapis_com_stdout"
+            for day in sorted({r["timestamp"][:10] for r in rows}):
+                shard = [r for r in rows if r["timestamp"].startswith(day)]
+                name = f"{table}_{day.replace('-', '')}"
+                _insert(client, name, sink_schema(with_json_payload=False), shard)
+        sources["sink", form] = table
+        sources["log-analytics", form] = f"{PROJECT}.logs_{form}._AllLogs"
+        _insert(
+            client,
+            sources["log-analytics", form],
+            log_analytics_schema(),
+            [log_analytics_row(e) for e in entries],
+        )
+    return Loaded(endpoint=endpoint, lakes=lakes, sources=sources)
+
+
+CASES = [(shape, form) for shape in ("sink", "log-analytics") for form in FORMS]
+
+
+def _engine(loaded: Loaded, shape: str, form: str) -> BigQueryEngine:
+    engine = open_bigquery(
+        source=loaded.sources[shape, form], endpoint=loaded.endpoint, anonymous=True
+    )
+    engine.lookback = timedelta(days=3650)
+    return engine
+
+
+def _by_group(keys: list[tuple[Any, ...]], columns: dict[str, np.ndarray]) -> dict[Any, Any]:
+    """Each group's size and its attempts' numbers, sorted (the rows come unordered); NULL as
+    NaN, as the analysis reads them. Times to the microsecond they have: DuckDB's epoch() and
+    UNIX_MICROS(ts) / 1e6 may differ in the last bit of a double (2.4e-7 s at today's epoch)."""
+    out = {}
+    gid = np.asarray(columns["gid"])
+    numbers = {
+        c: np.ma.filled(np.ma.asarray(columns[c], dtype=np.float64), np.nan)
+        for c in ("started_s", "ended_s", "duration_s", "observed", "timeout_s")
+    }
+    for g, phase, operation, state, attempts in keys:
+        rows = zip(*(column[gid == g] for column in numbers.values()), strict=True)
+        cells = sorted(tuple(f"{x:.6f}" for x in row) for row in rows)
+        out[int(phase), operation, state] = (int(attempts), cells)
+    return out
+
+
+@pytest.mark.parametrize(("shape", "form"), CASES)
+def test_per_attempt_numbers_equal_the_lakes(loaded: Loaded, shape: str, form: str) -> None:
+    env = FORMS[form]
+    params = {"env": env, "start": START, "end": START + timedelta(days=3)}
+    engine = _engine(loaded, shape, form)
+    assert engine.shape == ("sink-shards" if (shape, form) == ("sink", "text") else shape)
+    ours = _by_group(*engine.attempt_columns(params))
+    lakes = _by_group(*local_engine(loaded.lakes[form]).attempt_columns(params))
+    assert sum(n for n, _ in lakes.values()) > 200
+    assert ours == lakes
+
+
+def _json(args: list[str]) -> dict[str, Any]:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    data.pop("generated_at", None)
+    return dict(data)
+
+
+@pytest.mark.parametrize(("shape", "form"), CASES)
+def test_recommend_and_summary_json_equal_the_lakes(
+    loaded: Loaded, shape: str, form: str, tmp_path: Path
+) -> None:
+    env, lake = FORMS[form], str(loaded.lakes[form].root)
+    remote = [
+        "--engine",
+        "bigquery",
+        "--source",
+        loaded.sources[shape, form],
+        "--bq-endpoint",
+        loaded.endpoint,
+        "--anonymous",
+        "--lookback",
+        LOOKBACK,
+        "--store",
+        str(tmp_path / "history"),
+    ]
+    for command in (["recommend", "--no-history"], ["summary"]):
+        local = _json([*command, "--env", env, "--store", lake, "--format", "json"])
+        bigquery = _json([*command, "--env", env, "--format", "json", *remote])
+        assert bigquery == local, command
+
+
+def test_recommend_writes_history_locally_and_prints_bytes(loaded: Loaded, tmp_path: Path) -> None:
+    store = tmp_path / "history"
+    result = CliRunner().invoke(
+        main,
+        [
+            "recommend",
+            "--env",
+            "staging",
+            "--engine",
+            "bigquery",
+            "--source",
+            loaded.sources["sink", "structured"],
+            "--bq-endpoint",
+            loaded.endpoint,
+            "--anonymous",
+            "--lookback",
+            LOOKBACK,
+            "--store",
+            str(store),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "bigquery: 0.00 GiB to scan (0 bytes)" in result.stderr
+    assert list((store).rglob("rec_*.json"))
+
+
+def test_over_the_byte_limit_is_one_clear_line(loaded: Loaded) -> None:
+    engine = _engine(loaded, "sink", "structured")
+    engine.max_bytes_billed = -1  # the emulator's dry runs report 0 bytes
+    with pytest.raises(BytesLimitError, match=r"over --max-bytes-billed .* raise it"):
+        engine.rows("env_time_range", {"env": "staging"})
+
+
+def test_a_missing_source_is_one_line(loaded: Loaded) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "summary",
+            "--env",
+            "staging",
+            "--engine",
+            "bigquery",
+            "--source",
+            f"{PROJECT}.sink_structured.no_such_table",
+            "--bq-endpoint",
+            loaded.endpoint,
+            "--anonymous",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "no such table or view" in result.stderr
+    assert "Traceback" not in result.output

@@ -1,0 +1,81 @@
+"""Every GoogleSQL file of queries/bigquery/ passes Google's own analyzer (ZetaSQL), as the
+engine sends it: each question with its views, over each table shape, against a catalog of the
+sink and Log Analytics columns. Names, types, parameters and functions are all resolved."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from analyzer.engine.bigquery import QUESTIONS
+from analyzer.engine.bigquery_sql import (
+    SHAPES,
+    WINDOW_VIEWS,
+    bigquery_sql,
+    compose,
+    schema_paths,
+    sink_padding,
+)
+from analyzer.lake.sql import queries_dir
+from tests.bigquery_tables import sink_schema
+
+pytest.importorskip("zetasql", reason="the zetasql package (dev dependency) is not installed")
+
+from tests.googlesql_analyzer import GoogleSqlAnalyzer
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Iterator[GoogleSqlAnalyzer]:
+    yield GoogleSqlAnalyzer()
+
+
+def _statements() -> Iterator[tuple[str, str, str]]:
+    for shape in SHAPES:
+        for question in QUESTIONS:
+            extra = WINDOW_VIEWS if question == "attempt_numbers" else ()
+            yield shape, question, compose(question, shape=shape, extra_views=extra).sql
+    # a sink table with no jsonPayload (text lines only): the engine pads its columns
+    padding = sink_padding(schema_paths(sink_schema(with_json_payload=False)))
+    yield (
+        "sink",
+        "attempt_numbers+padding",
+        compose("attempt_numbers", shape="sink", extra_views=WINDOW_VIEWS, padding=padding).sql,
+    )
+
+
+def test_every_statement_is_googlesql(analyzer: GoogleSqlAnalyzer) -> None:
+    failures = []
+    for shape, question, sql in _statements():
+        try:
+            analyzer.analyze(sql)
+        except Exception as exc:
+            failures.append(f"{question} over {shape}: {exc}")
+    assert not failures, "\n".join(failures)
+
+
+def test_every_file_is_in_some_statement() -> None:
+    sent = "\n".join(sql for _, _, sql in _statements())
+    for path in sorted((queries_dir() / "bigquery").glob("*.sql")):
+        assert bigquery_sql(path.stem) in sent, f"{path.name} is never sent"
+
+
+def test_the_analyzer_refuses_what_bigquery_would(analyzer: GoogleSqlAnalyzer) -> None:
+    """A wrong column, a DuckDB function and an unknown parameter each fail: the check above
+    can fail."""
+    for sql in (
+        "SELECT jsonPayload.Event FROM `sink_table` WHERE jsonPayload.evnt = 'x'",
+        "SELECT epoch(timestamp) FROM `sink_table`",
+        "SELECT 1 FROM `log_analytics_table` WHERE timestamp > @since",
+        "SELECT COUNT(*) FROM `log_analytics_table` WHERE json_payload.event = 'x'",
+    ):
+        with pytest.raises(Exception, match=r"INVALID_ARGUMENT"):
+            analyzer.analyze(sql)
+
+
+def test_sink_padding_only_where_a_column_is_missing() -> None:
+    assert sink_padding(schema_paths(sink_schema())) is None
+    padding = sink_padding(schema_paths(sink_schema(with_json_payload=False)))
+    assert padding is not None
+    assert "CAST(NULL AS STRING) AS event" in padding
+    assert "textPayload AS textPayload" in padding
