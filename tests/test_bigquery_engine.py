@@ -124,8 +124,7 @@ def _engine(loaded: Loaded, shape: str, form: str) -> BigQueryEngine:
 
 def _by_group(keys: list[tuple[Any, ...]], columns: dict[str, np.ndarray]) -> dict[Any, Any]:
     """Each group's size and its attempts' numbers, sorted (the rows come unordered); NULL as
-    NaN, as the analysis reads them. Times to the microsecond they have: DuckDB's epoch() and
-    UNIX_MICROS(ts) / 1e6 may differ in the last bit of a double (2.4e-7 s at today's epoch)."""
+    NaN, as the analysis reads them; every number exactly (repr)."""
     out = {}
     gid = np.asarray(columns["gid"])
     numbers = {
@@ -134,7 +133,7 @@ def _by_group(keys: list[tuple[Any, ...]], columns: dict[str, np.ndarray]) -> di
     }
     for g, phase, operation, state, attempts in keys:
         rows = zip(*(column[gid == g] for column in numbers.values()), strict=True)
-        cells = sorted(tuple(f"{x:.6f}" for x in row) for row in rows)
+        cells = sorted(tuple(repr(float(x)) for x in row) for row in rows)
         out[int(phase), operation, state] = (int(attempts), cells)
     return out
 
@@ -177,7 +176,10 @@ def test_recommend_and_summary_json_equal_the_lakes(
         "--store",
         str(tmp_path / "history"),
     ]
-    for command in (["recommend", "--no-history"], ["summary"]):
+    commands = [["recommend", "--no-history"]]
+    if shape == "sink":  # summary's questions over the other shape read the same views
+        commands.append(["summary"])
+    for command in commands:
         local = _json([*command, "--env", env, "--store", lake, "--format", "json"])
         bigquery = _json([*command, "--env", env, "--format", "json", *remote])
         assert bigquery == local, command

@@ -245,7 +245,7 @@ _ENGINE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
         ("--max-bytes-billed",),
         {
-            "default": "10GiB",
+            "default": "100GiB",
             "show_default": True,
             "help": "Refuse a BigQuery query that would scan more (each is dry-run first).",
         },
@@ -253,7 +253,7 @@ _ENGINE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
         ("--lookback",),
         {
-            "default": "35d",
+            "default": "8d",
             "show_default": True,
             "help": "How far back BigQuery reads for a question with no window of its own.",
         },

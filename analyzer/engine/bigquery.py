@@ -44,8 +44,9 @@ QUESTIONS = (
     "report_timeline",
     "attempt_numbers",
 )
-DEFAULT_MAX_BYTES_BILLED = 10 * 1024**3  # 10 GiB: a few weeks of a busy fleet's stdout
-DEFAULT_LOOKBACK = timedelta(days=35)  # questions with no window of their own read this far back
+# 100 GiB ($0.61 on demand): a weekly recommend over some 150 million entries a week
+DEFAULT_MAX_BYTES_BILLED = 100 * 1024**3
+DEFAULT_LOOKBACK = timedelta(days=8)  # questions with no window of their own read this far back
 # A windowed question reads its source from a day before the window (the VPC state in force at
 # its start) to a day after it (an attempt that started inside may end after it; a phase lasts
 # at most a day, as the importer checks).

@@ -9,7 +9,7 @@ SELECT
     phase,
     operation,
     vpc_state,
-    UNIX_MICROS(started_at) / 1e6 AS started_s,
+    (DIV(UNIX_MICROS(started_at), 1000) / 1000 + MOD(UNIX_MICROS(started_at), 1000) / 1e6) AS started_s,
     duration_s,
     outcome,
     timeout_s

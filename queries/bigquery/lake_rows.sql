@@ -86,26 +86,28 @@ valued AS (
     WHERE is_structured OR line_kind IS NOT NULL
 ),
 kept AS (
-    -- What the normaliser would quarantine is left out (its reasons, in its order).
+    -- What the normaliser would quarantine is left out (its reasons).
     SELECT *
     FROM valued
     WHERE insert_id IS NOT NULL AND insert_id <> '' AND ts IS NOT NULL
-      AND event_name IN (
-          'startup_started', 'phase_started', 'timeout_calculated', 'phase_completed',
-          'phase_failed', 'phase_context', 'degradation_applied', 'breaker_transition',
-          'vpc_state_changed', 'startup_completed', 'startup_failed')
-      AND (NOT is_structured OR p_env IS NULL OR p_env = @default_env
-           OR REGEXP_CONTAINS(p_env, r'^[A-Za-z0-9_.-]{1,64}$'))
-      AND (phase_value IS NULL OR (phase_value = TRUNC(phase_value) AND phase_value BETWEEN 1 AND 1000))
-      AND (phase_value IS NOT NULL
-           OR event_name NOT IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_failed'))
-      AND (duration_value IS NULL OR duration_value BETWEEN 0 AND 86400)
-      AND (duration_value IS NOT NULL OR event_name NOT IN ('phase_completed', 'phase_failed'))
-      AND (timeout_value IS NULL OR (timeout_value > 0 AND timeout_value <= 86400))
-      AND (NOT is_structured OR event_name <> 'phase_failed' OR p_outcome IN ('timeout', 'error'))
-      AND (utilization_value IS NULL OR utilization_value BETWEEN 0 AND 1)
-      AND (exit_code_value IS NULL OR (exit_code_value = TRUNC(exit_code_value)
-                                       AND ABS(exit_code_value) < 2147483648))
+      AND event_name IS NOT NULL
+      -- a text line is what its pattern read; a structured payload must pass the checks
+      AND (NOT is_structured OR (
+          event_name IN (
+              'startup_started', 'phase_started', 'timeout_calculated', 'phase_completed',
+              'phase_failed', 'phase_context', 'degradation_applied', 'breaker_transition',
+              'vpc_state_changed', 'startup_completed', 'startup_failed')
+          AND (p_env IS NULL OR p_env = @default_env OR REGEXP_CONTAINS(p_env, r'^[A-Za-z0-9_.-]{1,64}$'))
+          AND (phase_value IS NULL OR (phase_value = TRUNC(phase_value) AND phase_value BETWEEN 1 AND 1000))
+          AND (phase_value IS NOT NULL
+               OR event_name NOT IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_failed'))
+          AND (duration_value IS NULL OR duration_value BETWEEN 0 AND 86400)
+          AND (duration_value IS NOT NULL OR event_name NOT IN ('phase_completed', 'phase_failed'))
+          AND (timeout_value IS NULL OR (timeout_value > 0 AND timeout_value <= 86400))
+          AND (event_name <> 'phase_failed' OR p_outcome IN ('timeout', 'error'))
+          AND (utilization_value IS NULL OR utilization_value BETWEEN 0 AND 1)
+          AND (exit_code_value IS NULL OR (exit_code_value = TRUNC(exit_code_value)
+                                           AND ABS(exit_code_value) < 2147483648))))
 )
 SELECT
     insert_id,

@@ -119,7 +119,12 @@ SELECT
     started_at,
     end_ts AS ended_at,
     COALESCE(end_outcome, 'incomplete') AS outcome,
-    COALESCE(end_duration_s, UNIX_MICROS(end_ts) / 1e6 - UNIX_MICROS(start_ts) / 1e6) AS duration_s,
+    -- epoch seconds as DuckDB's epoch() computes them (see phase_attempt_durations.sql)
+    COALESCE(
+        end_duration_s,
+        (DIV(UNIX_MICROS(end_ts), 1000) / 1000 + MOD(UNIX_MICROS(end_ts), 1000) / 1e6)
+            - (DIV(UNIX_MICROS(start_ts), 1000) / 1000 + MOD(UNIX_MICROS(start_ts), 1000) / 1e6)
+    ) AS duration_s,
     COALESCE(end_outcome, 'incomplete') <> 'completed' AS censored,
     timeout_s,
     COALESCE(own_vpc_state, context_vpc_state, timeline_vpc_state, 'unknown') AS vpc_state,

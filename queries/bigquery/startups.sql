@@ -11,8 +11,11 @@ SELECT
     ANY_VALUE(revision) AS revision,
     COALESCE(MIN(IF(event = 'startup_started', ts, NULL)), MIN(ts)) AS started_at,
     MAX(IF(event IN ('startup_completed', 'startup_failed'), ts, NULL)) AS ended_at,
-    UNIX_MICROS(MAX(IF(event IN ('startup_completed', 'startup_failed'), ts, NULL))) / 1e6
-        - UNIX_MICROS(COALESCE(MIN(IF(event = 'startup_started', ts, NULL)), MIN(ts))) / 1e6
+    -- epoch seconds as DuckDB's epoch() computes them (see phase_attempt_durations.sql)
+    (DIV(UNIX_MICROS(MAX(IF(event IN ('startup_completed', 'startup_failed'), ts, NULL))), 1000) / 1000
+        + MOD(UNIX_MICROS(MAX(IF(event IN ('startup_completed', 'startup_failed'), ts, NULL))), 1000) / 1e6)
+    - (DIV(UNIX_MICROS(COALESCE(MIN(IF(event = 'startup_started', ts, NULL)), MIN(ts))), 1000) / 1000
+        + MOD(UNIX_MICROS(COALESCE(MIN(IF(event = 'startup_started', ts, NULL)), MIN(ts))), 1000) / 1e6)
         AS duration_s,
     CASE
         WHEN LOGICAL_OR(event = 'startup_failed') THEN 'failed'
