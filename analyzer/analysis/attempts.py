@@ -75,11 +75,16 @@ def load_attempt_groups(
     keys, columns = engine.attempt_columns({"env": env, "start": start, "end": end})
     if not keys:
         raise no_attempts_error(engine, env, start, end)
-    # Rows grouped by group number: a stable sort of small integers (a radix sort in numpy).
-    order = np.argsort(np.asarray(columns["gid"], dtype=np.int32), kind="stable")
-    started, ended = _floats(columns["started_s"])[order], _floats(columns["ended_s"])[order]
-    duration, timeout = _floats(columns["duration_s"])[order], _floats(columns["timeout_s"])[order]
-    observed = np.asarray(columns["observed"], dtype=bool)[order]
+    # Rows grouped by group number and, within a group, in one fixed order (by start, then every
+    # other column): engines return rows in no particular order, and the order moves the last
+    # bits of the estimates' floating-point sums, so the same attempts always give the same bytes.
+    started, ended = _floats(columns["started_s"]), _floats(columns["ended_s"])
+    duration, timeout = _floats(columns["duration_s"]), _floats(columns["timeout_s"])
+    observed = np.asarray(columns["observed"], dtype=bool)
+    gid = np.asarray(columns["gid"], dtype=np.int32)
+    order = np.lexsort((timeout, observed, ended, duration, started, gid))
+    started, ended, duration = started[order], ended[order], duration[order]
+    timeout, observed = timeout[order], observed[order]
     groups, at = [], 0
     for _, phase, operation, vpc_state, attempts in keys:
         n = int(attempts)
