@@ -130,7 +130,8 @@ judged AS (
             WHEN event_name NOT IN (
                 'startup_started', 'phase_started', 'timeout_calculated', 'phase_completed',
                 'phase_failed', 'phase_context', 'degradation_applied', 'breaker_transition',
-                'vpc_state_changed', 'startup_completed', 'startup_failed')
+                'vpc_state_changed', 'startup_completed', 'startup_failed', 'config_loaded',
+                'breaker_summary')
                 THEN 'unknown event: ' || event_name
             WHEN payload_env IS NOT NULL AND payload_env <> $default_env
                  AND NOT regexp_matches(payload_env, '^[A-Za-z0-9_.-]{1,64}$')

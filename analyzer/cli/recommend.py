@@ -62,15 +62,30 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
     default=None,
     help="Breaker false trips a week allowed in healthy periods. [default: 1]",
 )
+@click.option(
+    "--previous",
+    "previous_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The deployed config: where evidence is thin, its values are carried over. "
+    "Default: the latest saved run's.",
+)
 @format_option("table", "json", "yaml", "csv")
-@click.option("--no-history", is_flag=True, help="Do not append this run to the store's history.")
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Save this run to history even with --since/--until/policy options.",
+)
+@click.option("--no-history", is_flag=True, help="Do not save this run, even a standing one.")
 def recommend_command(
     env: str,
     store: str | None,
     since: str,
     until: str | None,
     half_life: str | None,
+    previous_file: str | None,
     fmt: str,
+    save: bool,
     no_history: bool,
     **policy: Any,
 ) -> None:
@@ -78,28 +93,32 @@ def recommend_command(
 
     Durations cut short by a timeout or an error count as censored (Kaplan-Meier); where
     the data cannot reach a quantile, a lognormal fitted to them extrapolates (marked *).
-    Each run is appended to the store's history (see `analyze history`).
+    A key without enough evidence keeps the larger of the previous export's value and the
+    runtime's built-in default (marked "previous" or "default").
+
+    A run with the env's standing window and policy (no --since, --until, --half-life or
+    policy option) is saved to history, and that is what `export` ships; any other run is
+    only for looking unless --save is given.
 
     Example:
 
-        analyze recommend --env staging --since 28d --format json
+        analyze recommend --env staging
+        analyze recommend --env staging --since 14d --format json   # a look, not saved
     """
-    from analyzer.recommend.history import append_recommendation
-    from analyzer.recommend.model import make_policy
-    from analyzer.recommend.timeouts import recommend
-    from analyzer.timewindow import parse_span
+    from analyzer.recommend.runs import run_recommendation
 
-    half_life_days = parse_span(half_life).total_seconds() / 86400 if half_life else None
     lake = Store.resolve(store)
-    rec = recommend(
+    rec, saved = run_recommendation(
         engine=local_engine(lake),
+        store=lake,
         env=env,
         since=since,
         until=until,
-        policy=make_policy(half_life_days=half_life_days, **policy),
+        half_life=half_life,
+        previous_file=previous_file,
+        save=False if no_history else (True if save else None),
+        policy=policy,
     )
-    if not no_history:
-        append_recommendation(lake, rec)
     click.echo(render_model(rec, fmt, format_recommendation, csv_rows=["timeouts"]))
     if fmt == "table":  # the weekly read ends with what the newest deploys changed
         from analyzer.cli.fleet import changed_since_note
@@ -107,6 +126,19 @@ def recommend_command(
         note = changed_since_note(local_engine(lake), env, since=since, until=until)
         if note:
             click.echo(note)
+    if saved:
+        click.echo(f"saved as run {rec.run_id} (`analyze export --env {env}` ships it)", err=True)
+    else:
+        why = (
+            "--no-history"
+            if no_history
+            else "overrides " + ", ".join(f"{k}={v}" for k, v in rec.overrides.items())
+        )
+        click.echo(
+            f"note: run {rec.run_id} not saved ({why}); `export` keeps shipping the latest saved "
+            "run; add --save to record this one",
+            err=True,
+        )
 
 
 @main.command()
@@ -147,17 +179,31 @@ def _ci(row: PhaseTimeout) -> str:
     return f"{_seconds(low)} .. {_seconds(high) if high is not None else 'unbounded'}"
 
 
+def _recommended(t: PhaseTimeout) -> str:
+    if t.source != "recommended":
+        where = {"previous": "previous export", "default": "built-in default"}
+        return f"{_seconds(t.timeout_s)} (no evidence: {where.get(t.source, 'ceiling')})"
+    text = _seconds(t.timeout_s) + (" (wide)" if t.widened else "")
+    if t.below_previous and t.previous_timeout_s is not None:
+        text += f" (down from {t.previous_timeout_s:g} s)"
+    return text
+
+
 def format_recommendation(rec: Recommendation) -> str:
     p = rec.policy
+    overrides = ", ".join(f"{k}={v}" for k, v in rec.overrides.items()) or "none"
     lines = [
-        f"env {rec.env}: phase attempts from {when(rec.window.start)} to {when(rec.window.end)}",
+        f"run {rec.run_id}, env {rec.env}: phase attempts from {when(rec.window.start)} to "
+        f"{when(rec.window.end)}; overrides: {overrides}; carried over from: "
+        f"{rec.previous_from or 'built-in defaults only'}",
         f"policy: timeout = p{100 * p.target_quantile:g} x (1 + {p.margin:g}), upper "
         f"{100 * p.confidence:g} % bound when under {p.few_attempts} attempts, rounded up to "
         f"{p.step_s:g} s, within [{p.floor_s:g} s, {p.ceiling_s:g} s]"
         + (f"; weights halve every {p.half_life_days:g} days" if p.half_life_days else ""),
         "",
         "Timeouts (durations censored at timeouts and errors: Kaplan-Meier; * lognormal tail "
-        "fitted past what the data reach; n/a too few attempts)",
+        "fitted past what the data reach; n/a too few attempts: no evidence, so the value is "
+        "carried over)",
     ]
     rows = []
     for t in rec.timeouts:
@@ -177,7 +223,7 @@ def format_recommendation(rec: Recommendation) -> str:
                 _ci(t),
                 _seconds(t.current_timeout_s),
                 percent(t.timeout_rate_current),
-                _seconds(t.timeout_s) + (" (wide)" if t.widened else ""),
+                _recommended(t),
                 percent(t.timeout_rate_recommended),
             ]
         )
@@ -235,7 +281,9 @@ def format_history(runs: list[Recommendation]) -> str:
     """How each recommended timeout moved from run to run."""
     lines = [f"{len(runs)} recommendation(s) for env {runs[0].env}, oldest first:"]
     lines += [
-        f"  #{i + 1}  {when(r.generated_at)}  window to {when(r.window.end)}"
+        f"  #{i + 1}  run {r.run_id}  made {when(r.generated_at)}  window {when(r.window.start)} "
+        f"to {when(r.window.end)}  overrides: "
+        + (", ".join(f"{k}={v}" for k, v in r.overrides.items()) or "none")
         for i, r in enumerate(runs)
     ]
     keys = sorted({(t.phase, t.operation, t.vpc_state) for r in runs for t in r.timeouts})

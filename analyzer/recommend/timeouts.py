@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import UTC, datetime
 
 import numpy as np
@@ -11,6 +12,7 @@ from analyzer.analysis.attempts import AttemptGroup, load_attempt_groups
 from analyzer.analysis.estimate import QUANTILES, DurationEstimate, estimate_durations
 from analyzer.engine import Engine
 from analyzer.recommend.breaker import advise_breaker
+from analyzer.recommend.carryover import Key, carry_over
 from analyzer.recommend.model import (
     Methods,
     PhaseTimeout,
@@ -41,21 +43,27 @@ def recommend(
     policy: Policy | None = None,
     since: str = DEFAULT_SINCE,
     until: str | None = None,
+    previous: dict[Key, float] | None = None,
+    previous_from: str | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> Recommendation:
-    """Timeouts per phase, operation and VPC state, and breaker settings, for `env`."""
+    """Timeouts per phase, operation and VPC state, and breaker settings, for `env`. A key
+    without enough evidence keeps the larger of `previous` (the previous export's values) and
+    the runtime's built-in default."""
     policy = policy or Policy()
     start, end, groups = load_attempt_groups(engine, env, since=since, until=until)
-    timeouts: list[PhaseTimeout] = []
-    for key in dict.fromkeys((g.phase, g.operation) for g in groups):
-        rows = [phase_timeout(g, end, policy) for g in groups if (g.phase, g.operation) == key]
-        timeouts.extend(with_unknown_state(rows))
+    rows = [phase_timeout(g, end, policy) for g in groups]
+    timeouts = carry_over(rows, env=env, previous=previous or {}, policy=policy)
     timeouts.sort(key=lambda t: (t.phase, t.operation, t.vpc_state))
     weeks = (end - start).total_seconds() / (7 * 86400)
     return Recommendation(
+        run_id=uuid.uuid4().hex[:8],
         env=env,
         generated_at=datetime.now(UTC),
         window=Window(start=start, end=end),
         policy=policy,
+        overrides=overrides or {},
+        previous_from=previous_from,
         timeouts=timeouts,
         breaker=advise_breaker(groups, policy=policy, weeks=weeks),
     )
@@ -104,24 +112,3 @@ def recommended_timeout(
     raw = base * (1 + policy.margin)
     rounded = math.ceil(raw / policy.step_s - 1e-9) * policy.step_s
     return float(min(max(rounded, policy.floor_s), policy.ceiling_s)), widened
-
-
-def _target_value(row: PhaseTimeout) -> float:
-    return max((v for v in row.quantiles_s.model_dump().values() if v is not None), default=0.0)
-
-
-def with_unknown_state(rows: list[PhaseTimeout]) -> list[PhaseTimeout]:
-    """Add (or replace) the `unknown` row: what the runtime uses when it cannot tell the VPC
-    state, so the most demanding state that has enough data."""
-    ranked = [r for r in rows if r.timeout_s is not None]
-    observed = [r for r in rows if r.vpc_state != UNKNOWN]
-    if not ranked:
-        return rows
-    worst = max(ranked, key=lambda r: (r.timeout_s or 0.0, _target_value(r), r.attempts))
-    unknown = worst.model_copy(
-        update={
-            "vpc_state": UNKNOWN,
-            "derived_from": None if worst.vpc_state == UNKNOWN else worst.vpc_state,
-        }
-    )
-    return [*observed, unknown]
