@@ -46,7 +46,9 @@ def _settled(
     row: PhaseTimeout, previous: float | None, default: float | None, ceiling: float
 ) -> PhaseTimeout:
     if row.timeout_s is None:  # no evidence: carry the larger of what was there before
-        known = [(v, s) for v, s in ((previous, "previous"), (default, "default")) if v is not None]
+        # A tie is the default's: a value carried run after run keeps saying where it began.
+        pairs = ((default, "default"), (previous, "previous"))
+        known = [(v, s) for v, s in pairs if v is not None]
         value, source = max(known, key=lambda k: k[0]) if known else (ceiling, "ceiling")
         return row.model_copy(
             update={"timeout_s": value, "source": source, "previous_timeout_s": previous}
