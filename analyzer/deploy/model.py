@@ -123,7 +123,7 @@ class ConfigProvenance(_Strict):
 class TimeoutConfig(_Strict):
     """Timeouts per phase, operation and VPC state, and the breaker settings, for one env."""
 
-    schema_version: Literal[2] = 2
+    schema_version: Literal[2]
     env: Text
     timeouts: list[ConfigTimeout] = Field(min_length=1, max_length=limits.MAX_ENTRIES)
     breaker: ConfigBreaker
