@@ -471,3 +471,27 @@ def test_hostile_files_are_refused_quickly(tmp_path: Path) -> None:
     lines = ran.stdout.splitlines()
     assert len(lines) == 6 and all(int(line.split()[0]) < 1000 for line in lines), lines
     assert sum("not a regular file" in line for line in lines) == 4
+
+
+# 6. `import --env` selects.
+
+
+def test_import_env_selects_and_the_summary_names_the_env(tmp_path: Path) -> None:
+    from tests.conftest import entry, write_ndjson
+
+    started = {"event": "phase_started", "phase": 3}
+    entries = [
+        entry({**started, "env": "staging"}, t=1, instance="a"),
+        entry({**started, "env": "staging"}, t=2, instance="b"),
+        entry(started, t=3, instance="c"),
+    ]
+    export_file = write_ndjson(tmp_path / "mixed.jsonl", entries)
+    store = tmp_path / "lake"
+    result = cli("import", str(export_file), "--env", "production", "--store", str(store))
+    assert result.exit_code == 0, result.output
+    assert "stored 1 in env production" in result.stdout
+    assert "2 carrying another env: staging 2" in result.stdout
+    assert not list(store.glob("events/env=staging"))
+    again = cli("import", str(export_file), "--env", "staging", "--store", str(store))
+    assert "stored 2 in env staging, duplicates 1" in again.stdout  # ids are store-wide
+    assert len(list(store.glob("events/env=*"))) == 2
