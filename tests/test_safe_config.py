@@ -495,3 +495,15 @@ def test_import_env_selects_and_the_summary_names_the_env(tmp_path: Path) -> Non
     again = cli("import", str(export_file), "--env", "staging", "--store", str(store))
     assert "stored 2 in env staging, duplicates 1" in again.stdout  # ids are store-wide
     assert len(list(store.glob("events/env=*"))) == 2
+
+
+def test_a_deployed_file_for_another_env_is_refused(lake: Path, tmp_path: Path) -> None:
+    deployed = tmp_path / "production.json"
+    deployed.write_text(json.dumps({**config_document(), "env": "production"}))
+    carried = cli(
+        *("recommend", "--env", "staging", "--store", str(lake), "--previous", str(deployed))
+    )
+    assert carried.exit_code == 1 and "not 'staging'" in carried.stderr
+    recommend(lake)
+    diffed = cli("export", "--env", "staging", "--store", str(lake), "--diff", str(deployed))
+    assert diffed.exit_code == 2 and "not 'staging'" in diffed.stderr

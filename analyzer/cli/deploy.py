@@ -153,6 +153,10 @@ def _diff(
         old = check_config_file(Path(deployed))
     except AnalyzerError as exc:
         raise AnalyzerError(f"--diff: {exc}", exit_code=2) from exc
+    if old.env.lower() != config.env.lower():
+        raise AnalyzerError(
+            f"--diff: {deployed} is a config for env {old.env!r}, not {config.env!r}", exit_code=2
+        )
     values: dict[tuple[int, str, str], set[float]] = {}
     for side in (timeout_values(old), timeout_values(config)):
         for key, value in side.items():

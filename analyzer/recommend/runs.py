@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from analyzer.engine import Engine
+from analyzer.errors import AnalyzerError
 from analyzer.lake.store import Store
 from analyzer.recommend.history import append_recommendation, load_history, previous_values
 from analyzer.recommend.model import Policy, Recommendation, make_policy
@@ -57,7 +58,13 @@ def run_recommendation(
         from analyzer.deploy.diff import timeout_values
         from analyzer.deploy.model import check_config_file
 
-        previous = timeout_values(check_config_file(Path(previous_file)))
+        deployed = check_config_file(Path(previous_file))
+        if deployed.env.lower() != env.lower():
+            raise AnalyzerError(
+                f"{previous_file}: a config for env {deployed.env!r}, not {env!r}; give the "
+                f"config deployed for {env}"
+            )
+        previous = timeout_values(deployed)
         previous_from: str | None = f"file {previous_file}"
     else:
         runs = load_history(store, env)

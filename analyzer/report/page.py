@@ -66,7 +66,13 @@ def _recommendation_table(rec: Recommendation, phase: int) -> str:
                 f"{_seconds(t.ci_s[0])} .. {_seconds(t.ci_s[1])}",
                 _seconds(t.current_timeout_s),
                 percent(t.timeout_rate_current),
-                _seconds(t.timeout_s),
+                _seconds(t.timeout_s)
+                + (f" (no evidence: {t.source})" if t.source != "recommended" else "")
+                + (
+                    f" (down from {t.previous_timeout_s:g} s)"
+                    if t.below_previous and t.previous_timeout_s is not None
+                    else ""
+                ),
                 percent(t.timeout_rate_recommended),
             ]
         )
