@@ -165,14 +165,19 @@ def _diff(
     return diff_configs(old, config, min_change=threshold, rates=rates)
 
 
+def _value(value: float | None, key: str) -> str:
+    if value is None:
+        return "(none)"
+    return f"{value:g}" if key.endswith(("threshold", "calls")) else f"{value:g} s"
+
+
 def format_diff(result: ConfigDiff, deployed: str) -> str:
     if not result.changes:
         return f"no change against {deployed}"
     rows = [
         [
             c.key,
-            "-" if c.old is None else f"{c.old:g}",
-            "-" if c.new is None else f"{c.new:g}",
+            f"{_value(c.old, c.key)} -> {_value(c.new, c.key)}",
             percent(c.rate_old),
             percent(c.rate_new),
             c.source or "",
@@ -185,5 +190,7 @@ def format_diff(result: ConfigDiff, deployed: str) -> str:
     counted = sum(c.significant for c in result.changes)
     return (
         f"{len(result.changes)} value(s) differ from {deployed}, {counted} beyond --min-change:\n"
-        + table(["key", "deployed", "new", "timeout rate then", "now", "source", "counts"], rows)
+        + table(
+            ["key", "deployed -> new", "timeout rate deployed", "new", "source", "counts"], rows
+        )
     )
