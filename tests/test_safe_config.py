@@ -256,6 +256,17 @@ def test_each_problem_alone_is_refused_by_both(case: str, tmp_path: Path) -> Non
         runtime.read_config(path)
 
 
+def test_a_misspelt_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    document = config_document()
+    document["timeouts"][0]["timout_s"] = document["timeouts"][0].pop("timeout_s")
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    result = cli("export", "--check", str(path))
+    assert "timeouts.0.timout_s: unknown key; did you mean 'timeout_s'?" in result.stderr
+    with pytest.raises(runtime.ConfigError, match="did you mean 'timeout_s'"):
+        runtime.read_config(path)
+
+
 def test_what_check_accepts_the_runtime_uses_exactly(tmp_path: Path) -> None:
     path = tmp_path / "good.json"
     path.write_text(json.dumps(config_document(timeout_s=240)))

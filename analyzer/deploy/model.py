@@ -164,14 +164,35 @@ def render_config(config: TimeoutConfig, fmt: str) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
+_KEYS = tuple(
+    sorted(
+        limits.TOP_KEYS
+        | limits.ENTRY_KEYS
+        | limits.BREAKER_KEYS
+        | limits.POOL_KEYS
+        | limits.VPC_KEYS
+        | limits.PROVENANCE_KEYS
+    )
+)
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])[:200] or "config"
+    if error["type"] == "extra_forbidden" and error["loc"]:
+        import difflib
+
+        close = difflib.get_close_matches(str(error["loc"][-1])[:200], _KEYS, n=1)
+        return f"{where}: unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
+    return f"{where}: {error['msg'][:300]}"
+
+
 def validate_document(document: Any, where: str) -> TimeoutConfig:
     """The config in a decoded document, or one error listing every problem with its path."""
     try:
         return TimeoutConfig.model_validate(document)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])[:200] or 'config'}: {e['msg'][:300]}"
-            for e in exc.errors(include_input=False, include_url=False)
+            _problem(e) for e in exc.errors(include_input=False, include_url=False)
         )
         raise AnalyzerError(f"{where}: {exc.error_count()} problem(s): {problems}") from exc
 
