@@ -518,3 +518,29 @@ def test_a_deployed_file_for_another_env_is_refused(lake: Path, tmp_path: Path) 
     recommend(lake)
     diffed = cli("export", "--env", "staging", "--store", str(lake), "--diff", str(deployed))
     assert diffed.exit_code == 2 and "not 'staging'" in diffed.stderr
+
+
+def test_threads_starting_at_once_load_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    path = tmp_path / "timeouts.json"
+    path.write_text(json.dumps(config_document()))
+    monkeypatch.setenv("ANALYZER_TIMEOUT_CONFIG", str(path))
+    start = threading.Barrier(8)
+
+    def ask() -> None:
+        start.wait()
+        runtime.get_capacity_aware_database_timeout("staging", "initialization", "pressure")
+
+    with caplog.at_level(logging.INFO, logger="analyzer.startup"):
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    loads = [
+        r for r in caplog.records if getattr(r, "telemetry", {}).get("event") == "config_loaded"
+    ]
+    assert len(loads) == 1

@@ -14,6 +14,7 @@ from analyzer.runtime.configfile import read_config_file
 from analyzer.runtime.emitter import emit
 from analyzer.runtime.schema import (
     OPERATIONS,
+    SCHEMA_VERSION,
     VPC_STATES,
     ConfigError,
     RuntimeConfig,
@@ -52,6 +53,7 @@ class _Runtime:
 
 
 _runtime = _Runtime()
+_FIRST_LOAD = threading.Lock()
 
 
 def read_config(path: str | os.PathLike[str]) -> RuntimeConfig:
@@ -90,7 +92,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> RuntimeConfig | N
         config_path=chosen,
         env=os.environ.get("ENVIRONMENT") or (config.env if config else None),
         service=os.environ.get("K_SERVICE"),
-        schema_version=2 if config else None,
+        schema_version=SCHEMA_VERSION if config else None,
         generated_at=config.generated_at if config else None,
         config_sha256=digest,
         run_id=config.run_id if config else None,
@@ -115,7 +117,9 @@ def active_config(env: str) -> RuntimeConfig:
     """The loaded config when it is for `env` (names match whatever their case), else the
     seed's values for `env`, with one warning naming both envs."""
     if not _runtime.attempted:
-        load_config()
+        with _FIRST_LOAD:  # threads starting at once: one load, one config_loaded event
+            if not _runtime.attempted:
+                load_config()
     wanted = env.strip().lower() if isinstance(env, str) else str(env)
     _runtime.asked_env = wanted
     loaded = _runtime.loaded
