@@ -78,7 +78,7 @@ def test_a_run_made_for_looking_is_never_exported(lake: Path, tmp_path: Path) ->
     look = recommend(lake, "--since", "14d")
     assert "not saved" in look.stderr and "since=14d" in look.stderr
     refused = export(lake, tmp_path / "none.json")
-    assert refused.exit_code == 2 and "no saved recommendation" in refused.stderr
+    assert refused.exit_code == 3 and "no saved recommendation" in refused.stderr
     assert not (tmp_path / "none.json").exists()
 
     standing = json.loads(recommend(lake).stdout)
@@ -544,3 +544,20 @@ def test_threads_starting_at_once_load_once(
         r for r in caplog.records if getattr(r, "telemetry", {}).get("event") == "config_loaded"
     ]
     assert len(loads) == 1
+
+
+def test_the_standing_run_is_the_project_files_window_and_policy(
+    lake: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "analyzer.toml"
+    project.write_text('[env.staging.policy]\nsince = "14d"\nmargin = 0.3\n')
+    base = ("--project-file", str(project), "recommend", "--env", "staging", "--store", str(lake))
+    standing = cli(*base, "--format", "json")
+    assert standing.exit_code == 0, standing.output
+    assert "saved as run" in standing.stderr
+    run = json.loads(standing.stdout)
+    assert run["overrides"] == {} and run["policy"]["margin"] == 0.3
+    look = cli(*base, "--since", "28d", "--format", "json")
+    assert "not saved" in look.stderr and json.loads(look.stdout)["overrides"] == {"since": "28d"}
+    same = cli(*base, "--margin", "0.3", "--since", "2w", "--format", "json")
+    assert "saved as run" in same.stderr  # the standing values, spelt out

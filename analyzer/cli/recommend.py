@@ -107,6 +107,10 @@ def recommend_command(
     """
     from analyzer.recommend.runs import run_recommendation
 
+    # The standing run: what this command would use with no option given (the project
+    # file's values for the env, else the defaults); a run that differs is a look.
+    usual = click.get_current_context().default_map or {}
+    standing = {k: usual.get(k) for k in ("since", "until", "half_life", *policy)}
     lake = Store.resolve(store)
     rec, saved = run_recommendation(
         engine=local_engine(lake),
@@ -118,6 +122,7 @@ def recommend_command(
         previous_file=previous_file,
         save=False if no_history else (True if save else None),
         policy=policy,
+        standing=standing,
     )
     click.echo(render_model(rec, fmt, format_recommendation, csv_rows=["timeouts"]))
     if fmt == "table":  # the weekly read ends with what the newest deploys changed

@@ -13,23 +13,47 @@ from analyzer.recommend.model import Policy, Recommendation, make_policy
 from analyzer.recommend.timeouts import DEFAULT_SINCE, recommend
 from analyzer.timewindow import parse_span
 
+# Command-line names of policy settings whose Policy field is named otherwise.
+_POLICY_FIELDS = {"max_false_trips": "max_false_trips_per_week"}
+
+
+def policy_of(half_life: str | None, settings: dict[str, Any]) -> Policy:
+    """The policy from the command line's settings (None: the default)."""
+    half_life_days = parse_span(half_life).total_seconds() / 86400 if half_life else None
+    named = {_POLICY_FIELDS.get(k, k): v for k, v in settings.items()}
+    return make_policy(half_life_days=half_life_days, **named)
+
+
+def _same_window_start(a: str, b: str) -> bool:
+    try:
+        return parse_span(a) == parse_span(b)
+    except AnalyzerError:  # an instant, not a span
+        return a.strip() == b.strip()
+
 
 def overrides_of(
-    *, since: str, until: str | None, policy: Policy, half_life: str | None = None
+    *,
+    since: str,
+    until: str | None,
+    half_life: str | None,
+    policy: dict[str, Any],
+    standing: dict[str, Any] | None = None,
 ) -> dict[str, str]:
-    """The settings of a run that differ from the env's standing ones (window and policy)."""
+    """The settings of a run that differ from the env's standing ones: `standing` holds what
+    a run with no option given would use (the project file's per-env values; else the
+    defaults)."""
+    base = standing or {}
     found: dict[str, str] = {}
-    try:
-        standing_window = parse_span(since) == parse_span(DEFAULT_SINCE)
-    except Exception:  # an instant, not a span
-        standing_window = False
-    if not standing_window:
+    if not _same_window_start(since, base.get("since") or DEFAULT_SINCE):
         found["since"] = since
-    if until:
-        found["until"] = until
-    standing = Policy().model_dump()
-    for name, value in policy.model_dump().items():
-        if value != standing[name]:
+    if (until or None) != (base.get("until") or None):
+        found["until"] = str(until)
+    chosen = policy_of(half_life, policy).model_dump()
+    usual = policy_of(
+        base.get("half_life"), {k: base.get(k) for k in policy if base.get(k) is not None}
+    ).model_dump()
+    for name, value in chosen.items():
+        if value != usual[name]:
             found[name] = half_life if name == "half_life_days" and half_life else f"{value:g}"
     return found
 
@@ -45,13 +69,15 @@ def run_recommendation(
     previous_file: str | None = None,
     save: bool | None = None,
     policy: dict[str, Any] | None = None,
+    standing: dict[str, Any] | None = None,
 ) -> tuple[Recommendation, bool]:
     """Recommend, carrying over from `previous_file` (a deployed config) or else the latest
     saved run; save the run when `save`, or (None) when it overrides nothing. Returns the run
     and whether it was saved."""
-    half_life_days = parse_span(half_life).total_seconds() / 86400 if half_life else None
-    chosen = make_policy(half_life_days=half_life_days, **(policy or {}))
-    overrides = overrides_of(since=since, until=until, policy=chosen, half_life=half_life)
+    chosen = policy_of(half_life, policy or {})
+    overrides = overrides_of(
+        since=since, until=until, half_life=half_life, policy=policy or {}, standing=standing
+    )
     if previous_file:
         from pathlib import Path
 
