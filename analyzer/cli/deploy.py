@@ -109,14 +109,15 @@ def export_command(
         analyze export --env staging --out - --format yaml
         analyze export --check timeouts.json
     """
-    from analyzer.deploy.export import config_from_recommendation, write_config
     from analyzer.deploy.model import check_config_file, render_config
+
+    if check:  # no statistics needed: starts without numpy or scipy
+        checked = check_config_file(Path(check))
+        click.echo(f"{check}: valid config for env {checked.env}, {len(checked.timeouts)} timeouts")
+        return
+    from analyzer.deploy.export import config_from_recommendation, write_config
     from analyzer.recommend.history import chosen_run, describe_run
 
-    if check:
-        config = check_config_file(Path(check))
-        click.echo(f"{check}: valid config for env {config.env}, {len(config.timeouts)} timeouts")
-        return
     if not env or not (out or deployed):
         raise click.UsageError(
             "give --env and --out (or --diff) to export, or --check FILE to validate"
