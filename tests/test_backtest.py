@@ -97,8 +97,8 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 def test_the_seed_story_on_the_sample(sample_store: Store) -> None:
     runner = CliRunner()
     args = ["backtest", "--env", "staging", "--store", str(sample_store.root), "--format", "json"]
-    static = json.loads(runner.invoke(main, [*args, "--timeout-s", "20"]).output)
-    recommended = json.loads(runner.invoke(main, args).output)
+    static = json.loads(runner.invoke(main, [*args, "--timeout-s", "20"]).stdout)
+    recommended = json.loads(runner.invoke(main, args).stdout)
     assert {"env", "config", "states", "overall"} <= set(static)
     pressure = next(s for s in static["states"] if s["vpc_state"] == "pressure")
     assert {

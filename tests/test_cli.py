@@ -49,7 +49,9 @@ def test_import_then_summary_json(tmp_path: Path) -> None:
     runner = CliRunner()
     imported = runner.invoke(main, ["import", str(export), "--env", "staging", "--store", store])
     assert imported.exit_code == 0, imported.output
-    assert "read 6 entries from 1 file(s): stored 4, duplicates 0, " in imported.output
+    assert (
+        "read 6 entries from 1 file(s): stored 4 in env staging, duplicates 0, " in imported.output
+    )
     assert "skipped 1 (not telemetry), quarantined 1" in imported.output
     assert "phase is not an integer" in imported.output
 

@@ -91,7 +91,7 @@ def test_csv_wherever_tables_are_printed(
         main, [*command, "--env", "staging", "--store", str(sample_store), "--format", "csv"]
     )
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(io.StringIO(result.output)))
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert rows and list(rows[0])[: len(first_columns)] == first_columns
     assert {r["env"] for r in rows} == {"staging"}
     if command[0] == "backtest":

@@ -67,9 +67,11 @@ def test_export_carries_version_window_and_sample_sizes(
         ["export", "--env", "staging", "--store", str(recommended_store.root), "--out", str(out)],
     )
     document = json.loads(out.read_text())
-    assert document["schema_version"] == 1 and document["env"] == "staging"
-    assert {"window_start", "window_end", "attempts", "completed"} <= set(document["source"])
-    assert all("attempts" in t for t in document["timeouts"])
+    assert document["schema_version"] == 2 and document["env"] == "staging"
+    provenance = document["provenance"]
+    assert {"run_id", "generated_at", "window_start", "window_end"} <= set(provenance)
+    assert len(provenance["attempts"]) == len(document["timeouts"])
+    assert all("source" in t for t in document["timeouts"])
     assert set(document["breaker"]) == {
         "failure_threshold",
         "recovery_timeout_s",
@@ -82,9 +84,8 @@ def test_check_says_exactly_what_is_wrong(tmp_path: Path) -> None:
     bad.write_text(
         json.dumps(
             {
-                "schema_version": 1,
+                "schema_version": 2,
                 "env": "staging",
-                "generated_at": "2026-11-27T00:00:00Z",
                 "timeouts": [
                     {"phase": 3, "operation": "initialization", "vpc_state": "x", "timeout_s": -1}
                 ],
@@ -119,7 +120,7 @@ def test_export_without_a_recommendation_says_how(tmp_path: Path) -> None:
 
 def test_published_json_schema_is_current() -> None:
     assert json.loads(SCHEMA_PATH.read_text()) == json_schema(), (
-        "analyzer/deploy/schemas/timeout-config.v1.schema.json is stale: write json_schema() to it"
+        "analyzer/deploy/schemas/timeout-config.v2.schema.json is stale: write json_schema() to it"
     )
 
 
@@ -145,9 +146,8 @@ def test_runtime_and_model_agree_on_what_is_valid(
     phase, timeout_s, threshold, recovery, calls, extra
 ) -> None:
     document = {
-        "schema_version": 1,
+        "schema_version": 2,
         "env": "staging",
-        "generated_at": "2026-11-27T00:00:00Z",
         "timeouts": [
             {
                 "phase": phase,

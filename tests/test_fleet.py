@@ -41,7 +41,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]
 def _run(*args: str) -> Any:
     result = CliRunner().invoke(main, list(args))
     assert result.exit_code == 0, result.output
-    return json.loads(result.output) if "json" in args else result.output
+    return json.loads(result.stdout) if "json" in args else result.output
 
 
 def test_services_share_one_timeline_and_roll_out_revisions(

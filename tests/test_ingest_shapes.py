@@ -112,13 +112,16 @@ def test_microseconds_and_zones_are_kept(tmp_path: Path, store: Store, lake_rows
     assert ts == "2026-10-01T12:00:00.123456"
 
 
-def test_payload_env_wins_over_the_default(tmp_path: Path, store: Store, lake_rows) -> None:
+def test_env_selects_entries_of_another_env_are_skipped(
+    tmp_path: Path, store: Store, lake_rows
+) -> None:
     rows = [
         entry({"event": "startup_started", "env": "production"}),
         entry({"event": "startup_started"}),
     ]
-    import_paths([write_ndjson(tmp_path / "e.jsonl", rows)], env="staging", store=store)
-    assert lake_rows("events", "env") == [("production",), ("staging",)]
+    result = import_paths([write_ndjson(tmp_path / "e.jsonl", rows)], env="staging", store=store)
+    assert lake_rows("events", "env") == [("staging",)]
+    assert (result.stored, result.skipped, result.other_envs) == (1, 1, {"production": 1})
 
 
 def test_original_payload_is_kept(tmp_path: Path, store: Store, lake_rows) -> None:

@@ -16,7 +16,7 @@ from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.recommend.history import load_history
-from analyzer.recommend.model import Policy
+from analyzer.recommend.model import PhaseTimeout, Policy, Recommendation
 from analyzer.recommend.timeouts import recommend, recommended_timeout
 from analyzer.simulate import PHASE3_LAWS, SimulationSpec, write_export
 from tests.conftest import entry, write_ndjson
@@ -41,10 +41,16 @@ def hand_lake(tmp_path: Path, store: Store) -> Store:
     return store
 
 
+def _phase3(rec: Recommendation) -> dict[str, PhaseTimeout]:
+    return {
+        t.vpc_state: t for t in rec.timeouts if t.phase == 3 and t.operation == "initialization"
+    }
+
+
 def test_hand_made_lake(hand_lake: Store) -> None:
     rec = recommend(engine=local_engine(hand_lake), env="staging")
-    rows = {t.vpc_state: t for t in rec.timeouts}
-    assert set(rows) == {"healthy", "pressure", "unknown"}
+    rows = _phase3(rec)
+    assert set(rows) == {"healthy", "scaling", "pressure", "critical", "unknown"}
     healthy = rows["healthy"]
     assert (healthy.attempts, healthy.completed, healthy.censored) == (40, 40, 0)
     assert healthy.quantiles_s.p50 == 20.0 and healthy.quantiles_s.p95 == 38.0
@@ -56,10 +62,14 @@ def test_hand_made_lake(hand_lake: Store) -> None:
     assert healthy.timeout_rate_current is not None and 0.0 < healthy.timeout_rate_current < 0.05
     assert healthy.timeout_s is not None and healthy.raw_timeout_s is not None
     assert healthy.timeout_s == min(math.ceil(healthy.raw_timeout_s), 240.0)
+    # Too few attempts: no evidence, so the runtime's built-in default (75 s + 20 s buffer),
+    # never the healthy state's number; unknown takes the most demanding, carried over or not.
     pressure = rows["pressure"]
-    assert pressure.timeout_s is None and pressure.methods.p99 == "insufficient-data"
-    assert rows["unknown"].derived_from == "healthy"
-    assert rows["unknown"].timeout_s == healthy.timeout_s
+    assert pressure.methods.p99 == "insufficient-data" and pressure.attempts == 10
+    assert (pressure.timeout_s, pressure.source) == (95.0, "default")
+    assert (rows["critical"].timeout_s, rows["critical"].source) == (115.0, "default")
+    unknown = rows["unknown"]
+    assert unknown.timeout_s == max(115.0, healthy.timeout_s)
     quantile_rule = recommend(
         engine=local_engine(hand_lake), env="staging", policy=Policy(target_rate=None)
     )
@@ -73,7 +83,7 @@ def test_censored_attempts_raise_the_estimate(tmp_path: Path, store: Store) -> N
     entries = [e for n in range(1, 21) for e in _attempt(n, "healthy", float(n % 10 + 5))]
     entries += [e for n in range(21, 41) for e in _attempt(n, "healthy", 20.0, "timeout")]
     import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
-    (row, *_) = recommend(engine=local_engine(store), env="staging").timeouts
+    row = _phase3(recommend(engine=local_engine(store), env="staging"))["healthy"]
     assert row.censored == 20
     assert row.methods.p50 == "kaplan-meier" and row.methods.p90 == "lognormal-tail"
     assert row.quantiles_s.p90 is not None and row.quantiles_s.p90 > 20.0
@@ -114,7 +124,7 @@ def test_json_keys_automation_relies_on(hand_lake: Store) -> None:
         main, ["recommend", "--env", "staging", "--store", str(hand_lake.root), "--format", "json"]
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert {"env", "window", "policy", "timeouts", "breaker"} <= set(data)
     assert set(data["window"]) == {"start", "end"}
     assert {"target_quantile", "margin", "floor_s", "ceiling_s"} <= set(data["policy"])
@@ -144,7 +154,7 @@ def test_json_keys_automation_relies_on(hand_lake: Store) -> None:
 def test_yaml_and_table(hand_lake: Store) -> None:
     runner = CliRunner()
     args = ["recommend", "--env", "staging", "--store", str(hand_lake.root)]
-    as_yaml = yaml.safe_load(runner.invoke(main, [*args, "--format", "yaml"]).output)
+    as_yaml = yaml.safe_load(runner.invoke(main, [*args, "--format", "yaml"]).stdout)
     assert as_yaml["env"] == "staging"
     table = runner.invoke(main, args).output
     assert "Warnings" in table and "failure_threshold" in table and "model:" in table
@@ -155,7 +165,10 @@ def test_history_appends_each_run(hand_lake: Store) -> None:
     for margin in ("0.2", "0.5"):
         result = runner.invoke(
             main,
-            ["recommend", "--env", "staging", "--store", str(hand_lake.root), "--margin", margin],
+            [
+                *("recommend", "--env", "staging", "--store", str(hand_lake.root)),
+                *("--margin", margin, "--save"),
+            ],
         )
         assert result.exit_code == 0, result.output
     runs = load_history(hand_lake, "staging")
@@ -169,7 +182,7 @@ def test_history_appends_each_run(hand_lake: Store) -> None:
         runner.invoke(
             main,
             ["history", "--env", "staging", "--store", str(hand_lake.root), "--format", "json"],
-        ).output
+        ).stdout
     )
     assert len(as_json) == 2
 
@@ -196,12 +209,11 @@ def test_half_life_weighs_recent_attempts_more(tmp_path: Path, store: Store) -> 
     old = [e for n in range(1, 41) for e in _attempt(n, "healthy", 10.0)]
     recent = [e for n in range(1, 41) for e in _attempt(n + 2000, "healthy", 30.0)]
     import_paths([write_ndjson(tmp_path / "e.jsonl", old + recent)], env="staging", store=store)
-    plain = recommend(engine=local_engine(store), env="staging").timeouts[0].quantiles_s.p50
-    decayed = (
-        recommend(engine=local_engine(store), env="staging", policy=Policy(half_life_days=0.5 / 24))
-        .timeouts[0]
-        .quantiles_s.p50
-    )
+    engine = local_engine(store)
+    plain = _phase3(recommend(engine=engine, env="staging"))["healthy"].quantiles_s.p50
+    decayed = _phase3(
+        recommend(engine=engine, env="staging", policy=Policy(half_life_days=0.5 / 24))
+    )["healthy"].quantiles_s.p50
     assert plain == 10.0 and decayed == pytest.approx(30.0)
 
 
@@ -213,7 +225,7 @@ def test_recommendation_on_simulated_data_finds_the_laws(tmp_path: Path, store: 
     write_export(spec, tmp_path / "busy.jsonl.gz")
     import_paths([tmp_path / "busy.jsonl.gz"], env="staging", store=store)
     rec = recommend(engine=local_engine(store), env="staging", since="14d")
-    for row in (t for t in rec.timeouts if t.phase == 3 and t.vpc_state in PHASE3_LAWS):
+    for row in (t for t in _phase3(rec).values() if t.vpc_state in PHASE3_LAWS):
         law = PHASE3_LAWS[row.vpc_state]
         for key, q in (("p95", 0.95), ("p99", 0.99)):
             value = getattr(row.quantiles_s, key)

@@ -212,7 +212,7 @@ _json = st.recursive(
 @given(
     document=_json
     | st.fixed_dictionaries(
-        {"schema_version": st.just(1), "env": _scalar, "timeouts": _json, "breaker": _json}
+        {"schema_version": st.just(2), "env": _scalar, "timeouts": _json, "breaker": _json}
     )
 )
 def test_the_runtime_config_parser_only_ever_says_config_error(document: object) -> None:

@@ -36,9 +36,8 @@ pytestmark = pytest.mark.usefixtures("fresh_runtime")
 
 def config_document(**overrides: Any) -> dict[str, Any]:
     document = {
-        "schema_version": 1,
+        "schema_version": 2,
         "env": "staging",
-        "generated_at": "2026-11-27T00:00:00Z",
         "timeouts": [
             {"phase": 3, "operation": "initialization", "vpc_state": "healthy", "timeout_s": 17.0},
             {"phase": 3, "operation": "initialization", "vpc_state": "pressure", "timeout_s": 83.0},
@@ -126,7 +125,7 @@ HOSTILE = {
     "not json": "{ this is not json",
     "empty": "",
     "a list": [1, 2, 3],
-    "wrong version": config_document(schema_version=2),
+    "old version": config_document(schema_version=1),
     "negative timeout": config_document(
         timeouts=[
             {"phase": 3, "operation": "initialization", "vpc_state": "healthy", "timeout_s": -5}
@@ -137,7 +136,7 @@ HOSTILE = {
             {"phase": 3, "operation": "initialization", "vpc_state": "healthy", "timeout_s": 0}
         ]
     ),
-    "NaN timeout": '{"schema_version": 1, "env": "staging", "timeouts": [{"phase": 3, '
+    "NaN timeout": '{"schema_version": 2, "env": "staging", "timeouts": [{"phase": 3, '
     '"operation": "initialization", "vpc_state": "healthy", "timeout_s": NaN}], '
     '"breaker": {"failure_threshold": 2, "recovery_timeout_s": 1, "half_open_max_calls": 1}}',
     "infinite timeout": config_document(

@@ -83,7 +83,7 @@ def test_a_startup_imports_back_losslessly(tmp_path: Path, captured: io.StringIO
     store = Store(tmp_path / "lake")
     result = import_paths(
         [write_ndjson(tmp_path / "e.jsonl", as_cloud_run_entries(captured, "i-1"))],
-        env="ignored",
+        env="staging",
         store=store,
     )
     assert (result.stored, result.skipped, result.quarantined) == (len(emitted), 0, 0)

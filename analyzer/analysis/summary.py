@@ -22,6 +22,22 @@ class PhaseCounts(BaseModel):
     incomplete: int
 
 
+class ConfigLoad(BaseModel):
+    """The config a service revision ran with, as its processes reported at start."""
+
+    service: str | None
+    revision: str | None
+    outcome: str | None
+    config_path: str | None
+    generated_at: str | None
+    config_sha256: str | None
+    run_id: str | None
+    error: str | None
+    processes: int
+    first_ts: datetime
+    last_ts: datetime
+
+
 class Summary(BaseModel):
     env: str
     window: Window
@@ -32,6 +48,7 @@ class Summary(BaseModel):
     startups_incomplete: int
     startup_success_rate: float | None
     phases: list[PhaseCounts]
+    configs: list[ConfigLoad] = []
 
 
 class _Overview(BaseModel):
@@ -63,4 +80,5 @@ def summarize(*, engine: Engine, env: str) -> Summary:
         startups_incomplete=overview.startups_incomplete,
         startup_success_rate=overview.startups_completed / ended if ended else None,
         phases=[PhaseCounts.model_validate(row) for row in phases],
+        configs=[ConfigLoad.model_validate(r) for r in engine.rows("config_loads", {"env": env})],
     )

@@ -236,15 +236,22 @@ def _sweep_point(
 
 
 def replay_config(
-    store: Store, env: str, *, config_file: str | None, static_timeout_s: float | None, phase: int
+    store: Store,
+    env: str,
+    *,
+    config_file: str | None,
+    static_timeout_s: float | None,
+    phase: int,
+    run_id: str | None = None,
 ) -> tuple[str, TimeoutTable, BreakerSettings]:
-    """What to replay: a static timeout for the phase, an exported config file, or (the
-    default) the env's latest recommendation."""
-    from analyzer.deploy.model import config_from_recommendation
-    from analyzer.errors import AnalyzerError
-    from analyzer.recommend.history import latest_recommendation
-    from analyzer.runtime.calculator import read_config
-    from analyzer.runtime.schema import ConfigError, parse_config
+    """What to replay: a static timeout for the phase, an exported config file (checked by the
+    one validator), or (the default) the env's latest saved run, or the run `run_id` names."""
+    from pathlib import Path
+
+    from analyzer.deploy.export import config_from_recommendation
+    from analyzer.deploy.model import check_config_file
+    from analyzer.recommend.history import chosen_run, describe_run
+    from analyzer.runtime.schema import parse_config
 
     if static_timeout_s is not None:
         from analyzer.runtime.defaults import BREAKER
@@ -252,15 +259,9 @@ def replay_config(
         name = f"static {static_timeout_s:g} s for phase {phase}"
         return name, {(phase, "initialization", UNKNOWN): static_timeout_s}, BREAKER
     if config_file:
-        try:
-            config = read_config(config_file)
-        except ConfigError as exc:
-            raise AnalyzerError(f"{config_file}: not a usable config ({exc})") from exc
+        checked = check_config_file(Path(config_file))
+        config = parse_config(checked.document(), source=config_file)
         return config_file, dict(config.timeouts), config.breaker
-    rec = latest_recommendation(store, env)
+    rec = chosen_run(store, env, run_id)
     config = parse_config(config_from_recommendation(rec).document())
-    return (
-        f"recommendation of {rec.generated_at:%Y-%m-%d %H:%M}Z",
-        dict(config.timeouts),
-        config.breaker,
-    )
+    return describe_run(rec), dict(config.timeouts), config.breaker

@@ -31,8 +31,10 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
     "config_file",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
-    help="Exported config to replay. Default: the env's latest recommendation.",
+    help="Exported config to replay (checked as `export --check` does). Default: the env's "
+    "latest saved run.",
 )
+@click.option("--run", "run_id", default=None, help="Saved run to replay (an id from `history`).")
 @click.option(
     "--timeout-s",
     type=click.FloatRange(min=0.1, max=3600),
@@ -64,6 +66,7 @@ def backtest_command(
     until: str | None,
     sweep: bool,
     fmt: str,
+    run_id: str | None,
 ) -> None:
     """Replay the window's phase attempts under a config and compare with what happened.
 
@@ -81,8 +84,9 @@ def backtest_command(
         raise click.UsageError("give --config FILE or --timeout-s S, not both")
     lake = Store.resolve(store)
     name, timeouts, breaker = replay_config(
-        lake, env, config_file=config_file, static_timeout_s=timeout_s, phase=phase
+        lake, env, config_file=config_file, static_timeout_s=timeout_s, phase=phase, run_id=run_id
     )
+    click.echo(f"replaying {name}", err=True)
     result = backtest(
         engine=command_engine(lake),
         env=env,

@@ -1,8 +1,10 @@
-"""`export`: the config file deployments ship, and its check."""
+"""`export`: the config file deployments ship, its check, and its diff against the deployed one."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,13 +13,43 @@ from analyzer.cli.main import (
     main,
     store_option,
 )
+from analyzer.cli.render import percent, table
+from analyzer.errors import AnalyzerError
 from analyzer.lake.store import Store
+
+if TYPE_CHECKING:
+    from analyzer.deploy.diff import ConfigDiff, MinChange
+    from analyzer.deploy.model import TimeoutConfig
+    from analyzer.recommend.model import Recommendation
+
+
+def _min_change(text: str) -> MinChange:
+    """`10%`, `2s` or `10%,2s`: a change counts when it is larger than both."""
+    from analyzer.deploy.diff import MinChange
+
+    percent_value, seconds = 0.0, 0.0
+    try:
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            if part.endswith("%"):
+                percent_value = float(part[:-1])
+            elif part.endswith("s"):
+                seconds = float(part[:-1])
+            else:
+                raise ValueError(part)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r}: use 10%, 2s or 10%,2s") from exc
+    return MinChange(percent=percent_value, seconds=seconds)
 
 
 @main.command(name="export")
 @click.option("--env", default=None, help=ENV_HELP)
 @store_option
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Config file to write.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default=None,
+    help="Config file to write; - for standard output.",
+)
 @click.option(
     "--format",
     "fmt",
@@ -26,34 +58,140 @@ from analyzer.lake.store import Store
     help="Default: from --out's suffix (.yaml, .env), else json.",
 )
 @click.option(
+    "--run",
+    "run_id",
+    default=None,
+    help="Saved run to export (an id from `analyze history`). Default: the latest saved run.",
+)
+@click.option(
+    "--diff",
+    "deployed",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The deployed config: print each value that changes, old -> new, with the predicted "
+    "timeout rate under each; exit 0 when nothing changes beyond --min-change, 1 when "
+    "something does.",
+)
+@click.option(
+    "--min-change",
+    default="10%,2s",
+    show_default=True,
+    help="With --diff: a change counts when larger than both (10%, 2s, or 10%,2s).",
+)
+@click.option(
     "--check",
     "check",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Validate this config file instead, and say exactly what is wrong.",
+    help="Validate this config file instead, with the rules the runtime applies.",
 )
 def export_command(
-    env: str | None, store: str | None, out: str | None, fmt: str | None, check: str | None
+    env: str | None,
+    store: str | None,
+    out: str | None,
+    fmt: str | None,
+    run_id: str | None,
+    deployed: str | None,
+    min_change: str,
+    check: str | None,
 ) -> None:
-    """Export the latest recommendation as a versioned config file for deployments.
+    """Export a saved recommendation as a versioned config file for deployments.
 
-    Services read it with `analyzer.runtime` (path in $ANALYZER_TIMEOUT_CONFIG). Its JSON
-    Schema is analyzer/deploy/schemas/timeout-config.v1.schema.json.
+    The run exported is the latest saved one (`recommend` saves runs made with the env's
+    standing window and policy, others only with --save), or the one --run names; it is
+    printed on standard error. Services read the file with `analyzer.runtime` (path in
+    $ANALYZER_TIMEOUT_CONFIG). Its JSON Schema is
+    analyzer/deploy/schemas/timeout-config.v2.schema.json.
 
     Example:
 
-        analyze export --env staging --out timeouts.json
+        analyze export --env staging --diff deployed/timeouts.json --out timeouts.json
+        analyze export --env staging --out - --format yaml
         analyze export --check timeouts.json
     """
-    from analyzer.deploy.export import export_config
-    from analyzer.deploy.model import check_config_file
+    from analyzer.deploy.model import check_config_file, render_config
 
-    if check:
-        config = check_config_file(Path(check))
-        click.echo(f"{check}: valid config for env {config.env}, {len(config.timeouts)} timeouts")
+    if check:  # no statistics needed: starts without numpy or scipy
+        checked = check_config_file(Path(check))
+        click.echo(f"{check}: valid config for env {checked.env}, {len(checked.timeouts)} timeouts")
         return
-    if not env or not out:
-        raise click.UsageError("give --env and --out to export, or --check FILE to validate")
-    chosen = fmt or {".yaml": "yaml", ".yml": "yaml", ".env": "env"}.get(Path(out).suffix, "json")
-    path = export_config(store=Store.resolve(store), env=env, out=Path(out), fmt=chosen)
-    click.echo(f"wrote {path} ({chosen})")
+    from analyzer.deploy.export import config_from_recommendation, write_config
+    from analyzer.recommend.history import chosen_run, describe_run
+
+    if not env or not (out or deployed):
+        raise click.UsageError(
+            "give --env and --out (or --diff) to export, or --check FILE to validate"
+        )
+    threshold = _min_change(min_change)
+    lake = Store.resolve(store)
+    run = chosen_run(lake, env, run_id)
+    click.echo(f"exporting {describe_run(run)}", err=True)
+    config = config_from_recommendation(run)
+    result: ConfigDiff | None = None
+    if deployed:
+        result = _diff(lake, run, deployed, config, threshold)
+        click.echo(format_diff(result, deployed), err=out == "-")
+    if out == "-":
+        click.echo(render_config(config, fmt or "json"), nl=False)
+    elif out:
+        chosen = fmt or {".yaml": "yaml", ".yml": "yaml", ".env": "env"}.get(
+            Path(out).suffix, "json"
+        )
+        click.echo(f"wrote {write_config(config, Path(out), chosen)} ({chosen})", err=True)
+    if result is not None and result.significant:
+        sys.exit(1)
+
+
+def _diff(
+    lake: Store, run: Recommendation, deployed: str, config: TimeoutConfig, threshold: MinChange
+) -> ConfigDiff:
+    from analyzer.deploy.diff import diff_configs, timeout_values
+    from analyzer.deploy.model import check_config_file
+    from analyzer.engine import local_engine
+    from analyzer.recommend.rates import timeout_rates
+
+    try:
+        old = check_config_file(Path(deployed))
+    except AnalyzerError as exc:
+        raise AnalyzerError(f"--diff: {exc}", exit_code=2) from exc
+    if old.env.lower() != config.env.lower():
+        raise AnalyzerError(
+            f"--diff: {deployed} is a config for env {old.env!r}, not {config.env!r}", exit_code=2
+        )
+    values: dict[tuple[int, str, str], set[float]] = {}
+    for side in (timeout_values(old), timeout_values(config)):
+        for key, value in side.items():
+            values.setdefault(key, set()).add(value)
+    rates = timeout_rates(local_engine(lake), run, values)
+    return diff_configs(old, config, min_change=threshold, rates=rates)
+
+
+def _value(value: float | None, key: str) -> str:
+    if value is None:
+        return "(none)"
+    return f"{value:g}" if key.endswith(("threshold", "calls")) else f"{value:g} s"
+
+
+def format_diff(result: ConfigDiff, deployed: str) -> str:
+    if not result.changes:
+        return f"no change against {deployed}"
+    rows = [
+        [
+            c.key,
+            f"{_value(c.old, c.key)} -> {_value(c.new, c.key)}",
+            percent(c.rate_old),
+            percent(c.rate_new),
+            c.source or "",
+            "yes"
+            if c.significant
+            else f"no (under {result.min_change.percent:g} % or {result.min_change.seconds:g} s)",
+        ]
+        for c in result.changes
+    ]
+    counted = sum(c.significant for c in result.changes)
+    return (
+        f"{len(result.changes)} value(s) differ from {deployed}, {counted} beyond --min-change:\n"
+        + table(
+            ["key", "deployed -> new", "timeout rate deployed", "new", "source", "counts"], rows
+        )
+    )

@@ -63,6 +63,10 @@ def import_command(
     `gcloud logging read --format=json` arrays and Log Router sink exports. Importing the
     same entries again adds nothing; malformed telemetry goes to the store's quarantine.
 
+    --env selects: entries without an `env` field are stored under it, entries whose payload
+    names another env are skipped and counted by env in the summary line (import them again
+    with that --env); nothing is ever written under an env other than --env.
+
     Example:
 
         analyze import exports/ --env staging

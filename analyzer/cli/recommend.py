@@ -81,15 +81,30 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
     default=None,
     help="Breaker false trips a week allowed in healthy periods. [default: 1]",
 )
+@click.option(
+    "--previous",
+    "previous_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The deployed config: where evidence is thin, its values are carried over. "
+    "Default: the latest saved run's.",
+)
 @format_option("table", "json", "yaml", "csv")
-@click.option("--no-history", is_flag=True, help="Do not append this run to the store's history.")
+@click.option(
+    "--save",
+    is_flag=True,
+    help="Save this run to history even with --since/--until/policy options.",
+)
+@click.option("--no-history", is_flag=True, help="Do not save this run, even a standing one.")
 def recommend_command(
     env: str,
     store: str | None,
     since: str,
     until: str | None,
     half_life: str | None,
+    previous_file: str | None,
     fmt: str,
+    save: bool,
     no_history: bool,
     **policy: Any,
 ) -> None:
@@ -99,31 +114,38 @@ def recommend_command(
     the data the curve goes on along a lognormal fitted to them (marked *). By default each
     timeout lets at most 0.5 % of its state's attempts time out at the upper 95 % bound
     (--target-rate); --target-quantile/--margin give p99 x 1.2 instead. Warnings say where
-    the numbers are weak. Each run is appended to the store's history (`analyze history`).
+    the numbers are weak. A key without enough evidence keeps the larger of the previous
+    export's value and the runtime's built-in default (marked "previous" or "default").
+
+    A run with the env's standing window and policy (no --since, --until, --half-life or
+    policy option) is saved to history, and that is what `export` ships; any other run is
+    only for looking unless --save is given.
 
     Example:
 
-        analyze recommend --env staging --since 28d --target-rate 0.005 --format json
+        analyze recommend --env staging
+        analyze recommend --env staging --since 14d --format json
     """
-    from analyzer.recommend.history import append_recommendation, writable_history
-    from analyzer.recommend.model import make_policy
-    from analyzer.recommend.timeouts import recommend
-    from analyzer.timewindow import parse_span
+    from analyzer.recommend.runs import run_recommendation
 
-    half_life_days = parse_span(half_life).total_seconds() / 86400 if half_life else None
+    # The standing run: what this command would use with no option given (the project
+    # file's values for the env, else the defaults); a run that differs is a look.
+    usual = click.get_current_context().default_map or {}
+    standing = {k: usual.get(k) for k in ("since", "until", "half_life", *policy)}
     lake = Store.resolve(store)
-    if not no_history:
-        writable_history(lake, env)  # before the work, not after it
     engine = command_engine(lake)
-    rec = recommend(
+    rec, saved = run_recommendation(
         engine=engine,
+        store=lake,
         env=env,
         since=since,
         until=until,
-        policy=choose_rule(make_policy(half_life_days=half_life_days, **policy), policy),
+        half_life=half_life,
+        previous_file=previous_file,
+        save=False if no_history else (True if save else None),
+        policy=policy,
+        standing=standing,
     )
-    if not no_history:
-        append_recommendation(lake, rec)
     click.echo(render_model(rec, fmt, format_recommendation, csv_rows=["timeouts"]))
     if fmt == "table":  # the weekly read ends with what the newest deploys changed
         from analyzer.cli.fleet import changed_since_note
@@ -132,6 +154,19 @@ def recommend_command(
         note = changed_since_note(engine, env, since=since, until=until)
         if note:
             click.echo(note)
+    if saved:
+        click.echo(f"saved as run {rec.run_id} (`analyze export --env {env}` ships it)", err=True)
+    else:
+        why = (
+            "--no-history"
+            if no_history
+            else "overrides " + ", ".join(f"{k}={v}" for k, v in rec.overrides.items())
+        )
+        click.echo(
+            f"note: run {rec.run_id} not saved ({why}); `export` keeps shipping the latest saved "
+            "run; add --save to record this one",
+            err=True,
+        )
 
 
 @main.command()
@@ -154,19 +189,6 @@ def history(env: str, store: str | None, fmt: str) -> None:
         click.echo(csv_text(history_records(runs)))
     else:
         click.echo(format_history(runs))
-
-
-def choose_rule(policy: Policy, settings: dict[str, Any]) -> Policy:
-    """--target-rate, or --target-quantile/--margin, not both; either of the latter alone
-    switches to the quantile rule."""
-    quantile_rule = (
-        settings.get("target_quantile") is not None or settings.get("margin") is not None
-    )
-    if quantile_rule and settings.get("target_rate") is not None:
-        raise click.UsageError(
-            "--target-rate and --target-quantile/--margin are two policies: give one"
-        )
-    return policy.model_copy(update={"target_rate": None}) if quantile_rule else policy
 
 
 _MARK = {"kaplan-meier": "", "lognormal-tail": "*", "insufficient-data": "?"}
@@ -207,17 +229,31 @@ def _rate(point: float | None, upper: float | None) -> str:
     return f"{100 * point:.2f} %" + (f" (<= {100 * upper:.2f} %)" if upper is not None else "")
 
 
+def _recommended(t: PhaseTimeout) -> str:
+    if t.source != "recommended":
+        where = {"previous": "previous export", "default": "built-in default"}
+        return f"{_seconds(t.timeout_s)} (no evidence: {where.get(t.source, 'ceiling')})"
+    text = _seconds(t.timeout_s) + (" (wide)" if t.widened else "")
+    if t.below_previous and t.previous_timeout_s is not None:
+        text += f" (down from {t.previous_timeout_s:g} s)"
+    return text
+
+
 def format_recommendation(rec: Recommendation) -> str:
     p = rec.policy
+    overrides = ", ".join(f"{k}={v}" for k, v in rec.overrides.items()) or "none"
     lines = [
-        f"env {rec.env}: phase attempts from {when(rec.window.start)} to {when(rec.window.end)}",
+        f"run {rec.run_id}, env {rec.env}: phase attempts from {when(rec.window.start)} to "
+        f"{when(rec.window.end)}; overrides: {overrides}; carried over from: "
+        f"{rec.previous_from or 'built-in defaults only'}",
         f"policy: {_rule(p)}, rounded up to {p.step_s:g} s, within "
         f"[{p.floor_s:g} s, {p.ceiling_s:g} s]"
         + (f"; weights halve every {p.half_life_days:g} days" if p.half_life_days else ""),
         "",
         "Timeouts (durations censored at timeouts and errors: Kaplan-Meier; * the lognormal "
-        "fitted to them, joined on where the curve ends; n/a too few attempts; ! clamped to "
-        "the ceiling; fail then: predicted, with its upper bound)",
+        "fitted to them, joined on where the curve ends; n/a too few attempts: no evidence, so "
+        "the value is carried over; ! clamped to the ceiling; fail then: predicted, with its "
+        "upper bound)",
     ]
     rows = []
     for t in rec.timeouts:
@@ -237,9 +273,7 @@ def format_recommendation(rec: Recommendation) -> str:
                 _ci(t),
                 _seconds(t.current_timeout_s),
                 percent(t.timeout_rate_current),
-                _seconds(t.timeout_s)
-                + (" (wide)" if t.widened else "")
-                + ("!" if t.clamped else ""),
+                _recommended(t) + ("!" if t.clamped else ""),
                 _rate(t.timeout_rate_recommended, t.timeout_rate_recommended_upper),
             ]
         )
@@ -300,7 +334,9 @@ def format_history(runs: list[Recommendation]) -> str:
     """How each recommended timeout moved from run to run."""
     lines = [f"{len(runs)} recommendation(s) for env {runs[0].env}, oldest first:"]
     lines += [
-        f"  #{i + 1}  {when(r.generated_at)}  window to {when(r.window.end)}"
+        f"  #{i + 1}  run {r.run_id}  made {when(r.generated_at)}  window {when(r.window.start)} "
+        f"to {when(r.window.end)}  overrides: "
+        + (", ".join(f"{k}={v}" for k, v in r.overrides.items()) or "none")
         for i, r in enumerate(runs)
     ]
     keys = sorted({(t.phase, t.operation, t.vpc_state) for r in runs for t in r.timeouts})

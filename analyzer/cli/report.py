@@ -24,7 +24,10 @@ from analyzer.lake.store import Store
 @click.option(
     "--since", default="28d", show_default=True, help="Window start: 28d, 2w or ISO-8601."
 )
-def report(env: str, store: str | None, out: str, since: str) -> None:
+@click.option(
+    "--run", "run_id", default=None, help="Saved run to show. Default: the latest saved run."
+)
+def report(env: str, store: str | None, out: str, since: str, run_id: str | None) -> None:
     """Write one self-contained HTML report: charts and the recommendation's evidence.
 
     Phase-3 survival curves per VPC state with the current and recommended timeouts, the
@@ -35,10 +38,13 @@ def report(env: str, store: str | None, out: str, since: str) -> None:
 
         analyze report --env staging --out report.html
     """
+    from analyzer.recommend.history import describe_run
     from analyzer.report import write_report
+    from analyzer.report.page import report_run
 
     lake = Store.resolve(store)
-    path = write_report(
-        engine=command_engine(lake), store=lake, env=env, out=Path(out), since=since
-    )
+    engine = command_engine(lake)
+    run, saved = report_run(engine=engine, store=lake, env=env, since=since, run_id=run_id)
+    click.echo(f"showing {describe_run(run)}" + ("" if saved else ", not saved"), err=True)
+    path = write_report(engine=engine, store=lake, env=env, out=Path(out), since=since, run=run)
     click.echo(f"wrote {path}")

@@ -52,4 +52,36 @@ def format_summary(s: Summary) -> str:
         for p in s.phases
     ]
     headers = ["phase", "operation", "vpc_state", "attempts", "completed", "timed_out", "errors"]
-    return head + "\n" + table(headers, rows)
+    text = head + "\n" + table(headers, rows)
+    if s.configs:
+        loads = [
+            [
+                c.service or "-",
+                c.revision or "-",
+                c.outcome or "-",
+                c.config_path or "-",
+                c.run_id or "-",
+                c.generated_at or "-",
+                (c.config_sha256 or "-")[:12],
+                c.processes,
+                (c.error or "")[:60],
+            ]
+            for c in s.configs
+        ]
+        text += "\n\nTimeout config each revision ran with (config_loaded events):\n" + table(
+            [
+                "service",
+                "revision",
+                "outcome",
+                "path",
+                "run",
+                "generated_at",
+                "sha256",
+                "processes",
+                "error",
+            ],
+            loads,
+        )
+    else:
+        text += "\n\nNo config_loaded events: no revision has said which timeout config it ran."
+    return text

@@ -1,38 +1,81 @@
 """The exported timeout config, defined once as pydantic models: what `analyze export` writes,
-what `analyze export --check` validates, and the published JSON Schema.
+what `analyze export --check`, `backtest --config` and `report` validate, and the published JSON
+Schema.
 
-The format's numbers (bounds, version) come from `analyzer.runtime.schema`, which reads the same
-files inside services with the standard library only; a test keeps the two in agreement.
+The format's numbers (bounds, names, version) and its name check come from
+`analyzer.runtime.schema`, which reads the same files inside services with the standard library
+only; a property test feeds the same documents to both and keeps them in agreement.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from analyzer.errors import AnalyzerError
-from analyzer.recommend.model import Recommendation
 from analyzer.runtime import schema as limits
-from analyzer.runtime.envfile import from_env_lines, to_env_lines
+from analyzer.runtime.configfile import read_config_file
+from analyzer.runtime.envfile import to_env_lines
+from analyzer.runtime.schema import ConfigError, unknown_name
 
-Name = Field(min_length=1, max_length=limits.NAME_MAX_CHARS)
+
+def _known(choices: tuple[str, ...]) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        known = not isinstance(value, str) or value in choices
+        if not known and 0 < len(value) <= limits.NAME_MAX_CHARS:
+            raise ValueError(unknown_name(value, choices))
+        return value
+
+    return BeforeValidator(check)
+
+
+Text = Annotated[
+    str, StringConstraints(strict=True, min_length=1, max_length=limits.NAME_MAX_CHARS)
+]
+VpcState = Annotated[Literal[limits.VPC_STATES], _known(limits.VPC_STATES)]  # type: ignore[valid-type]
+Operation = Annotated[Literal[limits.OPERATIONS], _known(limits.OPERATIONS)]  # type: ignore[valid-type]
+ValueSource = Annotated[Literal[limits.VALUE_SOURCES], _known(limits.VALUE_SOURCES)]  # type: ignore[valid-type]
+Setting = Annotated[float, Field(ge=0, le=limits.MAX_SETTING, allow_inf_nan=False, strict=True)]
 
 
 class _Strict(BaseModel):
+    """No unknown keys, and no explicit nulls (a key is given with a value, or left out)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = [str(key) for key, value in data.items() if value is None]
+            if nulls:
+                raise ValueError(f"{nulls[0]}: null is not allowed (leave the key out)")
+        return data
 
 
 class ConfigTimeout(_Strict):
     phase: int = Field(ge=1, le=limits.MAX_PHASE, strict=True)
-    operation: str = Name
-    vpc_state: str = Name
+    operation: Operation
+    vpc_state: VpcState
     timeout_s: float = Field(gt=0, le=limits.MAX_TIMEOUT_S, allow_inf_nan=False, strict=True)
-    attempts: int | None = Field(None, ge=0, strict=True, description="Sample size behind it.")
-    derived_from: str | None = Field(None, description="For `unknown`: the state it copies.")
+    source: ValueSource | None = Field(
+        None,
+        description="Where the value came from: recommended (the window's evidence), previous "
+        "(carried over from the previous export), default (the runtime's built-in value), "
+        "ceiling (no evidence and nothing before it).",
+    )
+    derived_from: VpcState | None = Field(None, description="For `unknown`: the state it copies.")
 
 
 class ConfigBreaker(_Strict):
@@ -44,42 +87,49 @@ class ConfigBreaker(_Strict):
 
 
 class ConfigPool(_Strict):
-    pool_size: float | None = Field(None, ge=0, le=limits.MAX_TIMEOUT_S, strict=True)
-    max_overflow: float | None = Field(None, ge=0, le=limits.MAX_TIMEOUT_S, strict=True)
-    pool_timeout: float | None = Field(None, ge=0, le=limits.MAX_TIMEOUT_S, strict=True)
-    capacity_safety_margin: float | None = Field(None, ge=0, le=limits.MAX_TIMEOUT_S, strict=True)
+    pool_size: Setting | None = None
+    max_overflow: Setting | None = None
+    pool_timeout: Setting | None = None
+    capacity_safety_margin: Setting | None = None
 
 
 class ConfigVpc(_Strict):
     monitoring_enabled: bool | None = Field(None, strict=True)
     capacity_aware_timeouts: bool | None = Field(None, strict=True)
-    capacity_pressure_threshold: float | None = Field(
-        None, ge=0, le=limits.MAX_TIMEOUT_S, strict=True
+    capacity_pressure_threshold: Setting | None = None
+    scaling_buffer_timeout: Setting | None = None
+
+
+class ConfigProvenance(_Strict):
+    """Where the numbers came from; changes with every run, so it stands in one block."""
+
+    run_id: Text | None = None
+    generated_at: Text | None = None
+    window_start: Text | None = None
+    window_end: Text | None = None
+    overrides: dict[Text, Text] | None = Field(
+        None,
+        max_length=limits.MAX_ENTRIES,
+        description="Window and policy settings of the run "
+        "that differ from the env's standing ones.",
     )
-    scaling_buffer_timeout: float | None = Field(None, ge=0, le=limits.MAX_TIMEOUT_S, strict=True)
-
-
-class ConfigSource(BaseModel):
-    """Where the numbers came from: the recommendation's window and sample sizes."""
-
-    window_start: datetime
-    window_end: datetime
-    attempts: int = Field(ge=0)
-    completed: int = Field(ge=0)
-    policy: dict[str, Any] = Field(default_factory=dict)
+    attempts: dict[Text, Annotated[int, Field(ge=0, le=2**53, strict=True)]] | None = Field(
+        None,
+        max_length=limits.MAX_ENTRIES,
+        description="Attempts behind each value, by `phase/operation/vpc_state`.",
+    )
 
 
 class TimeoutConfig(_Strict):
     """Timeouts per phase, operation and VPC state, and the breaker settings, for one env."""
 
-    schema_version: Literal[1] = 1
-    env: str = Name
-    generated_at: datetime
-    source: ConfigSource | None = None
+    schema_version: Literal[2]
+    env: Text
     timeouts: list[ConfigTimeout] = Field(min_length=1, max_length=limits.MAX_ENTRIES)
     breaker: ConfigBreaker
     pool: ConfigPool | None = None
     vpc: ConfigVpc | None = None
+    provenance: ConfigProvenance | None = None
 
     @model_validator(mode="after")
     def _one_entry_per_key(self) -> TimeoutConfig:
@@ -92,46 +142,15 @@ class TimeoutConfig(_Strict):
         return self
 
     def document(self) -> dict[str, Any]:
-        """The file's content as plain data (None sections left out)."""
-        return self.model_dump(mode="json", exclude_none=True)
-
-
-def config_from_recommendation(rec: Recommendation) -> TimeoutConfig:
-    entries = [
-        ConfigTimeout(
-            phase=t.phase,
-            operation=t.operation,
-            vpc_state=t.vpc_state,
-            timeout_s=t.timeout_s,
-            attempts=t.attempts,
-            derived_from=t.derived_from,
+        """The file's content as plain data (None left out), timeouts in a fixed order."""
+        order = {state: i for i, state in enumerate(limits.VPC_STATES)}
+        ops = {op: i for i, op in enumerate(limits.OPERATIONS)}
+        ordered = sorted(
+            self.timeouts, key=lambda t: (t.phase, ops[t.operation], order[t.vpc_state])
         )
-        for t in rec.timeouts
-        if t.timeout_s is not None
-    ]
-    if not entries:
-        raise AnalyzerError(
-            f"the latest recommendation for env {rec.env!r} has no timeout with enough data "
-            "behind it; collect more attempts or lower --min-attempts"
+        return self.model_copy(update={"timeouts": ordered}).model_dump(
+            mode="json", exclude_none=True
         )
-    observed = [t for t in rec.timeouts if t.vpc_state != "unknown" or t.derived_from is None]
-    return TimeoutConfig(
-        env=rec.env,
-        generated_at=rec.generated_at,
-        source=ConfigSource(
-            window_start=rec.window.start,
-            window_end=rec.window.end,
-            attempts=sum(t.attempts for t in observed),
-            completed=sum(t.completed for t in observed),
-            policy=rec.policy.model_dump(mode="json"),
-        ),
-        timeouts=entries,
-        breaker=ConfigBreaker(
-            failure_threshold=rec.breaker.failure_threshold,
-            recovery_timeout_s=rec.breaker.recovery_timeout_s,
-            half_open_max_calls=rec.breaker.half_open_max_calls,
-        ),
-    )
 
 
 def render_config(config: TimeoutConfig, fmt: str) -> str:
@@ -145,34 +164,58 @@ def render_config(config: TimeoutConfig, fmt: str) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def check_config_file(path: Path) -> TimeoutConfig:
-    """Validate a config file (.json, .yaml/.yml or .env); every problem in one message."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AnalyzerError(f"{path}: cannot read ({exc})") from exc
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+_KEYS = tuple(
+    sorted(
+        limits.TOP_KEYS
+        | limits.ENTRY_KEYS
+        | limits.BREAKER_KEYS
+        | limits.POOL_KEYS
+        | limits.VPC_KEYS
+        | limits.PROVENANCE_KEYS
+    )
+)
 
-            return TimeoutConfig.model_validate(yaml.safe_load(text))
-        if path.suffix == ".env":
-            return TimeoutConfig.model_validate(from_env_lines(text))
-        return TimeoutConfig.model_validate_json(text)
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])[:200] or "config"
+    if error["type"] == "extra_forbidden" and error["loc"]:
+        import difflib
+
+        close = difflib.get_close_matches(str(error["loc"][-1])[:200], _KEYS, n=1)
+        return f"{where}: unknown key" + (f"; did you mean {close[0]!r}?" if close else "")
+    return f"{where}: {error['msg'][:300]}"
+
+
+def validate_document(document: Any, where: str) -> TimeoutConfig:
+    """The config in a decoded document, or one error listing every problem with its path."""
+    try:
+        return TimeoutConfig.model_validate(document)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
+            _problem(e) for e in exc.errors(include_input=False, include_url=False)
         )
-        raise AnalyzerError(f"{path}: {exc.error_count()} problem(s): {problems}") from exc
-    except Exception as exc:  # malformed YAML / env lines
-        raise AnalyzerError(f"{path}: not a config file ({exc})") from exc
+        raise AnalyzerError(f"{where}: {exc.error_count()} problem(s): {problems}") from exc
+
+
+def check_config_file(path: Path) -> TimeoutConfig:
+    """Validate a config file (.json, .yaml/.yml or .env) as the runtime reads it: a regular
+    file of at most 4 MB, then every problem in one message."""
+    try:
+        found = read_config_file(str(path))
+    except ConfigError as exc:
+        raise AnalyzerError(f"{path}: {exc}") from exc
+    return validate_document(found.document, str(path))
 
 
 def json_schema() -> dict[str, Any]:
     schema = TimeoutConfig.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "analyzer/timeout-config.v1.schema.json"
+    schema["$id"] = f"analyzer/timeout-config.v{limits.SCHEMA_VERSION}.schema.json"
     return schema
 
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "timeout-config.v1.schema.json"
+SCHEMA_PATH = (
+    Path(__file__).resolve().parent
+    / "schemas"
+    / f"timeout-config.v{limits.SCHEMA_VERSION}.schema.json"
+)

@@ -44,8 +44,13 @@ class ImportResult:
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     skip_reasons: dict[str, int] = field(default_factory=dict)
     passed_over: list[str] = field(default_factory=list)  # what a folder held but was not read
+    env: str = ""
+    other_envs: dict[str, int] = field(default_factory=dict)  # skipped: they carry another env
 
     def add(self, other: ImportResult) -> None:
+        self.env = self.env or other.env
+        for name, count in other.other_envs.items():
+            self.other_envs[name] = self.other_envs.get(name, 0) + count
         self.files += other.files
         self.read += other.read
         self.stored += other.stored
@@ -62,9 +67,17 @@ class ImportResult:
         self.passed_over += other.passed_over
 
     def summary_line(self) -> str:
+        foreign = sum(self.other_envs.values())
+        skipped = f"skipped {self.skipped:,} (not telemetry)"
+        if foreign:
+            envs = ", ".join(f"{name} {count:,}" for name, count in sorted(self.other_envs.items()))
+            skipped = (
+                f"skipped {self.skipped:,} ({self.skipped - foreign:,} not telemetry, {foreign:,} "
+                f"carrying another env: {envs}; import those with that --env)"
+            )
         return (
-            f"read {self.read:,} entries from {self.files:,} file(s): stored {self.stored:,}, "
-            f"duplicates {self.duplicates:,}, skipped {self.skipped:,} (not telemetry), "
+            f"read {self.read:,} entries from {self.files:,} file(s): stored {self.stored:,} in "
+            f"env {self.env}, duplicates {self.duplicates:,}, {skipped}, "
             f"quarantined {self.quarantined:,}"
         )
 
@@ -248,10 +261,11 @@ def _normalise_and_publish(
         }
         if pending:
             raise _OtherShapes(pending)
+        other_envs = _select_env(con, env)
         _define_existing(con, "stored_ids", "insert_id", store.segments("events"))
         _define_existing(con, "quarantined_hashes", "entry_hash", store.segments("quarantine"))
 
-        result = ImportResult()
+        result = ImportResult(env=env, other_envs=other_envs)
         for disposition, reason, count in con.execute(
             "SELECT disposition, reason, count(*) FROM staged GROUP BY ALL"
         ).fetchall():
@@ -287,6 +301,22 @@ def _normalise_and_publish(
         return result
     finally:
         con.close()
+
+
+def _select_env(con: duckdb.DuckDBPyConnection, env: str) -> dict[str, int]:
+    """`--env` selects: telemetry whose payload names another env is skipped, counted by env,
+    never written under either name."""
+    found = con.execute(
+        "SELECT env, count(*) FROM staged WHERE disposition = 'stored' AND env <> ? GROUP BY env",
+        [env],
+    ).fetchall()
+    if found:
+        con.execute(
+            "UPDATE staged SET disposition = 'skipped', reason = 'carries another env: ' || env "
+            "WHERE disposition = 'stored' AND env <> ?",
+            [env],
+        )
+    return {str(name): int(count) for name, count in found}
 
 
 def _define_lake_matches(con: duckdb.DuckDBPyConnection, files: list[Path]) -> None:

@@ -1,9 +1,11 @@
-"""Recommendation history: each run appended to the store, read back week by week."""
+"""Recommendation history: the runs saved to the store (each with a short id), read back and
+chosen from. Only saved runs ship: `export`, `backtest` and `report` take them from here."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -14,6 +16,8 @@ from pydantic import ValidationError
 from analyzer.errors import AnalyzerError, NoDataError
 from analyzer.lake.store import Store, check_env_name
 from analyzer.recommend.model import Recommendation
+
+_RUN_FILE = re.compile(r"^rec_\d{8}T\d{12}Z_([0-9a-f]{8})\.json$")
 
 
 def _env_dir(store: Store, env: str) -> Path:
@@ -35,11 +39,15 @@ def append_recommendation(store: Store, recommendation: Recommendation) -> Path:
     """Write the run as one JSON file, atomically (temporary name, then rename)."""
     folder = writable_history(store, recommendation.env)
     stamp = recommendation.generated_at.strftime("%Y%m%dT%H%M%S%fZ")
-    target = folder / f"rec_{stamp}_{uuid.uuid4().hex[:8]}.json"
+    run_id = recommendation.run_id or uuid.uuid4().hex[:8]
+    target = folder / f"rec_{stamp}_{run_id}.json"
     temporary = folder / f".{target.name}.tmp"
     with _named_write_errors(folder):
         try:
-            temporary.write_text(recommendation.model_dump_json(indent=2), encoding="utf-8")
+            temporary.write_text(
+                recommendation.model_copy(update={"run_id": run_id}).model_dump_json(indent=2),
+                encoding="utf-8",
+            )
             os.replace(temporary, target)
         finally:
             temporary.unlink(missing_ok=True)
@@ -58,14 +66,19 @@ def _named_write_errors(folder: Path) -> Iterator[None]:
 
 
 def load_history(store: Store, env: str) -> list[Recommendation]:
-    """Every stored recommendation for `env`, oldest first."""
+    """Every saved recommendation for `env`, oldest first (a run from before ids were written
+    takes the id in its file name)."""
     folder = _env_dir(store, env)
     runs = []
     for path in sorted(folder.glob("rec_*.json")) if folder.is_dir() else []:
         try:
-            runs.append(Recommendation.model_validate_json(path.read_text(encoding="utf-8")))
+            run = Recommendation.model_validate_json(path.read_text(encoding="utf-8"))
         except (OSError, ValidationError) as exc:
             raise AnalyzerError(f"{path}: not a readable recommendation ({exc})") from exc
+        named = _RUN_FILE.match(path.name)
+        if not run.run_id and named:
+            run = run.model_copy(update={"run_id": named.group(1)})
+        runs.append(run)
     return sorted(runs, key=lambda r: r.generated_at)
 
 
@@ -74,12 +87,47 @@ def required_history(store: Store, env: str) -> list[Recommendation]:
     runs = load_history(store, env)
     if not runs:
         raise NoDataError(
-            f"no recommendation for env {env!r} in store {store.root} yet"
-            f"{store.other_envs_hint(env)}; "
-            f"run `analyze recommend --env {env}` first"
+            f"no saved recommendation for env {env!r} in store {store.root} yet"
+            f"{store.other_envs_hint(env)}; run `analyze recommend --env {env}` first (a run "
+            "with --since, --until or policy options is saved only with --save)"
         )
     return runs
 
 
 def latest_recommendation(store: Store, env: str) -> Recommendation:
     return required_history(store, env)[-1]
+
+
+def chosen_run(store: Store, env: str, run_id: str | None = None) -> Recommendation:
+    """The saved run with this id (a unique prefix will do), else the latest saved run."""
+    runs = required_history(store, env)
+    if run_id is None:
+        return runs[-1]
+    matches = [r for r in runs if r.run_id.startswith(run_id.strip().lower())]
+    if len(matches) != 1:
+        known = ", ".join(r.run_id for r in runs[-10:])
+        what = "no saved run" if not matches else f"{len(matches)} saved runs"
+        raise AnalyzerError(
+            f"{what} with id {run_id!r} for env {env!r}; recent ids: {known} "
+            f"(see `analyze history --env {env}`)"
+        )
+    return matches[0]
+
+
+def describe_run(run: Recommendation) -> str:
+    """One line naming a run: id, window, overrides, when it was made."""
+    overrides = ", ".join(f"{k}={v}" for k, v in run.overrides.items()) if run.overrides else "none"
+    return (
+        f"run {run.run_id or '?'} (window {run.window.start:%Y-%m-%d %H:%M}Z to "
+        f"{run.window.end:%Y-%m-%d %H:%M}Z, overrides: {overrides}, made "
+        f"{run.generated_at:%Y-%m-%d %H:%M}Z)"
+    )
+
+
+def previous_values(run: Recommendation) -> dict[tuple[int, str, str], float]:
+    """A run's exported values by key: what the next run carries over where evidence is thin."""
+    return {
+        (t.phase, t.operation, t.vpc_state): t.timeout_s
+        for t in run.timeouts
+        if t.timeout_s is not None
+    }

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from analyzer.analysis.methods import Method
 from analyzer.errors import AnalyzerError
+from analyzer.runtime.schema import MAX_TIMEOUT_S
 from analyzer.timewindow import Window
 
 SCHEMA_VERSION = 1
@@ -29,7 +30,9 @@ class Policy(BaseModel):
     target_quantile: float = Field(0.99, gt=0, lt=1, description="Quantile a timeout must cover.")
     margin: float = Field(0.2, ge=0, le=10, description="Headroom over the target quantile.")
     floor_s: float = Field(5.0, gt=0, description="Smallest timeout recommended.")
-    ceiling_s: float = Field(240.0, gt=0, description="Largest (Cloud Run's startup limit).")
+    ceiling_s: float = Field(
+        240.0, gt=0, le=MAX_TIMEOUT_S, description="Largest (Cloud Run's startup limit)."
+    )
     step_s: float = Field(1.0, gt=0, description="Timeouts are rounded up to a multiple of this.")
     min_attempts: int = Field(20, ge=1, description="Fewer attempts: no number, say so.")
     few_attempts: int = Field(
@@ -100,6 +103,9 @@ class RecommendationWarning(BaseModel):
     message: str
 
 
+ValueSource = Literal["recommended", "previous", "default", "ceiling"]
+
+
 class PhaseTimeout(BaseModel):
     """The evidence and the recommended timeout for one phase, operation and VPC state."""
 
@@ -129,6 +135,20 @@ class PhaseTimeout(BaseModel):
     derived_from: str | None = Field(
         None, description="For `unknown`: the VPC state whose numbers it takes."
     )
+    source: ValueSource = Field(
+        "recommended",
+        description="Where timeout_s came from: recommended (this window's evidence), previous "
+        "(carried over from the previous export: no evidence here), default (the runtime's "
+        "built-in value), ceiling (no evidence and nothing before it: the policy's ceiling).",
+    )
+    previous_timeout_s: float | None = Field(
+        None, description="The previous export's (or the deployed file's) value for this key."
+    )
+    below_previous: bool = Field(
+        False,
+        description="Recommended lower than the previous value by more than its confidence "
+        "interval: allowed, and shown.",
+    )
 
 
 class Breaker(BaseModel):
@@ -140,10 +160,18 @@ class Breaker(BaseModel):
 
 class Recommendation(BaseModel):
     schema_version: int = SCHEMA_VERSION
+    run_id: str = Field("", description="Short id; `export --run ID` picks the run.")
     env: str
     generated_at: datetime
     window: Window
     policy: Policy
+    overrides: dict[str, str] = Field(
+        default_factory=dict,
+        description="Window and policy settings that differ from the env's standing ones.",
+    )
+    previous_from: str | None = Field(
+        None, description="Where the values carried over came from (a run id or a file)."
+    )
     timeouts: list[PhaseTimeout]
     breaker: Breaker
     warnings: list[RecommendationWarning] = Field(default_factory=list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -13,6 +14,7 @@ from analyzer.analysis.attempts import AttemptGroup, load_attempt_groups
 from analyzer.analysis.estimate import QUANTILES, DurationEstimate, estimate_durations
 from analyzer.engine import Engine
 from analyzer.recommend.breaker import advise_breaker
+from analyzer.recommend.carryover import Key, carry_over
 from analyzer.recommend.caveats import collect_warnings, row_warnings
 from analyzer.recommend.model import (
     Methods,
@@ -44,25 +46,34 @@ def recommend(
     policy: Policy | None = None,
     since: str = DEFAULT_SINCE,
     until: str | None = None,
+    previous: dict[Key, float] | None = None,
+    previous_from: str | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> Recommendation:
-    """Timeouts per phase, operation and VPC state, and breaker settings, for `env`."""
+    """Timeouts per phase, operation and VPC state, and breaker settings, for `env`. A key
+    without enough evidence keeps the larger of `previous` (the previous export's values) and
+    the runtime's built-in default."""
     policy = policy or Policy()
     start, end, groups = load_attempt_groups(engine, env, since=since, until=until)
-    timeouts: list[PhaseTimeout] = []
+    rows: list[PhaseTimeout] = []
     states_read = 0
     for key in dict.fromkeys((g.phase, g.operation) for g in groups):
         members = [g for g in groups if (g.phase, g.operation) == key]
         level = band_level(policy, len(members))
-        rows = [phase_timeout(g, end, policy, start=start, level=level) for g in members]
-        states_read = max(states_read, sum(r.timeout_s is not None for r in rows))
-        timeouts.extend(with_unknown_state(rows))
+        found = [phase_timeout(g, end, policy, start=start, level=level) for g in members]
+        states_read = max(states_read, sum(r.timeout_s is not None for r in found))
+        rows.extend(found)
+    timeouts = carry_over(rows, env=env, previous=previous or {}, policy=policy)
     timeouts.sort(key=lambda t: (t.phase, t.operation, t.vpc_state))
     weeks = (end - start).total_seconds() / (7 * 86400)
     return Recommendation(
+        run_id=uuid.uuid4().hex[:8],
         env=env,
         generated_at=datetime.now(UTC),
         window=Window(start=start, end=end),
         policy=policy,
+        overrides=overrides or {},
+        previous_from=previous_from,
         timeouts=timeouts,
         breaker=advise_breaker(groups, policy=policy, weeks=weeks),
         warnings=collect_warnings(timeouts, policy, states_read),
@@ -166,24 +177,3 @@ def recommended_timeout(
     return TimeoutChoice(
         float(min(max(rounded, policy.floor_s), policy.ceiling_s)), raw, widened, clamped
     )
-
-
-def _target_value(row: PhaseTimeout) -> float:
-    return max((v for v in row.quantiles_s.model_dump().values() if v is not None), default=0.0)
-
-
-def with_unknown_state(rows: list[PhaseTimeout]) -> list[PhaseTimeout]:
-    """Add (or replace) the `unknown` row: what the runtime uses when it cannot tell the VPC
-    state, so the most demanding state that has enough data."""
-    ranked = [r for r in rows if r.timeout_s is not None]
-    observed = [r for r in rows if r.vpc_state != UNKNOWN]
-    if not ranked:
-        return rows
-    worst = max(ranked, key=lambda r: (r.timeout_s or 0.0, _target_value(r), r.attempts))
-    unknown = worst.model_copy(
-        update={
-            "vpc_state": UNKNOWN,
-            "derived_from": None if worst.vpc_state == UNKNOWN else worst.vpc_state,
-        }
-    )
-    return [*observed, unknown]

@@ -10,10 +10,10 @@ from pathlib import Path
 from analyzer.analysis.attempts import load_attempt_groups
 from analyzer.analysis.estimate import estimate_durations
 from analyzer.backtest.replay import backtest
-from analyzer.deploy.model import config_from_recommendation
+from analyzer.deploy.export import config_from_recommendation
 from analyzer.engine import Engine
 from analyzer.lake.store import Store
-from analyzer.recommend.history import load_history
+from analyzer.recommend.history import chosen_run, describe_run, load_history
 from analyzer.recommend.model import Recommendation
 from analyzer.recommend.timeouts import recommend
 from analyzer.report.charts import survival_chart, sweep_chart, timeline_chart
@@ -66,7 +66,14 @@ def _recommendation_table(rec: Recommendation, phase: int) -> str:
                 f"{_seconds(t.ci_s[0])} .. {_seconds(t.ci_s[1])}",
                 _seconds(t.current_timeout_s),
                 percent(t.timeout_rate_current),
-                _seconds(t.timeout_s) + (" (clamped)" if t.clamped == "ceiling" else ""),
+                _seconds(t.timeout_s)
+                + (f" (no evidence: {t.source})" if t.source != "recommended" else "")
+                + (
+                    f" (down from {t.previous_timeout_s:g} s)"
+                    if t.below_previous and t.previous_timeout_s is not None
+                    else ""
+                )
+                + (" (clamped)" if t.clamped == "ceiling" else ""),
                 percent(t.timeout_rate_recommended),
             ]
         )
@@ -97,13 +104,29 @@ def _warnings_section(rec: Recommendation) -> str:
     return f"<h2 id='warnings'>Warnings ({len(rec.warnings)})</h2><ul class='note'>{items}</ul>"
 
 
+def report_run(
+    *, engine: Engine, store: Store, env: str, since: str = "28d", run_id: str | None = None
+) -> tuple[Recommendation, bool]:
+    """The run a report shows, and whether it is a saved one: the one `run_id` names, else the
+    latest saved run, else (no history yet) a fresh run that is not saved."""
+    if run_id is not None or load_history(store, env):
+        return chosen_run(store, env, run_id), True
+    return recommend(engine=engine, env=env, since=since), False
+
+
 def write_report(
-    *, engine: Engine, store: Store, env: str, out: Path, since: str = "28d", phase: int = 3
+    *,
+    engine: Engine,
+    store: Store,
+    env: str,
+    out: Path,
+    since: str = "28d",
+    phase: int = 3,
+    run: Recommendation | None = None,
 ) -> Path:
     """Write the report for `env` to `out` (atomically) and return its path: the numbers from
-    `engine`, the recommendation from `store`'s history."""
-    runs = load_history(store, env)
-    rec = runs[-1] if runs else recommend(engine=engine, env=env, since=since)
+    `engine`, the recommendation `run` (default: see `report_run`)."""
+    rec = run or report_run(engine=engine, store=store, env=env, since=since)[0]
     start, end, groups = load_attempt_groups(engine, env, since=since, until=None)
     estimates = {
         g.vpc_state: estimate_durations(
@@ -121,7 +144,7 @@ def write_report(
         env=env,
         timeouts=dict(config.timeouts),
         breaker=config.breaker,
-        config_name="the recommendation",
+        config_name=describe_run(rec),
         phase=phase,
         since=since,
         sweep=True,
@@ -131,7 +154,7 @@ def write_report(
     sections = [
         f"<h1>Startup telemetry report: {html.escape(env)}</h1>",
         f"<p class='note'>Phase attempts from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC; "
-        f"recommendation of {rec.generated_at:%Y-%m-%d %H:%M} UTC; page written "
+        f"recommendation: {html.escape(describe_run(rec))}; page written "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>",
         f"<h2>Phase {phase} duration by VPC state</h2>",
         "<p class='note'>Kaplan-Meier survival: timed-out and failed attempts count as censored "

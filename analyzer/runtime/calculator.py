@@ -3,7 +3,6 @@ the VPC state, and the seed's function names and return shapes."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -11,16 +10,24 @@ from collections.abc import Callable
 
 from analyzer.runtime import defaults
 from analyzer.runtime.breaker import BreakerState, CircuitBreaker
+from analyzer.runtime.configfile import read_config_file
 from analyzer.runtime.emitter import emit
-from analyzer.runtime.envfile import from_env_lines
-from analyzer.runtime.schema import ConfigError, RuntimeConfig, parse_config
+from analyzer.runtime.schema import (
+    OPERATIONS,
+    SCHEMA_VERSION,
+    VPC_STATES,
+    ConfigError,
+    RuntimeConfig,
+    parse_config,
+    shown,
+    unknown_name,
+)
 
 TYPE_CHECKING = False  # typing costs the service's startup ~10 ms; only checkers need it
 if TYPE_CHECKING:
     from typing import Any
 
 CONFIG_ENV_VAR = "ANALYZER_TIMEOUT_CONFIG"
-MAX_CONFIG_BYTES = 4 * 1024 * 1024
 UNKNOWN = "unknown"
 OPERATION_ALIASES = {"pool": "pool_checkout", "health": "health_check", "init": "initialization"}
 
@@ -39,71 +46,110 @@ class _Runtime:
         self.defaults: dict[str, RuntimeConfig] = {}
         self.provider: VpcStateProvider | None = None
         self.breaker: CircuitBreaker | None = None
+        self.breaker_env: str | None = None
+        self.asked_env: str | None = None
+        self.path: str | None = None
+        self.warned: set[tuple[str, str]] = set()
 
 
 _runtime = _Runtime()
-
-
-def _read_document(path: str) -> Any:
-    size = os.stat(path).st_size
-    if size > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{size:,} bytes is more than a config can be ({MAX_CONFIG_BYTES:,})")
-    with open(path, encoding="utf-8") as stream:
-        text = stream.read()
-    suffix = os.path.splitext(path)[1]
-    if suffix in (".yaml", ".yml"):
-        import yaml  # only where the service has PyYAML; JSON needs nothing
-
-        return yaml.safe_load(text)
-    if suffix == ".env":
-        return from_env_lines(text)
-    return json.loads(text)
+_FIRST_LOAD = threading.Lock()
 
 
 def read_config(path: str | os.PathLike[str]) -> RuntimeConfig:
-    """Read and check a config file; raises on anything wrong with it."""
+    """Read and check a config file; raises ConfigError on anything wrong with it."""
     location = os.fspath(path)
-    try:
-        return parse_config(_read_document(location), source=str(location))
-    except ConfigError:
-        raise
-    except Exception as exc:  # unreadable, not JSON, hostile nesting: all mean "not usable"
-        raise ConfigError(f"{type(exc).__name__}: {exc}") from exc
+    return parse_config(read_config_file(location).document, source=location)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> RuntimeConfig | None:
     """Load the config from `path`, else `$ANALYZER_TIMEOUT_CONFIG`. Never raises: a missing,
     unreadable or invalid config logs one warning and the built-in defaults stay in force.
-    The breaker keeps its state; only its settings change."""
-    chosen = path if path is not None else os.environ.get(CONFIG_ENV_VAR)
+    Either way one `config_loaded` event says what the process runs with. The breaker keeps
+    its state; only its settings change."""
+    chosen = os.fspath(path) if path is not None else os.environ.get(CONFIG_ENV_VAR)
     config: RuntimeConfig | None = None
+    digest: str | None = None
+    error: str | None = None
     if chosen:
         try:
-            config = read_config(chosen)
+            found = read_config_file(chosen)
+            config = parse_config(found.document, source=chosen)
+            digest = found.sha256
         except ConfigError as exc:
+            error = str(exc)
             log.warning("timeout config %s not used (%s); using built-in defaults", chosen, exc)
+    else:
+        error = f"no config given (${CONFIG_ENV_VAR} is not set)"
     with _runtime.lock:
-        _runtime.loaded, _runtime.attempted = config, True
-        breaker = _runtime.breaker
+        _runtime.loaded, _runtime.attempted, _runtime.path = config, True, chosen
+        _runtime.warned = set()
+        breaker, breaker_env = _runtime.breaker, _runtime.breaker_env
     if breaker is not None:
-        breaker.update_settings(config.breaker if config else defaults.BREAKER)
+        breaker.update_settings(active_config(breaker_env or _service_env(None)).breaker)
+    emit(
+        "config_loaded",
+        config_path=chosen,
+        env=os.environ.get("ENVIRONMENT") or (config.env if config else None),
+        service=os.environ.get("K_SERVICE"),
+        schema_version=SCHEMA_VERSION if config else None,
+        generated_at=config.generated_at if config else None,
+        config_sha256=digest,
+        run_id=config.run_id if config else None,
+        outcome="loaded" if config else "fallback",
+        error=error,
+    )
     return config
 
 
 reload_config = load_config
 
 
+def _warn_once(kind: str, name: str, message: str, *args: object) -> None:
+    with _runtime.lock:
+        if (kind, name) in _runtime.warned:
+            return
+        _runtime.warned.add((kind, name))
+    log.warning(message, *args)
+
+
 def active_config(env: str) -> RuntimeConfig:
-    """The loaded config when it is for `env`, else the seed's values for `env`."""
+    """The loaded config when it is for `env` (names match whatever their case), else the
+    seed's values for `env`, with one warning naming both envs."""
     if not _runtime.attempted:
-        load_config()
+        with _FIRST_LOAD:  # threads starting at once: one load, one config_loaded event
+            if not _runtime.attempted:
+                load_config()
+    wanted = env.strip().lower() if isinstance(env, str) else str(env)
+    _runtime.asked_env = wanted
     loaded = _runtime.loaded
-    if loaded is not None and loaded.env == env:
-        return loaded
-    found = _runtime.defaults.get(env)
+    if loaded is not None:
+        if loaded.env.lower() == wanted:
+            return loaded
+        _warn_once(
+            "env",
+            wanted,
+            "timeout config %s is for env %s, not %s; %s uses the built-in defaults",
+            _runtime.path,
+            shown(loaded.env),
+            shown(wanted),
+            shown(wanted),
+        )
+    found = _runtime.defaults.get(wanted)
     if found is None:
-        found = _runtime.defaults.setdefault(env, defaults.default_config(env))
+        found = _runtime.defaults.setdefault(wanted, defaults.default_config(wanted))
     return found
+
+
+def _service_env(env: str | None) -> str:
+    """The env a call serves: its argument, else $ENVIRONMENT, else the env the timeout getters
+    were asked for, else the loaded config's, else staging."""
+    if env:
+        return env.strip().lower()
+    chosen = os.environ.get("ENVIRONMENT") or _runtime.asked_env
+    if not chosen and _runtime.loaded is not None:
+        chosen = _runtime.loaded.env
+    return (chosen or "staging").strip().lower()
 
 
 def register_vpc_state_provider(provider: VpcStateProvider | None) -> None:
@@ -123,8 +169,26 @@ def current_vpc_state() -> str:
     return state if isinstance(state, str) and state else UNKNOWN
 
 
+def _state(state: str) -> str:
+    """A VPC state's contract name (any case); an unknown one is `unknown`, with a warning."""
+    name = state.strip().lower()
+    if name in VPC_STATES:
+        return name
+    _warn_once(
+        "state",
+        name,
+        "VPC state %s; using the unknown state's timeout",
+        unknown_name(state, VPC_STATES),
+    )
+    return UNKNOWN
+
+
 def _operation(operation: str) -> str:
-    return OPERATION_ALIASES.get(operation, operation)
+    name = operation.strip().lower()
+    name = OPERATION_ALIASES.get(name, name)
+    if name not in OPERATIONS:
+        _warn_once("operation", name, "operation %s", unknown_name(operation, OPERATIONS))
+    return name
 
 
 def timeout_for(
@@ -134,7 +198,7 @@ def timeout_for(
     has none; None when the config has nothing for the operation."""
     table = active_config(env).timeouts
     op = _operation(operation)
-    state = vpc_state or current_vpc_state()
+    state = _state(vpc_state or current_vpc_state())
     found = table.get((phase, op, state))
     return found if found is not None else table.get((phase, op, UNKNOWN))
 
@@ -205,21 +269,26 @@ def _log_transition(before: BreakerState, after: BreakerState) -> None:
 
 
 def get_database_circuit_breaker(env: str | None = None) -> CircuitBreaker:
-    """The process-wide breaker for the database, set from the config (or the defaults)."""
+    """The process-wide breaker for the database, with the settings of the config the timeout
+    getters use for the same env (`env`, else $ENVIRONMENT, else the env they were asked for)."""
+    served = _service_env(env)
+    settings = active_config(served).breaker
     with _runtime.lock:
         breaker = _runtime.breaker
-    if breaker is None:
-        chosen_env = env or os.environ.get("ENVIRONMENT", "staging")
-        settings = active_config(chosen_env).breaker
-        with _runtime.lock:
-            if _runtime.breaker is None:
-                _runtime.breaker = CircuitBreaker(
-                    settings.failure_threshold,
-                    settings.recovery_timeout_s,
-                    settings.half_open_max_calls,
-                    on_transition=_log_transition,
-                )
-            breaker = _runtime.breaker
+        if breaker is None:
+            breaker = _runtime.breaker = CircuitBreaker(
+                settings.failure_threshold,
+                settings.recovery_timeout_s,
+                settings.half_open_max_calls,
+                on_transition=_log_transition,
+            )
+            _runtime.breaker_env = served
+            return breaker
+        switch = env is not None and served != _runtime.breaker_env
+        if switch:
+            _runtime.breaker_env = served
+    if switch:
+        breaker.update_settings(settings)
     return breaker
 
 

@@ -9,14 +9,16 @@ if TYPE_CHECKING:
     from typing import Any
 
 PREFIX = "ANALYZER_"
-_SCALARS = ("schema_version", "env", "generated_at")
-_SECTIONS = ("breaker", "pool", "vpc")
+_SCALARS = ("schema_version", "env")
+_SECTIONS = ("breaker", "pool", "vpc", "provenance")
 
 
 def to_env_lines(document: dict[str, Any]) -> str:
     """`ANALYZER_TIMEOUT__<phase>__<OPERATION>__<STATE>=<s>` per timeout, one line per setting."""
     lines = [f"{PREFIX}{key.upper()}={document[key]}" for key in _SCALARS if key in document]
     for entry in document.get("timeouts", []):
+        if entry.get("source", "recommended") != "recommended":
+            lines.append(f"# carried over (no evidence in the window): {entry['source']}")
         lines.append(
             f"{PREFIX}TIMEOUT__{entry['phase']}__{entry['operation'].upper()}__"
             f"{entry['vpc_state'].upper()}={entry['timeout_s']}"

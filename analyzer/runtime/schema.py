@@ -1,8 +1,9 @@
 """The exported timeout config's format, read with the standard library only.
 
 `analyzer.deploy.model` (pydantic) defines the same format for `analyze export`, `--check` and the
-published JSON Schema, from the constants here; a test keeps the two in agreement. The runtime
-cannot afford pydantic's import time inside the startup it measures.
+published JSON Schema, from the constants and the name check here; a property test feeds the same
+documents to both and keeps them in agreement. The runtime cannot afford pydantic's import time
+inside the startup it measures.
 """
 
 from __future__ import annotations
@@ -13,16 +14,21 @@ TYPE_CHECKING = False  # typing costs the service's startup ~10 ms; only checker
 if TYPE_CHECKING:
     from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VPC_STATES = ("healthy", "scaling", "pressure", "critical", "unknown")
 OPERATIONS = ("initialization", "connection", "pool_checkout", "health_check")
-MAX_TIMEOUT_S = 3600.0  # an hour: anything longer is a mistake, not a startup
-MAX_RECOVERY_TIMEOUT_S = 86400.0
+# Where a value came from: the window's evidence, the previous export, the runtime's built-in
+# default, or (no evidence and nothing before it) the policy's ceiling.
+VALUE_SOURCES = ("recommended", "previous", "default", "ceiling")
+MAX_TIMEOUT_S = 240.0  # Cloud Run's startup limit, and the recommender's own ceiling
+MAX_RECOVERY_TIMEOUT_S = 3600.0  # an hour: a breaker that waits longer is a mistake
+MAX_SETTING = 3600.0  # pool and connector settings
 MAX_FAILURE_THRESHOLD = 1000
 MAX_HALF_OPEN_CALLS = 1000
-MAX_PHASE = 1000
+MAX_PHASE = 20
 MAX_ENTRIES = 10_000
 NAME_MAX_CHARS = 64
+TEXT_MAX_CHARS = 64
 
 
 class ConfigError(ValueError):
@@ -56,7 +62,17 @@ class RuntimeConfig:
     """What the runtime needs of a config: timeouts keyed by (phase, operation, vpc_state),
     and per (phase, operation) the smallest of them: the base the seed never goes below."""
 
-    __slots__ = ("base", "breaker", "env", "pool", "source", "timeouts", "vpc")
+    __slots__ = (
+        "base",
+        "breaker",
+        "env",
+        "generated_at",
+        "pool",
+        "run_id",
+        "source",
+        "timeouts",
+        "vpc",
+    )
 
     def __init__(
         self,
@@ -66,6 +82,8 @@ class RuntimeConfig:
         pool: dict[str, float] | None = None,
         vpc: dict[str, float | bool] | None = None,
         source: str = "built-in defaults",
+        generated_at: str | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.env = env
         self.timeouts = dict(timeouts or {})
@@ -73,120 +91,193 @@ class RuntimeConfig:
         self.pool = dict(pool or {})
         self.vpc = dict(vpc or {})
         self.source = source
+        self.generated_at = generated_at
+        self.run_id = run_id
         self.base: dict[tuple[int, str], float] = {}
         for (phase, operation, _), seconds in self.timeouts.items():
             key = (phase, operation)
             self.base[key] = min(seconds, self.base.get(key, seconds))
 
 
+def shown(value: Any) -> str:
+    """A value as a message may show it: short text as itself (cut), anything else by its type
+    name only, so a hostile document (a YAML alias bomb) is never formatted."""
+    if isinstance(value, str):
+        return repr(value[:TEXT_MAX_CHARS] + ("..." if len(value) > TEXT_MAX_CHARS else ""))
+    if isinstance(value, bool | int | float) or value is None:
+        text = repr(value)
+        return text if len(text) <= TEXT_MAX_CHARS else f"an integer of {len(text)} digits"
+    return f"a {type(value).__name__}"
+
+
+def unknown_name(value: str, choices: tuple[str, ...]) -> str:
+    """The message for a name that is not one of `choices`, with the closest as a suggestion."""
+    import difflib  # only on the error path
+
+    close = difflib.get_close_matches(value.lower(), choices, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {shown(value)}{hint} (expected one of {', '.join(choices)})"
+
+
 def _number(value: Any, where: str, *, low: float, high: float, low_open: bool = True) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: expected a number, got {type(value).__name__}")
-    number = float(value)
+        raise ConfigError(f"{where}: expected a number, got {shown(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     if not math.isfinite(number):
-        raise ConfigError(f"{where}: must be finite, got {value!r}")
+        raise ConfigError(f"{where}: must be finite, got {shown(value)}")
     if number < low or (low_open and number == low) or number > high:
         bound = ">" if low_open else ">="
-        raise ConfigError(f"{where}: must be {bound} {low:g} and <= {high:g}, got {value!r}")
+        raise ConfigError(f"{where}: must be {bound} {low:g} and <= {high:g}, got {shown(value)}")
     return number
 
 
 def _integer(value: Any, where: str, *, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{where}: expected an integer, got {type(value).__name__}")
+        raise ConfigError(f"{where}: expected an integer, got {shown(value)}")
     if not low <= value <= high:
-        raise ConfigError(f"{where}: must be between {low} and {high}, got {value}")
+        raise ConfigError(f"{where}: must be between {low} and {high}, got {shown(value)}")
     return value
 
 
-def _name(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= NAME_MAX_CHARS:
-        raise ConfigError(f"{where}: expected a name of 1 to {NAME_MAX_CHARS} characters")
+def _text(value: Any, where: str, limit: int = NAME_MAX_CHARS) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= limit:
+        raise ConfigError(f"{where}: expected a text of 1 to {limit} characters")
     return value
 
 
-def _mapping(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
+def _choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
+    name = _text(value, where)
+    if name not in choices:
+        raise ConfigError(f"{where}: {unknown_name(name, choices)}")
+    return name
+
+
+def _mapping(value: Any, where: str, allowed: set[str] | None) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: expected an object, got {type(value).__name__}")
-    unknown = sorted(set(value) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}")
+        raise ConfigError(f"{where}: expected an object, got {shown(value)}")
+    if allowed is not None:
+        unknown = sorted(str(key) for key in value if key not in allowed)
+        if unknown:
+            suggestion = unknown_name(unknown[0], tuple(sorted(allowed)))
+            raise ConfigError(f"{where}: key {suggestion}")
     return value
 
 
-TOP_KEYS = {"schema_version", "env", "generated_at", "source", "timeouts", "breaker", "pool", "vpc"}
-ENTRY_KEYS = {"phase", "operation", "vpc_state", "timeout_s", "attempts", "derived_from"}
+TOP_KEYS = {"schema_version", "env", "timeouts", "breaker", "pool", "vpc", "provenance"}
+ENTRY_KEYS = {"phase", "operation", "vpc_state", "timeout_s", "source", "derived_from"}
 BREAKER_KEYS = {"failure_threshold", "recovery_timeout_s", "half_open_max_calls"}
 POOL_KEYS = {"pool_size", "max_overflow", "pool_timeout", "capacity_safety_margin"}
-VPC_KEYS = {
-    "monitoring_enabled",
-    "capacity_aware_timeouts",
-    "capacity_pressure_threshold",
-    "scaling_buffer_timeout",
-}
+VPC_FLAGS = {"monitoring_enabled", "capacity_aware_timeouts"}
+VPC_KEYS = {*VPC_FLAGS, "capacity_pressure_threshold", "scaling_buffer_timeout"}
+PROVENANCE_TEXTS = {"run_id", "generated_at", "window_start", "window_end"}
+PROVENANCE_KEYS = {*PROVENANCE_TEXTS, "overrides", "attempts"}
 
 
-def parse_config(data: Any, source: str = "config") -> RuntimeConfig:
-    """Check a decoded config document and turn it into a RuntimeConfig, or raise ConfigError."""
-    top = _mapping(data, "config", TOP_KEYS)
-    if top.get("schema_version") != SCHEMA_VERSION:
-        raise ConfigError(
-            f"schema_version: expected {SCHEMA_VERSION}, got {top.get('schema_version')!r}"
-        )
-    env = _name(top.get("env"), "env")
-    entries = top.get("timeouts")
-    if not isinstance(entries, list) or not 0 < len(entries) <= MAX_ENTRIES:
-        raise ConfigError(f"timeouts: expected a list of 1 to {MAX_ENTRIES} entries")
-    timeouts: dict[tuple[int, str, str], float] = {}
-    for index, raw in enumerate(entries):
-        where = f"timeouts[{index}]"
-        entry = _mapping(raw, where, ENTRY_KEYS)
-        key = (
-            _integer(entry.get("phase"), f"{where}.phase", low=1, high=MAX_PHASE),
-            _name(entry.get("operation"), f"{where}.operation"),
-            _name(entry.get("vpc_state"), f"{where}.vpc_state"),
-        )
-        if key in timeouts:
-            raise ConfigError(f"{where}: a second entry for phase {key[0]} {key[1]} {key[2]}")
-        timeouts[key] = _number(
-            entry.get("timeout_s"), f"{where}.timeout_s", low=0.0, high=MAX_TIMEOUT_S
-        )
-    breaker_raw = _mapping(top.get("breaker"), "breaker", BREAKER_KEYS)
-    breaker = BreakerSettings(
+def _entry(raw: Any, where: str) -> tuple[tuple[int, str, str], float]:
+    entry = _mapping(raw, where, ENTRY_KEYS)
+    key = (
+        _integer(entry.get("phase"), f"{where}.phase", low=1, high=MAX_PHASE),
+        _choice(entry.get("operation"), f"{where}.operation", OPERATIONS),
+        _choice(entry.get("vpc_state"), f"{where}.vpc_state", VPC_STATES),
+    )
+    if "source" in entry:
+        _choice(entry["source"], f"{where}.source", VALUE_SOURCES)
+    if "derived_from" in entry:
+        _choice(entry["derived_from"], f"{where}.derived_from", VPC_STATES)
+    seconds = _number(entry.get("timeout_s"), f"{where}.timeout_s", low=0.0, high=MAX_TIMEOUT_S)
+    return key, seconds
+
+
+def _provenance(raw: Any) -> dict[str, str]:
+    block = _mapping(raw, "provenance", PROVENANCE_KEYS)
+    texts = {}
+    for name in sorted(PROVENANCE_TEXTS & set(block)):
+        texts[name] = _text(block[name], f"provenance.{name}")
+    for section, check in (
+        ("overrides", lambda value, where: _text(value, where)),
+        ("attempts", lambda value, where: _integer(value, where, low=0, high=2**53)),
+    ):
+        if section not in block:
+            continue
+        values = _mapping(block[section], f"provenance.{section}", None)
+        if len(values) > MAX_ENTRIES:
+            raise ConfigError(f"provenance.{section}: more than {MAX_ENTRIES} entries")
+        for name, value in values.items():
+            _text(name, f"provenance.{section}: a key")
+            check(value, f"provenance.{section}.{name}")
+    return texts
+
+
+def _breaker(raw: Any) -> BreakerSettings:
+    block = _mapping(raw, "breaker", BREAKER_KEYS)
+    return BreakerSettings(
         failure_threshold=_integer(
-            breaker_raw.get("failure_threshold"),
+            block.get("failure_threshold"),
             "breaker.failure_threshold",
             low=1,
             high=MAX_FAILURE_THRESHOLD,
         ),
         recovery_timeout_s=_number(
-            breaker_raw.get("recovery_timeout_s"),
+            block.get("recovery_timeout_s"),
             "breaker.recovery_timeout_s",
             low=0.0,
             high=MAX_RECOVERY_TIMEOUT_S,
         ),
         half_open_max_calls=_integer(
-            breaker_raw.get("half_open_max_calls"),
+            block.get("half_open_max_calls"),
             "breaker.half_open_max_calls",
             low=1,
             high=MAX_HALF_OPEN_CALLS,
         ),
     )
+
+
+def parse_config(data: Any, source: str = "config") -> RuntimeConfig:
+    """Check a decoded config document and turn it into a RuntimeConfig, or raise ConfigError."""
+    top = _mapping(data, "config", TOP_KEYS)
+    version = top.get("schema_version")
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
+        raise ConfigError(
+            f"schema_version: expected {SCHEMA_VERSION}, got {shown(version)} "
+            "(export the config again with this version of analyzer)"
+        )
+    env = _text(top.get("env"), "env")
+    entries = top.get("timeouts")
+    if not isinstance(entries, list) or not 0 < len(entries) <= MAX_ENTRIES:
+        raise ConfigError(f"timeouts: expected a list of 1 to {MAX_ENTRIES} entries")
+    timeouts: dict[tuple[int, str, str], float] = {}
+    for index, raw in enumerate(entries):
+        key, seconds = _entry(raw, f"timeouts[{index}]")
+        if key in timeouts:
+            raise ConfigError(
+                f"timeouts[{index}]: a second entry for phase {key[0]} {key[1]} {key[2]}"
+            )
+        timeouts[key] = seconds
+    breaker = _breaker(top.get("breaker"))
     pool: dict[str, float] = {}
     if "pool" in top:
         for name, value in _mapping(top["pool"], "pool", POOL_KEYS).items():
-            pool[name] = _number(value, f"pool.{name}", low=0.0, high=MAX_TIMEOUT_S, low_open=False)
+            pool[name] = _number(value, f"pool.{name}", low=0.0, high=MAX_SETTING, low_open=False)
     vpc: dict[str, float | bool] = {}
     if "vpc" in top:
         for name, value in _mapping(top["vpc"], "vpc", VPC_KEYS).items():
-            if name in ("monitoring_enabled", "capacity_aware_timeouts"):
+            if name in VPC_FLAGS:
                 if not isinstance(value, bool):
                     raise ConfigError(f"vpc.{name}: expected true or false")
                 vpc[name] = value
             else:
-                vpc[name] = _number(
-                    value, f"vpc.{name}", low=0.0, high=MAX_TIMEOUT_S, low_open=False
-                )
+                vpc[name] = _number(value, f"vpc.{name}", low=0.0, high=MAX_SETTING, low_open=False)
+    provenance = _provenance(top["provenance"]) if "provenance" in top else {}
     return RuntimeConfig(
-        env=env, timeouts=timeouts, breaker=breaker, pool=pool, vpc=vpc, source=source
+        env=env,
+        timeouts=timeouts,
+        breaker=breaker,
+        pool=pool,
+        vpc=vpc,
+        source=source,
+        generated_at=provenance.get("generated_at"),
+        run_id=provenance.get("run_id"),
     )

@@ -72,6 +72,19 @@ def text_line(event: str, fields: dict[str, Any]) -> str:
         return "SMD startup sequence completed"
     if event == "startup_failed":
         return f"SMD startup failed: container exit code {fields.get('exit_code', 3)}"
+    if event == "config_loaded":
+        if fields.get("outcome") == "loaded":
+            return (
+                f"Timeout config loaded from {fields.get('config_path')} (env {fields.get('env')}, "
+                f"generated {fields.get('generated_at')}, sha256 "
+                f"{str(fields.get('config_sha256'))[:12]})"
+            )
+        return f"Timeout config not used, built-in defaults in force: {fields.get('error')}"
+    if event == "breaker_summary":
+        return (
+            f"Circuit breaker summary: {fields.get('calls', 0)} calls, "
+            f"{fields.get('failures', 0)} failures, state {fields.get('breaker_state', 'CLOSED')}"
+        )
     raise ValueError(f"unknown telemetry event {event!r}; expected one of {', '.join(EVENTS)}")
 
 

@@ -1,0 +1,44 @@
+"""Predicted timeout rates of a saved run's evidence under any values (for `export --diff`)."""
+
+from __future__ import annotations
+
+from analyzer.analysis.attempts import load_attempt_groups
+from analyzer.analysis.estimate import estimate_durations
+from analyzer.engine import Engine
+from analyzer.recommend.model import Recommendation
+from analyzer.recommend.timeouts import attempt_weights
+
+Key = tuple[int, str, str]
+
+
+def timeout_rates(
+    engine: Engine, run: Recommendation, values: dict[Key, set[float]]
+) -> dict[tuple[Key, float], float | None]:
+    """For each key and value: the share of the run's window's attempts predicted to time out
+    under it (None where the key has too little evidence). `unknown` is read off the state
+    whose numbers it takes."""
+    _, end, groups = load_attempt_groups(
+        engine,
+        run.env,
+        since=run.window.start.isoformat(),
+        until=run.window.end.isoformat(),
+    )
+    by_key = {(g.phase, g.operation, g.vpc_state): g for g in groups}
+    derived = {(t.phase, t.operation, t.vpc_state): t.derived_from for t in run.timeouts}
+    rates: dict[tuple[Key, float], float | None] = {}
+    for key, seconds in values.items():
+        source = derived.get(key)
+        group = by_key.get((key[0], key[1], source) if source else key)
+        estimate = (
+            estimate_durations(
+                group.duration_s,
+                group.observed,
+                attempt_weights(group.started_s, end, run.policy.half_life_days),
+                min_attempts=run.policy.min_attempts,
+            )
+            if group is not None
+            else None
+        )
+        for value in seconds:
+            rates[(key, value)] = estimate.survival_at(value) if estimate else None
+    return rates

@@ -1,0 +1,130 @@
+"""One `recommend` run as the CLI and notebooks make it: what it overrides of the env's standing
+window and policy, what it carries over from, and whether it is saved (and so can ship)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analyzer.engine import Engine
+from analyzer.errors import AnalyzerError
+from analyzer.lake.store import Store
+from analyzer.recommend.history import (
+    append_recommendation,
+    load_history,
+    previous_values,
+    writable_history,
+)
+from analyzer.recommend.model import Policy, Recommendation, make_policy
+from analyzer.recommend.timeouts import DEFAULT_SINCE, recommend
+from analyzer.timewindow import parse_span
+
+# Command-line names of policy settings whose Policy field is named otherwise.
+_POLICY_FIELDS = {"max_false_trips": "max_false_trips_per_week"}
+
+
+def policy_of(half_life: str | None, settings: dict[str, Any]) -> Policy:
+    """The policy from the command line's settings (None: the default). --target-rate, or
+    --target-quantile/--margin, not both; either of the latter alone switches to the quantile
+    rule."""
+    half_life_days = parse_span(half_life).total_seconds() / 86400 if half_life else None
+    named = {_POLICY_FIELDS.get(k, k): v for k, v in settings.items()}
+    policy = make_policy(half_life_days=half_life_days, **named)
+    quantile_rule = (
+        settings.get("target_quantile") is not None or settings.get("margin") is not None
+    )
+    if quantile_rule and settings.get("target_rate") is not None:
+        raise AnalyzerError(
+            "--target-rate and --target-quantile/--margin are two policies: give one",
+            exit_code=2,
+        )
+    return policy.model_copy(update={"target_rate": None}) if quantile_rule else policy
+
+
+def _same_window_start(a: str, b: str) -> bool:
+    try:
+        return parse_span(a) == parse_span(b)
+    except AnalyzerError:  # an instant, not a span
+        return a.strip() == b.strip()
+
+
+def overrides_of(
+    *,
+    since: str,
+    until: str | None,
+    half_life: str | None,
+    policy: dict[str, Any],
+    standing: dict[str, Any] | None = None,
+) -> dict[str, str]:
+    """The settings of a run that differ from the env's standing ones: `standing` holds what
+    a run with no option given would use (the project file's per-env values; else the
+    defaults)."""
+    base = standing or {}
+    found: dict[str, str] = {}
+    if not _same_window_start(since, base.get("since") or DEFAULT_SINCE):
+        found["since"] = since
+    if (until or None) != (base.get("until") or None):
+        found["until"] = str(until)
+    chosen = policy_of(half_life, policy).model_dump()
+    usual = policy_of(
+        base.get("half_life"), {k: base.get(k) for k in policy if base.get(k) is not None}
+    ).model_dump()
+    for name, value in chosen.items():
+        if value != usual[name]:
+            found[name] = half_life if name == "half_life_days" and half_life else f"{value:g}"
+    return found
+
+
+def run_recommendation(
+    *,
+    engine: Engine,
+    store: Store,
+    env: str,
+    since: str = DEFAULT_SINCE,
+    until: str | None = None,
+    half_life: str | None = None,
+    previous_file: str | None = None,
+    save: bool | None = None,
+    policy: dict[str, Any] | None = None,
+    standing: dict[str, Any] | None = None,
+) -> tuple[Recommendation, bool]:
+    """Recommend, carrying over from `previous_file` (a deployed config) or else the latest
+    saved run; save the run when `save`, or (None) when it overrides nothing. Returns the run
+    and whether it was saved."""
+    chosen = policy_of(half_life, policy or {})
+    overrides = overrides_of(
+        since=since, until=until, half_life=half_life, policy=policy or {}, standing=standing
+    )
+    if previous_file:
+        from pathlib import Path
+
+        from analyzer.deploy.diff import timeout_values
+        from analyzer.deploy.model import check_config_file
+
+        deployed = check_config_file(Path(previous_file))
+        if deployed.env.lower() != env.lower():
+            raise AnalyzerError(
+                f"{previous_file}: a config for env {deployed.env!r}, not {env!r}; give the "
+                f"config deployed for {env}"
+            )
+        previous = timeout_values(deployed)
+        previous_from: str | None = f"file {previous_file}"
+    else:
+        runs = load_history(store, env)
+        previous = previous_values(runs[-1]) if runs else {}
+        previous_from = f"run {runs[-1].run_id}" if runs else None
+    saved = (not overrides) if save is None else save
+    if saved:
+        writable_history(store, env)  # before the work, not after it
+    rec = recommend(
+        engine=engine,
+        env=env,
+        since=since,
+        until=until,
+        policy=chosen,
+        previous=previous,
+        previous_from=previous_from,
+        overrides=overrides,
+    )
+    if saved:
+        append_recommendation(store, rec)
+    return rec, saved

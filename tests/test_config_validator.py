@@ -1,0 +1,179 @@
+"""One validator: the pydantic model (and the JSON Schema made from it) and the runtime's stdlib
+checker accept exactly the same documents, and what both accept means the same timeouts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analyzer.deploy.model import SCHEMA_PATH, TimeoutConfig
+from analyzer.runtime import schema as limits
+from analyzer.runtime.schema import ConfigError, parse_config
+
+ABSENT = object()
+_text_cases = ["", "x" * 65, 3, None, True]
+FIELDS: dict[str, list[Any]] = {
+    "phase": [1, 3, 20, 21, 0, -1, 99, 3.0, True, "3", None],
+    "operation": [*limits.OPERATIONS, "initialisation", "INITIALIZATION", *_text_cases],
+    "vpc_state": [*limits.VPC_STATES, "presure", "PRESSURE", *_text_cases],
+    "timeout_s": [
+        0.5,
+        80,
+        240,
+        240.0001,
+        0,
+        -1,
+        1000,
+        float("nan"),
+        float("inf"),
+        True,
+        "75",
+        None,
+        10**400,
+    ],
+    "source": [ABSENT, *limits.VALUE_SOURCES, "guess", None],
+    "derived_from": [ABSENT, "critical", "x", None],
+}
+BREAKER: dict[str, list[Any]] = {
+    "failure_threshold": [1, 2, 1000, 1001, 0, 2.0, True, None],
+    "recovery_timeout_s": [0.1, 30, 3600, 3601, 0, 5000, float("nan"), "30"],
+    "half_open_max_calls": [1, 1000, 1001, 0, 1.5, ABSENT],
+}
+SECTIONS: dict[str, list[Any]] = {
+    "pool": [
+        ABSENT,
+        {"pool_size": 10},
+        {"pool_size": -1},
+        {"pool_size": True},
+        {"bogus": 1},
+        None,
+        [],
+        {"pool_timeout": 3601},
+    ],
+    "vpc": [
+        ABSENT,
+        {"monitoring_enabled": True},
+        {"monitoring_enabled": 1},
+        {"capacity_pressure_threshold": 0.7},
+        {"scaling_buffer_timeout": float("inf")},
+    ],
+    "provenance": [
+        ABSENT,
+        {"run_id": "abc"},
+        {"run_id": ""},
+        {"attempts": {"3/x/y": 3}},
+        {"attempts": {"k": -1}},
+        {"attempts": {"k": 2.0}},
+        {"overrides": {"since": "14d"}},
+        {"overrides": {"since": 14}},
+        {"generated_at": 5},
+        {"surprise": 1},
+        {"window_end": "x" * 65},
+        None,
+    ],
+    "schema_version": [2, 1, True, 2.0, "2", None, ABSENT],
+    "env": ["staging", "", "x" * 65, 5, ABSENT],
+    "surprise": [ABSENT, 1],
+}
+
+
+VALID_ENTRY = {"phase": 3, "operation": "initialization", "vpc_state": "pressure", "timeout_s": 80}
+VALID = {
+    "schema_version": 2,
+    "env": "staging",
+    "timeouts": [VALID_ENTRY],
+    "breaker": {"failure_threshold": 2, "recovery_timeout_s": 600, "half_open_max_calls": 1},
+}
+# Every single change the pools allow: (path, value); ABSENT removes the key.
+CHANGES = (
+    [(("timeouts", i, k), v) for i in (0, 1) for k, vs in FIELDS.items() for v in vs]
+    + [(("breaker", k), v) for k, vs in BREAKER.items() for v in vs]
+    + [((k,), v) for k, vs in SECTIONS.items() for v in vs]
+    + [(("timeouts",), v) for v in ([], None, {}, "x")]
+)
+
+
+def _changed(second: bool, changes: list[tuple[tuple[Any, ...], Any]]) -> dict[str, Any]:
+    document = json.loads(json.dumps(VALID))
+    if second:
+        document["timeouts"].append({**VALID_ENTRY, "vpc_state": "critical"})
+    for path, value in changes:
+        *parents, last = path
+        target: Any = document
+        for step in parents:
+            inside = (
+                isinstance(target, list) and isinstance(step, int) and step < len(target)
+            ) or (isinstance(target, dict) and step in target)
+            if not inside:
+                target = None
+                break
+            target = target[step]
+        if isinstance(target, dict):
+            target.pop(last, None) if value is ABSENT else target.__setitem__(last, value)
+        elif isinstance(target, list) and last < len(target):
+            target[last] = value
+    return document
+
+
+documents = st.builds(
+    _changed, st.booleans(), st.lists(st.sampled_from(CHANGES), min_size=0, max_size=3)
+)
+
+
+def _runtime(document: Any) -> tuple[bool, Any]:
+    try:
+        config = parse_config(document)
+    except ConfigError as exc:
+        assert len(str(exc)) < 400
+        return False, None
+    return True, (config.timeouts, vars_of(config.breaker))
+
+
+def vars_of(breaker: Any) -> tuple[Any, ...]:
+    return (breaker.failure_threshold, breaker.recovery_timeout_s, breaker.half_open_max_calls)
+
+
+def _model(document: Any) -> tuple[bool, Any]:
+    try:
+        config = TimeoutConfig.model_validate(document)
+    except ValueError:
+        return False, None
+    timeouts = {(t.phase, t.operation, t.vpc_state): t.timeout_s for t in config.timeouts}
+    return True, (timeouts, vars_of(config.breaker))
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=documents)
+def test_the_model_and_the_runtime_accept_the_same_documents(document: dict[str, Any]) -> None:
+    runtime_ok, runtime_reading = _runtime(document)
+    model_ok, model_reading = _model(document)
+    assert runtime_ok == model_ok, document
+    assert runtime_reading == model_reading
+
+
+def test_the_generator_reaches_both_outcomes() -> None:
+    """The property above is not vacuous: valid documents exist among the generated ones."""
+    seen: set[bool] = set()
+
+    @settings(max_examples=400, deadline=None, database=None)
+    @given(document=documents)
+    def collect(document: dict[str, Any]) -> None:
+        seen.add(_runtime(document)[0])
+
+    collect()
+    assert seen == {True, False}
+
+
+def test_the_published_schema_carries_the_runtimes_names_and_bounds() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    entry = schema["$defs"]["ConfigTimeout"]["properties"]
+    assert tuple(entry["vpc_state"]["enum"]) == limits.VPC_STATES
+    assert tuple(entry["operation"]["enum"]) == limits.OPERATIONS
+    assert entry["timeout_s"]["maximum"] == limits.MAX_TIMEOUT_S
+    assert entry["phase"]["maximum"] == limits.MAX_PHASE
+    breaker = schema["$defs"]["ConfigBreaker"]["properties"]
+    assert breaker["recovery_timeout_s"]["maximum"] == limits.MAX_RECOVERY_TIMEOUT_S
+    assert schema["properties"]["schema_version"]["const"] == limits.SCHEMA_VERSION
