@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from analyzer.engine import Engine
+from analyzer.engine import Engine, QuestionNotAnswered
 from analyzer.lake.store import check_env_name
 from analyzer.timewindow import Window, plausible_time_params
 
@@ -48,7 +48,8 @@ class Summary(BaseModel):
     startups_incomplete: int
     startup_success_rate: float | None
     phases: list[PhaseCounts]
-    configs: list[ConfigLoad] = []
+    # None: the engine cannot tell (it has no version of the question yet)
+    configs: list[ConfigLoad] | None = []
 
 
 class _Overview(BaseModel):
@@ -80,5 +81,12 @@ def summarize(*, engine: Engine, env: str) -> Summary:
         startups_incomplete=overview.startups_incomplete,
         startup_success_rate=overview.startups_completed / ended if ended else None,
         phases=[PhaseCounts.model_validate(row) for row in phases],
-        configs=[ConfigLoad.model_validate(r) for r in engine.rows("config_loads", {"env": env})],
+        configs=_config_loads(engine, env),
     )
+
+
+def _config_loads(engine: Engine, env: str) -> list[ConfigLoad] | None:
+    try:
+        return [ConfigLoad.model_validate(r) for r in engine.rows("config_loads", {"env": env})]
+    except QuestionNotAnswered:
+        return None

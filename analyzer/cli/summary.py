@@ -53,6 +53,8 @@ def format_summary(s: Summary) -> str:
     ]
     headers = ["phase", "operation", "vpc_state", "attempts", "completed", "timed_out", "errors"]
     text = head + "\n" + table(headers, rows)
+    if s.configs is None:
+        text += "\n\nconfig each revision ran with: not known from this engine"
     if s.configs:
         loads = [
             [

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from analyzer.lake.store import Store
 
 
+class QuestionNotAnswered(AnalyzerError):
+    """The engine has no version of this question (yet): the caller may go on without it."""
+
+
 class Engine(Protocol):
     """What the analysis needs of wherever the events are."""
 
@@ -95,4 +99,4 @@ def open_engine(
     )
 
 
-__all__ = ["Engine", "EngineName", "local_engine", "open_engine"]
+__all__ = ["Engine", "EngineName", "QuestionNotAnswered", "local_engine", "open_engine"]

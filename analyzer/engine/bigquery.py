@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from analyzer.engine import QuestionNotAnswered
 from analyzer.engine.bigquery_sql import (
     SHAPES,
     WINDOW_VIEWS,
@@ -85,15 +86,23 @@ class BigQueryEngine:
             "days; check --source (a table of the services' stdout), or widen --lookback"
         )
 
+    def _check_answers(self, question: str) -> None:
+        from analyzer.lake.sql import queries_dir
+
+        if not (queries_dir() / "bigquery" / f"{question}.sql").is_file():
+            raise QuestionNotAnswered(f"{self.where}: no GoogleSQL version of {question!r} yet")
+
     def rows(
         self, question: str, params: Mapping[str, object] | None = None
     ) -> list[dict[str, object]]:
+        self._check_answers(question)
         job = self._run(compose(question, shape=self.shape, padding=self.padding), params)
         return [dict(row.items()) for row in job.result()]
 
     def frame(self, question: str, params: Mapping[str, object] | None = None) -> pl.DataFrame:
         import polars as pl
 
+        self._check_answers(question)
         job = self._run(compose(question, shape=self.shape, padding=self.padding), params)
         frame = pl.from_arrow(self._arrow(job))
         assert isinstance(frame, pl.DataFrame)
