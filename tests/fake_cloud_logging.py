@@ -155,6 +155,7 @@ class FakeCloudLogging:
     drip_s: float = 2.0
     unfiltered_ids: set[str] = field(default_factory=set)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    server_errors: int = 0  # handler errors the server swallowed (clients that hung up)
     answered_entries: int = 0
     url: str = ""
 
@@ -260,7 +261,14 @@ class FakeCloudLogging:
             def log_message(self, *args: object) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client that hangs up on a fault it was sent (a cut body, an HTML page) is
+                # the point of the fault; the default prints a traceback into whatever stderr
+                # the test captures.
+                state.server_errors += 1
+
+        server = QuietServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server, f"http://127.0.0.1:{server.server_address[1]}"
 

@@ -40,6 +40,15 @@ def policy_of(half_life: str | None, settings: dict[str, Any]) -> Policy:
     return policy.model_copy(update={"target_rate": None}) if quantile_rule else policy
 
 
+def _shown(value: object) -> str:
+    """A setting as the history shows it: numbers as written, no rule as `none`."""
+    if value is None:
+        return "none"
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{value:g}"
+    return str(value)
+
+
 def _same_window_start(a: str, b: str) -> bool:
     try:
         return parse_span(a) == parse_span(b)
@@ -70,7 +79,7 @@ def overrides_of(
     ).model_dump()
     for name, value in chosen.items():
         if value != usual[name]:
-            found[name] = half_life if name == "half_life_days" and half_life else f"{value:g}"
+            found[name] = half_life if name == "half_life_days" and half_life else _shown(value)
     return found
 
 
