@@ -23,7 +23,10 @@ if TYPE_CHECKING:  # imported where used: `analyze import` starts without pydant
 
 
 ENV_HELP = "Deployment environment, e.g. staging or production."
-STORE_HELP = "Lake folder. Default: $ANALYZER_STORE, else the project file's, else ./data/lake."
+STORE_HELP = (
+    "Lake folder, or gs://BUCKET/PREFIX. "
+    "Default: $ANALYZER_STORE, else the project file's, else ./data/lake."
+)
 # Exit codes: 0 done; 1 a problem with the input, the store or the environment (one red line);
 # 2 a usage error (click's); 3 no data for what was asked; 70 an internal error (EX_SOFTWARE).
 EXIT_INTERNAL_ERROR = 70
@@ -116,7 +119,10 @@ class AnalyzerGroup(click.Group):
         if os.environ.get("NO_COLOR"):  # https://no-color.org: any non-empty value
             ctx.color = False
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                _close_bucket_lakes()
         except AnalyzerError as exc:
             if ctx.meta.get("debug"):
                 raise
@@ -133,6 +139,14 @@ class AnalyzerGroup(click.Group):
                 err=True,
             )
             sys.exit(EXIT_INTERNAL_ERROR)
+
+
+def _close_bucket_lakes() -> None:
+    """A gs:// store's last files pushed and its working copy removed (its module is loaded
+    only when such a store was opened)."""
+    gcs = sys.modules.get("analyzer.lake.gcs")
+    if gcs is not None:
+        gcs.close_bucket_lakes()
 
 
 @click.group(cls=AnalyzerGroup)

@@ -54,13 +54,8 @@ def _take(fd: int, root: Path, timeout_s: float | None) -> None:
                 "(--lock-timeout)"
             )
         if not told:
-            limit = (
-                f"at most {timeout_s:g} s"
-                if timeout_s is not None
-                else "until it is free (--lock-timeout S to give up)"
-            )
             print(
-                f"waiting for the lock of store {root}, held by {holder}: {limit}",
+                f"waiting for the lock of store {root}, held by {holder}: {wait_limit(timeout_s)}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -68,11 +63,23 @@ def _take(fd: int, root: Path, timeout_s: float | None) -> None:
         time.sleep(POLL_S)
 
 
-def _write_holder(fd: int) -> None:
+def wait_limit(timeout_s: float | None) -> str:
+    """How long a waiting writer will wait, as its message says it."""
+    if timeout_s is None:
+        return "until it is free (--lock-timeout S to give up)"
+    return f"at most {timeout_s:g} s"
+
+
+def this_command() -> str:
+    """The running command line, as a lock's holder names itself."""
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "?"
+    return command[:300]
+
+
+def _write_holder(fd: int) -> None:
     holder = {
         "pid": os.getpid(),
-        "command": command[:300],
+        "command": this_command(),
         "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     os.ftruncate(fd, 0)

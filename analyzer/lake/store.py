@@ -8,13 +8,17 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analyzer.errors import AnalyzerError
 from analyzer.lake.lock import exclusive_lock
+
+if TYPE_CHECKING:
+    from analyzer.lake.gcs import BucketLake
 
 DEFAULT_STORE = Path("data") / "lake"
 STORE_ENV_VAR = "ANALYZER_STORE"
@@ -39,17 +43,25 @@ def check_env_name(env: str) -> str:
 @dataclass(frozen=True)
 class Store:
     """A lake folder: `events/` (the event log), `quarantine/`, `recommendations/`.
-    `lock_timeout_s`: how long a writer waits for another's lock (None: as long as it takes)."""
+    `lock_timeout_s`: how long a writer waits for another's lock (None: as long as it takes).
+    `bucket`: for a lake in GCS, the bucket that `root` (a working copy) is kept in step with."""
 
     root: Path
     lock_timeout_s: float | None = None
+    bucket: BucketLake | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def resolve(
         cls, store: str | Path | None = None, *, lock_timeout_s: float | None = None
     ) -> Store:
-        """`--store`, else `$ANALYZER_STORE`, else `./data/lake`."""
+        """`--store`, else `$ANALYZER_STORE`, else `./data/lake`; a `gs://BUCKET/PREFIX`
+        store is worked on in a local copy (see `lake.gcs`)."""
         chosen = store or os.environ.get(STORE_ENV_VAR) or DEFAULT_STORE
+        if str(chosen).startswith("gs://"):
+            from analyzer.lake.gcs import open_bucket_lake
+
+            lake = open_bucket_lake(str(chosen))
+            return cls(lake.working_copy, lock_timeout_s=lock_timeout_s, bucket=lake)
         return cls(Path(chosen).expanduser(), lock_timeout_s=lock_timeout_s)
 
     @property
@@ -84,8 +96,11 @@ class Store:
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
         """One writer at a time (see `lake.lock`); leftovers of a writer that died are cleared
-        on entry."""
-        with exclusive_lock(self.root, timeout_s=self.lock_timeout_s):
+        on entry. A lake in GCS is locked in the bucket too, and pushed when the block ends."""
+        with (
+            self.bucket.writer(self.lock_timeout_s) if self.bucket else nullcontext(),
+            exclusive_lock(self.root, timeout_s=self.lock_timeout_s),
+        ):
             try:
                 shutil.rmtree(self.tmp_dir, ignore_errors=True)
                 self.tmp_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,378 @@
+"""A lake in a GCS bucket: a local working copy kept in step with `gs://bucket/prefix`.
+
+Every command runs on a working copy of its own (a folder of hard links into a cache of
+downloaded objects), so the store's local guarantees hold on it unchanged. Around that:
+
+- reading: the objects under the prefix are listed and the ones the cache lacks are
+  downloaded (segments never change, so a cached object is keyed by name and generation);
+- writing: the writer first creates `PREFIX/.lock` in the bucket, a create-only upload that
+  only one writer can win; then it syncs again, runs under the local lock, and pushes:
+  new objects created only where none exists, segments before the records that name them,
+  changed records replaced only if the generation it read is still there (so a lost update
+  is impossible), removed objects deleted last; then it deletes the lock object.
+
+A stale lock object is never broken silently: one whose holder ran on this host and is no
+longer running is removed with a message; any other is named with the command to remove it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import filecmp
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from analyzer.errors import AnalyzerError
+from analyzer.lake.lock import this_command, wait_limit
+
+GS_SCHEME = "gs://"
+LOCK_KEY = ".lock"
+EMULATOR_ENV_VAR = "STORAGE_EMULATOR_HOST"  # the client library's own: tests and emulators
+POLL_S = 0.25
+SYNC_ATTEMPTS = 3
+# Pushed last among the replaced records: while it is stale, reads deduplicate (safe).
+SEALS_KEY = "sealed-segments.txt"
+
+_open_lakes: list[BucketLake] = []
+
+
+def is_bucket_url(store: str | Path) -> bool:
+    return str(store).startswith(GS_SCHEME)
+
+
+def cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "analyzer" / "gcs"
+
+
+def open_bucket_lake(url: str) -> BucketLake:
+    """The lake at `url`, its working copy in step with the bucket as of now."""
+    bucket, _, prefix = url.removeprefix(GS_SCHEME).partition("/")
+    prefix = prefix.strip("/")
+    if not bucket:
+        raise AnalyzerError(f"invalid store {url!r}: use gs://BUCKET/PREFIX")
+    lake = BucketLake(bucket, prefix)
+    lake.sync_down()
+    _open_lakes.append(lake)
+    return lake
+
+
+def close_bucket_lakes() -> None:
+    """At the end of a command: files written outside the lock (history) uploaded, create
+    only; working copies removed."""
+    while _open_lakes:
+        _open_lakes.pop().close()
+
+
+class BucketLake:
+    def __init__(self, bucket: str, prefix: str) -> None:
+        self.bucket_name, self.prefix = bucket, prefix
+        self.url = f"{GS_SCHEME}{bucket}/{prefix}".rstrip("/")
+        self.cache = cache_home() / bucket / (prefix or "_")
+        self.objects = self.cache / "objects"
+        self.working_copy = self.cache / "work" / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.listed: dict[str, int] = {}  # key (store-relative) -> generation, as last synced
+        self._bucket = _client().bucket(bucket)
+        atexit.register(shutil.rmtree, self.working_copy, ignore_errors=True)
+
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def sync_down(self) -> None:
+        """Make the working copy what the bucket holds (files this process wrote and has
+        not pushed yet are kept)."""
+        for attempt in range(SYNC_ATTEMPTS):
+            listing = self._list()
+            try:
+                for key, generation in listing.items():
+                    if self.listed.get(key) != generation or not (self.working_copy / key).exists():
+                        self._place(key, generation)
+            except _Changed:
+                if attempt == SYNC_ATTEMPTS - 1:
+                    raise AnalyzerError(
+                        f"store {self.url} kept changing while it was read; try again"
+                    ) from None
+                continue
+            for key in set(self.listed) - set(listing):
+                (self.working_copy / key).unlink(missing_ok=True)
+            self.listed = listing
+            return
+
+    def _list(self) -> dict[str, int]:
+        start = f"{self.prefix}/" if self.prefix else ""
+        with _bucket_errors(self.url):
+            blobs = list(self._bucket.client.list_blobs(self.bucket_name, prefix=start))
+        found = {}
+        for blob in blobs:
+            key = blob.name[len(start) :]
+            if key and not key.endswith("/") and not _hidden(key):
+                found[key] = int(blob.generation)
+        return found
+
+    def _place(self, key: str, generation: int) -> None:
+        cached = self.objects / f"{key}@{generation}"
+        if not cached.exists():
+            from google.api_core import exceptions
+
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_name(f".{cached.name}.{uuid.uuid4().hex}")
+            try:
+                with _bucket_errors(self.url):
+                    self._bucket.blob(self._name(key)).download_to_filename(
+                        str(partial), if_generation_match=generation
+                    )
+            except (exceptions.NotFound, exceptions.PreconditionFailed):
+                partial.unlink(missing_ok=True)
+                raise _Changed from None
+            partial.chmod(0o444)  # shared by working copies: never written in place
+            os.replace(partial, cached)
+        target = self.working_copy / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        if key.endswith(".parquet"):  # moved or removed, never written: a link will do
+            try:
+                os.link(cached, target)
+                return
+            except OSError:
+                pass
+        shutil.copyfile(cached, target)  # records are appended to in place: a copy of its own
+
+    @contextmanager
+    def writer(self, timeout_s: float | None) -> Iterator[None]:
+        """The bucket's lock held, the working copy synced, for the block; then its changes
+        pushed (also when the block failed: what it stored stays stored, as locally)."""
+        lock_generation = self._take_lock(timeout_s)
+        try:
+            self.sync_down()
+            try:
+                yield
+            finally:
+                self.push()
+        finally:
+            self._release_lock(lock_generation)
+
+    def push(self, *, create_only: bool = False) -> None:
+        """The working copy's changes to the bucket, in an order that keeps it readable at
+        every step (see the module's docstring)."""
+        local = {
+            str(p.relative_to(self.working_copy)): p
+            for p in sorted(self.working_copy.rglob("*"))
+            if p.is_file() and not _hidden(str(p.relative_to(self.working_copy)))
+        }
+        new = [k for k in local if k not in self.listed]
+        new.sort(key=lambda k: not k.endswith(".parquet"))  # segments first
+        for key in new:
+            self._upload(key, local[key], if_generation_match=0)
+        if create_only:
+            return
+        changed = [
+            k
+            for k in local
+            if k in self.listed
+            and not k.endswith(".parquet")
+            and not filecmp.cmp(local[k], self.objects / f"{k}@{self.listed[k]}", shallow=False)
+        ]
+        changed.sort(key=lambda k: k == SEALS_KEY)
+        for key in changed:
+            self._upload(key, local[key], if_generation_match=self.listed[key])
+        for key in sorted(set(self.listed) - set(local)):
+            self._delete(key)
+
+    def _upload(self, key: str, path: Path, *, if_generation_match: int) -> None:
+        from google.api_core import exceptions
+
+        blob = self._bucket.blob(self._name(key))
+        try:
+            with _bucket_errors(self.url):
+                blob.upload_from_filename(str(path), if_generation_match=if_generation_match)
+        except exceptions.PreconditionFailed:
+            what = (
+                "was created meanwhile by someone else"
+                if if_generation_match == 0
+                else f"was changed by someone else since generation {if_generation_match}"
+            )
+            raise AnalyzerError(
+                f"store {self.url}: {key} {what} (a writer that did not hold the lock); "
+                "it was left as they wrote it, and the segments of this run are in the bucket "
+                "(a rerun adds what is missing)"
+            ) from None
+        cached = self.objects / f"{key}@{blob.generation}"
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        if not cached.exists():
+            shutil.copyfile(path, cached)
+            cached.chmod(0o444)
+        self.listed[key] = int(blob.generation)
+
+    def _delete(self, key: str) -> None:
+        from google.api_core import exceptions
+
+        with contextlib.suppress(exceptions.NotFound), _bucket_errors(self.url):
+            try:
+                self._bucket.blob(self._name(key)).delete(if_generation_match=self.listed[key])
+            except exceptions.PreconditionFailed:
+                raise AnalyzerError(
+                    f"store {self.url}: {key} was replaced by someone else, so it was not "
+                    "removed; run the command again"
+                ) from None
+        del self.listed[key]
+
+    def _take_lock(self, timeout_s: float | None) -> int:
+        from google.api_core import exceptions
+
+        blob = self._bucket.blob(self._name(LOCK_KEY))
+        waited_since, told = time.monotonic(), False
+        remove = f"gcloud storage rm {self.url}/{LOCK_KEY}"
+        while True:
+            try:
+                with _bucket_errors(self.url):
+                    blob.upload_from_string(_holder_text(), if_generation_match=0)
+                return int(blob.generation)
+            except exceptions.PreconditionFailed:
+                pass
+            holder, generation = self._read_holder()
+            if holder is None:
+                continue  # released meanwhile
+            if _gone_from_this_host(holder):
+                print(
+                    f"removing the stale lock of store {self.url}: {_describe(holder)} is no "
+                    "longer running on this host",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                with contextlib.suppress(exceptions.NotFound, exceptions.PreconditionFailed):
+                    blob.delete(if_generation_match=generation)
+                continue
+            if timeout_s is not None and time.monotonic() - waited_since >= timeout_s:
+                raise AnalyzerError(
+                    f"store {self.url} is locked by {_describe(holder)}; gave up after "
+                    f"{timeout_s:g} s (--lock-timeout). If that writer is gone: {remove}"
+                )
+            if not told:
+                print(
+                    f"waiting for the lock of store {self.url}, held by {_describe(holder)}: "
+                    f"{wait_limit(timeout_s)}; if that writer is gone: {remove}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                told = True
+            time.sleep(POLL_S)
+
+    def _read_holder(self) -> tuple[dict[str, Any] | None, int]:
+        from google.api_core import exceptions
+
+        try:
+            with _bucket_errors(self.url):
+                blob = self._bucket.get_blob(self._name(LOCK_KEY))
+                if blob is None:
+                    return None, 0
+                generation = int(blob.generation)
+                text = blob.download_as_bytes(if_generation_match=generation)
+        except (exceptions.NotFound, exceptions.PreconditionFailed):
+            return None, 0  # released or replaced meanwhile: look again
+        try:
+            holder = json.loads(text)
+        except ValueError:
+            holder = {}
+        return (holder if isinstance(holder, dict) else {}), generation
+
+    def _release_lock(self, generation: int) -> None:
+        from google.api_core import exceptions
+
+        try:
+            with _bucket_errors(self.url):
+                self._bucket.blob(self._name(LOCK_KEY)).delete(if_generation_match=generation)
+        except (exceptions.NotFound, exceptions.PreconditionFailed):
+            print(
+                f"warning: the lock of store {self.url} was removed by someone else "
+                "while this command held it",
+                file=sys.stderr,
+            )
+
+    def close(self) -> None:
+        try:
+            if self.working_copy.is_dir():
+                self.push(create_only=True)
+        finally:
+            shutil.rmtree(self.working_copy, ignore_errors=True)
+
+
+class _Changed(Exception):
+    """An object changed between the listing and its download."""
+
+
+def _hidden(key: str) -> bool:
+    """The lock, staging folders and temporaries: never synced."""
+    return any(part.startswith(".") for part in key.split("/"))
+
+
+def _client() -> Any:
+    from google.cloud import storage  # type: ignore[attr-defined]
+
+    if os.environ.get(EMULATOR_ENV_VAR):
+        from google.auth.credentials import AnonymousCredentials
+
+        anonymous: Any = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return storage.Client(project="emulator", credentials=anonymous)
+    import google.auth.exceptions
+
+    try:
+        return storage.Client()
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise AnalyzerError(
+            f"no Google Cloud credentials for the bucket: {exc} "
+            "(run `gcloud auth application-default login`)"
+        ) from exc
+
+
+@contextmanager
+def _bucket_errors(url: str) -> Iterator[None]:
+    """Failures of the service as one line (preconditions and absences are the caller's)."""
+    from google.api_core import exceptions
+
+    try:
+        yield
+    except (exceptions.PreconditionFailed, exceptions.NotFound):
+        raise
+    except exceptions.GoogleAPICallError as exc:
+        raise AnalyzerError(f"store {url}: {exc.message or exc}") from exc
+    except OSError as exc:  # connection refused, DNS
+        raise AnalyzerError(f"store {url}: cannot reach the bucket ({exc})") from exc
+
+
+def _holder_text() -> str:
+    return json.dumps(
+        {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": this_command(),
+            "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    )
+
+
+def _describe(holder: dict[str, Any]) -> str:
+    if not {"pid", "host", "command", "since"} <= holder.keys():
+        return "another writer (it left no details)"
+    return f"pid {holder['pid']} on {holder['host']} ({holder['command']}) since {holder['since']}"
+
+
+def _gone_from_this_host(holder: dict[str, Any]) -> bool:
+    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

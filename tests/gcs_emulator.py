@@ -1,0 +1,93 @@
+"""A local GCS stand-in for tests: gcp-storage-emulator on 127.0.0.1, with generation
+preconditions added.
+
+The emulator ignores `ifGenerationMatch`; GCS answers 412 Precondition Failed when the object's
+generation is not the one given (0: when the object exists). That rule is added here in front of
+its upload and delete handlers, so the store's create-only and compare-and-swap writes are
+checked as GCS would check them.
+"""
+
+from __future__ import annotations
+
+import socket
+from http import HTTPStatus
+from typing import Any
+
+from gcp_storage_emulator import server as emulator
+from gcp_storage_emulator.exceptions import NotFound
+from gcp_storage_emulator.handlers import objects
+
+BUCKET = "lake"
+
+
+def _precondition_failed(request: Any, storage: Any, name: str | None) -> bool:
+    wanted = request.query.get("ifGenerationMatch")
+    if not wanted or name is None:
+        return False
+    try:
+        current = int(storage.get_file_obj(request.params["bucket_name"], name)["generation"])
+    except NotFound:
+        current = 0
+    return current != int(wanted[0])
+
+
+def _upload_name(request: Any) -> str | None:
+    if "name" in request.query:
+        return str(request.query["name"][0])
+    data = request.data
+    if isinstance(data, dict):
+        meta = data.get("meta") if "meta" in data else data
+        if isinstance(meta, dict) and meta.get("name"):
+            return str(meta["name"])
+    return None
+
+
+def _refuse(response: Any) -> None:
+    response.status = HTTPStatus.PRECONDITION_FAILED
+    response.json(
+        {
+            "error": {
+                "code": 412,
+                "message": "At least one of the pre-conditions you specified did not hold.",
+                "errors": [{"reason": "conditionNotMet"}],
+            }
+        }
+    )
+
+
+def _guarded(handler: Any, name_of: Any) -> Any:
+    def guarded(request: Any, response: Any, storage: Any, *args: Any, **kwargs: Any) -> Any:
+        if _precondition_failed(request, storage, name_of(request)):
+            return _refuse(response)
+        return handler(request, response, storage, *args, **kwargs)
+
+    return guarded
+
+
+_GUARDS = {
+    objects.insert: _guarded(objects.insert, _upload_name),
+    objects.delete: _guarded(objects.delete, lambda r: r.params.get("object_id")),
+}
+
+
+def _install_guards() -> None:
+    for _, handlers in emulator.HANDLERS:
+        for method, handler in list(handlers.items()):
+            if handler in _GUARDS:
+                handlers[method] = _GUARDS[handler]
+    objects.insert = _GUARDS.get(objects.insert, objects.insert)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_emulator() -> tuple[Any, str]:
+    """A running emulator with bucket `lake`, and its address for STORAGE_EMULATOR_HOST."""
+    _install_guards()
+    port = free_port()
+    server = emulator.create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
+    server.start()
+    return server, f"http://127.0.0.1:{port}"

@@ -1,0 +1,247 @@
+"""A lake in a bucket (`--store gs://BUCKET/PREFIX`), against a GCS emulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main
+from analyzer.errors import AnalyzerError
+from analyzer.ingest import import_paths
+from analyzer.lake.gcs import close_bucket_lakes, open_bucket_lake
+from analyzer.lake.store import Store
+from tests.conftest import entry, read_view, write_ndjson
+
+
+@pytest.fixture(scope="module")
+def emulator_host() -> Iterator[str]:
+    try:
+        from tests.gcs_emulator import start_emulator
+
+        server, host = start_emulator()
+    except Exception as exc:  # any failure to start is a reason to skip
+        pytest.skip(f"the GCS emulator cannot start here: {exc}")
+    yield host
+    server.stop()
+
+
+@pytest.fixture
+def bucket(emulator_host: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """The emulator's bucket, a cache of this test's own, and the client as a user has it."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator_host)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    yield storage.Client(project="test", credentials=AnonymousCredentials()).bucket("lake")
+    close_bucket_lakes()
+
+
+def _names(bucket: Any, prefix: str) -> list[str]:
+    return sorted(b.name.removeprefix(prefix + "/") for b in bucket.list_blobs(prefix=prefix + "/"))
+
+
+def _run(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _fresh_cache(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+
+
+def test_every_command_works_on_a_bucket_from_a_fresh_cache(
+    bucket: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    export = tmp_path / "e.jsonl.gz"
+    _run("simulate", "--env", "staging", "--days", "3", "--out", str(export))
+    local = ["--env", "staging", "--store", str(tmp_path / "local")]
+    remote = ["--env", "staging", "--store", "gs://lake/every"]
+    assert _run("import", str(export), *remote) == _run("import", str(export), *local)
+    names = _names(bucket, "every")
+    assert any(n.startswith("events/env=staging/date=") for n in names)
+    assert {"segment-checksums.sha256", "sealed-segments.txt"} <= set(names)
+    assert ".lock" not in names  # released
+
+    _fresh_cache(monkeypatch, tmp_path / "cache-2")
+    assert _run("summary", *remote) == _run("summary", *local)
+
+    def counted(args: list[str]) -> list[tuple[Any, ...]]:  # the evidence each timeout rests on
+        rec = json.loads(_run("recommend", *args, "--format", "json"))
+        keys = ("phase", "operation", "vpc_state", "attempts", "completed", "censored")
+        return [(*(t[k] for k in keys), t["quantiles_s"]["p50"]) for t in rec["timeouts"]]
+
+    assert counted(remote) == counted(local)
+    assert any(n.startswith("recommendations/env=staging/rec_") for n in _names(bucket, "every"))
+
+    _fresh_cache(monkeypatch, tmp_path / "cache-3")  # history and export read what was pushed
+    assert len(json.loads(_run("history", *remote, "--format", "json"))) == 1
+    out = tmp_path / "timeouts.json"
+    _run("export", *remote, "--out", str(out))
+    assert json.loads(out.read_text())["env"] == "staging"
+    _run("import", str(export), *remote)  # adds nothing
+    _run("compact", *remote)
+    _run("verify", "--store", "gs://lake/every")  # exits 1 on a damaged segment
+    _fresh_cache(monkeypatch, tmp_path / "cache-4")
+    assert _run("summary", *remote) == _run("summary", *local)
+    lake = Store.resolve("gs://lake/every")
+    days = {p.parent for p in lake.segments("events")}
+    assert len(lake.segments("events")) == len(days)  # compacted: one segment a day
+    assert lake.all_sealed(lake.segments("events"))
+    close_bucket_lakes()
+    assert not list((tmp_path / "cache-4").rglob("work/*"))  # working copies removed
+
+
+def test_a_second_writer_waits_for_the_lock_then_gives_up_naming_the_holder(
+    bucket: Any, tmp_path: Path
+) -> None:
+    rows = write_ndjson(tmp_path / "a.jsonl", [entry({"event": "phase_started", "phase": 1})])
+    holder = open_bucket_lake("gs://lake/locked")
+    with holder.writer(timeout_s=None):
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            main,
+            [
+                "import",
+                str(rows),
+                "--env",
+                "staging",
+                "--store",
+                "gs://lake/locked",
+                "--lock-timeout",
+                "0.5",
+            ],
+        )
+        assert time.monotonic() - started >= 0.5
+        assert result.exit_code == 1
+        assert f"locked by pid {os.getpid()}" in result.output
+        assert "gcloud storage rm gs://lake/locked/.lock" in result.output
+        assert not any(n.startswith("events/") for n in _names(bucket, "locked"))
+    # Freed: a writer that waits gets it.
+    release = threading.Event()
+
+    def hold() -> None:
+        with open_bucket_lake("gs://lake/locked").writer(timeout_s=None):
+            release.wait(5)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    time.sleep(0.3)
+    threading.Timer(0.7, release.set).start()
+    result = CliRunner().invoke(
+        main, ["import", str(rows), "--env", "staging", "--store", "gs://lake/locked"]
+    )
+    thread.join()
+    assert result.exit_code == 0, result.output
+    assert "waiting for the lock of store gs://lake/locked" in result.output
+    assert any(n.startswith("events/") for n in _names(bucket, "locked"))
+
+
+def test_a_push_whose_record_changed_meanwhile_fails_and_loses_nothing(
+    bucket: Any, tmp_path: Path
+) -> None:
+    first = write_ndjson(
+        tmp_path / "a.jsonl",
+        [entry({"event": "phase_started", "phase": 1}, t=i, instance=f"a{i}") for i in range(5)],
+    )
+    second = write_ndjson(
+        tmp_path / "b.jsonl",
+        [entry({"event": "phase_started", "phase": 2}, t=i, instance=f"b{i}") for i in range(5)],
+    )
+    import_paths([first], env="staging", store=Store.resolve("gs://lake/cas"))
+    seals = bucket.blob("cas/sealed-segments.txt")
+    theirs = seals.download_as_bytes() + b"written by a writer that ignored the lock\n"
+
+    def interfere(_: object) -> None:  # while the import holds the lock, before it pushes
+        bucket.blob("cas/sealed-segments.txt").upload_from_string(theirs)
+
+    with pytest.raises(AnalyzerError, match=r"sealed-segments\.txt was changed by someone else"):
+        import_paths(
+            [second], env="staging", store=Store.resolve("gs://lake/cas"), on_progress=interfere
+        )
+    assert bucket.blob("cas/sealed-segments.txt").download_as_bytes() == theirs  # not lost
+    assert ".lock" not in _names(bucket, "cas")
+
+    import_paths([second], env="staging", store=Store.resolve("gs://lake/cas"))
+    ids = [r[0] for r in read_view(Store.resolve("gs://lake/cas"), "lake_rows", "insert_id")]
+    assert len(ids) == 10 == len(set(ids))
+
+
+CHILD = """
+import sys
+import analyzer.ingest.sources as sources
+sources.BATCH_FILES = 1
+from analyzer.cli import main
+main()
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_mid_push_then_rerun_leaves_each_event_once(
+    bucket: Any, emulator_host: str, tmp_path: Path
+) -> None:
+    exports = tmp_path / "exports"
+    for n in range(30):  # one segment per file and day: many objects to push
+        write_ndjson(
+            exports / f"part-{n:03d}.jsonl",
+            [
+                entry(
+                    {"event": "phase_started", "phase": 1 + i % 5},
+                    t=n * 86400 + i,
+                    instance=f"i{n}-{i}",
+                )
+                for i in range(50)
+            ],
+        )
+    env = {
+        **os.environ,
+        "STORAGE_EMULATOR_HOST": emulator_host,
+        "XDG_CACHE_HOME": str(tmp_path / "child-cache"),
+    }
+    command = [
+        sys.executable,
+        "-c",
+        CHILD,
+        "import",
+        str(exports),
+        "--env",
+        "staging",
+        "--store",
+        "gs://lake/crash",
+    ]
+    child = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(n.startswith("events/") for n in _names(bucket, "crash")):
+            break
+        time.sleep(0.005)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    names = _names(bucket, "crash")
+    assert ".lock" in names, "the kill came after the push: nothing was tested"
+    pushed = [n for n in names if n.startswith("events/")]
+    assert 0 < len(pushed) < 30
+
+    # Readable as it was left: whole segments, each event once.
+    ids = [r[0] for r in read_view(Store.resolve("gs://lake/crash"), "lake_rows", "insert_id")]
+    assert len(ids) == len(set(ids)) > 0
+    # The rerun removes the dead writer's lock (same host, pid gone) and finishes the job.
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=15)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "removing the stale lock of store gs://lake/crash" in rerun.stderr
+    store = Store.resolve("gs://lake/crash")
+    ids = [r[0] for r in read_view(store, "lake_rows", "insert_id")]
+    assert len(ids) == 30 * 50 == len(set(ids))
+    assert ".lock" not in _names(bucket, "crash")
