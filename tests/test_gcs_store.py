@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,11 @@ def test_every_command_works_on_a_bucket_from_a_fresh_cache(
     out = tmp_path / "timeouts.json"
     _run("export", *remote, "--out", str(out))
     assert json.loads(out.read_text())["env"] == "staging"
+    assert json.loads(_run("backtest", *remote, "--format", "json")) == json.loads(
+        _run("backtest", *local, "--format", "json")
+    )
+    _run("report", *remote, "--out", str(tmp_path / "report.html"))
+    assert (tmp_path / "report.html").stat().st_size > 0
     _run("import", str(export), *remote)  # adds nothing
     _run("compact", *remote)
     _run("verify", "--store", "gs://lake/every")  # exits 1 on a damaged segment
@@ -102,6 +108,32 @@ def test_every_command_works_on_a_bucket_from_a_fresh_cache(
     assert lake.all_sealed(lake.segments("events"))
     close_bucket_lakes()
     assert not list((tmp_path / "cache-4").rglob("work/*"))  # working copies removed
+
+
+def test_compact_of_an_empty_prefix_names_the_bucket_and_leaves_nothing(bucket: Any) -> None:
+    result = CliRunner().invoke(main, ["compact", "--env", "staging", "--store", "gs://lake/no"])
+    assert result.exit_code == 3
+    assert "no store at gs://lake/no" in result.output
+    assert _names(bucket, "no") == []
+
+
+def test_collect_into_a_bucket_resumes_from_the_checkpoint_it_pushed(
+    bucket: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from analyzer.ingest.collect import collect
+    from tests.fake_cloud_logging import running
+    from tests.test_collect import ENTRIES, TELEMETRY_IDS, request
+
+    with running(ENTRIES) as cloud:
+        first = collect(request(cloud), store=Store.resolve("gs://lake/collect"))
+        assert first.stored.stored == len(TELEMETRY_IDS)
+        assert any(n.startswith("checkpoints/") for n in _names(bucket, "collect"))
+        _fresh_cache(monkeypatch, tmp_path / "cache-2")
+        again = collect(request(cloud, since=None), store=Store.resolve("gs://lake/collect"))
+    assert again.stored.stored == 0
+    assert again.since == datetime(2026, 10, 26, 23, 55, tzinfo=UTC)  # from the bucket's checkpoint
+    ids = [r[0] for r in read_view(Store.resolve("gs://lake/collect"), "lake_rows", "insert_id")]
+    assert len(ids) == len(TELEMETRY_IDS) == len(set(ids))
 
 
 def test_a_second_writer_waits_for_the_lock_then_gives_up_naming_the_holder(

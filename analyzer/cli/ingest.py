@@ -274,4 +274,4 @@ def verify(store: str | None, fix: bool, lock_timeout_s: float | None) -> None:
         click.echo(f"  damaged {lake.segment_key(damage.segment)}: {damage.reason}", err=True)
     click.echo(result.summary_line())
     if result.damaged and not fix:
-        raise AnalyzerError(f"{len(result.damaged)} damaged segment(s) in store {lake.root}")
+        raise AnalyzerError(f"{len(result.damaged)} damaged segment(s) in store {lake.location}")

@@ -35,7 +35,7 @@ class LocalEngine:
 
     @property
     def where(self) -> str:
-        return f"store {self.store.root}"
+        return f"store {self.store.location}"
 
     def no_data_error(self, env: str) -> NoDataError:
         return NoDataError(

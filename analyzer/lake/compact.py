@@ -59,7 +59,7 @@ def compact(*, store: Store, env: str, min_segments: int = 2) -> CompactResult:
     """Rewrite every day of `env` that has at least `min_segments` sound segments as one."""
     check_env_name(env)
     if not store.root.is_dir():  # a mistyped --store must not leave an empty store behind
-        raise NoDataError(f"no store at {store.root}: nothing to compact")
+        raise NoDataError(f"no store at {store.location}: nothing to compact")
     result = CompactResult()
     with store.writer_lock():
         recorded = store.checksums()

@@ -65,6 +65,11 @@ class Store:
         return cls(Path(chosen).expanduser(), lock_timeout_s=lock_timeout_s)
 
     @property
+    def location(self) -> str:
+        """Where the store is, as messages name it: its folder, or its gs:// URL."""
+        return self.bucket.url if self.bucket else str(self.root)
+
+    @property
     def events_dir(self) -> Path:
         return self.root / "events"
 

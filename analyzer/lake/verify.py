@@ -160,8 +160,8 @@ def damage_error(store: Store, damaged: Sequence[Damage]) -> AnalyzerError:
     first = damaged[0]
     more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
     return AnalyzerError(
-        f"segment {store.segment_key(first.segment)} of store {store.root} is damaged: "
-        f"{first.reason}{more}; run `analyze verify --store {store.root}` to list them and "
+        f"segment {store.segment_key(first.segment)} of store {store.location} is damaged: "
+        f"{first.reason}{more}; run `analyze verify --store {store.location}` to list them and "
         "`analyze verify --fix` to move them aside"
     )
 
