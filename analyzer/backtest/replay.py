@@ -97,7 +97,10 @@ def backtest(
     """Replay under `timeouts` (a missing entry: the `unknown` state's, else the timeout that
     was in force) and set it beside what happened."""
     start, end = resolve_window(engine, env, since=since, until=until)
-    frame = engine.frame("backtest_attempts", {"env": env, "start": start, "end": end})
+    # One fixed row order whatever order the engine returns (it moves the last bits of sums).
+    frame = engine.frame("backtest_attempts", {"env": env, "start": start, "end": end}).sort(
+        ["started_s", "startup_id", "phase", "operation"], nulls_last=True, maintain_order=True
+    )
     if frame.is_empty():
         raise no_attempts_error(engine, env, start, end)
     min_attempts = Policy().min_attempts
@@ -107,7 +110,9 @@ def backtest(
             (part["outcome"] == "completed").to_numpy(),
             min_attempts=min_attempts,
         )
-        for (p_, op, state), part in frame.group_by(["phase", "operation", "vpc_state"])
+        for (p_, op, state), part in frame.group_by(
+            ["phase", "operation", "vpc_state"], maintain_order=True
+        )
     }
 
     def chosen(key: tuple[int, str, str], in_force: Floats) -> Floats:
@@ -119,14 +124,18 @@ def backtest(
         )
 
     parts = []
-    for (p_, op, state), part in frame.group_by(["phase", "operation", "vpc_state"]):
+    for (p_, op, state), part in frame.group_by(
+        ["phase", "operation", "vpc_state"], maintain_order=True
+    ):
         key = (int(str(p_)), str(op), str(state))
         new = chosen(key, part["timeout_s"].fill_null(np.nan).to_numpy())
         chance = success_probability(
             part["outcome"].to_numpy(), part["duration_s"].to_numpy(), new, estimates[key]
         )
         parts.append(part.with_columns(pl.Series("timeout_new", new), pl.Series("p", chance)))
-    replay = pl.concat(parts).sort("started_s")
+    replay = pl.concat(parts).sort(
+        ["started_s", "startup_id", "phase", "operation"], maintain_order=True
+    )
     startups = replay.group_by("startup_id").agg(
         (pl.col("outcome") == "completed").all().alias("startup_done"),
         pl.col("p").product().alias("startup_p"),
@@ -218,7 +227,7 @@ def _sweep_point(
 ) -> SweepPoint:
     by_state: dict[str, float] = {}
     total, count = 0.0, 0
-    for (op, state), part in focus.group_by(["operation", "vpc_state"]):
+    for (op, state), part in focus.group_by(["operation", "vpc_state"], maintain_order=True):
         key = (int(part["phase"][0]), str(op), str(state))
         p = success_probability(
             part["outcome"].to_numpy(),
