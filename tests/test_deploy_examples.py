@@ -104,6 +104,25 @@ def test_actionlint_passes_the_workflow_and_fails_a_broken_copy(tmp_path: Path) 
     assert "runs-on" in bad.stdout + bad.stderr
 
 
+SCRIPTS = [SCRIPT, ROOT / "deploy" / "cloud-run-job" / "deploy.sh"]
+
+
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None, reason="no shellcheck (.ci/run installs it)"
+)
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.parent.name)
+def test_shellcheck_passes_the_scripts_and_fails_a_broken_copy(
+    script: Path, tmp_path: Path
+) -> None:
+    good = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True)
+    assert good.returncode == 0, good.stdout
+    broken = tmp_path / script.name
+    # An unquoted expansion, the classic shell bug shellcheck exists for.
+    broken.write_text(script.read_text() + 'cp $1 "$HOME"\n')
+    bad = subprocess.run(["shellcheck", str(broken)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "SC2086" in bad.stdout
+
+
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
     subprocess.run(cmd, cwd=cwd, env=env, check=True, capture_output=True, text=True)
 
