@@ -83,7 +83,7 @@ def test_the_workflow_has_every_piece_and_a_broken_copy_is_caught(tmp_path: Path
     broken = tmp_path / "weekly-timeouts.yml"
     broken.write_text(
         WORKFLOW.read_text()
-        .replace("google-github-actions/auth@v2", "google-github-actions/auth@main")
+        .replace("google-github-actions/auth@v3", "google-github-actions/auth@main")
         .replace("workflow_dispatch:", "workflow_dispatched:")
     )
     problems = check_workflow(broken)
