@@ -1,7 +1,8 @@
 """The BigQuery engine against a BigQuery emulator on 127.0.0.1, through the official client:
 the same entries, loaded in both table shapes (a Log Router sink table, partitioned or
 date-sharded, and Log Analytics' `_AllLogs`) and in both telemetry forms, give the local lake's
-per-attempt numbers and its `recommend` and `summary` JSON.
+per-attempt numbers and its `recommend` and `summary` JSON; and a fleet of services whose newest
+revision got slower gives the lake's `regressions` and `blame` JSON.
 
 The emulator runs DuckDB under a GoogleSQL translator, so this proves the wiring and the
 numbers; that the SQL is GoogleSQL is tests/test_bigquery_sql.py's job."""
@@ -39,6 +40,8 @@ class Loaded:
     endpoint: str
     lakes: dict[str, Store]  # form -> local lake of the same entries
     sources: dict[tuple[str, str], str]  # (shape, form) -> PROJECT.DATASET.TABLE
+    fleet_lake: Store  # a fleet with a slower newest revision, and its sink table
+    fleet_source: str
 
 
 def _entries(form: str) -> list[dict[str, Any]]:
@@ -108,7 +111,40 @@ def _load(folder: Path, endpoint: str) -> Loaded:
             log_analytics_schema(),
             [log_analytics_row(e) for e in entries],
         )
-    return Loaded(endpoint=endpoint, lakes=lakes, sources=sources)
+    fleet_lake, fleet_source = _load_fleet(client, folder)
+    return Loaded(
+        endpoint=endpoint,
+        lakes=lakes,
+        sources=sources,
+        fleet_lake=fleet_lake,
+        fleet_source=fleet_source,
+    )
+
+
+def _load_fleet(client: Any, folder: Path) -> tuple[Store, str]:
+    """A week of backend and auth, a deploy every 3.5 days, backend's newest revision 1.3x
+    slower in phase 3 (as tests/test_fleet.py makes one): in a lake and a partitioned sink."""
+    export = folder / "fleet" / "fleet.jsonl"
+    runner = CliRunner()
+    made = runner.invoke(
+        main,
+        [
+            "simulate", "--env", "staging", "--days", "7", "--out", str(export),
+            "--services", "backend,auth", "--startups-per-hour", "1.6667",
+            "--deploy-every", "3.5", "--regression", "backend:1.3", "--seed", "6",
+        ],
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    lake = Store(folder / "lake-fleet")
+    imported = runner.invoke(
+        main, ["import", str(export), "--env", "staging", "--store", str(lake.root)]
+    )
+    assert imported.exit_code == 0, imported.output
+    entries = [json.loads(line) for line in export.read_text().splitlines()]
+    client.create_dataset("fleet")
+    table = f"{PROJECT}.fleet.run_googleapis_com_stdout"
+    _insert(client, table, sink_schema(), [sink_row(e) for e in entries])
+    return lake, table
 
 
 CASES = [(shape, form) for shape in ("sink", "log-analytics") for form in FORMS]
@@ -182,6 +218,54 @@ def test_recommend_json_equals_the_lakes(
         # which config each revision ran with: a question with no GoogleSQL version yet
         assert ours.pop("configs") is None and lakes.pop("configs") == []
         assert ours == lakes
+
+
+def _remote(loaded: Loaded, source: str, env: str) -> list[str]:
+    return [
+        *("--engine", "bigquery", "--source", source, "--bq-endpoint", loaded.endpoint),
+        *("--anonymous", "--lookback", LOOKBACK, "--env", env),
+    ]
+
+
+def test_regressions_and_blame_json_equal_the_lakes(loaded: Loaded) -> None:
+    """Over the fleet's sink table, and `blame` over each `_AllLogs` too; recommend's note of
+    what the newest revisions changed comes from BigQuery as well."""
+    remote = _remote(loaded, loaded.fleet_source, "staging")
+    local = ["--env", "staging", "--store", str(loaded.fleet_lake.root)]
+    window = ["--since", "7d", "--format", "json"]
+    found = _json(["regressions", *remote, *window])
+    assert found == _json(["regressions", *local, *window])
+    flagged = {(c["service"], c["phase"]) for c in found["comparisons"] if c["flagged"]}
+    assert ("netra-backend-staging", 3) in flagged
+    blamed = _json(["blame", *remote, *window, "--top", "5"])
+    assert blamed == _json(["blame", *local, *window, "--top", "5"])
+    assert len(blamed["slowest"]) == 5
+    # the engine settings from the project file, for the env
+    project = loaded.fleet_lake.root.parent / "analyzer.toml"
+    project.write_text(
+        f'[env.staging]\nengine = "bigquery"\nsource = "{loaded.fleet_source}"\n'
+        'max-bytes-billed = "1GiB"\n'
+    )
+    from_file = CliRunner(env={"ANALYZER_BQ_SOURCE": None}).invoke(
+        main,
+        [
+            *("--project-file", str(project), "blame", "--env", "staging", *window),
+            *("--top", "5", "--bq-endpoint", loaded.endpoint, "--anonymous"),
+            *("--lookback", LOOKBACK),
+        ],
+    )
+    assert from_file.exit_code == 0, from_file.output
+    assert "bigquery: 0.00 GiB to scan" in from_file.stderr
+    assert json.loads(from_file.stdout) == blamed
+    for form, env in FORMS.items():
+        args = [*window, "--top", "3"]
+        remote_la = _remote(loaded, loaded.sources["log-analytics", form], env)
+        local_la = ["--env", env, "--store", str(loaded.lakes[form].root)]
+        assert _json(["blame", *remote_la, *args]) == _json(["blame", *local_la, *args])
+    note = CliRunner().invoke(main, ["recommend", *remote, "--no-history", "--since", "7d"])
+    assert note.exit_code == 0, note.output
+    assert "Changed since the revisions before (analyze regressions):" in note.stdout
+    assert "slower: netra-backend-staging" in note.stdout
 
 
 def test_over_the_byte_limit_is_one_clear_line(loaded: Loaded) -> None:

@@ -99,12 +99,13 @@ def blame_frame(frame: pl.DataFrame, *, top: int) -> tuple[list[SlowStartup], li
             pl.col("duration_s").sum().alias("total_s"),
             pl.col("duration_s").mean().alias("mean_s"),
         )
+        # sorted before the sum over each state, so that it adds in one order, every run
+        .sort(["service", "vpc_state", "phase", "operation"])
         .with_columns(
             (pl.col("total_s") / pl.col("total_s").sum().over(["service", "vpc_state"])).alias(
                 "share"
             )
         )
-        .sort(["service", "vpc_state", "phase", "operation"])
     )
     return slowest, [PhaseShare.model_validate(row) for row in shares.iter_rows(named=True)]
 

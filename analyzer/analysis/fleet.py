@@ -22,13 +22,17 @@ def service_frame(
     since: str,
     until: str | None,
 ) -> tuple[pl.DataFrame, list[str], Window]:
-    """`question`'s rows for the window ($env, $start, $end), of `service` or of every one;
+    """`question`'s rows for the window ($env, $start, $end), sorted on every column, of
+    `service` or of every one;
     the services they hold; the window. No rows, or an unknown service (the error lists the
     services found), is an error."""
     import polars as pl
 
     start, end = resolve_window(engine, env, since=since, until=until)
     frame = engine.frame(question, {"env": env, "start": start, "end": end})
+    # one fixed order, whatever order the engine returns the rows in: sums over them then
+    # come out the same to the last bit
+    frame = frame.sort(frame.columns, nulls_last=True)
     if frame.is_empty():
         raise no_attempts_error(engine, env, start, end)
     found = sorted(set(frame["service"].to_list()))

@@ -8,9 +8,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from analyzer.cli.main import env_option, format_option, main, render_model, store_option
+from analyzer.cli.main import (
+    command_engine,
+    engine_options,
+    env_option,
+    format_option,
+    main,
+    render_model,
+    store_option,
+)
 from analyzer.cli.render import percent, table, when
-from analyzer.engine import Engine, local_engine
+from analyzer.engine import Engine
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:
@@ -23,13 +31,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def service_window_options(since: str) -> Callable[[F], F]:
-    """--env, --store, --service, --since (defaulting to `since`) and --until."""
+    """--env, --store, the engine's options, --service, --since (defaulting to `since`) and
+    --until."""
 
     def add(func: F) -> F:
         for option in (
             click.option("--until", default=None, help=UNTIL_HELP),
             click.option("--since", default=since, show_default=True, help=SINCE_HELP),
             click.option("--service", default=None, help="Only this service (its Cloud Run name)."),
+            engine_options,
             store_option,
             env_option,
         ):
@@ -80,7 +90,7 @@ def regressions(
     from analyzer.analysis.regressions import regressions as find_regressions
 
     report = find_regressions(
-        engine=local_engine(Store.resolve(store)),
+        engine=command_engine(Store.resolve(store)),
         env=env,
         service=service,
         since=since,
@@ -208,7 +218,7 @@ def blame(
     from analyzer.analysis.blame import blame as find_blame
 
     result = find_blame(
-        engine=local_engine(Store.resolve(store)),
+        engine=command_engine(Store.resolve(store)),
         env=env,
         service=service,
         since=since,

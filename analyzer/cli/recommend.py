@@ -150,7 +150,6 @@ def recommend_command(
     if fmt == "table":  # the weekly read ends with what the newest deploys changed
         from analyzer.cli.fleet import changed_since_note
 
-        # (BigQuery has no twin of the regressions' questions yet: no note there)
         note = changed_since_note(engine, env, since=since, until=until)
         if note:
             click.echo(note)

@@ -44,6 +44,8 @@ QUESTIONS = (
     "backtest_attempts",
     "report_timeline",
     "attempt_numbers",
+    "revision_attempts",
+    "blame_attempts",
 )
 # 100 GiB ($0.61 on demand): a weekly recommend over some 150 million entries a week
 DEFAULT_MAX_BYTES_BILLED = 100 * 1024**3
