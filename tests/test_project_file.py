@@ -157,3 +157,39 @@ def test_demo_runs_as_shipped_whatever_the_file_says(project: Path) -> None:
     assert "(1 + 5)" not in result.output
     config = json.loads((project / "demo" / "timeouts-staging.json").read_text())
     assert config["env"] == "staging"
+
+
+def test_the_engine_settings_per_env(project: Path) -> None:
+    """engine, source, source-shape and max-bytes-billed fill the engine's options of every
+    command that has them, per env; a flag still wins, and a bad value names its key."""
+    (project / "analyzer.toml").write_text(
+        '[defaults]\nstore = "lake"\n\n[env.production]\nengine = "bigquery"\n'
+        'source = "my-project.logs.run_googleapis_com_stdout"\nsource-shape = "sink"\n'
+        'max-bytes-billed = "20GiB"\n'
+    )
+    toml = str(project / "analyzer.toml")
+    rows = shown("blame", "--env", "production", "--max-bytes-billed", "5GiB")
+    assert rows["engine"]["value"] == "bigquery"
+    assert rows["engine"]["source"] == f"{toml} [env.production]"
+    assert rows["source"]["value"] == "my-project.logs.run_googleapis_com_stdout"
+    assert rows["source-shape"]["value"] == "sink"
+    assert (rows["max-bytes-billed"]["value"], rows["max-bytes-billed"]["source"]) == (
+        "5GiB",
+        "flag",
+    )
+    assert shown("summary", "--env", "staging")["engine"]["value"] == "local"
+    # the command asks BigQuery: with no source given, the engine's own error says so
+    (project / "analyzer.toml").write_text('[env.production]\nengine = "bigquery"\n')
+    for command in ("summary", "regressions", "blame", "recommend"):
+        result = CliRunner(env={"ANALYZER_BQ_SOURCE": None}).invoke(
+            main, [command, "--env", "production"]
+        )
+        assert result.exit_code == 1, result.output
+        assert "--engine bigquery needs --source" in result.stderr
+    (project / "analyzer.toml").write_text('[env.production]\nmax-bytes-billed = "lots"\n')
+    result = CliRunner().invoke(main, ["summary", "--env", "production"])
+    assert result.exit_code == 1
+    assert "env.production.max-bytes-billed: invalid size 'lots'" in result.output
+    (project / "analyzer.toml").write_text('[defaults]\nsource = "no-dots"\n')
+    result = CliRunner().invoke(main, ["summary", "--env", "production"])
+    assert "defaults.source: invalid --source 'no-dots'" in result.output

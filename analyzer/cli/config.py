@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from analyzer.cli.main import ENV_HELP, format_option, main, project_file_for
+from analyzer.cli.main import ENV_HELP, engine_settings, format_option, main, project_file_for
 
 if TYPE_CHECKING:  # imported where used: the file's models need pydantic, other commands not
     from analyzer.cli.project import Setting
@@ -82,7 +82,7 @@ def settings_in_force(
         sub = command.make_context(
             users[0], list(args), parent=ctx.find_root(), resilient_parsing=True
         )
-        value = sub.params.get(setting.param)
+        value = sub.params.get(setting.param, engine_settings(sub).get(setting.param))
         source = sub.get_parameter_source(setting.param)
         if source is ParameterSource.COMMANDLINE:
             origin = "flag"

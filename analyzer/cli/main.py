@@ -302,12 +302,18 @@ def engine_options(func: F) -> F:
     return func
 
 
+def engine_settings(ctx: click.Context) -> dict[str, Any]:
+    """The values of `engine_options` as the command's parse resolved them (flag, environment,
+    project file or default), by parameter name: they are not passed to the command."""
+    return dict(ctx.meta.get(_ENGINE_META, {}))
+
+
 def command_engine(store: Store) -> Engine:
     """The engine the running command's `engine_options` asked for, over `store` if local."""
     from analyzer.engine import open_engine
     from analyzer.timewindow import parse_span
 
-    chosen = dict(click.get_current_context().meta.get(_ENGINE_META, {}))
+    chosen = engine_settings(click.get_current_context())
     if chosen.get("engine", "local") == "local":
         return open_engine(store=store)
     return open_engine(

@@ -49,6 +49,11 @@ SETTINGS = (
     Setting("policy.max-false-trips", "max_false_trips", "--max-false-trips", ("recommend",)),
     Setting("policy.confidence", "confidence", "--confidence", ("recommend",)),
     Setting("policy.joint", "joint", "--joint", ("recommend",)),
+    # where the telemetry is read: every command with the engine's options
+    Setting("engine", "engine", "--engine"),
+    Setting("source", "source", "--source"),
+    Setting("source-shape", "source_shape", "--source-shape"),
+    Setting("max-bytes-billed", "max_bytes_billed", "--max-bytes-billed"),
     Setting("export.out", "out", "--out", ("export",), path=True),
     Setting("export.format", "fmt", "--format", ("export",)),
 )
@@ -135,8 +140,31 @@ class EnvTable(_Table):
     store: str | None = None
     project: str | None = None
     service: str | None = None
+    engine: Literal["local", "bigquery"] | None = None
+    source: str | None = None
+    source_shape: Literal["sink", "log-analytics"] | None = None
+    max_bytes_billed: str | int | None = None
     policy: PolicyTable = PolicyTable()
     export: ExportTable = ExportTable()
+
+    @field_validator("source")
+    @classmethod
+    def _table_id(cls, value: str | None) -> str | None:
+        from analyzer.engine.bigquery_sql import check_table_id
+
+        if value is not None:
+            _as_value_error(check_table_id, value)
+        return value
+
+    @field_validator("max_bytes_billed")
+    @classmethod
+    def _size(cls, value: str | int | None) -> str | None:
+        from analyzer.cli.main import parse_bytes
+
+        if value is None:
+            return None
+        _as_value_error(parse_bytes, str(value))
+        return str(value)
 
 
 class ProjectTables(_Table):
