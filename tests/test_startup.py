@@ -64,3 +64,17 @@ def test_the_probe_sees_scipy_where_statistics_run(
     store, _ = recommended
     found = probe(tmp_path, ["recommend", "--env", "staging", "--store", str(store)])
     assert found == [{"code": 0, "heavy": ["scipy"]}]
+
+
+def test_help_loads_no_model_or_frame_library() -> None:
+    """`analyze --help` (and so every command's start) goes without pydantic, polars or the
+    Google clients: each command imports them where it uses them."""
+    code = (
+        "import sys\nfrom analyzer.cli import main\n"
+        "try:\n    main(['--help'], prog_name='analyze')\nexcept SystemExit:\n    pass\n"
+        "heavy = ('pydantic', 'polars', 'scipy', 'google.cloud.storage', 'google.cloud.bigquery')\n"
+        "print('HEAVY:' + ' '.join(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "HEAVY:", done.stdout
