@@ -136,7 +136,7 @@ def backtest(
     replay = pl.concat(parts).sort(
         ["started_s", "startup_id", "phase", "operation"], maintain_order=True
     )
-    startups = replay.group_by("startup_id").agg(
+    startups = replay.group_by("startup_id", maintain_order=True).agg(
         (pl.col("outcome") == "completed").all().alias("startup_done"),
         pl.col("p").product().alias("startup_p"),
     )
@@ -176,7 +176,7 @@ def _outcome(rows: pl.DataFrame) -> dict[str, float | int]:
     timed_out = (rows["outcome"] == "timeout").to_numpy()
     lost_new = np.where(errors | ~np.isfinite(new), 0.0, (1.0 - p) * new)
     # a startup counts in the state its attempt of the phase ran in
-    per_startup = rows.unique("startup_id", keep="first")
+    per_startup = rows.unique("startup_id", keep="first", maintain_order=True)
     return {
         "attempts": n,
         "success_rate_observed": float((rows["outcome"] == "completed").to_numpy().mean()),
