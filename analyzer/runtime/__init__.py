@@ -9,7 +9,7 @@ A service that follows the seed switches by changing its imports:
     )
 """
 
-from analyzer.runtime.breaker import BreakerState, CircuitBreaker
+from analyzer.runtime.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 from analyzer.runtime.calculator import (
     CONFIG_ENV_VAR,
     calculate_capacity_aware_timeout,
@@ -42,6 +42,7 @@ __all__ = [
     "EVENTS",
     "BreakerState",
     "CircuitBreaker",
+    "CircuitOpenError",
     "CloudRunJsonFormatter",
     "ConfigError",
     "DegradationManager",

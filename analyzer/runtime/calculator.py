@@ -268,19 +268,35 @@ def _log_transition(before: BreakerState, after: BreakerState) -> None:
     )
 
 
+def _emit_summaries(summaries: list[dict[str, Any]]) -> None:
+    env = _runtime.breaker_env
+    for summary in summaries:
+        emit("breaker_summary", env=env, **summary)
+
+
+def _breaker_timeout_s(operation: str, vpc_state: str) -> float | None:
+    """The timeout the config gives the database phase for the call's operation and state:
+    what a call must stay under not to count as slow."""
+    return timeout_for(_service_env(_runtime.breaker_env), operation, vpc_state)
+
+
 def get_database_circuit_breaker(env: str | None = None) -> CircuitBreaker:
     """The process-wide breaker for the database, with the settings of the config the timeout
-    getters use for the same env (`env`, else $ENVIRONMENT, else the env they were asked for)."""
+    getters use for the same env (`env`, else $ENVIRONMENT, else the env they were asked for).
+    It counts calls under the registered VPC state provider's state, judges them slow against
+    the config's timeout for their operation and state, and logs a `breaker_summary` event per
+    operation and state every `summary_every_s` of the process's life and at exit."""
     served = _service_env(env)
     settings = active_config(served).breaker
     with _runtime.lock:
         breaker = _runtime.breaker
         if breaker is None:
-            breaker = _runtime.breaker = CircuitBreaker(
-                settings.failure_threshold,
-                settings.recovery_timeout_s,
-                settings.half_open_max_calls,
+            breaker = _runtime.breaker = CircuitBreaker.from_settings(
+                settings,
                 on_transition=_log_transition,
+                on_summary=_emit_summaries,
+                vpc_state_provider=current_vpc_state,
+                timeout_provider=_breaker_timeout_s,
             )
             _runtime.breaker_env = served
             return breaker
@@ -293,6 +309,9 @@ def get_database_circuit_breaker(env: str | None = None) -> CircuitBreaker:
 
 
 def reset_runtime() -> None:
-    """Forget the loaded config, provider and breaker (tests, and services that re-init)."""
+    """Forget the loaded config, provider and breaker (tests, and services that re-init); the
+    breaker's last summaries are sent first."""
     global _runtime
+    if _runtime.breaker is not None:
+        _runtime.breaker.close()
     _runtime = _Runtime()

@@ -12,6 +12,7 @@ import math
 
 TYPE_CHECKING = False  # typing costs the service's startup ~10 ms; only checkers need it
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 SCHEMA_VERSION = 2
@@ -25,6 +26,27 @@ MAX_RECOVERY_TIMEOUT_S = 3600.0  # an hour: a breaker that waits longer is a mis
 MAX_SETTING = 3600.0  # pool and connector settings
 MAX_FAILURE_THRESHOLD = 1000
 MAX_HALF_OPEN_CALLS = 1000
+BREAKER_MODES = ("consecutive", "rate")
+MAX_WINDOW_CALLS = 10_000  # a count window's calls, and the minimum calls before a rate decision
+MAX_BACKOFF_MULTIPLIER = 10.0
+MAX_SLOW_CALL_S = 3600.0
+MIN_SUMMARY_EVERY_S = 1.0  # more often floods the service's logs
+MAX_SUMMARY_EVERY_S = 86400.0
+# The breaker block's optional keys and their values when absent: the consecutive mode, no
+# backoff, half-open waits as before, a summary a minute.
+BREAKER_DEFAULTS: dict[str, Any] = {
+    "mode": "consecutive",
+    "window_calls": 20,
+    "window_s": None,
+    "minimum_calls": 10,
+    "failure_rate_threshold": 0.5,
+    "slow_call_rate_threshold": 1.0,
+    "slow_call_s": None,
+    "backoff_multiplier": 1.0,
+    "max_recovery_timeout_s": None,
+    "max_half_open_s": None,
+    "summary_every_s": 60.0,
+}
 MAX_PHASE = 20
 MAX_ENTRIES = 10_000
 NAME_MAX_CHARS = 64
@@ -36,25 +58,64 @@ class ConfigError(ValueError):
 
 
 class BreakerSettings:
-    """The circuit breaker's three settings. (Plain classes here, not dataclasses: importing
-    dataclasses costs a service's startup ~10 ms.)"""
+    """The circuit breaker's settings: the three of the consecutive-failure mode, and the
+    optional ones of the rate mode, backoff and summaries (absent in a config: these defaults,
+    which behave as the consecutive mode always has). (Plain classes here, not dataclasses:
+    importing dataclasses costs a service's startup ~10 ms.)"""
 
-    __slots__ = ("failure_threshold", "half_open_max_calls", "recovery_timeout_s")
+    __slots__ = (
+        "failure_threshold",
+        "half_open_max_calls",
+        "recovery_timeout_s",
+        *BREAKER_DEFAULTS,
+    )
 
     def __init__(
         self,
         failure_threshold: int = 5,
         recovery_timeout_s: float = 30.0,
         half_open_max_calls: int = 1,
+        *,
+        mode: str = "consecutive",
+        window_calls: int = 20,
+        window_s: float | None = None,
+        minimum_calls: int = 10,
+        failure_rate_threshold: float = 0.5,
+        slow_call_rate_threshold: float = 1.0,
+        slow_call_s: float | None = None,
+        backoff_multiplier: float = 1.0,
+        max_recovery_timeout_s: float | None = None,
+        max_half_open_s: float | None = None,
+        summary_every_s: float | None = 60.0,
     ) -> None:
         self.failure_threshold = failure_threshold
         self.recovery_timeout_s = recovery_timeout_s
         self.half_open_max_calls = half_open_max_calls
+        self.mode = mode
+        self.window_calls = window_calls
+        self.window_s = window_s
+        self.minimum_calls = minimum_calls
+        self.failure_rate_threshold = failure_rate_threshold
+        self.slow_call_rate_threshold = slow_call_rate_threshold
+        self.slow_call_s = slow_call_s
+        self.backoff_multiplier = backoff_multiplier
+        self.max_recovery_timeout_s = max_recovery_timeout_s
+        self.max_half_open_s = max_half_open_s
+        self.summary_every_s = summary_every_s
+
+    def options(self) -> dict[str, Any]:
+        """The optional settings that differ from their defaults, as a config block holds them."""
+        return {
+            name: getattr(self, name)
+            for name, default in BREAKER_DEFAULTS.items()
+            if getattr(self, name) != default
+        }
 
     def __repr__(self) -> str:
+        extra = "".join(f", {name}={value!r}" for name, value in self.options().items())
         return (
             f"BreakerSettings({self.failure_threshold}, {self.recovery_timeout_s}, "
-            f"{self.half_open_max_calls})"
+            f"{self.half_open_max_calls}{extra})"
         )
 
 
@@ -168,7 +229,7 @@ def _mapping(value: Any, where: str, allowed: set[str] | None) -> dict[str, Any]
 
 TOP_KEYS = {"schema_version", "env", "timeouts", "breaker", "pool", "vpc", "provenance"}
 ENTRY_KEYS = {"phase", "operation", "vpc_state", "timeout_s", "source", "derived_from"}
-BREAKER_KEYS = {"failure_threshold", "recovery_timeout_s", "half_open_max_calls"}
+BREAKER_KEYS = {"failure_threshold", "recovery_timeout_s", "half_open_max_calls", *BREAKER_DEFAULTS}
 POOL_KEYS = {"pool_size", "max_overflow", "pool_timeout", "capacity_safety_margin"}
 VPC_FLAGS = {"monitoring_enabled", "capacity_aware_timeouts"}
 VPC_KEYS = {*VPC_FLAGS, "capacity_pressure_threshold", "scaling_buffer_timeout"}
@@ -211,8 +272,56 @@ def _provenance(raw: Any) -> dict[str, str]:
     return texts
 
 
+def check_breaker_options(
+    options: dict[str, Any], recovery_timeout_s: float, where: str = ""
+) -> dict[str, Any]:
+    """The rules for the breaker's optional settings, for a config's block and for a breaker
+    made in code alike: the given ones (None: absent) checked, numbers as floats; `where`
+    prefixes the names in messages ("breaker." in a config)."""
+    checks: dict[str, Callable[[Any, str], Any]] = {
+        "mode": lambda v, w: _choice(v, w, BREAKER_MODES),
+        "window_calls": lambda v, w: _integer(v, w, low=1, high=MAX_WINDOW_CALLS),
+        "window_s": lambda v, w: _number(v, w, low=0.0, high=MAX_RECOVERY_TIMEOUT_S),
+        "minimum_calls": lambda v, w: _integer(v, w, low=1, high=MAX_WINDOW_CALLS),
+        "failure_rate_threshold": lambda v, w: _number(v, w, low=0.0, high=1.0),
+        "slow_call_rate_threshold": lambda v, w: _number(v, w, low=0.0, high=1.0),
+        "slow_call_s": lambda v, w: _number(v, w, low=0.0, high=MAX_SLOW_CALL_S),
+        "backoff_multiplier": lambda v, w: _number(
+            v, w, low=1.0, high=MAX_BACKOFF_MULTIPLIER, low_open=False
+        ),
+        "max_recovery_timeout_s": lambda v, w: _number(v, w, low=0.0, high=MAX_RECOVERY_TIMEOUT_S),
+        "max_half_open_s": lambda v, w: _number(v, w, low=0.0, high=MAX_RECOVERY_TIMEOUT_S),
+        "summary_every_s": lambda v, w: _number(
+            v, w, low=MIN_SUMMARY_EVERY_S, high=MAX_SUMMARY_EVERY_S, low_open=False
+        ),
+    }
+    checked = {
+        name: check(options[name], f"{where}{name}")
+        for name, check in checks.items()
+        if options.get(name) is not None
+    }
+    cap = checked.get("max_recovery_timeout_s")
+    if cap is not None and cap < recovery_timeout_s:
+        raise ConfigError(
+            f"{where}max_recovery_timeout_s: must be at least recovery_timeout_s "
+            f"({recovery_timeout_s:g}), got {shown(cap)}"
+        )
+    return checked
+
+
 def _breaker(raw: Any) -> BreakerSettings:
     block = _mapping(raw, "breaker", BREAKER_KEYS)
+    recovery_timeout_s = _number(
+        block.get("recovery_timeout_s"),
+        "breaker.recovery_timeout_s",
+        low=0.0,
+        high=MAX_RECOVERY_TIMEOUT_S,
+    )
+    options = {name: block[name] for name in BREAKER_DEFAULTS if name in block}
+    for name, value in options.items():
+        if value is None:
+            raise ConfigError(f"breaker.{name}: null is not allowed (leave the key out)")
+    checked = check_breaker_options(options, recovery_timeout_s, "breaker.")
     return BreakerSettings(
         failure_threshold=_integer(
             block.get("failure_threshold"),
@@ -220,18 +329,14 @@ def _breaker(raw: Any) -> BreakerSettings:
             low=1,
             high=MAX_FAILURE_THRESHOLD,
         ),
-        recovery_timeout_s=_number(
-            block.get("recovery_timeout_s"),
-            "breaker.recovery_timeout_s",
-            low=0.0,
-            high=MAX_RECOVERY_TIMEOUT_S,
-        ),
+        recovery_timeout_s=recovery_timeout_s,
         half_open_max_calls=_integer(
             block.get("half_open_max_calls"),
             "breaker.half_open_max_calls",
             low=1,
             high=MAX_HALF_OPEN_CALLS,
         ),
+        **checked,
     )
 
 

@@ -1,0 +1,432 @@
+"""The rate-mode breaker: resilience4j's CircuitBreakerStateMachineTest scenarios under a fake
+clock, exponential backoff, the call-recording API (sync, async, decorator) and summaries."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from analyzer.runtime import BreakerState, CircuitBreaker, CircuitOpenError
+from analyzer.runtime.schema import BreakerSettings
+from tests.test_runtime_breaker import FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def r4j(clock: FakeClock, **kw: Any) -> CircuitBreaker:
+    """resilience4j's setUp: failure and slow-call rates 50 %, 4 half-open probes, slow over
+    4 s, a 20 s time window deciding after 5 calls, 5 s in OPEN, 1 s at most in HALF_OPEN."""
+    settings: dict[str, Any] = {
+        "mode": "rate",
+        "failure_rate_threshold": 0.5,
+        "slow_call_rate_threshold": 0.5,
+        "slow_call_s": 4.0,
+        "window_s": 20.0,
+        "minimum_calls": 5,
+        "max_half_open_wait_s": 1.0,
+        **kw,
+    }
+    return CircuitBreaker(1, 5.0, 4, clock=clock, **settings)
+
+
+def opened(breaker: CircuitBreaker, clock: FakeClock) -> CircuitBreaker:
+    """Trip it (five failures), as resilience4j's transitionToOpenState does."""
+    for _ in range(5):
+        breaker.record_failure(RuntimeError())
+    assert breaker.state == "OPEN"
+    return breaker
+
+
+def half_open(breaker: CircuitBreaker, clock: FakeClock) -> CircuitBreaker:
+    opened(breaker, clock)
+    clock.now += breaker.open_wait_s
+    return breaker
+
+
+def test_open_refuses_and_counts_the_refusal(clock: FakeClock) -> None:
+    """shouldThrowCallNotPermittedExceptionWhenStateIsOpen"""
+    breaker = opened(r4j(clock), clock)
+    with pytest.raises(CircuitOpenError, match="OPEN") as refused:
+        breaker.acquire()
+    assert refused.value.retry_after_s == pytest.approx(5.0)
+    assert breaker.get_status()["rejected_calls"] == 1
+
+
+def test_half_open_permits_four_probes_and_a_release_gives_one_back(clock: FakeClock) -> None:
+    """shouldIncreaseCounterOnReleasePermission, shouldOnlyPermitFourCallsInHalfOpenState,
+    shouldThrowCallNotPermittedExceptionWhenNotFurtherTestCallsArePermitted"""
+    breaker = half_open(r4j(clock, max_half_open_wait_s=60.0), clock)
+    assert [breaker.should_attempt_request() for _ in range(6)] == [True] * 4 + [False] * 2
+    assert breaker.state == "HALF_OPEN"
+    breaker.release_probe()
+    assert breaker.should_attempt_request()
+    with pytest.raises(CircuitOpenError, match="HALF_OPEN"):
+        breaker.acquire()
+
+
+def test_opens_when_the_failure_rate_reaches_the_threshold_over_time(clock: FakeClock) -> None:
+    """shouldOpenAfterFailureRateThresholdExceeded2: S S S F F one a second is 40 %, closed;
+    a sixth call, a failure, makes 3 of 6 = 50 %, at the threshold: open."""
+    breaker = r4j(clock)
+    for failed in (False, False, False, True, True):
+        breaker.record_failure(RuntimeError()) if failed else breaker.record_success(0.0)
+        clock.now += 1
+    assert breaker.state == "CLOSED"
+    breaker.record_failure(RuntimeError())
+    assert breaker.state == "OPEN"
+
+
+def test_opens_once_the_minimum_calls_are_in_and_the_rate_is_over(clock: FakeClock) -> None:
+    """shouldOpenAfterFailureRateThresholdExceeded: F F F S stays closed (below the minimum
+    of 5), the fifth call, a success, gives 60 % and opens it; a call then is refused."""
+    breaker = r4j(clock)
+    for expected_calls, failed in enumerate((True, True, True, False), start=1):
+        assert breaker.should_attempt_request()
+        breaker.record_failure(RuntimeError()) if failed else breaker.record_success(0.0)
+        status = breaker.get_status()
+        assert status["state"] == "CLOSED" and status["failure_rate"] is None  # resilience4j: -1
+        assert status["window_calls_recorded"] == expected_calls
+    breaker.record_success(0.0)
+    status = breaker.get_status()
+    assert status["state"] == "OPEN"
+    assert (status["window_calls_recorded"], status["window_failures"]) == (5, 3)
+    assert status["failure_rate"] == pytest.approx(0.6)
+    assert not breaker.should_attempt_request()
+    assert breaker.get_status()["rejected_calls"] == 1
+
+
+def test_opens_when_the_slow_call_rate_is_over(clock: FakeClock) -> None:
+    """shouldOpenAfterSlowCallRateThresholdExceeded: slow (5 s > 4 s) failure, slow success,
+    fast failure, fast success, slow success: 3 of 5 slow = 60 %, open (failures 40 %)."""
+    breaker = r4j(clock)
+    breaker.record_failure(RuntimeError(), duration_s=5.0)
+    breaker.record_success(5.0)
+    breaker.record_failure(RuntimeError(), duration_s=0.1)
+    breaker.record_success(0.1)
+    assert breaker.state == "CLOSED"
+    breaker.record_success(5.0)
+    status = breaker.get_status()
+    assert status["state"] == "OPEN" and status["window_slow_calls"] == 3
+    assert status["slow_call_rate"] == pytest.approx(0.6)
+
+
+def test_slow_calls_timed_by_the_call_guard_under_the_clock(clock: FakeClock) -> None:
+    """shouldOpenAfterSlowCallRateThresholdExceededUsingMockClock: the decorated call advances
+    the clock; the guard times it."""
+    breaker = r4j(clock)
+
+    @breaker.protect
+    def call(seconds: float) -> str:
+        clock.now += seconds
+        return "done"
+
+    for count, seconds in enumerate((5, 5, 1, 1), start=1):
+        assert call(seconds) == "done"
+        assert breaker.get_status()["window_calls_recorded"] == count
+        assert breaker.state == "CLOSED"
+    assert breaker.get_status()["window_slow_calls"] == 2
+    call(5)
+    assert breaker.state == "OPEN" and breaker.get_status()["window_slow_calls"] == 3
+
+
+def test_slow_is_over_the_calls_own_timeout_when_no_slow_call_s(clock: FakeClock) -> None:
+    """slow_call_s left out: a call is slow over the timeout it ran under (argument, else the
+    provider's for its operation and state)."""
+    timeouts = {("connection", "pressure"): 10.0}
+    breaker = r4j(
+        clock,
+        slow_call_s=None,
+        timeout_provider=lambda op, state: timeouts.get((op, state)),
+    )
+    breaker.record_success(11.0, operation="connection", vpc_state="pressure")  # slow: over 10
+    breaker.record_success(9.0, operation="connection", vpc_state="pressure")
+    breaker.record_success(30.0, timeout_s=20.0, operation="connection", vpc_state="healthy")
+    breaker.record_success(30.0, operation="connection", vpc_state="healthy")  # no timeout: fast
+    assert breaker.get_status()["window_slow_calls"] == 2
+
+
+def test_time_window_forgets_old_calls(clock: FakeClock) -> None:
+    breaker = r4j(clock)
+    for _ in range(4):
+        breaker.record_failure(RuntimeError())
+    clock.now += 20.0  # those four leave the 20 s window
+    for _ in range(4):
+        breaker.record_success(0.0)
+    breaker.record_failure(RuntimeError())
+    status = breaker.get_status()
+    assert status["state"] == "CLOSED" and status["window_calls_recorded"] == 5
+    assert status["failure_rate"] == pytest.approx(0.2)
+
+
+def test_count_window_keeps_the_last_calls(clock: FakeClock) -> None:
+    """COUNT_BASED: the last `window_calls` outcomes; a window smaller than the minimum decides
+    once full (resilience4j takes the smaller of the two)."""
+    breaker = CircuitBreaker(1, 5.0, 1, clock=clock, mode="rate", window_calls=4, minimum_calls=10)
+    for failed in (True, False, False, False, False, False):
+        breaker.record_failure(RuntimeError()) if failed else breaker.record_success()
+        assert breaker.state == "CLOSED"  # 1 of 4 at most
+    assert breaker.get_status()["window_failures"] == 0  # the failure slid out
+    breaker.record_failure(RuntimeError())
+    assert breaker.state == "CLOSED"  # 1 of 4
+    breaker.record_failure(RuntimeError())
+    assert breaker.state == "OPEN"  # 2 of 4 = 50 %
+
+
+def test_half_open_after_the_wait(clock: FakeClock) -> None:
+    """shouldTransitionToHalfOpenAfterWaitDuration"""
+    breaker = opened(r4j(clock), clock)
+    assert not breaker.should_attempt_request()
+    clock.now += 3
+    assert breaker.state == "OPEN" and not breaker.should_attempt_request()
+    assert breaker.get_status()["rejected_calls"] == 2
+    clock.now += 3
+    assert breaker.should_attempt_request() and breaker.state == "HALF_OPEN"
+    assert breaker.get_status()["window_calls_recorded"] == 0
+
+
+def test_exponential_backoff_of_the_open_wait(clock: FakeClock) -> None:
+    """shouldTransitionToHalfOpenAfterWaitInterval (IntervalFunction.ofExponentialBackoff(5 s),
+    multiplier 1.5): each failed half-open period waits 1.5 times longer, up to the cap; a
+    closing starts over at the recovery time."""
+    breaker = r4j(clock, backoff_multiplier=1.5, max_recovery_timeout_s=10.0)
+    opened(breaker, clock)
+    waits = []
+    for _ in range(4):
+        waits.append(breaker.open_wait_s)
+        clock.now += breaker.open_wait_s - 0.01
+        assert not breaker.should_attempt_request()
+        clock.now += 0.01
+        assert breaker.should_attempt_request() and breaker.state == "HALF_OPEN"
+        breaker.record_failure(RuntimeError())  # 1 of 1 outcome so far: not yet 4 probes
+        for _ in range(3):
+            assert breaker.should_attempt_request()
+            breaker.record_failure(RuntimeError())
+        assert breaker.state == "OPEN"
+    assert waits == [5.0, 7.5, 10.0, 10.0]
+    clock.now += 10.0
+    for _ in range(4):
+        assert breaker.should_attempt_request()
+        breaker.record_success(0.0)
+    assert breaker.state == "CLOSED" and breaker.open_wait_s == 5.0
+
+
+def test_back_to_open_when_the_probes_fail_too_often(clock: FakeClock) -> None:
+    """shouldTransitionBackToOpenStateWhenFailureRateIsAboveThreshold: F F S F = 75 %."""
+    breaker = half_open(r4j(clock, max_half_open_wait_s=60.0), clock)
+    for failed in (True, True, False):
+        assert breaker.should_attempt_request()
+        breaker.record_failure(RuntimeError()) if failed else breaker.record_success(0.0)
+        assert breaker.state == "HALF_OPEN"
+    assert breaker.should_attempt_request()
+    breaker.record_failure(RuntimeError())
+    assert breaker.state == "OPEN"
+
+
+def test_back_to_open_when_the_probes_are_slow(clock: FakeClock) -> None:
+    """shouldTransitionBackToOpenStateWhenSlowCallRateIsAboveThreshold: 3 of 4 slow, no failure."""
+    breaker = half_open(r4j(clock, max_half_open_wait_s=60.0), clock)
+    for seconds in (5.0, 5.0, 5.0, 1.0):
+        assert breaker.should_attempt_request()
+        breaker.record_success(seconds)
+    assert breaker.state == "OPEN"
+
+
+def test_back_to_closed_when_the_probes_mostly_succeed(clock: FakeClock) -> None:
+    """shouldTransitionBackToClosedStateWhenFailureIsBelowThreshold: F S S S = 25 %: closed,
+    with a fresh window."""
+    breaker = half_open(r4j(clock, max_half_open_wait_s=60.0), clock)
+    for failed in (True, False, False, False):
+        assert breaker.should_attempt_request()
+        breaker.record_failure(RuntimeError()) if failed else breaker.record_success(0.0)
+    assert breaker.state == "CLOSED"
+    assert breaker.get_status()["window_calls_recorded"] == 0
+    breaker.record_success(0.0)
+    assert breaker.get_status()["window_calls_recorded"] == 1
+
+
+def test_an_ignored_exception_gives_its_probe_back(clock: FakeClock) -> None:
+    """shouldReleasePermissionWhenExceptionIgnored and shouldIgnoreExceptionsAndThenTransition
+    ToClosed: an ignored exception is no outcome; its slot is given back."""
+    breaker = half_open(r4j(clock, max_half_open_wait_s=60.0), clock)
+    for _ in range(4):
+        with pytest.raises(ValueError), breaker.calling(ignore=(ValueError,)):
+            raise ValueError("not the database's fault")
+    assert breaker.state == "HALF_OPEN"
+    assert breaker.get_status()["half_open_probes_in_flight"] == 0
+    for _ in range(3):
+        with breaker.calling():
+            pass
+    assert breaker.state == "HALF_OPEN"
+    with pytest.raises(RuntimeError), breaker.calling():
+        raise RuntimeError("down")
+    assert breaker.state == "CLOSED"  # 1 failure of 4 probes
+
+
+def test_open_again_after_the_maximum_wait_in_half_open(clock: FakeClock) -> None:
+    """circuitBreakerTransitionsToOpenAfterWaitDurationInHalfOpenState, on the fake clock."""
+    breaker = half_open(r4j(clock), clock)
+    assert breaker.should_attempt_request() and breaker.state == "HALF_OPEN"
+    clock.now += 1.0
+    assert breaker.state == "OPEN"
+
+
+def test_transition_events_once_per_change(clock: FakeClock) -> None:
+    """circuitBreakerDoesNotPublishStateTransitionEventsForInternalTransitions"""
+    seen: list[tuple[str, str]] = []
+    breaker = r4j(clock, on_transition=lambda a, b: seen.append((a, b)))
+    opened(breaker, clock)
+    breaker.record_failure(RuntimeError())  # stale news while OPEN
+    clock.now += 5.0
+    breaker.should_attempt_request()
+    breaker.should_attempt_request()
+    assert seen == [("CLOSED", "OPEN"), ("OPEN", "HALF_OPEN")]
+
+
+def test_consecutive_mode_backs_off_too(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(1, 10.0, 1, clock=clock, backoff_multiplier=2.0)
+    breaker.record_failure(RuntimeError())
+    for expected in (10.0, 20.0, 40.0):
+        assert breaker.open_wait_s == expected
+        clock.now += expected
+        assert breaker.should_attempt_request()
+        breaker.record_failure(RuntimeError())
+    breaker.update_settings(BreakerSettings(1, 10.0, 1))
+    assert breaker.open_wait_s == 10.0
+
+
+def test_the_async_guard_records_and_a_cancelled_call_frees_its_probe(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(1, 5.0, 1, clock=clock, mode="rate", minimum_calls=1)
+
+    @breaker.protect(operation="connection")
+    async def query(fail: bool) -> int:
+        await asyncio.sleep(0)
+        if fail:
+            raise ConnectionError("refused")
+        return 1
+
+    async def main() -> None:
+        assert await query(False) == 1
+        with pytest.raises(ConnectionError):
+            await query(True)  # 1 of 2 = 50 %: open
+        assert breaker.state == "OPEN"
+        with pytest.raises(CircuitOpenError):
+            await query(False)
+        clock.now += 5.0
+        started = asyncio.Event()
+
+        async def hang() -> None:
+            async with breaker.calling(operation="connection"):
+                started.set()
+                await asyncio.sleep(3600)
+
+        task = asyncio.create_task(hang())
+        await started.wait()
+        assert breaker.get_status()["half_open_probes_in_flight"] == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert breaker.get_status()["half_open_probes_in_flight"] == 0
+        assert await query(False) == 1
+
+    asyncio.run(main())
+    assert breaker.state == "CLOSED"
+    [summary] = breaker.summaries()
+    assert (summary["operation"], summary["calls"], summary["failures"], summary["rejected"]) == (
+        "connection",
+        3,
+        1,
+        1,
+    )
+
+
+def test_summaries_per_operation_and_state_every_period(clock: FakeClock) -> None:
+    sent: list[dict[str, Any]] = []
+    state = {"now": "healthy"}
+    breaker = CircuitBreaker(
+        2,
+        5.0,
+        1,
+        clock=clock,
+        summary_every_s=60.0,
+        on_summary=sent.extend,
+        vpc_state_provider=lambda: state["now"],
+        slow_call_s=2.0,
+    )
+    try:
+        breaker.record_success(1.0, operation="connection")
+        breaker.record_success(3.0, operation="connection")  # slow
+        state["now"] = "critical"
+        breaker.record_failure(TimeoutError(), duration_s=3.0)
+        breaker.record_failure(TimeoutError(), duration_s=3.0)  # two in a row: open
+        assert not breaker.should_attempt_request()
+        assert sent == []
+        clock.now += 60.0
+        breaker.should_attempt_request()  # the first call after the period sends it
+        assert [
+            (
+                s["operation"],
+                s["vpc_state"],
+                s["calls"],
+                s["failures"],
+                s["slow_calls"],
+                s["rejected"],
+            )
+            for s in sent
+        ] == [("connection", "healthy", 2, 0, 1, 0), ("initialization", "critical", 2, 2, 2, 1)]
+        assert {s["window_s"] for s in sent} == {60.0}
+        assert {s["slow_threshold_s"] for s in sent} == {2.0}
+        assert {s["breaker_state"] for s in sent} == {"HALF_OPEN"}
+    finally:
+        breaker.close()
+    assert breaker.summaries() == []
+
+
+def test_a_failing_summary_hook_never_reaches_the_caller(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def hook(summaries: list[dict[str, Any]]) -> None:
+        raise RuntimeError("log sink down")
+
+    def provider() -> str:
+        raise RuntimeError("monitor down")
+
+    breaker = CircuitBreaker(
+        1, 5.0, 1, clock=clock, on_summary=hook, vpc_state_provider=provider, summary_every_s=1.0
+    )
+    breaker.record_success(0.1)
+    clock.now += 1.0
+    breaker.record_success(0.1)
+    breaker.close()
+    assert "summary hook failed" in caplog.text and "provider failed" in caplog.text
+    assert breaker.state == BreakerState.CLOSED
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"mode": "ratio"}, "mode"),
+        ({"window_calls": 0}, "window_calls"),
+        ({"window_calls": 2.0}, "window_calls"),
+        ({"window_s": 0.0}, "window_s"),
+        ({"minimum_calls": True}, "minimum_calls"),
+        ({"failure_rate_threshold": 0.0}, "failure_rate_threshold"),
+        ({"failure_rate_threshold": 1.5}, "failure_rate_threshold"),
+        ({"slow_call_rate_threshold": float("nan")}, "slow_call_rate_threshold"),
+        ({"slow_call_s": -1.0}, "slow_call_s"),
+        ({"backoff_multiplier": 0.5}, "backoff_multiplier"),
+        ({"max_recovery_timeout_s": 10.0}, "max_recovery_timeout_s"),  # under the 30 s wait
+        ({"summary_every_s": 0.1}, "summary_every_s"),
+    ],
+)
+def test_rate_settings_that_make_no_sense_are_refused(settings: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        CircuitBreaker(3, 30.0, 1, **settings)
+    breaker = CircuitBreaker(3, 30.0, 1)
+    with pytest.raises(ValueError, match=named):
+        breaker.update_settings(BreakerSettings(3, 30.0, 1, **settings))
+    assert breaker.mode == "consecutive" and breaker.summary_every_s == 60.0
