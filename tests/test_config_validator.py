@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from analyzer.deploy.model import SCHEMA_PATH, TimeoutConfig
 from analyzer.runtime import schema as limits
-from analyzer.runtime.schema import ConfigError, parse_config
+from analyzer.runtime.schema import BREAKER_DEFAULTS, BreakerSettings, ConfigError, parse_config
 
 ABSENT = object()
 _text_cases = ["", "x" * 65, 3, None, True]
@@ -41,6 +41,18 @@ BREAKER: dict[str, list[Any]] = {
     "failure_threshold": [1, 2, 1000, 1001, 0, 2.0, True, None],
     "recovery_timeout_s": [0.1, 30, 3600, 3601, 0, 5000, float("nan"), "30"],
     "half_open_max_calls": [1, 1000, 1001, 0, 1.5, ABSENT],
+    # the optional keys (absent: the consecutive mode as before)
+    "mode": [ABSENT, "rate", "consecutive", "Rate", "ratio", "", 1, None],
+    "window_calls": [ABSENT, 1, 10_000, 10_001, 0, 5.0, True, None],
+    "window_s": [ABSENT, 0.5, 60, 3600, 3601, 0, -1, float("inf"), "60", None],
+    "minimum_calls": [ABSENT, 1, 10, 10_001, 0, False],
+    "failure_rate_threshold": [ABSENT, 0.5, 1, 1.0001, 0, float("nan"), True],
+    "slow_call_rate_threshold": [ABSENT, 0.8, 1.0, 2, 0.0, "0.5"],
+    "slow_call_s": [ABSENT, 0.01, 90, 3600, 3601, 0, None],
+    "backoff_multiplier": [ABSENT, 1, 1.5, 10, 10.5, 0.9, float("inf")],
+    "max_recovery_timeout_s": [ABSENT, 600, 3600, 599.9, 3601, 0, True],
+    "max_half_open_s": [ABSENT, 1, 300, 3600, 0, 3600.5, None],
+    "summary_every_s": [ABSENT, 1, 60.0, 86400, 0.5, 86401, None],
 }
 SECTIONS: dict[str, list[Any]] = {
     "pool": [
@@ -132,8 +144,9 @@ def _runtime(document: Any) -> tuple[bool, Any]:
     return True, (config.timeouts, vars_of(config.breaker))
 
 
-def vars_of(breaker: Any) -> tuple[Any, ...]:
-    return (breaker.failure_threshold, breaker.recovery_timeout_s, breaker.half_open_max_calls)
+def vars_of(breaker: BreakerSettings) -> tuple[Any, ...]:
+    names = ("failure_threshold", "recovery_timeout_s", "half_open_max_calls", *BREAKER_DEFAULTS)
+    return tuple(getattr(breaker, name) for name in names)
 
 
 def _model(document: Any) -> tuple[bool, Any]:
@@ -142,7 +155,7 @@ def _model(document: Any) -> tuple[bool, Any]:
     except ValueError:
         return False, None
     timeouts = {(t.phase, t.operation, t.vpc_state): t.timeout_s for t in config.timeouts}
-    return True, (timeouts, vars_of(config.breaker))
+    return True, (timeouts, vars_of(config.breaker.settings()))
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])

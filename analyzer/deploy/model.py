@@ -27,7 +27,7 @@ from analyzer.errors import AnalyzerError
 from analyzer.runtime import schema as limits
 from analyzer.runtime.configfile import read_config_file
 from analyzer.runtime.envfile import to_env_lines
-from analyzer.runtime.schema import ConfigError, unknown_name
+from analyzer.runtime.schema import BreakerSettings, ConfigError, unknown_name
 
 
 def _known(choices: tuple[str, ...]) -> BeforeValidator:
@@ -78,12 +78,88 @@ class ConfigTimeout(_Strict):
     derived_from: VpcState | None = Field(None, description="For `unknown`: the state it copies.")
 
 
+Rate = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False, strict=True)]
+BreakerSeconds = Annotated[
+    float, Field(gt=0, le=limits.MAX_RECOVERY_TIMEOUT_S, allow_inf_nan=False, strict=True)
+]
+WindowCount = Annotated[int, Field(ge=1, le=limits.MAX_WINDOW_CALLS, strict=True)]
+BreakerMode = Annotated[Literal[limits.BREAKER_MODES], _known(limits.BREAKER_MODES)]  # type: ignore[valid-type]
+
+
 class ConfigBreaker(_Strict):
+    """The runtime breaker's settings; every key after the first three is optional (left out:
+    the defaults in analyzer.runtime.schema.BREAKER_DEFAULTS, the consecutive mode as before)."""
+
     failure_threshold: int = Field(ge=1, le=limits.MAX_FAILURE_THRESHOLD, strict=True)
     recovery_timeout_s: float = Field(
         gt=0, le=limits.MAX_RECOVERY_TIMEOUT_S, allow_inf_nan=False, strict=True
     )
     half_open_max_calls: int = Field(ge=1, le=limits.MAX_HALF_OPEN_CALLS, strict=True)
+    mode: BreakerMode | None = Field(
+        None,
+        description="consecutive: failure_threshold failures in a row open it; rate: failure "
+        "and slow-call rates over a sliding window do.",
+    )
+    window_calls: WindowCount | None = Field(
+        None, description="Rate mode: the count-based window's size in calls (default 20)."
+    )
+    window_s: BreakerSeconds | None = Field(
+        None, description="Rate mode: a time-based window over this many seconds instead."
+    )
+    minimum_calls: WindowCount | None = Field(
+        None, description="Rate mode: calls in the window before a rate decides (default 10)."
+    )
+    failure_rate_threshold: Rate | None = Field(
+        None, description="Rate mode: a failure rate at or over this opens it (default 0.5)."
+    )
+    slow_call_rate_threshold: Rate | None = Field(
+        None, description="Rate mode: a slow-call rate at or over this opens it (1.0: off)."
+    )
+    slow_call_s: float | None = Field(
+        None,
+        gt=0,
+        le=limits.MAX_SLOW_CALL_S,
+        allow_inf_nan=False,
+        strict=True,
+        description="A call over this is slow; left out: over its phase and state's timeout.",
+    )
+    backoff_multiplier: float | None = Field(
+        None,
+        ge=1,
+        le=limits.MAX_BACKOFF_MULTIPLIER,
+        allow_inf_nan=False,
+        strict=True,
+        description="Each re-open after a failed half-open period multiplies the OPEN wait.",
+    )
+    max_recovery_timeout_s: BreakerSeconds | None = Field(
+        None, description="The longest OPEN wait backoff reaches (at least recovery_timeout_s)."
+    )
+    max_half_open_s: BreakerSeconds | None = Field(
+        None, description="The longest stay in HALF_OPEN without an outcome."
+    )
+    summary_every_s: float | None = Field(
+        None,
+        ge=limits.MIN_SUMMARY_EVERY_S,
+        le=limits.MAX_SUMMARY_EVERY_S,
+        allow_inf_nan=False,
+        strict=True,
+        description="How often the runtime logs a breaker_summary event (default 60).",
+    )
+
+    @model_validator(mode="after")
+    def _cap_at_least_the_wait(self) -> ConfigBreaker:
+        cap = self.max_recovery_timeout_s
+        if cap is not None and cap < self.recovery_timeout_s:
+            raise ValueError(
+                "max_recovery_timeout_s: must be at least recovery_timeout_s "
+                f"({self.recovery_timeout_s:g})"
+            )
+        return self
+
+    def settings(self) -> BreakerSettings:
+        """The runtime's reading of this block (the defaults for keys left out)."""
+        given = self.model_dump(exclude_none=True)
+        return BreakerSettings(**given)
 
 
 class ConfigPool(_Strict):
