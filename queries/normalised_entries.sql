@@ -15,6 +15,9 @@
 --   reason:      why an entry is quarantined or skipped (NULL when stored),
 --   entry_json:  the whole entry as text, for the quarantine (NULL unless quarantined).
 --   A skipped entry's row holds its disposition and reason only, every other column NULL.
+--   A breaker_summary's counts are checked (whole non-negative numbers, failures and slow calls
+--   at most the calls, ...); a text-form summary's payload gets its fields, as the structured
+--   form's has them, so one JSON path reads both.
 WITH payload AS (
     -- One parse of the payload for all its fields (none of an oversize one): its strings as
     -- text, its numbers as JSON, so their types can be checked below.
@@ -26,7 +29,9 @@ WITH payload AS (
             "vpc_state": "VARCHAR", "breaker_state": "VARCHAR", "from_state": "VARCHAR",
             "to_state": "VARCHAR", "error_type": "VARCHAR", "error": "VARCHAR",
             "phase": "JSON", "duration_s": "JSON", "timeout_s": "JSON",
-            "vpc_utilization": "JSON", "exit_code": "JSON"
+            "vpc_utilization": "JSON", "exit_code": "JSON",
+            "window_s": "JSON", "calls": "JSON", "failures": "JSON", "slow_calls": "JSON",
+            "slow_threshold_s": "JSON", "rejected": "JSON"
         }') AS pf
     FROM entry_fields
 ),
@@ -46,6 +51,9 @@ named AS (
         pf.error_type AS p_error_type, pf.error AS p_error,
         pf.phase AS p_phase, pf.duration_s AS p_duration, pf.timeout_s AS p_timeout,
         pf.vpc_utilization AS p_utilization, pf.exit_code AS p_exit_code,
+        pf.window_s AS p_window_s, pf.calls AS p_calls, pf.failures AS p_failures,
+        pf.slow_calls AS p_slow_calls, pf.slow_threshold_s AS p_slow_threshold_s,
+        pf.rejected AS p_rejected,
         oversize OR is_contract_event AS is_structured,
         -- Not telemetry by its event: its text may still be a seed line (structlog's `event`
         -- is the message itself).
@@ -62,7 +70,8 @@ text_form AS (
             WHEN is_structured OR text_line IS NULL THEN NULL
             -- Every line below holds one of these: most other lines end here, unmatched.
             WHEN NOT (contains(text_line, 'SMD ') OR contains(text_line, 'VPC connector')
-                      OR contains(text_line, 'Database ')) THEN NULL
+                      OR contains(text_line, 'Database ')
+                      OR contains(text_line, 'Circuit breaker summary: ')) THEN NULL
             WHEN regexp_matches(text_line, 'SMD startup sequence beginning') THEN 'startup_started'
             WHEN regexp_matches(text_line, 'SMD Phase \d+: .+ starting') THEN 'phase_started'
             WHEN regexp_matches(text_line, 'SMD Phase \d+ timeout calculation: .*final=[0-9.]+s') THEN 'timeout_calculated'
@@ -77,6 +86,7 @@ text_form AS (
             WHEN regexp_matches(text_line, 'Database fallback applied') THEN 'degradation_applied'
             WHEN regexp_matches(text_line, 'SMD startup sequence completed') THEN 'startup_completed'
             WHEN regexp_matches(text_line, 'SMD startup failed: container exit code \d+') THEN 'startup_failed'
+            WHEN regexp_matches(text_line, 'Circuit breaker summary: \d+ calls, \d+ failures, state \S+') THEN 'summary'
         END AS line_kind
     FROM named
 ),
@@ -86,6 +96,7 @@ fields AS (
         CASE
             WHEN is_structured THEN p_event
             WHEN line_kind IN ('phase_timeout', 'phase_error') THEN 'phase_failed'
+            WHEN line_kind = 'summary' THEN 'breaker_summary'
             WHEN line_kind LIKE 'breaker_%' THEN 'breaker_transition'
             ELSE line_kind
         END AS event_name,
@@ -130,6 +141,85 @@ typed AS (
         END AS utilization_value
     FROM fields
 ),
+-- breaker_summary's fields (TELEMETRY.md v1.1): each as its text (the JSON number, or what
+-- the text line says after `name=`; NULL when absent) and its kind, to be checked below.
+summary_raw AS (
+    SELECT
+        *,
+        CASE WHEN is_structured THEN CASE WHEN json_type(p_window_s) <> 'NULL' THEN p_window_s::VARCHAR END
+             WHEN line_kind = 'summary' THEN nullif(regexp_extract(text_line, '[( ]window_s=([^ )]+)', 1), '')
+        END AS window_raw,
+        CASE WHEN is_structured THEN CASE WHEN json_type(p_calls) <> 'NULL' THEN p_calls::VARCHAR END
+             WHEN line_kind = 'summary' THEN regexp_extract(text_line, 'summary: (\d+) calls', 1)
+        END AS calls_raw,
+        CASE WHEN is_structured THEN CASE WHEN json_type(p_failures) <> 'NULL' THEN p_failures::VARCHAR END
+             WHEN line_kind = 'summary' THEN regexp_extract(text_line, ' (\d+) failures, state', 1)
+        END AS failures_raw,
+        CASE WHEN is_structured THEN CASE WHEN json_type(p_slow_calls) <> 'NULL' THEN p_slow_calls::VARCHAR END
+             WHEN line_kind = 'summary' THEN nullif(regexp_extract(text_line, '[( ]slow_calls=([^ )]+)', 1), '')
+        END AS slow_calls_raw,
+        CASE WHEN is_structured THEN CASE WHEN json_type(p_slow_threshold_s) <> 'NULL' THEN p_slow_threshold_s::VARCHAR END
+             WHEN line_kind = 'summary' THEN nullif(regexp_extract(text_line, '[( ]slow_threshold_s=([^ )]+)', 1), '')
+        END AS slow_threshold_raw,
+        CASE WHEN is_structured THEN CASE WHEN json_type(p_rejected) <> 'NULL' THEN p_rejected::VARCHAR END
+             WHEN line_kind = 'summary' THEN nullif(regexp_extract(text_line, '[( ]rejected=([^ )]+)', 1), '')
+        END AS rejected_raw
+    FROM typed
+),
+summary_typed AS (
+    SELECT
+        *,
+        -- a JSON number's type, or the text's shape: 'integer', 'number', else 'other' (NULL: absent)
+        list_transform(
+            [window_raw, calls_raw, failures_raw, slow_calls_raw, slow_threshold_raw, rejected_raw],
+            lambda raw: CASE WHEN raw IS NULL THEN NULL
+                        WHEN regexp_full_match(raw, '-?\d+') THEN 'integer'
+                        WHEN try_cast(raw AS DOUBLE) IS NOT NULL THEN 'number'
+                        ELSE 'other' END
+        ) AS summary_kinds,
+        try_cast(window_raw AS DOUBLE) AS window_value,
+        try_cast(calls_raw AS BIGINT) AS calls_value,
+        try_cast(failures_raw AS BIGINT) AS failures_value,
+        try_cast(slow_calls_raw AS BIGINT) AS slow_calls_value,
+        try_cast(slow_threshold_raw AS DOUBLE) AS slow_threshold_value,
+        try_cast(rejected_raw AS BIGINT) AS rejected_value,
+        CASE WHEN is_structured THEN p_breaker_state
+             WHEN line_kind = 'summary' THEN regexp_extract(text_line, 'failures, state (\S+)', 1)
+        END AS summary_state
+    FROM summary_raw
+),
+summary_checked AS (
+    SELECT
+        *,
+        CASE
+            WHEN event_name IS DISTINCT FROM 'breaker_summary' THEN NULL
+            WHEN window_raw IS NULL THEN 'breaker_summary without window_s'
+            WHEN summary_kinds[1] = 'other' THEN 'window_s is not a number'
+            WHEN NOT isfinite(window_value) THEN 'window_s is not finite'
+            WHEN window_value < 0 THEN 'negative window_s'
+            WHEN window_value > 31 * 86400 THEN 'window_s is implausibly large (over 31 days)'
+            WHEN calls_raw IS NULL THEN 'breaker_summary without calls'
+            WHEN failures_raw IS NULL THEN 'breaker_summary without failures'
+            WHEN summary_kinds[2] <> 'integer' THEN 'calls is not an integer'
+            WHEN summary_kinds[3] <> 'integer' THEN 'failures is not an integer'
+            WHEN summary_kinds[4] <> 'integer' THEN 'slow_calls is not an integer'
+            WHEN summary_kinds[6] <> 'integer' THEN 'rejected is not an integer'
+            WHEN calls_value IS NULL OR failures_value IS NULL
+                 OR (slow_calls_raw IS NOT NULL AND slow_calls_value IS NULL)
+                 OR (rejected_raw IS NOT NULL AND rejected_value IS NULL)
+                THEN 'a breaker_summary count is out of range'
+            WHEN least(calls_value, failures_value, slow_calls_value, rejected_value) < 0
+                THEN 'negative breaker_summary count'
+            WHEN failures_value > calls_value THEN 'failures exceed calls'
+            WHEN slow_calls_value > calls_value THEN 'slow_calls exceed calls'
+            WHEN summary_kinds[5] = 'other' THEN 'slow_threshold_s is not a number'
+            WHEN NOT isfinite(slow_threshold_value) THEN 'slow_threshold_s is not finite'
+            WHEN slow_threshold_value <= 0 THEN 'slow_threshold_s must be positive'
+            WHEN summary_state NOT IN ('CLOSED', 'OPEN', 'HALF_OPEN')
+                THEN 'breaker_state must be CLOSED, OPEN or HALF_OPEN'
+        END AS summary_reason
+    FROM summary_typed
+),
 checked_time AS (
     SELECT
         *,
@@ -145,7 +235,7 @@ checked_time AS (
             WHEN NOT regexp_matches(ts_raw, '[+-]([01]\d|2[0-3]):?[0-5]\d$')
                 THEN 'timestamp with an invalid zone offset: ' || ts_raw
         END AS ts_reason
-    FROM typed
+    FROM summary_checked
 ),
 judged AS (
     SELECT
@@ -156,6 +246,7 @@ judged AS (
                 THEN 'timestamp implausibly early (before ' || $earliest_ts::DATE || '): ' || ts_raw
             WHEN ts_parsed > $ingested_at + $future_slack OR ts_parsed > receive_ts + $future_slack
                 THEN 'timestamp implausibly late (over ' || $future_slack::VARCHAR || ' after it was received or imported): ' || ts_raw
+            WHEN summary_reason IS NOT NULL THEN summary_reason
             WHEN NOT is_structured THEN NULL
             WHEN payload_env IS NOT NULL AND payload_env <> $default_env
                  AND NOT (regexp_full_match(payload_env, $env_pattern)
@@ -220,6 +311,7 @@ entries AS (
                      THEN 'initialization' END)
             WHEN line_kind IN ('phase_started', 'timeout_calculated', 'phase_completed', 'phase_timeout', 'phase_error')
                 THEN 'initialization'
+            WHEN line_kind = 'summary' THEN nullif(regexp_extract(text_line, '[( ]operation=([^ )]+)', 1), '')
         END AS operation,
         CASE
             WHEN is_structured THEN p_outcome
@@ -231,10 +323,12 @@ entries AS (
                 CASE WHEN event_name = 'vpc_state_changed' THEN p_to_state END)
             WHEN line_kind = 'phase_context' THEN regexp_extract(text_line, 'VPC connector state: ([^,\s]+)', 1)
             WHEN line_kind = 'vpc_state_changed' THEN regexp_extract(text_line, ' -> (\S+)', 1)
+            WHEN line_kind = 'summary' THEN nullif(regexp_extract(text_line, '[( ]vpc_state=([^ )]+)', 1), '')
         END AS vpc_state,
         CASE
             WHEN is_structured THEN p_breaker_state
             WHEN line_kind = 'phase_context' THEN regexp_extract(text_line, 'Circuit breaker: (\S+)', 1)
+            WHEN line_kind = 'summary' THEN summary_state
         END AS breaker_state,
         CASE
             WHEN is_structured THEN p_from_state
@@ -267,7 +361,21 @@ entries AS (
         END AS exit_code,
         form_value AS form,
         log_name_raw AS log_name,
-        coalesce(p, to_json(text_payload))::VARCHAR AS payload,
+        CASE
+            -- a text summary's fields in the payload, as the structured form has them, beside
+            -- the payload it came in (its line stays in `message`)
+            WHEN line_kind = 'summary' AND reason IS NULL THEN json_merge_patch(
+                coalesce(p, json_object('message', text_payload)),
+                json_object(
+                    'event', 'breaker_summary', 'window_s', window_value, 'calls', calls_value,
+                    'failures', failures_value, 'slow_calls', slow_calls_value,
+                    'slow_threshold_s', slow_threshold_value, 'rejected', rejected_value,
+                    'breaker_state', summary_state,
+                    'vpc_state', nullif(regexp_extract(text_line, '[( ]vpc_state=([^ )]+)', 1), ''),
+                    'operation', nullif(regexp_extract(text_line, '[( ]operation=([^ )]+)', 1), '')
+                ))
+            ELSE coalesce(p, to_json(text_payload))
+        END::VARCHAR AS payload,
         source_file,
         $ingested_at::TIMESTAMPTZ AS ingested_at,
         CAST(ts_parsed AS DATE) AS date,

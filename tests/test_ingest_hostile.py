@@ -309,6 +309,7 @@ def test_the_normaliser_knows_the_runtimes_event_names(
                 "outcome": "error",
                 "to_state": "OPEN",
                 "from_state": "CLOSED",
+                **{"window_s": 60.0, "calls": 2, "failures": 1},  # breaker_summary's
             }
         )
         for name in EVENTS
@@ -346,3 +347,116 @@ def test_a_text_lines_error_survives_a_trailing_newline(
     assert lake_rows("events", "event, outcome, error") == [
         ("phase_failed", "error", "connection refused")
     ]
+
+
+# --- breaker_summary (TELEMETRY.md v1.1) ------------------------------------------------------
+
+SUMMARY = {
+    "event": "breaker_summary",
+    "window_s": 60.0,
+    "calls": 12,
+    "failures": 2,
+    "slow_calls": 3,
+    "slow_threshold_s": 8.5,
+    "rejected": 4,
+    "breaker_state": "CLOSED",
+    "vpc_state": "pressure",
+    "operation": "connection",
+}
+
+
+def test_a_breaker_summary_is_kept_with_its_fields_in_payload(
+    tmp_path: Path, store: Store, lake_rows
+) -> None:
+    from analyzer.runtime import text_line
+
+    line = text_line("breaker_summary", SUMMARY)
+    entries = [
+        entry(SUMMARY),
+        entry(line),
+        entry({"message": line}),
+        entry({**SUMMARY, "rejected": 0, "slow_threshold_s": None}),
+    ]
+    result = import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
+    assert (result.stored, result.quarantined) == (4, 0)
+    fields = ", ".join(f"payload->>'{name}'" for name in list(SUMMARY)[1:])
+    rows = lake_rows("events", f"form, vpc_state, breaker_state, operation, {fields}")
+    full = ("pressure", "CLOSED", "connection", "60.0", "12", "2", "3", "8.5", "4")
+    quiet = ("pressure", "CLOSED", "connection", "60.0", "12", "2", "3", None, "0")
+    named = ("CLOSED", "pressure", "connection")
+    assert rows == [
+        ("structured", *full, *named),
+        ("structured", *quiet, *named),
+        ("text", *full, *named),
+        ("text", *full, *named),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"window_s": None}, "breaker_summary without window_s"),
+        ({"window_s": "60"}, "window_s is not a number"),
+        ({"window_s": -1.0}, "negative window_s"),
+        ({"window_s": 40 * 86400}, "window_s is implausibly large (over 31 days)"),
+        ({"calls": None}, "breaker_summary without calls"),
+        ({"failures": None}, "breaker_summary without failures"),
+        ({"calls": 12.5}, "calls is not an integer"),
+        ({"calls": "12"}, "calls is not an integer"),
+        ({"failures": True}, "failures is not an integer"),
+        ({"slow_calls": [3]}, "slow_calls is not an integer"),
+        ({"rejected": 1.0}, "rejected is not an integer"),
+        ({"calls": 2**64}, "a breaker_summary count is out of range"),
+        ({"rejected": -1}, "negative breaker_summary count"),
+        ({"failures": 13}, "failures exceed calls"),
+        ({"slow_calls": 13}, "slow_calls exceed calls"),
+        ({"slow_threshold_s": 0}, "slow_threshold_s must be positive"),
+        ({"slow_threshold_s": "fast"}, "slow_threshold_s is not a number"),
+        ({"breaker_state": "AJAR"}, "breaker_state must be CLOSED, OPEN or HALF_OPEN"),
+    ],
+)
+def test_a_malformed_breaker_summary_is_quarantined_with_its_reason(
+    tmp_path: Path, store: Store, change: dict[str, Any], reason: str
+) -> None:
+    bad = {key: value for key, value in {**SUMMARY, **change}.items() if value is not None}
+    result = import_paths(
+        [write_ndjson(tmp_path / "e.jsonl", [entry(bad), *A])], env="staging", store=store
+    )
+    assert (result.stored, result.quarantined) == (2, 1)
+    assert result.quarantine_reasons == {reason: 1}
+    [(kept_reason, kept)] = _quarantine(store)
+    assert kept_reason == reason and json.loads(kept)["jsonPayload"] == bad
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (
+            "Circuit breaker summary: 3 calls, 5 failures, state OPEN (window_s=60.0)",
+            "failures exceed calls",
+        ),
+        (
+            "Circuit breaker summary: 3 calls, 1 failures, state OPEN (rejected=2)",
+            "breaker_summary without window_s",
+        ),
+        (
+            "Circuit breaker summary: 3 calls, 1 failures, state OPEN (window_s=inf)",
+            "window_s is not finite",
+        ),
+        (
+            "Circuit breaker summary: 3 calls, 1 failures, state OPEN (window_s=9 slow_calls=-1)",
+            "negative breaker_summary count",
+        ),
+        (
+            "Circuit breaker summary: 3 calls, 1 failures, state OPEN (window_s=9 rejected=x)",
+            "rejected is not an integer",
+        ),
+    ],
+)
+def test_a_malformed_text_summary_is_quarantined(
+    tmp_path: Path, store: Store, line: str, reason: str
+) -> None:
+    result = import_paths(
+        [write_ndjson(tmp_path / "e.jsonl", [entry(line)])], env="staging", store=store
+    )
+    assert result.quarantine_reasons == {reason: 1}

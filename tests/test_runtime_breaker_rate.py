@@ -430,3 +430,39 @@ def test_rate_settings_that_make_no_sense_are_refused(settings: dict[str, Any], 
     with pytest.raises(ValueError, match=named):
         breaker.update_settings(BreakerSettings(3, 30.0, 1, **settings))
     assert breaker.mode == "consecutive" and breaker.summary_every_s == 60.0
+
+
+def test_a_config_with_a_bad_breaker_value_falls_back_and_says_so(
+    tmp_path: Any, fresh_runtime: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rate-mode config whose threshold is out of bounds is not used: one warning naming the
+    key, the built-in (consecutive) breaker; the same file with a good value loads rate mode."""
+    import json
+
+    from analyzer import runtime
+    from analyzer.runtime import schema
+
+    def config(threshold: float) -> str:
+        path = tmp_path / f"t{threshold}.json"
+        breaker = {"failure_threshold": 3, "recovery_timeout_s": 60, "half_open_max_calls": 1}
+        document = {
+            "schema_version": schema.SCHEMA_VERSION,
+            "env": "staging",
+            "timeouts": [
+                {"phase": 3, "operation": "connection", "vpc_state": "healthy", "timeout_s": 9}
+            ],
+            "breaker": {**breaker, "mode": "rate", "failure_rate_threshold": threshold},
+        }
+        path.write_text(json.dumps(document))
+        return str(path)
+
+    assert runtime.load_config(config(1.5)) is None
+    assert "breaker.failure_rate_threshold" in caplog.text
+    breaker = runtime.get_database_circuit_breaker("staging")
+    assert breaker.mode == "consecutive" and breaker.failure_threshold == 5
+    runtime.load_config(config(0.25))
+    assert (breaker.mode, breaker.failure_rate_threshold, breaker.recovery_timeout_s) == (
+        "rate",
+        0.25,
+        60.0,
+    )

@@ -23,6 +23,16 @@ EVENTS = (
     "breaker_summary",
 )
 
+# breaker_summary's fields after its calls, failures and state, in its text line's order
+SUMMARY_DETAILS = (
+    "window_s",
+    "slow_calls",
+    "slow_threshold_s",
+    "rejected",
+    "vpc_state",
+    "operation",
+)
+
 _BREAKER_LINES = {
     "OPEN": "Database circuit breaker: Opening circuit due to repeated failures",
     "HALF_OPEN": "Database circuit breaker: Attempting half-open state",
@@ -81,9 +91,14 @@ def text_line(event: str, fields: dict[str, Any]) -> str:
             )
         return f"Timeout config not used, built-in defaults in force: {fields.get('error')}"
     if event == "breaker_summary":
+        # the rest of the fields as key=value, so a service that logs text only is read whole
+        details = " ".join(
+            f"{name}={fields[name]}" for name in SUMMARY_DETAILS if fields.get(name) is not None
+        )
         return (
             f"Circuit breaker summary: {fields.get('calls', 0)} calls, "
-            f"{fields.get('failures', 0)} failures, state {fields.get('breaker_state', 'CLOSED')}"
+            f"{fields.get('failures', 0)} failures, state {fields.get('breaker_state', 'CLOSED')} "
+            f"({details})"
         )
     raise ValueError(f"unknown telemetry event {event!r}; expected one of {', '.join(EVENTS)}")
 
