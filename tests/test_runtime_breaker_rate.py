@@ -466,3 +466,21 @@ def test_a_config_with_a_bad_breaker_value_falls_back_and_says_so(
         0.25,
         60.0,
     )
+
+
+def test_the_summary_timer_starts_on_the_first_call_and_again_after_a_fork() -> None:
+    """No thread until a call; a timer that died (a forked child has none) is started again."""
+    import threading
+
+    sent: list[dict[str, Any]] = []
+    breaker = CircuitBreaker(1, 5.0, 1, on_summary=sent.extend, summary_every_s=1.0)
+    before = threading.active_count()
+    assert breaker._timer is None
+    breaker.record_success(0.1)
+    timer = breaker._timer
+    assert timer is not None and timer.alive() and threading.active_count() == before + 1
+    timer.stop()  # as in a child forked after it started
+    breaker.record_success(0.1)
+    assert breaker._timer is not timer and breaker._timer is not None and breaker._timer.alive()
+    breaker.close()
+    assert breaker._timer is None and [s["calls"] for s in sent] == [2]

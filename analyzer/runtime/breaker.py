@@ -494,10 +494,11 @@ class CircuitBreaker:
         start = False
         with self._lock:
             due = self._due()
-            if self._timer is None and not self._closed:
+            if (self._timer is None or not self._timer.alive()) and not self._closed:
                 self._timer = SummaryTimer(self.summary_every_s, self._tick)
                 start = True
         if start:
+            atexit.unregister(self.close)  # once, however often a fork made it start again
             atexit.register(self.close)
         self._publish(due)
 

@@ -93,6 +93,10 @@ class SummaryTimer:
         while not self._stop.wait(self.every_s):
             self._tick()
 
+    def alive(self) -> bool:
+        """False in a child process forked after it started (threads do not survive a fork)."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not threading.current_thread():
