@@ -59,6 +59,17 @@ for _ in range(2):
 # exit: atexit sends the last window
 """
 
+S4_FIELDS = {
+    "window_s",
+    "calls",
+    "failures",
+    "slow_calls",
+    "slow_threshold_s",
+    "rejected",
+    "breaker_state",
+    "vpc_state",
+    "operation",
+}
 SUMS = """
 SELECT vpc_state, operation,
        sum((payload->>'calls')::INTEGER), sum((payload->>'failures')::INTEGER),
@@ -137,8 +148,15 @@ def test_the_runtimes_summaries_read_back_from_the_lake(tmp_path: Path, form: st
     con = connect(store)
     try:
         rows = con.execute(SUMS).fetchall()
+        payloads = con.execute(
+            "SELECT payload FROM events WHERE event = 'breaker_summary'"
+        ).fetchall()
     finally:
         con.close()
+    # the payload's keys are the contract's (S4) names, in both forms
+    for (payload,) in payloads:
+        keys = set(json.loads(payload)) - {"event", "message", "env"}
+        assert keys == S4_FIELDS or keys == S4_FIELDS - {"slow_threshold_s"}, keys
     [critical, healthy] = rows
     # healthy: 10 calls judged against the config's 5 s connection timeout, one window
     assert healthy[:8] == ("healthy", "connection", 10, 0, 0, 0, 5.0, 1)

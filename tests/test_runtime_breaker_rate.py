@@ -7,6 +7,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzer.runtime import BreakerState, CircuitBreaker, CircuitOpenError
 from analyzer.runtime.schema import BreakerSettings
@@ -484,3 +486,39 @@ def test_the_summary_timer_starts_on_the_first_call_and_again_after_a_fork() -> 
     assert breaker._timer is not timer and breaker._timer is not None and breaker._timer.alive()
     breaker.close()
     assert breaker._timer is None and [s["calls"] for s in sent] == [2]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    size=st.integers(1, 8),
+    window_s=st.sampled_from([1.0, 2.5, 10.0, 20.0]),
+    calls=st.lists(
+        st.tuples(st.floats(0, 7, allow_nan=False), st.booleans(), st.booleans()), max_size=60
+    ),
+)
+def test_windows_hold_what_a_brute_force_count_says(
+    size: int, window_s: float, calls: list[tuple[float, bool, bool]]
+) -> None:
+    """The running totals equal a recount: the last `size` calls, and the calls whose bucket is
+    one of the last `buckets` (each bucket_s wide) on the clock."""
+    import math
+
+    from analyzer.runtime.window import CountWindow, TimeWindow
+
+    count, timed = CountWindow(size), TimeWindow(window_s)
+    now, seen = 0.0, []
+    for step, failed, slow in calls:
+        now += step
+        count.record(now, failed=failed, slow=slow)
+        timed.record(now, failed=failed, slow=slow)
+        seen.append((now, failed, slow))
+
+        def totals(kept: list[tuple[float, bool, bool]]) -> tuple[int, int, int]:
+            return len(kept), sum(f for _, f, _ in kept), sum(s for _, _, s in kept)
+
+        assert count.totals(now) == totals(seen[-size:])
+        newest = math.floor(now / timed.bucket_s)
+        recent = [c for c in seen if math.floor(c[0] / timed.bucket_s) > newest - timed.buckets]
+        assert timed.totals(now) == totals(recent)
+    later = now + window_s
+    assert timed.totals(later)[0] == 0
