@@ -146,22 +146,28 @@ typed AS (
 summary_raw AS (
     SELECT
         *,
-        CASE WHEN is_structured THEN CASE WHEN json_type(p_window_s) <> 'NULL' THEN p_window_s::VARCHAR END
+        CASE WHEN event_name IS DISTINCT FROM 'breaker_summary' THEN NULL
+             WHEN is_structured THEN CASE WHEN json_type(p_window_s) <> 'NULL' THEN p_window_s::VARCHAR END
              WHEN line_kind = 'summary' THEN nullif(regexp_extract(text_line, '[( ]window_s=([^ )]+)', 1), '')
         END AS window_raw,
-        CASE WHEN is_structured THEN CASE WHEN json_type(p_calls) <> 'NULL' THEN p_calls::VARCHAR END
+        CASE WHEN event_name IS DISTINCT FROM 'breaker_summary' THEN NULL
+             WHEN is_structured THEN CASE WHEN json_type(p_calls) <> 'NULL' THEN p_calls::VARCHAR END
              WHEN line_kind = 'summary' THEN regexp_extract(text_line, 'summary: (\d+) calls', 1)
         END AS calls_raw,
-        CASE WHEN is_structured THEN CASE WHEN json_type(p_failures) <> 'NULL' THEN p_failures::VARCHAR END
+        CASE WHEN event_name IS DISTINCT FROM 'breaker_summary' THEN NULL
+             WHEN is_structured THEN CASE WHEN json_type(p_failures) <> 'NULL' THEN p_failures::VARCHAR END
              WHEN line_kind = 'summary' THEN regexp_extract(text_line, ' (\d+) failures, state', 1)
         END AS failures_raw,
-        CASE WHEN is_structured THEN CASE WHEN json_type(p_slow_calls) <> 'NULL' THEN p_slow_calls::VARCHAR END
+        CASE WHEN event_name IS DISTINCT FROM 'breaker_summary' THEN NULL
+             WHEN is_structured THEN CASE WHEN json_type(p_slow_calls) <> 'NULL' THEN p_slow_calls::VARCHAR END
              WHEN line_kind = 'summary' THEN nullif(regexp_extract(text_line, '[( ]slow_calls=([^ )]+)', 1), '')
         END AS slow_calls_raw,
-        CASE WHEN is_structured THEN CASE WHEN json_type(p_slow_threshold_s) <> 'NULL' THEN p_slow_threshold_s::VARCHAR END
+        CASE WHEN event_name IS DISTINCT FROM 'breaker_summary' THEN NULL
+             WHEN is_structured THEN CASE WHEN json_type(p_slow_threshold_s) <> 'NULL' THEN p_slow_threshold_s::VARCHAR END
              WHEN line_kind = 'summary' THEN nullif(regexp_extract(text_line, '[( ]slow_threshold_s=([^ )]+)', 1), '')
         END AS slow_threshold_raw,
-        CASE WHEN is_structured THEN CASE WHEN json_type(p_rejected) <> 'NULL' THEN p_rejected::VARCHAR END
+        CASE WHEN event_name IS DISTINCT FROM 'breaker_summary' THEN NULL
+             WHEN is_structured THEN CASE WHEN json_type(p_rejected) <> 'NULL' THEN p_rejected::VARCHAR END
              WHEN line_kind = 'summary' THEN nullif(regexp_extract(text_line, '[( ]rejected=([^ )]+)', 1), '')
         END AS rejected_raw
     FROM typed
@@ -170,13 +176,13 @@ summary_typed AS (
     SELECT
         *,
         -- a JSON number's type, or the text's shape: 'integer', 'number', else 'other' (NULL: absent)
-        list_transform(
+        CASE WHEN event_name = 'breaker_summary' THEN list_transform(
             [window_raw, calls_raw, failures_raw, slow_calls_raw, slow_threshold_raw, rejected_raw],
             lambda raw: CASE WHEN raw IS NULL THEN NULL
                         WHEN regexp_full_match(raw, '-?\d+') THEN 'integer'
                         WHEN try_cast(raw AS DOUBLE) IS NOT NULL THEN 'number'
                         ELSE 'other' END
-        ) AS summary_kinds,
+        ) END AS summary_kinds,
         try_cast(window_raw AS DOUBLE) AS window_value,
         try_cast(calls_raw AS BIGINT) AS calls_value,
         try_cast(failures_raw AS BIGINT) AS failures_value,
