@@ -158,8 +158,9 @@ def test_the_runtimes_summaries_read_back_from_the_lake(tmp_path: Path, form: st
         keys = set(json.loads(payload)) - {"event", "message", "env"}
         assert keys == S4_FIELDS or keys == S4_FIELDS - {"slow_threshold_s"}, keys
     [critical, healthy] = rows
-    # healthy: 10 calls judged against the config's 5 s connection timeout, one window
-    assert healthy[:8] == ("healthy", "connection", 10, 0, 0, 0, 5.0, 1)
+    # healthy: 10 calls judged against the config's 5 s connection timeout (in one window, but
+    # for a machine so slow that the period ends among them)
+    assert healthy[:7] == ("healthy", "connection", 10, 0, 0, 0, 5.0) and healthy[7] >= 1
     # critical: 5 slow failures over their 0.01 s timeout, then refused: 1 at once, 2 later,
     # in two windows (the period's and the one sent at exit), the last one OPEN
     assert critical[:7] == ("critical", "connection", 5, 5, 5, 3, 0.01)
