@@ -522,3 +522,23 @@ def test_windows_hold_what_a_brute_force_count_says(
         assert timed.totals(now) == totals(recent)
     later = now + window_s
     assert timed.totals(later)[0] == 0
+
+
+def test_a_decorated_partial_of_an_async_function_is_timed_to_its_end(clock: FakeClock) -> None:
+    """functools.partial hides `async def`: the outcome and duration are still the awaited
+    call's (a failure after 3 s), not the instant the coroutine was made."""
+    import functools
+
+    breaker = CircuitBreaker(1, 5.0, 1, clock=clock, slow_call_s=2.0)
+
+    async def query(seconds: float) -> None:
+        await asyncio.sleep(0)
+        clock.now += seconds
+        raise ConnectionError("reset")
+
+    run = breaker.protect(functools.partial(query, 3.0))
+    with pytest.raises(ConnectionError):
+        asyncio.run(run())
+    [summary] = breaker.summaries()
+    assert (summary["calls"], summary["failures"], summary["slow_calls"]) == (1, 1, 1)
+    assert breaker.state == "OPEN"

@@ -109,7 +109,26 @@ def protected(func: Callable[..., Any], guard: Callable[[], CallGuard]) -> Calla
 
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
-        with guard():
-            return func(*args, **kwargs)
+        call = guard().__enter__()
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            call.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        if hasattr(result, "__await__"):  # a partial or wrapper of an async function
+            return _awaited(call, result)
+        call.__exit__(None, None, None)
+        return result
 
     return run
+
+
+async def _awaited(call: CallGuard, awaitable: Any) -> Any:
+    """The call's outcome is the awaitable's, not the function's that made it."""
+    try:
+        value = await awaitable
+    except BaseException as exc:
+        call.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    call.__exit__(None, None, None)
+    return value
