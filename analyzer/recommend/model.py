@@ -109,6 +109,11 @@ ValueSource = Literal["recommended", "previous", "default", "ceiling"]
 class PhaseTimeout(BaseModel):
     """The evidence and the recommended timeout for one phase, operation and VPC state."""
 
+    service: str | None = Field(
+        None,
+        description="The service whose attempts these are; None: every service of the env "
+        "pooled (the env-wide default).",
+    )
     phase: int
     operation: str
     vpc_state: str
@@ -140,6 +145,11 @@ class PhaseTimeout(BaseModel):
         description="Where timeout_s came from: recommended (this window's evidence), previous "
         "(carried over from the previous export: no evidence here), default (the runtime's "
         "built-in value), ceiling (no evidence and nothing before it: the policy's ceiling).",
+    )
+    pooled: bool = Field(
+        False,
+        description="Too few attempts of its own: the env's pooled estimate, widened by how "
+        "much services differ.",
     )
     previous_timeout_s: float | None = Field(
         None, description="The previous export's (or the deployed file's) value for this key."
