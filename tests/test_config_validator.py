@@ -3,9 +3,12 @@ checker accept exactly the same documents, and what both accept means the same t
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -84,9 +87,14 @@ SECTIONS: dict[str, list[Any]] = {
         {"generated_at": 5},
         {"surprise": 1},
         {"window_end": "x" * 65},
+        {"service_attempts": {"auth": {"3/x/y": 3}}},
+        {"service_attempts": {"Auth": {"3/x/y": 3}}},
+        {"service_attempts": {"auth": {"k": -1}}},
+        {"service_attempts": {"auth": 3}},
         None,
     ],
-    "schema_version": [2, 1, True, 2.0, "2", None, ABSENT],
+    "schema_version": [3, 2, 1, 4, True, 2.0, 3.0, "3", None, ABSENT],
+    "services": [ABSENT, {}, None, [], "x", {"auth": None}, {"auth": {}}, {"auth": []}],
     "env": ["staging", "", "x" * 65, 5, ABSENT],
     "surprise": [ABSENT, 1],
 }
@@ -94,22 +102,48 @@ SECTIONS: dict[str, list[Any]] = {
 
 VALID_ENTRY = {"phase": 3, "operation": "initialization", "vpc_state": "pressure", "timeout_s": 80}
 VALID = {
-    "schema_version": 2,
+    "schema_version": 3,
     "env": "staging",
     "timeouts": [VALID_ENTRY],
+    "services": {"backend": {"timeouts": [{**VALID_ENTRY, "timeout_s": 95}]}},
     "breaker": {"failure_threshold": 2, "recovery_timeout_s": 600, "half_open_max_calls": 1},
 }
+# What a schema_version 2 file (no sections) looks like: still read.
+VALID_V2 = {k: v for k, v in VALID.items() if k != "services"} | {"schema_version": 2}
+# Names a section may or may not have (Cloud Run's: lowercase, digits, hyphens, a letter first).
+SERVICE_NAMES = [
+    "auth",
+    "netra-backend-staging",
+    "a--b",
+    "a" * 63,
+    "a" * 64,
+    "Backend",
+    "-x",
+    "x-",
+    "1abc",
+    "x_y",
+    "",
+    "abc\n",
+    "caf\u00e9",
+]
+ENTRY_LISTS = [[], None, {}, "x", [VALID_ENTRY, VALID_ENTRY]]
 # Every single change the pools allow: (path, value); ABSENT removes the key.
 CHANGES = (
     [(("timeouts", i, k), v) for i in (0, 1) for k, vs in FIELDS.items() for v in vs]
     + [(("breaker", k), v) for k, vs in BREAKER.items() for v in vs]
     + [((k,), v) for k, vs in SECTIONS.items() for v in vs]
-    + [(("timeouts",), v) for v in ([], None, {}, "x")]
+    + [(("timeouts",), v) for v in ENTRY_LISTS]
+    + [(("services", "backend", "timeouts", 0, k), v) for k, vs in FIELDS.items() for v in vs]
+    + [(("services", "backend", "timeouts"), v) for v in ENTRY_LISTS]
+    + [(("services", "backend", "surprise"), 1)]
+    + [(("services", name), {"timeouts": [VALID_ENTRY]}) for name in SERVICE_NAMES]
 )
 
 
-def _changed(second: bool, changes: list[tuple[tuple[Any, ...], Any]]) -> dict[str, Any]:
-    document = json.loads(json.dumps(VALID))
+def _changed(
+    second: bool, changes: list[tuple[tuple[Any, ...], Any]], base: dict[str, Any] = VALID
+) -> dict[str, Any]:
+    document = copy.deepcopy(base)
     if second:
         document["timeouts"].append({**VALID_ENTRY, "vpc_state": "critical"})
     for path, value in changes:
@@ -123,15 +157,19 @@ def _changed(second: bool, changes: list[tuple[tuple[Any, ...], Any]]) -> dict[s
                 target = None
                 break
             target = target[step]
+        value = value if value is ABSENT else copy.deepcopy(value)  # never the pool's own
         if isinstance(target, dict):
             target.pop(last, None) if value is ABSENT else target.__setitem__(last, value)
-        elif isinstance(target, list) and last < len(target):
+        elif isinstance(target, list) and isinstance(last, int) and last < len(target):
             target[last] = value
     return document
 
 
 documents = st.builds(
-    _changed, st.booleans(), st.lists(st.sampled_from(CHANGES), min_size=0, max_size=3)
+    _changed,
+    st.booleans(),
+    st.lists(st.sampled_from(CHANGES), min_size=0, max_size=3),
+    st.sampled_from([VALID, VALID_V2]),
 )
 
 
@@ -141,7 +179,7 @@ def _runtime(document: Any) -> tuple[bool, Any]:
     except ConfigError as exc:
         assert len(str(exc)) < 400
         return False, None
-    return True, (config.timeouts, vars_of(config.breaker))
+    return True, (config.timeouts, config.services, vars_of(config.breaker))
 
 
 def vars_of(breaker: BreakerSettings) -> tuple[Any, ...]:
@@ -154,8 +192,12 @@ def _model(document: Any) -> tuple[bool, Any]:
         config = TimeoutConfig.model_validate(document)
     except ValueError:
         return False, None
-    timeouts = {(t.phase, t.operation, t.vpc_state): t.timeout_s for t in config.timeouts}
-    return True, (timeouts, vars_of(config.breaker.settings()))
+    services = {name: keyed(section.timeouts) for name, section in (config.services or {}).items()}
+    return True, (keyed(config.timeouts), services, vars_of(config.breaker.settings()))
+
+
+def keyed(timeouts: list[Any]) -> dict[tuple[int, str, str], float]:
+    return {(t.phase, t.operation, t.vpc_state): t.timeout_s for t in timeouts}
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -168,16 +210,36 @@ def test_the_model_and_the_runtime_accept_the_same_documents(document: dict[str,
 
 
 def test_the_generator_reaches_both_outcomes() -> None:
-    """The property above is not vacuous: valid documents exist among the generated ones."""
-    seen: set[bool] = set()
+    """The property above is not vacuous: valid documents exist among the generated ones, of
+    both versions, with and without sections, and invalid ones too."""
+    seen: set[tuple[bool, Any, bool]] = set()
 
     @settings(max_examples=400, deadline=None, database=None)
     @given(document=documents)
     def collect(document: dict[str, Any]) -> None:
-        seen.add(_runtime(document)[0])
+        ok, reading = _runtime(document)
+        seen.add((ok, document.get("schema_version") if ok else None, bool(ok and reading[1])))
 
     collect()
-    assert seen == {True, False}
+    assert {(True, 3, True), (True, 3, False), (True, 2, False), (False, None, False)} <= seen
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ((("services", "Backend"), {"timeouts": [VALID_ENTRY]}), "services: a key"),
+        ((("services", "backend", "timeouts", 0, "timeout_s"), 241), "services.backend.timeouts"),
+        ((("schema_version",), 2), "services: per-service sections need schema_version 3"),
+    ],
+)
+def test_a_bad_section_is_refused_by_both_saying_where(
+    change: tuple[tuple[Any, ...], Any], problem: str
+) -> None:
+    document = _changed(False, [change])
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        parse_config(document)
+    with pytest.raises(ValueError, match="services"):
+        TimeoutConfig.model_validate(document)
 
 
 def test_the_published_schema_carries_the_runtimes_names_and_bounds() -> None:
@@ -189,4 +251,15 @@ def test_the_published_schema_carries_the_runtimes_names_and_bounds() -> None:
     assert entry["phase"]["maximum"] == limits.MAX_PHASE
     breaker = schema["$defs"]["ConfigBreaker"]["properties"]
     assert breaker["recovery_timeout_s"]["maximum"] == limits.MAX_RECOVERY_TIMEOUT_S
-    assert schema["properties"]["schema_version"]["const"] == limits.SCHEMA_VERSION
+    assert tuple(schema["properties"]["schema_version"]["enum"]) == limits.SCHEMA_VERSIONS
+    services = schema["properties"]["services"]["anyOf"][0]
+    assert services["patternProperties"].keys() == {limits.SERVICE_NAME_PATTERN}
+    assert services["additionalProperties"] is False
+    assert services["propertyNames"]["maxLength"] == limits.SERVICE_NAME_MAX_CHARS
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_the_published_pattern_states_the_runtimes_name_rule(name: str) -> None:
+    pattern = re.compile(limits.SERVICE_NAME_PATTERN.rstrip("$") + r"\Z")
+    fits = bool(pattern.match(name)) and len(name) <= limits.SERVICE_NAME_MAX_CHARS
+    assert fits == (limits.service_name_problem(name) is None)

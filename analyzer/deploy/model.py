@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -46,6 +48,28 @@ Text = Annotated[
 VpcState = Annotated[Literal[limits.VPC_STATES], _known(limits.VPC_STATES)]  # type: ignore[valid-type]
 Operation = Annotated[Literal[limits.OPERATIONS], _known(limits.OPERATIONS)]  # type: ignore[valid-type]
 ValueSource = Annotated[Literal[limits.VALUE_SOURCES], _known(limits.VALUE_SOURCES)]  # type: ignore[valid-type]
+
+
+def _service_name(value: str) -> str:
+    problem = limits.service_name_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+ServiceName = Annotated[
+    str,
+    StringConstraints(strict=True),
+    AfterValidator(_service_name),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": limits.SERVICE_NAME_PATTERN,
+            "minLength": 1,
+            "maxLength": limits.SERVICE_NAME_MAX_CHARS,
+        }
+    ),
+]
 Setting = Annotated[float, Field(ge=0, le=limits.MAX_SETTING, allow_inf_nan=False, strict=True)]
 
 
@@ -176,6 +200,35 @@ class ConfigVpc(_Strict):
     scaling_buffer_timeout: Setting | None = None
 
 
+def _one_entry_per_key(timeouts: list[ConfigTimeout], where: str) -> None:
+    seen: set[tuple[int, str, str]] = set()
+    for index, entry in enumerate(timeouts):
+        key = (entry.phase, entry.operation, entry.vpc_state)
+        if key in seen:
+            raise ValueError(f"{where}[{index}]: a second entry for {key}")
+        seen.add(key)
+
+
+def _ordered(timeouts: list[ConfigTimeout]) -> list[ConfigTimeout]:
+    order = {state: i for i, state in enumerate(limits.VPC_STATES)}
+    ops = {op: i for i, op in enumerate(limits.OPERATIONS)}
+    return sorted(timeouts, key=lambda t: (t.phase, ops[t.operation], order[t.vpc_state]))
+
+
+class ConfigSection(_Strict):
+    """One service's timeouts; a key it leaves out takes the env default's value."""
+
+    timeouts: list[ConfigTimeout] = Field(min_length=1, max_length=limits.MAX_ENTRIES)
+
+    @model_validator(mode="after")
+    def _one_entry_per_key(self) -> ConfigSection:
+        _one_entry_per_key(self.timeouts, "timeouts")
+        return self
+
+
+Counts = dict[Text, Annotated[int, Field(ge=0, le=2**53, strict=True)]]
+
+
 class ConfigProvenance(_Strict):
     """Where the numbers came from; changes with every run, so it stands in one block."""
 
@@ -189,19 +242,38 @@ class ConfigProvenance(_Strict):
         description="Window and policy settings of the run "
         "that differ from the env's standing ones.",
     )
-    attempts: dict[Text, Annotated[int, Field(ge=0, le=2**53, strict=True)]] | None = Field(
+    attempts: Counts | None = Field(
         None,
         max_length=limits.MAX_ENTRIES,
         description="Attempts behind each value, by `phase/operation/vpc_state`.",
     )
+    service_attempts: (
+        dict[ServiceName, Annotated[Counts, Field(max_length=limits.MAX_ENTRIES)]] | None
+    ) = Field(
+        None,
+        max_length=limits.MAX_SERVICES,
+        description="Attempts behind each service section's values, by service, then "
+        "`phase/operation/vpc_state`.",
+    )
 
 
 class TimeoutConfig(_Strict):
-    """Timeouts per phase, operation and VPC state, and the breaker settings, for one env."""
+    """Timeouts per phase, operation and VPC state, and the breaker settings, for one env: the
+    env default in `timeouts`, each service's own in `services` (schema_version 3)."""
 
-    schema_version: Literal[2]
+    schema_version: Literal[limits.SCHEMA_VERSIONS]  # type: ignore[valid-type]
     env: Text
-    timeouts: list[ConfigTimeout] = Field(min_length=1, max_length=limits.MAX_ENTRIES)
+    timeouts: list[ConfigTimeout] = Field(
+        min_length=1,
+        max_length=limits.MAX_ENTRIES,
+        description="The env default: what a service without a section of its own runs.",
+    )
+    services: dict[ServiceName, ConfigSection] | None = Field(
+        None,
+        max_length=limits.MAX_SERVICES,
+        description="Per-service sections by Cloud Run service name (the runtime picks one by "
+        "its `service=` argument, else $K_SERVICE).",
+    )
     breaker: ConfigBreaker
     pool: ConfigPool | None = None
     vpc: ConfigVpc | None = None
@@ -209,24 +281,33 @@ class TimeoutConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_entry_per_key(self) -> TimeoutConfig:
-        seen: set[tuple[int, str, str]] = set()
-        for index, entry in enumerate(self.timeouts):
-            key = (entry.phase, entry.operation, entry.vpc_state)
-            if key in seen:
-                raise ValueError(f"timeouts[{index}]: a second entry for {key}")
-            seen.add(key)
+        _one_entry_per_key(self.timeouts, "timeouts")
+        if self.services is not None and self.schema_version < limits.SERVICES_SINCE:
+            raise ValueError(
+                f"services: per-service sections need schema_version {limits.SERVICES_SINCE}"
+            )
         return self
 
     def document(self) -> dict[str, Any]:
-        """The file's content as plain data (None left out), timeouts in a fixed order."""
-        order = {state: i for i, state in enumerate(limits.VPC_STATES)}
-        ops = {op: i for i, op in enumerate(limits.OPERATIONS)}
-        ordered = sorted(
-            self.timeouts, key=lambda t: (t.phase, ops[t.operation], order[t.vpc_state])
-        )
-        return self.model_copy(update={"timeouts": ordered}).model_dump(
-            mode="json", exclude_none=True
-        )
+        """The file's content as plain data (None left out), timeouts in a fixed order and
+        services by name."""
+        update: dict[str, Any] = {"timeouts": _ordered(self.timeouts)}
+        if self.services is not None:
+            update["services"] = {
+                name: ConfigSection(timeouts=_ordered(self.services[name].timeouts))
+                for name in sorted(self.services)
+            }
+        return self.model_copy(update=update).model_dump(mode="json", exclude_none=True)
+
+
+def describe_config(config: TimeoutConfig) -> str:
+    """What a checked file holds, in one line: its env, the default's size, its sections."""
+    text = f"valid config for env {config.env}, {len(config.timeouts)} timeouts"
+    sections = config.services or {}
+    if not sections:
+        return f"{text} (schema_version {config.schema_version}, no per-service sections)"
+    listed = ", ".join(f"{name} ({len(s.timeouts)})" for name, s in sorted(sections.items()))
+    return f"{text} in the env default, {len(sections)} service section(s): {listed}"
 
 
 def render_config(config: TimeoutConfig, fmt: str) -> str:
@@ -244,6 +325,7 @@ _KEYS = tuple(
     sorted(
         limits.TOP_KEYS
         | limits.ENTRY_KEYS
+        | limits.SECTION_KEYS
         | limits.BREAKER_KEYS
         | limits.POOL_KEYS
         | limits.VPC_KEYS
@@ -283,8 +365,21 @@ def check_config_file(path: Path) -> TimeoutConfig:
     return validate_document(found.document, str(path))
 
 
+def _closed_names(node: Any) -> None:
+    """Keys given by a pattern (service names) admit no other keys."""
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _closed_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            _closed_names(value)
+
+
 def json_schema() -> dict[str, Any]:
     schema = TimeoutConfig.model_json_schema()
+    _closed_names(schema)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = f"analyzer/timeout-config.v{limits.SCHEMA_VERSION}.schema.json"
     return schema

@@ -13,20 +13,41 @@ _SCALARS = ("schema_version", "env")
 _SECTIONS = ("breaker", "pool", "vpc", "provenance")
 
 
-def to_env_lines(document: dict[str, Any]) -> str:
-    """`ANALYZER_TIMEOUT__<phase>__<OPERATION>__<STATE>=<s>` per timeout, one line per setting."""
-    lines = [f"{PREFIX}{key.upper()}={document[key]}" for key in _SCALARS if key in document]
-    for entry in document.get("timeouts", []):
+def _timeout_lines(entries: list[dict[str, Any]], name: str, suffix: str = "") -> list[str]:
+    lines = []
+    for entry in entries:
         if entry.get("source", "recommended") != "recommended":
             lines.append(f"# carried over (no evidence in the window): {entry['source']}")
         lines.append(
-            f"{PREFIX}TIMEOUT__{entry['phase']}__{entry['operation'].upper()}__"
-            f"{entry['vpc_state'].upper()}={entry['timeout_s']}"
+            f"{PREFIX}{name}__{entry['phase']}__{entry['operation'].upper()}__"
+            f"{entry['vpc_state'].upper()}{suffix}={entry['timeout_s']}"
         )
+    return lines
+
+
+def to_env_lines(document: dict[str, Any]) -> str:
+    """`ANALYZER_TIMEOUT__<phase>__<OPERATION>__<STATE>=<s>` per timeout of the env default,
+    `ANALYZER_SERVICE_TIMEOUT__<phase>__<OPERATION>__<STATE>__<SERVICE>=<s>` per timeout of a
+    service's section (its name upper-cased, hyphens as `_`: Cloud Run's names have no `_`),
+    one line per setting."""
+    lines = [f"{PREFIX}{key.upper()}={document[key]}" for key in _SCALARS if key in document]
+    lines += _timeout_lines(document.get("timeouts", []), "TIMEOUT")
+    for service, section in document.get("services", {}).items():
+        suffix = "__" + str(service).upper().replace("-", "_")
+        lines += _timeout_lines(section.get("timeouts", []), "SERVICE_TIMEOUT", suffix)
     for section in _SECTIONS:
         for key, value in document.get(section, {}).items():
             lines.append(f"{PREFIX}{section.upper()}__{key.upper()}={json.dumps(value)}")
     return "\n".join(lines) + "\n"
+
+
+def _entry(parts: list[str], value: str) -> dict[str, Any]:
+    return {
+        "phase": int(parts[1]),
+        "operation": parts[2].lower(),
+        "vpc_state": parts[3].lower(),
+        "timeout_s": float(value),
+    }
 
 
 def from_env_lines(text: str) -> dict[str, Any]:
@@ -42,14 +63,11 @@ def from_env_lines(text: str) -> dict[str, Any]:
         name = key[len(PREFIX) :]
         parts = name.split("__")
         if parts[0] == "TIMEOUT" and len(parts) == 4:
-            document["timeouts"].append(
-                {
-                    "phase": int(parts[1]),
-                    "operation": parts[2].lower(),
-                    "vpc_state": parts[3].lower(),
-                    "timeout_s": float(value),
-                }
-            )
+            document["timeouts"].append(_entry(parts, value))
+        elif parts[0] == "SERVICE_TIMEOUT" and len(parts) >= 5:
+            service = "__".join(parts[4:]).lower().replace("_", "-")
+            sections = document.setdefault("services", {})
+            sections.setdefault(service, {"timeouts": []})["timeouts"].append(_entry(parts, value))
         elif parts[0].lower() in _SECTIONS and len(parts) == 2:
             document.setdefault(parts[0].lower(), {})[parts[1].lower()] = json.loads(value)
         elif name.lower() == "schema_version":

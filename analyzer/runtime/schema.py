@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # what `analyze export` writes
+SCHEMA_VERSIONS = (2, 3)  # what the runtime reads; per-service sections need 3
+SERVICES_SINCE = 3
 VPC_STATES = ("healthy", "scaling", "pressure", "critical", "unknown")
 OPERATIONS = ("initialization", "connection", "pool_checkout", "health_check")
 # Where a value came from: the window's evidence, the previous export, the runtime's built-in
@@ -49,6 +51,10 @@ BREAKER_DEFAULTS: dict[str, Any] = {
 }
 MAX_PHASE = 20
 MAX_ENTRIES = 10_000
+MAX_SERVICES = 1000
+SERVICE_NAME_MAX_CHARS = 63  # Cloud Run's service names: a DNS label
+# The rule `service_name_problem` checks, as the published JSON Schema states it.
+SERVICE_NAME_PATTERN = "^[a-z]([-a-z0-9]*[a-z0-9])?$"
 NAME_MAX_CHARS = 64
 TEXT_MAX_CHARS = 64
 
@@ -121,7 +127,9 @@ class BreakerSettings:
 
 class RuntimeConfig:
     """What the runtime needs of a config: timeouts keyed by (phase, operation, vpc_state),
-    and per (phase, operation) the smallest of them: the base the seed never goes below."""
+    and per (phase, operation) the smallest of them: the base the seed never goes below.
+    `services` holds each per-service section's own timeouts; `service` names the section
+    merged into `timeouts` (None: the env default)."""
 
     __slots__ = (
         "base",
@@ -130,6 +138,9 @@ class RuntimeConfig:
         "generated_at",
         "pool",
         "run_id",
+        "schema_version",
+        "service",
+        "services",
         "source",
         "timeouts",
         "vpc",
@@ -145,9 +156,15 @@ class RuntimeConfig:
         source: str = "built-in defaults",
         generated_at: str | None = None,
         run_id: str | None = None,
+        services: dict[str, dict[tuple[int, str, str], float]] | None = None,
+        service: str | None = None,
+        schema_version: int = SCHEMA_VERSION,
     ) -> None:
         self.env = env
         self.timeouts = dict(timeouts or {})
+        self.services = dict(services or {})
+        self.service = service
+        self.schema_version = schema_version
         self.breaker = breaker or BreakerSettings()
         self.pool = dict(pool or {})
         self.vpc = dict(vpc or {})
@@ -158,6 +175,27 @@ class RuntimeConfig:
         for (phase, operation, _), seconds in self.timeouts.items():
             key = (phase, operation)
             self.base[key] = min(seconds, self.base.get(key, seconds))
+
+    def section(self, service: str) -> RuntimeConfig | None:
+        """The config as `service` runs it: its section's timeouts over the env default's (a
+        key the section leaves out keeps the default's value); None when it has no section.
+        Names match whatever their case."""
+        own = self.services.get(service.strip().lower())
+        if own is None:
+            return None
+        return RuntimeConfig(
+            env=self.env,
+            timeouts={**self.timeouts, **own},
+            breaker=self.breaker,
+            pool=self.pool,
+            vpc=self.vpc,
+            source=self.source,
+            generated_at=self.generated_at,
+            run_id=self.run_id,
+            services=self.services,
+            service=service.strip().lower(),
+            schema_version=self.schema_version,
+        )
 
 
 def shown(value: Any) -> str:
@@ -227,14 +265,47 @@ def _mapping(value: Any, where: str, allowed: set[str] | None) -> dict[str, Any]
     return value
 
 
-TOP_KEYS = {"schema_version", "env", "timeouts", "breaker", "pool", "vpc", "provenance"}
+TOP_KEYS = {
+    "schema_version",
+    "env",
+    "timeouts",
+    "services",
+    "breaker",
+    "pool",
+    "vpc",
+    "provenance",
+}
+SECTION_KEYS = {"timeouts"}
 ENTRY_KEYS = {"phase", "operation", "vpc_state", "timeout_s", "source", "derived_from"}
 BREAKER_KEYS = {"failure_threshold", "recovery_timeout_s", "half_open_max_calls", *BREAKER_DEFAULTS}
 POOL_KEYS = {"pool_size", "max_overflow", "pool_timeout", "capacity_safety_margin"}
 VPC_FLAGS = {"monitoring_enabled", "capacity_aware_timeouts"}
 VPC_KEYS = {*VPC_FLAGS, "capacity_pressure_threshold", "scaling_buffer_timeout"}
 PROVENANCE_TEXTS = {"run_id", "generated_at", "window_start", "window_end"}
-PROVENANCE_KEYS = {*PROVENANCE_TEXTS, "overrides", "attempts"}
+PROVENANCE_KEYS = {*PROVENANCE_TEXTS, "overrides", "attempts", "service_attempts"}
+
+
+def service_name_problem(name: str) -> str | None:
+    """Why `name` is not a Cloud Run service name (lowercase letters, digits and hyphens, a
+    letter first, no hyphen last, at most 63 characters), or None when it is one."""
+    if not 0 < len(name) <= SERVICE_NAME_MAX_CHARS:
+        return f"a service name has 1 to {SERVICE_NAME_MAX_CHARS} characters"
+    allowed = "abcdefghijklmnopqrstuvwxyz0123456789-"
+    if not ("a" <= name[0] <= "z") or name[-1] == "-" or any(c not in allowed for c in name):
+        return (
+            f"{shown(name)} is not a service name (lowercase letters, digits and hyphens, "
+            "a letter first, no hyphen last)"
+        )
+    return None
+
+
+def _service_name(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a text, got {shown(value)}")
+    problem = service_name_problem(value)
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
+    return value
 
 
 def _entry(raw: Any, where: str) -> tuple[tuple[int, str, str], float]:
@@ -252,23 +323,44 @@ def _entry(raw: Any, where: str) -> tuple[tuple[int, str, str], float]:
     return key, seconds
 
 
+def _each(
+    raw: Any,
+    where: str,
+    limit: int,
+    name_check: Callable[[Any, str], Any],
+    value_check: Callable[[Any, str], Any],
+) -> dict[str, Any]:
+    """An object of at most `limit` keys, each key and value checked: the checks' results."""
+    values = _mapping(raw, where, None)
+    if len(values) > limit:
+        raise ConfigError(f"{where}: more than {limit} entries")
+    checked = {}
+    for name, value in values.items():
+        name_check(name, f"{where}: a key")
+        checked[name] = value_check(value, f"{where}.{name}")
+    return checked
+
+
+def _count(value: Any, where: str) -> int:
+    return _integer(value, where, low=0, high=2**53)
+
+
+def _counts(value: Any, where: str) -> dict[str, Any]:
+    return _each(value, where, MAX_ENTRIES, _text, _count)
+
+
 def _provenance(raw: Any) -> dict[str, str]:
     block = _mapping(raw, "provenance", PROVENANCE_KEYS)
     texts = {}
     for name in sorted(PROVENANCE_TEXTS & set(block)):
         texts[name] = _text(block[name], f"provenance.{name}")
-    for section, check in (
-        ("overrides", lambda value, where: _text(value, where)),
-        ("attempts", lambda value, where: _integer(value, where, low=0, high=2**53)),
-    ):
-        if section not in block:
-            continue
-        values = _mapping(block[section], f"provenance.{section}", None)
-        if len(values) > MAX_ENTRIES:
-            raise ConfigError(f"provenance.{section}: more than {MAX_ENTRIES} entries")
-        for name, value in values.items():
-            _text(name, f"provenance.{section}: a key")
-            check(value, f"provenance.{section}.{name}")
+    if "overrides" in block:
+        _each(block["overrides"], "provenance.overrides", MAX_ENTRIES, _text, _text)
+    if "attempts" in block:
+        _counts(block["attempts"], "provenance.attempts")
+    if "service_attempts" in block:
+        where = "provenance.service_attempts"
+        _each(block["service_attempts"], where, MAX_SERVICES, _service_name, _counts)
     return texts
 
 
@@ -340,27 +432,44 @@ def _breaker(raw: Any) -> BreakerSettings:
     )
 
 
-def parse_config(data: Any, source: str = "config") -> RuntimeConfig:
-    """Check a decoded config document and turn it into a RuntimeConfig, or raise ConfigError."""
-    top = _mapping(data, "config", TOP_KEYS)
-    version = top.get("schema_version")
-    if isinstance(version, bool) or version != SCHEMA_VERSION:
-        raise ConfigError(
-            f"schema_version: expected {SCHEMA_VERSION}, got {shown(version)} "
-            "(export the config again with this version of analyzer)"
-        )
-    env = _text(top.get("env"), "env")
-    entries = top.get("timeouts")
+def _timeouts(entries: Any, where: str) -> dict[tuple[int, str, str], float]:
     if not isinstance(entries, list) or not 0 < len(entries) <= MAX_ENTRIES:
-        raise ConfigError(f"timeouts: expected a list of 1 to {MAX_ENTRIES} entries")
+        raise ConfigError(f"{where}: expected a list of 1 to {MAX_ENTRIES} entries")
     timeouts: dict[tuple[int, str, str], float] = {}
     for index, raw in enumerate(entries):
-        key, seconds = _entry(raw, f"timeouts[{index}]")
+        key, seconds = _entry(raw, f"{where}[{index}]")
         if key in timeouts:
             raise ConfigError(
-                f"timeouts[{index}]: a second entry for phase {key[0]} {key[1]} {key[2]}"
+                f"{where}[{index}]: a second entry for phase {key[0]} {key[1]} {key[2]}"
             )
         timeouts[key] = seconds
+    return timeouts
+
+
+def _section(raw: Any, where: str) -> dict[tuple[int, str, str], float]:
+    return _timeouts(_mapping(raw, where, SECTION_KEYS).get("timeouts"), f"{where}.timeouts")
+
+
+def _services(raw: Any, version: int) -> dict[str, dict[tuple[int, str, str], float]]:
+    """The per-service sections: each service's own timeouts (schema_version 3)."""
+    if version < SERVICES_SINCE:
+        raise ConfigError(f"services: per-service sections need schema_version {SERVICES_SINCE}")
+    return _each(raw, "services", MAX_SERVICES, _service_name, _section)
+
+
+def parse_config(data: Any, source: str = "config") -> RuntimeConfig:
+    """Check a decoded config document and turn it into a RuntimeConfig, or raise ConfigError.
+    Its `timeouts` are the env default's; `section(name)` gives a service's."""
+    top = _mapping(data, "config", TOP_KEYS)
+    version = top.get("schema_version")
+    if isinstance(version, bool) or version not in SCHEMA_VERSIONS:
+        raise ConfigError(
+            f"schema_version: expected one of {', '.join(map(str, SCHEMA_VERSIONS))}, "
+            f"got {shown(version)} (export the config again with this version of analyzer)"
+        )
+    env = _text(top.get("env"), "env")
+    timeouts = _timeouts(top.get("timeouts"), "timeouts")
+    services = _services(top["services"], version) if "services" in top else {}
     breaker = _breaker(top.get("breaker"))
     pool: dict[str, float] = {}
     if "pool" in top:
@@ -385,4 +494,6 @@ def parse_config(data: Any, source: str = "config") -> RuntimeConfig:
         source=source,
         generated_at=provenance.get("generated_at"),
         run_id=provenance.get("run_id"),
+        services=services,
+        schema_version=int(version),
     )
