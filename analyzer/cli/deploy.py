@@ -79,6 +79,14 @@ def _min_change(text: str) -> MinChange:
     help="With --diff: a change counts when larger than both (10%, 2s, or 10%,2s).",
 )
 @click.option(
+    "--service",
+    "services",
+    multiple=True,
+    metavar="NAME",
+    help="Write only this service's section (repeatable); the env default section is always "
+    "written. Default: a section for every service of the run.",
+)
+@click.option(
     "--check",
     "check",
     type=click.Path(dir_okay=False),
@@ -93,27 +101,28 @@ def export_command(
     run_id: str | None,
     deployed: str | None,
     min_change: str,
+    services: tuple[str, ...],
     check: str | None,
 ) -> None:
     """Export a saved recommendation as a versioned config file for deployments.
 
     The run exported is the latest saved one (`recommend` saves runs made with the env's
     standing window and policy, others only with --save), or the one --run names; it is
-    printed on standard error. Services read the file with `analyzer.runtime` (path in
-    $ANALYZER_TIMEOUT_CONFIG). Its JSON Schema is
-    analyzer/deploy/schemas/timeout-config.v2.schema.json.
+    printed on standard error. The file holds the env default (`timeouts`) and one section
+    per service of the run (`services`; --service limits them); services read it with
+    `analyzer.runtime` (path in $ANALYZER_TIMEOUT_CONFIG), each taking its own section by
+    $K_SERVICE. Its JSON Schema is analyzer/deploy/schemas/timeout-config.v3.schema.json.
 
     Example:
 
         analyze export --env staging --diff deployed/timeouts.json --out timeouts.json
-        analyze export --env staging --out - --format yaml
+        analyze export --env staging --service netra-backend-staging --out - --format yaml
         analyze export --check timeouts.json
     """
-    from analyzer.deploy.model import check_config_file, render_config
+    from analyzer.deploy.model import check_config_file, describe_config, render_config
 
     if check:  # no statistics needed: starts without numpy or scipy
-        checked = check_config_file(Path(check))
-        click.echo(f"{check}: valid config for env {checked.env}, {len(checked.timeouts)} timeouts")
+        click.echo(f"{check}: {describe_config(check_config_file(Path(check)))}")
         return
     from analyzer.deploy.export import config_from_recommendation, write_config
     from analyzer.recommend.history import chosen_run, describe_run
@@ -126,7 +135,7 @@ def export_command(
     lake = Store.resolve(store)
     run = chosen_run(lake, env, run_id)
     click.echo(f"exporting {describe_run(run)}", err=True)
-    config = config_from_recommendation(run)
+    config = config_from_recommendation(run, services or None)
     result: ConfigDiff | None = None
     if deployed:
         result = _diff(lake, run, deployed, config, threshold)
@@ -177,7 +186,7 @@ def format_diff(result: ConfigDiff, deployed: str) -> str:
         return f"no change against {deployed}"
     rows = [
         [
-            c.key,
+            f"{c.service}: {c.key}" if c.service else c.key,
             f"{_value(c.old, c.key)} -> {_value(c.new, c.key)}",
             percent(c.rate_old),
             percent(c.rate_new),

@@ -22,8 +22,10 @@ class MinChange(BaseModel):
 
 
 class Change(BaseModel):
-    """One key whose value differs: old -> new, with the predicted timeout rate under each."""
+    """One key whose value differs: old -> new, with the predicted timeout rate under each.
+    `service` names the section it belongs to (None: the env default)."""
 
+    service: str | None = None
     key: str
     old: float | None
     new: float | None
@@ -44,11 +46,65 @@ class ConfigDiff(BaseModel):
 
 
 def timeout_values(config: TimeoutConfig) -> dict[Key, float]:
+    """The env default's timeouts."""
     return {(t.phase, t.operation, t.vpc_state): t.timeout_s for t in config.timeouts}
+
+
+def own_values(config: TimeoutConfig, service: str) -> dict[Key, float]:
+    """The timeouts of `service`'s own section (empty when it has none)."""
+    section = (config.services or {}).get(service)
+    if section is None:
+        return {}
+    return {(t.phase, t.operation, t.vpc_state): t.timeout_s for t in section.timeouts}
 
 
 def key_name(key: Key) -> str:
     return f"{key[0]}/{key[1]}/{key[2]}"
+
+
+def _sources(config: TimeoutConfig, service: str | None) -> dict[Key, str | None]:
+    if service is None:
+        entries = config.timeouts
+    else:
+        section = (config.services or {}).get(service)
+        entries = section.timeouts if section is not None else []
+    return {(t.phase, t.operation, t.vpc_state): t.source for t in entries}
+
+
+def _timeout_changes(
+    deployed: TimeoutConfig,
+    new: TimeoutConfig,
+    service: str | None,
+    min_change: MinChange,
+    rates: dict[tuple[Key, float], float | None],
+) -> list[Change]:
+    """The env default's changes (service None), or a service's: each key its section holds
+    in either file, compared as the service runs it (its own value, else the default's)."""
+    old_values, new_values = timeout_values(deployed), timeout_values(new)
+    keys = old_values.keys() | new_values.keys()
+    if service is not None:
+        old_own, new_own = own_values(deployed, service), own_values(new, service)
+        keys = old_own.keys() | new_own.keys()
+        old_values, new_values = {**old_values, **old_own}, {**new_values, **new_own}
+    sources = _sources(new, service)
+    changes = []
+    for key in sorted(keys):
+        old, value = old_values.get(key), new_values.get(key)
+        if old == value:
+            continue
+        changes.append(
+            Change(
+                service=service,
+                key=key_name(key),
+                old=old,
+                new=value,
+                source=sources.get(key),
+                rate_old=rates.get((key, old)) if old is not None else None,
+                rate_new=rates.get((key, value)) if value is not None else None,
+                significant=min_change.counts(old, value),
+            )
+        )
+    return changes
 
 
 def diff_configs(
@@ -58,26 +114,13 @@ def diff_configs(
     min_change: MinChange,
     rates: dict[tuple[Key, float], float | None] | None = None,
 ) -> ConfigDiff:
-    """Every timeout and breaker setting whose value differs (provenance is not compared)."""
-    old_values, new_values = timeout_values(deployed), timeout_values(new)
-    sources = {(t.phase, t.operation, t.vpc_state): t.source for t in new.timeouts}
-    found = rates or {}
-    changes = []
-    for key in sorted(old_values.keys() | new_values.keys()):
-        old, value = old_values.get(key), new_values.get(key)
-        if old == value:
-            continue
-        changes.append(
-            Change(
-                key=key_name(key),
-                old=old,
-                new=value,
-                source=sources.get(key),
-                rate_old=found.get((key, old)) if old is not None else None,
-                rate_new=found.get((key, value)) if value is not None else None,
-                significant=min_change.counts(old, value),
-            )
-        )
+    """Every timeout and breaker setting whose value differs (provenance is not compared):
+    the env default's, then each service section's in either file, by name. `rates` are the
+    env-wide ones, so only the default's changes carry them."""
+    changes = _timeout_changes(deployed, new, None, min_change, rates or {})
+    services = sorted((deployed.services or {}).keys() | (new.services or {}).keys())
+    for service in services:
+        changes += _timeout_changes(deployed, new, service, min_change, {})
     for name in ("failure_threshold", "recovery_timeout_s", "half_open_max_calls"):
         old_setting = float(getattr(deployed.breaker, name))
         new_setting = float(getattr(new.breaker, name))

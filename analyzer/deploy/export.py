@@ -3,53 +3,108 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from analyzer.deploy.model import (
     ConfigBreaker,
     ConfigProvenance,
+    ConfigSection,
     ConfigTimeout,
     TimeoutConfig,
     render_config,
 )
 from analyzer.errors import AnalyzerError
-from analyzer.recommend.model import Recommendation
-from analyzer.runtime.schema import OPERATIONS, SCHEMA_VERSION, VPC_STATES
+from analyzer.recommend.model import PhaseTimeout, Recommendation
+from analyzer.runtime.schema import (
+    OPERATIONS,
+    SCHEMA_VERSION,
+    VPC_STATES,
+    service_name_problem,
+)
 
 
 def _instant(value: object) -> str:
     return f"{value:%Y-%m-%dT%H:%M:%S.%fZ}"
 
 
-def config_from_recommendation(rec: Recommendation) -> TimeoutConfig:
+def _entries(rows: list[PhaseTimeout]) -> list[ConfigTimeout]:
+    return [
+        ConfigTimeout.model_validate(
+            {
+                "phase": t.phase,
+                "operation": t.operation,
+                "vpc_state": t.vpc_state,
+                "timeout_s": float(t.timeout_s or 0.0),
+                "source": t.source,
+                **({"derived_from": t.derived_from} if t.derived_from else {}),
+            }
+        )
+        for t in rows
+    ]
+
+
+def _attempts(rows: list[PhaseTimeout]) -> dict[str, int]:
+    return {f"{t.phase}/{t.operation}/{t.vpc_state}": t.attempts for t in rows}
+
+
+def _sections(
+    rec: Recommendation, rows: list[PhaseTimeout], services: Iterable[str] | None
+) -> dict[str, list[PhaseTimeout]]:
+    """The rows of each service's section: every service of the run, or the ones named."""
+    by_service: dict[str, list[PhaseTimeout]] = {}
+    for t in rows:
+        if t.service is not None:
+            by_service.setdefault(t.service, []).append(t)
+    chosen = by_service if services is None else _named(rec, by_service, services)
+    for name in chosen:
+        problem = service_name_problem(name)
+        if problem:
+            raise AnalyzerError(f"service {name!r} cannot have a config section: {problem}")
+    return chosen
+
+
+def _named(
+    rec: Recommendation, by_service: dict[str, list[PhaseTimeout]], services: Iterable[str]
+) -> dict[str, list[PhaseTimeout]]:
+    wanted = list(dict.fromkeys(services))
+    missing = [name for name in wanted if name not in by_service]
+    if missing:
+        known = ", ".join(sorted(by_service)) or "none: recommend again to get per-service rows"
+        raise AnalyzerError(
+            f"run {rec.run_id or '(unsaved)'} has no timeouts for service {missing[0]!r} "
+            f"(its services: {known})"
+        )
+    return {name: by_service[name] for name in wanted}
+
+
+def config_from_recommendation(
+    rec: Recommendation, services: Iterable[str] | None = None
+) -> TimeoutConfig:
     """The config of a run: every key with a value (carried-over ones marked with their
-    source), the breaker, and the run's provenance in one block."""
+    source) as the env default (rows of no service) and one section per service (all of the
+    run's, or those `services` names), the breaker, and the run's provenance in one block."""
     rows = [
         t
         for t in rec.timeouts
         if t.timeout_s is not None and t.vpc_state in VPC_STATES and t.operation in OPERATIONS
     ]
-    if not rows:
+    default = [t for t in rows if t.service is None]
+    if not default:
         raise AnalyzerError(
             f"the recommendation for env {rec.env!r} has no timeout a config can carry; "
             "collect more attempts or lower --min-attempts"
         )
+    sections = _sections(rec, rows, services)
     return TimeoutConfig(
         schema_version=SCHEMA_VERSION,
         env=rec.env,
-        timeouts=[
-            ConfigTimeout.model_validate(
-                {
-                    "phase": t.phase,
-                    "operation": t.operation,
-                    "vpc_state": t.vpc_state,
-                    "timeout_s": float(t.timeout_s or 0.0),
-                    "source": t.source,
-                    **({"derived_from": t.derived_from} if t.derived_from else {}),
-                }
-            )
-            for t in rows
-        ],
+        timeouts=_entries(default),
+        **(
+            {"services": {n: ConfigSection(timeouts=_entries(own)) for n, own in sections.items()}}
+            if sections
+            else {}
+        ),
         breaker=ConfigBreaker(
             failure_threshold=rec.breaker.failure_threshold,
             recovery_timeout_s=rec.breaker.recovery_timeout_s,
@@ -62,7 +117,12 @@ def config_from_recommendation(rec: Recommendation) -> TimeoutConfig:
                 "window_start": _instant(rec.window.start),
                 "window_end": _instant(rec.window.end),
                 "overrides": dict(rec.overrides),
-                "attempts": {f"{t.phase}/{t.operation}/{t.vpc_state}": t.attempts for t in rows},
+                "attempts": _attempts(default),
+                **(
+                    {"service_attempts": {n: _attempts(own) for n, own in sections.items()}}
+                    if sections
+                    else {}
+                ),
             }
         ),
     )
