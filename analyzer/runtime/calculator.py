@@ -14,7 +14,6 @@ from analyzer.runtime.configfile import read_config_file
 from analyzer.runtime.emitter import emit
 from analyzer.runtime.schema import (
     OPERATIONS,
-    SCHEMA_VERSION,
     VPC_STATES,
     ConfigError,
     RuntimeConfig,
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 CONFIG_ENV_VAR = "ANALYZER_TIMEOUT_CONFIG"
+SERVICE_ENV_VAR = "K_SERVICE"  # Cloud Run sets it in every container: the service's name
 UNKNOWN = "unknown"
 OPERATION_ALIASES = {"pool": "pool_checkout", "health": "health_check", "init": "initialization"}
 
@@ -50,6 +50,9 @@ class _Runtime:
         self.asked_env: str | None = None
         self.path: str | None = None
         self.warned: set[tuple[str, str]] = set()
+        # (file, service) pairs already warned about a missing section: kept across reloads,
+        # so a process says it once.
+        self.sectionless: set[tuple[str, str]] = set()
 
 
 _runtime = _Runtime()
@@ -62,12 +65,37 @@ def read_config(path: str | os.PathLike[str]) -> RuntimeConfig:
     return parse_config(read_config_file(location).document, source=location)
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> RuntimeConfig | None:
-    """Load the config from `path`, else `$ANALYZER_TIMEOUT_CONFIG`. Never raises: a missing,
-    unreadable or invalid config logs one warning and the built-in defaults stay in force.
-    Either way one `config_loaded` event says what the process runs with. The breaker keeps
-    its state; only its settings change."""
+def _section(
+    config: RuntimeConfig, path: str, service: str | None
+) -> tuple[RuntimeConfig, str | None]:
+    """The config as `service` runs it, and why not its own section when it has none."""
+    if not service or not config.services:
+        return config, None
+    own = config.section(service)
+    if own is not None:
+        return own, None
+    note = (
+        f"no section for service {shown(service)} "
+        f"(the file has {len(config.services)}); the env default timeouts are in force"
+    )
+    with _runtime.lock:
+        first = (path, service) not in _runtime.sectionless
+        _runtime.sectionless.add((path, service))
+    if first:
+        log.warning("timeout config %s has %s", path, note)
+    return config, note
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, service: str | None = None
+) -> RuntimeConfig | None:
+    """Load the config from `path`, else `$ANALYZER_TIMEOUT_CONFIG`, with the section of
+    `service`, else `$K_SERVICE` (a service without one runs the env default, with one
+    warning). Never raises: a missing, unreadable or invalid config logs one warning and the
+    built-in defaults stay in force. Either way one `config_loaded` event says what the
+    process runs with. The breaker keeps its state; only its settings change."""
     chosen = os.fspath(path) if path is not None else os.environ.get(CONFIG_ENV_VAR)
+    name = (service if service is not None else os.environ.get(SERVICE_ENV_VAR) or "").strip()
     config: RuntimeConfig | None = None
     digest: str | None = None
     error: str | None = None
@@ -79,6 +107,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> RuntimeConfig | N
         except ConfigError as exc:
             error = str(exc)
             log.warning("timeout config %s not used (%s); using built-in defaults", chosen, exc)
+        else:
+            config, error = _section(config, chosen, name.lower() or None)
     else:
         error = f"no config given (${CONFIG_ENV_VAR} is not set)"
     with _runtime.lock:
@@ -91,8 +121,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> RuntimeConfig | N
         "config_loaded",
         config_path=chosen,
         env=os.environ.get("ENVIRONMENT") or (config.env if config else None),
-        service=os.environ.get("K_SERVICE"),
-        schema_version=SCHEMA_VERSION if config else None,
+        service=name or None,
+        schema_version=config.schema_version if config else None,
         generated_at=config.generated_at if config else None,
         config_sha256=digest,
         run_id=config.run_id if config else None,
