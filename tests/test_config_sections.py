@@ -263,22 +263,28 @@ def test_diff_names_the_service_of_each_changed_value(store: Store, tmp_path: Pa
     assert "1 value(s) differ" in result.output
 
 
-def _config(default: dict[str, float], sections: dict[str, dict[str, float]]) -> TimeoutConfig:
+def _document(
+    default: dict[str, float], sections: dict[str, dict[str, float]], version: int = 3
+) -> dict[str, Any]:
     def entries(values: dict[str, float]) -> list[dict[str, Any]]:
         return [
             {"phase": 3, "operation": "initialization", "vpc_state": s, "timeout_s": v}
             for s, v in values.items()
         ]
 
-    return TimeoutConfig.model_validate(
-        {
-            "schema_version": 3,
-            "env": "staging",
-            "timeouts": entries(default),
-            "breaker": {"failure_threshold": 3, "recovery_timeout_s": 60, "half_open_max_calls": 1},
-            **({"services": {n: {"timeouts": entries(v)} for n, v in sections.items()}}),
-        }
-    )
+    document: dict[str, Any] = {
+        "schema_version": version,
+        "env": "staging",
+        "timeouts": entries(default),
+        "breaker": {"failure_threshold": 3, "recovery_timeout_s": 60, "half_open_max_calls": 1},
+    }
+    if sections:
+        document["services"] = {n: {"timeouts": entries(v)} for n, v in sections.items()}
+    return document
+
+
+def _config(default: dict[str, float], sections: dict[str, dict[str, float]]) -> TimeoutConfig:
+    return TimeoutConfig.model_validate(_document(default, sections))
 
 
 def test_diff_compares_each_service_as_it_runs() -> None:
@@ -301,23 +307,7 @@ def test_diff_compares_each_service_as_it_runs() -> None:
 
 def test_a_version_2_file_still_loads_and_checks(tmp_path: Path) -> None:
     path = tmp_path / "v2.json"
-    path.write_text(
-        json.dumps(
-            {
-                "schema_version": 2,
-                "env": "staging",
-                "timeouts": [
-                    {"phase": 3, "operation": "initialization", "vpc_state": s, "timeout_s": v}
-                    for s, v in DEFAULT.items()
-                ],
-                "breaker": {
-                    "failure_threshold": 3,
-                    "recovery_timeout_s": 60,
-                    "half_open_max_calls": 1,
-                },
-            }
-        )
-    )
+    path.write_text(json.dumps(_document(DEFAULT, {}, version=2)))
     checked = cli("export", "--check", str(path))
     assert checked.exit_code == 0 and "schema_version 2" in checked.output
     got, lines = run_service(path, BACKEND)
