@@ -199,6 +199,7 @@ def test_a_service_without_a_section_runs_the_default_and_says_so_once(
     for load in (first, again):
         assert load["outcome"] == "loaded" and load["service"] == "netra-billing-staging"
         assert "env default timeouts are in force" in load["error"]
+        assert load["message"].endswith(load["error"])
 
 
 def test_a_malformed_section_is_never_worse_than_no_config(store: Store, tmp_path: Path) -> None:

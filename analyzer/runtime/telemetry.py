@@ -84,10 +84,12 @@ def text_line(event: str, fields: dict[str, Any]) -> str:
         return f"SMD startup failed: container exit code {fields.get('exit_code', 3)}"
     if event == "config_loaded":
         if fields.get("outcome") == "loaded":
+            # With `loaded`, an error says why the service does not run its own section.
+            note = f"; {fields['error']}" if fields.get("error") else ""
             return (
                 f"Timeout config loaded from {fields.get('config_path')} (env {fields.get('env')}, "
                 f"generated {fields.get('generated_at')}, sha256 "
-                f"{str(fields.get('config_sha256'))[:12]})"
+                f"{str(fields.get('config_sha256'))[:12]}){note}"
             )
         return f"Timeout config not used, built-in defaults in force: {fields.get('error')}"
     if event == "breaker_summary":
