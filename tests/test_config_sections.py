@@ -18,6 +18,7 @@ from analyzer.cli import main
 from analyzer.deploy.diff import MinChange, diff_configs
 from analyzer.deploy.export import config_from_recommendation
 from analyzer.deploy.model import TimeoutConfig
+from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.recommend.history import append_recommendation
 from analyzer.recommend.model import (
@@ -30,8 +31,15 @@ from analyzer.recommend.model import (
 )
 from analyzer.runtime.defaults import default_config
 from analyzer.timewindow import Window
+from tests.conftest import entry, write_ndjson
 
 pytestmark = pytest.mark.usefixtures("fresh_runtime")
+IN_WINDOW_S = 31 * 86400.0  # the conftest clock's start plus a month: inside the run's window
+STARTUP = [
+    {"event": "startup_started"},
+    {"event": "phase_started", "phase": 3, "vpc_state": "pressure", "timeout_s": 80.0},
+    {"event": "phase_completed", "phase": 3, "duration_s": 1.0},
+]
 STATES = ("healthy", "scaling", "pressure", "critical", "unknown")
 BACKEND, AUTH = "netra-backend-staging", "netra-auth-staging"
 # Phase-3 initialization timeouts per state: the env default, and two services' own.
@@ -248,15 +256,15 @@ def test_a_run_without_service_rows_exports_the_default_alone(tmp_path: Path) ->
 
 
 def test_diff_names_the_service_of_each_changed_value(store: Store, tmp_path: Path) -> None:
-    sample = tmp_path / "day.jsonl"  # a day of telemetry: the diff reads the rates off the lake
-    assert cli("simulate", "--env", "staging", "--days", "1", "--out", str(sample)).exit_code == 0
-    assert cli("import", str(sample), "--env", "staging", "--store", str(store.root)).exit_code == 0
+    # One startup in the run's window: the diff reads the rates off the lake.
+    events = [entry(payload, t=IN_WINDOW_S + n) for n, payload in enumerate(STARTUP)]
+    import_paths([write_ndjson(tmp_path / "e.jsonl", events)], env="staging", store=store)
     deployed = tmp_path / "deployed.json"
     assert export(store, deployed).exit_code == 0
     document = json.loads(deployed.read_text())
-    for entry in document["services"][BACKEND]["timeouts"]:
-        if entry["vpc_state"] == "pressure":
-            entry["timeout_s"] = 80.0  # the service ran 80 s where the run now says 110 s
+    for value in document["services"][BACKEND]["timeouts"]:
+        if value["vpc_state"] == "pressure":
+            value["timeout_s"] = 80.0  # the service ran 80 s where the run now says 110 s
     deployed.write_text(json.dumps(document))
     result = export(store, tmp_path / "new.json", "--diff", str(deployed))
     assert result.exit_code == 1, result.output
@@ -315,3 +323,12 @@ def test_a_version_2_file_still_loads_and_checks(tmp_path: Path) -> None:
     assert got["timeouts"] == DEFAULT and warnings(lines) == []
     (load,) = loads(lines)
     assert (load["schema_version"], load["service"], load["outcome"]) == (2, BACKEND, "loaded")
+
+
+def test_a_service_name_cloud_run_cannot_have_is_one_line(tmp_path: Path) -> None:
+    lake = Store(tmp_path / "lake")
+    append_recommendation(lake, recommendation(own={**OWN, "Odd_Name": {"pressure": 90.0}}))
+    refused = export(lake, tmp_path / "t.json")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "service 'Odd_Name' cannot have a config section" in refused.output
+    assert export(lake, tmp_path / "t.json", "--service", BACKEND).exit_code == 0

@@ -60,7 +60,10 @@ def _sections(
     for name in chosen:
         problem = service_name_problem(name)
         if problem:
-            raise AnalyzerError(f"service {name!r} cannot have a config section: {problem}")
+            raise AnalyzerError(
+                f"service {name!r} cannot have a config section: {problem}; "
+                "name the others with --service"
+            )
     return chosen
 
 
