@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
 from analyzer.analysis.methods import Method
-from analyzer.analysis.stats import JoinedCurve, KaplanMeier, LognormalFit, effective_sample_size
+from analyzer.analysis.stats import (
+    JoinedCurve,
+    KaplanMeier,
+    LognormalFit,
+    Sample,
+    effective_sample_size,
+)
 
 QUANTILES: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 # A lognormal needs a few exact durations to say anything about the tail.
@@ -26,11 +32,15 @@ class DurationEstimate:
     km: KaplanMeier | None
     tail: LognormalFit | None
     enough: bool
+    # The attempts themselves, for the curve's tail-shape fit (see `JoinedCurve`).
+    sample: Sample | None = field(default=None, repr=False, compare=False)
 
     @cached_property
     def curve(self) -> JoinedCurve | None:
         """The Kaplan-Meier curve joined to the fitted tail (see `JoinedCurve`)."""
-        return JoinedCurve(self.km, self.tail) if self.enough and self.km is not None else None
+        if not self.enough or self.km is None:
+            return None
+        return JoinedCurve(self.km, self.tail, self.sample)
 
     def quantile(self, q: float) -> tuple[float | None, Method]:
         """The q-quantile in seconds on the joined curve and how it was found: `kaplan-meier`
@@ -98,4 +108,5 @@ def estimate_durations(
         km=km,
         tail=tail,
         enough=enough,
+        sample=(durations, observed, w),
     )

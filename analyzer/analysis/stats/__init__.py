@@ -6,14 +6,17 @@ from analyzer.analysis.stats.breaker import (
     failure_threshold,
     outages,
 )
+from analyzer.analysis.stats.gengamma import GeneralizedGammaFit, Sample
 from analyzer.analysis.stats.joined import JoinedCurve
 from analyzer.analysis.stats.lognormal import LognormalFit
 from analyzer.analysis.stats.survival import KaplanMeier, effective_sample_size
 
 __all__ = [
+    "GeneralizedGammaFit",
     "JoinedCurve",
     "KaplanMeier",
     "LognormalFit",
+    "Sample",
     "effective_sample_size",
     "expected_false_trips",
     "failure_streaks",

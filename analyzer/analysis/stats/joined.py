@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
+from analyzer.analysis.stats.gengamma import GeneralizedGammaFit, Sample
 from analyzer.analysis.stats.lognormal import LognormalFit
 from analyzer.analysis.stats.survival import KaplanMeier
 
@@ -24,10 +25,21 @@ class JoinedCurve:
     it is still above zero; beyond, S(join_s) times the fitted lognormal's chance of lasting
     from `join_s` to t. The curve's final drop to zero (the longest attempt completing, with
     nothing left at risk) is never used: no attempt lies beyond it to support a quantile there.
-    Without a fit the curve stays at S(join_s) beyond the join and reaches no lower."""
+    Without a fit the curve stays at S(join_s) beyond the join and reaches no lower.
+    `sample`, the attempts both were fitted to, gives the band beyond the join the heaviest
+    tail they do not rule out (see `band`)."""
 
     km: KaplanMeier
     tail: LognormalFit | None
+    sample: Sample | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def shape_fit(self) -> GeneralizedGammaFit | None:
+        """A generalized gamma fitted to `sample`: how heavy a tail the attempts allow. Only
+        a band needs it, so it is fitted on first use."""
+        if self.tail is None or self.sample is None:
+            return None
+        return GeneralizedGammaFit.fit(*self.sample, start=self.tail)
 
     @cached_property
     def join_s(self) -> float:
@@ -74,7 +86,11 @@ class JoinedCurve:
     def band(self, level: float) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Times and the band's lower and upper edges there (each non-increasing). Within the
         data Greenwood's band (on the log(-log S) scale); beyond the join, the band of
-        S(join_s) times the delta-method band of the fitted conditional tail."""
+        S(join_s) times the delta-method band of the fitted conditional tail, its upper edge
+        raised to the conditional tail of the heaviest plausible generalized gamma (the lower
+        edge of its shape's interval at `level`) where that lies higher: a lognormal fitted
+        to a heavier-tailed law understates the tail beyond the data, and few attempts cannot
+        tell the two apart."""
         km = self.km
         inside = km.times <= self.join_s
         km_low, km_high = km.band(level)
@@ -84,6 +100,8 @@ class JoinedCurve:
             start = max(self.join_s, 1e-3)
             grid = start * np.logspace(0.0, GRID_DECADES, GRID_POINTS)[1:]
             c_low, _, c_high = self.tail.conditional_survival_bounds(grid, self.join_s, level)
+            if self.shape_fit is not None:
+                c_high = np.maximum(c_high, self._heaviest_conditional(grid, level))
             times = np.concatenate((times, grid))
             low = np.concatenate((low, s_low * c_low))
             high = np.concatenate((high, s_high * c_high))
@@ -92,6 +110,15 @@ class JoinedCurve:
         high = np.minimum.accumulate(high)
         low = np.maximum.accumulate(low[::-1])[::-1]
         return times, low, high
+
+    def _heaviest_conditional(self, t: FloatArray, level: float) -> FloatArray:
+        """P(X > t | X > join_s) under the heaviest plausible generalized gamma; 1 where its
+        shape is not identified (nothing bounds the tail)."""
+        assert self.shape_fit is not None
+        heaviest = self.shape_fit.heaviest_plausible(level)
+        if heaviest is None:
+            return np.ones_like(t)
+        return np.exp(heaviest.log_conditional_survival(t, self.join_s))
 
     def disagreement(self) -> tuple[float, float]:
         """How far the fitted law strays from the curve inside the data: the largest gap

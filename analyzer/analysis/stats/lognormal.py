@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -11,6 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
+from analyzer.analysis.stats.information import inverse_hessian
 from analyzer.analysis.stats.survival import effective_sample_size
 
 # Durations of zero have no logarithm; anything under a millisecond is a millisecond.
@@ -18,6 +18,24 @@ MIN_DURATION_S = 1e-3
 # Where every weighted duration is (nearly) the same, the likelihood grows without bound as
 # sigma shrinks; a spread under 0.1 % in log terms is not searched.
 MIN_SIGMA = 1e-3
+
+
+def censored_logs(
+    durations: ArrayLike, observed: ArrayLike, weights: ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Attempts as a likelihood over log durations takes them: the completed ones' logs and
+    weights, and the distinct censoring points with their total weight. Weights are rescaled
+    to their effective sample size (as in the Kaplan-Meier curve), so a fit's covariance
+    stays honest under decay."""
+    logs = np.log(np.maximum(np.asarray(durations, dtype=np.float64), MIN_DURATION_S))
+    done = np.asarray(observed, dtype=bool)
+    w = np.ones_like(logs) if weights is None else np.asarray(weights, dtype=np.float64)
+    w = w * (effective_sample_size(w) / w.sum())
+    if not done.any():
+        raise ValueError("a fit to durations needs at least one completed duration")
+    cut_at, inverse = np.unique(logs[~done], return_inverse=True)
+    cut_weight = np.bincount(inverse, weights=w[~done], minlength=cut_at.size)
+    return logs[done], w[done], cut_at, cut_weight
 
 
 @dataclass(frozen=True)
@@ -36,21 +54,12 @@ class LognormalFit:
         observed: ArrayLike,
         weights: ArrayLike | None = None,
     ) -> LognormalFit:
-        """Maximum likelihood over the attempts. Weights count as their effective sample size
-        (as in the Kaplan-Meier curve), so the covariance stays honest under decay."""
-        logs = np.log(np.maximum(np.asarray(durations, dtype=np.float64), MIN_DURATION_S))
-        done = np.asarray(observed, dtype=bool)
-        w = np.ones_like(logs) if weights is None else np.asarray(weights, dtype=np.float64)
-        w = w * (effective_sample_size(w) / w.sum())
-        if not done.any():
-            raise ValueError("a lognormal fit needs at least one completed duration")
+        """Maximum likelihood over the attempts (weights as in `censored_logs`)."""
+        x_done, w_done, cut_at, cut_weight = censored_logs(durations, observed, weights)
         # Exact durations enter the likelihood only through three weighted sums; censored ones
         # through their distinct values (timeouts take few). Each evaluation is then cheap
         # however many attempts there are.
-        w_done, x_done = w[done], logs[done]
         n_done, s1, s2 = float(w_done.sum()), float(w_done @ x_done), float(w_done @ x_done**2)
-        cut_at, inverse = np.unique(logs[~done], return_inverse=True)
-        cut_weight = np.bincount(inverse, weights=w[~done], minlength=cut_at.size)
 
         def negative_log_likelihood(params: np.ndarray) -> float:
             mu, sigma = float(params[0]), float(params[1])
@@ -70,8 +79,12 @@ class LognormalFit:
             options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000},
         )
         mu, sigma = float(result.x[0]), float(result.x[1])
-        covariance = _inverse_hessian(negative_log_likelihood, np.array([mu, sigma]))
-        return cls(mu=mu, sigma=sigma, covariance=covariance)
+        x = np.array([mu, sigma])
+        found = inverse_hessian(negative_log_likelihood, x, np.maximum(np.abs(x) * 1e-4, 1e-5))
+        if found is None:
+            return cls(mu=mu, sigma=sigma, covariance=((math.inf, 0.0), (0.0, math.inf)))
+        (v_mu, c), (c_t, v_sigma) = found.tolist()
+        return cls(mu=mu, sigma=sigma, covariance=((v_mu, c), (c_t, v_sigma)))
 
     def quantile(self, q: float) -> float:
         return math.exp(self.mu + self.sigma * NormalDist().inv_cdf(q))
@@ -145,27 +158,3 @@ class LognormalFit:
         centre = self.mu + self.sigma * z_q
         spread = z * math.sqrt(variance)
         return math.exp(centre - spread), math.exp(centre + spread)
-
-
-def _inverse_hessian(
-    fn: Callable[[np.ndarray], float], x: np.ndarray
-) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Covariance from a central-difference Hessian; infinite where the data pin nothing down."""
-    h = np.maximum(np.abs(x) * 1e-4, 1e-5)
-    hessian = np.zeros((2, 2))
-    for i in range(2):
-        for j in range(2):
-            ei, ej = np.eye(2)[i] * h[i], np.eye(2)[j] * h[j]
-            hessian[i, j] = (
-                fn(x + ei + ej) - fn(x + ei - ej) - fn(x - ei + ej) + fn(x - ei - ej)
-            ) / (4 * h[i] * h[j])
-    try:
-        inverse = np.linalg.inv(hessian)
-    except np.linalg.LinAlgError:
-        return ((math.inf, 0.0), (0.0, math.inf))
-    if not np.all(np.isfinite(inverse)) or inverse[0, 0] < 0 or inverse[1, 1] < 0:
-        return ((math.inf, 0.0), (0.0, math.inf))
-    return (
-        (float(inverse[0, 0]), float(inverse[0, 1])),
-        (float(inverse[1, 0]), float(inverse[1, 1])),
-    )
