@@ -77,11 +77,7 @@ class DurationEstimate:
 
     def survival_upper(self, t: float, level: float) -> float | None:
         """The upper edge of the joined curve's band at `t`."""
-        if self.curve is None:
-            return None
-        times, _, high = self.curve.band(level)
-        index = int(np.searchsorted(times, t, side="right")) - 1
-        return 1.0 if index < 0 else float(high[index])
+        return self.curve.upper_at(t, level) if self.curve is not None else None
 
 
 def estimate_durations(

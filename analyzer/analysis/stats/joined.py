@@ -74,28 +74,39 @@ class JoinedCurve:
 
     def quantile_bounds(self, q: float, level: float) -> tuple[float | None, float | None]:
         """Confidence interval of the q-quantile: where the lower and the upper edge of the
-        band (`band`) first reach 1 - q; None where an edge never gets that low."""
-        times, low, high = self.band(level)
+        band (`band`) first reach 1 - q; None where an edge never gets that low. Where the
+        band inside the data gets that low, the tail beyond is not consulted (nor fitted)."""
+        inside = self.band(level, beyond=False)
+        if _first_at_or_below(inside[0], inside[2], 1.0 - q) is None:
+            times, low, high = self.band(level)
+        else:
+            times, low, high = inside
         return _first_at_or_below(times, low, 1.0 - q), _first_at_or_below(times, high, 1.0 - q)
+
+    def upper_at(self, t: float, level: float) -> float:
+        """The band's upper edge at `t` (the tail's only past the join)."""
+        times, _, high = self.band(level, beyond=t > self.join_s)
+        index = int(np.searchsorted(times, t, side="right")) - 1
+        return 1.0 if index < 0 else float(high[index])
 
     def time_for_rate(self, rate: float, level: float) -> float | None:
         """The shortest time whose share of attempts lasting longer is at most `rate` even at
         the upper edge of the band: a timeout meeting the target with that confidence."""
         return self.quantile_bounds(1.0 - rate, level)[1]
 
-    def band(self, level: float) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def band(self, level: float, beyond: bool = True) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Times and the band's lower and upper edges there (each non-increasing). Within the
         data Greenwood's band (on the log(-log S) scale); beyond the join, the band of
         S(join_s) times the delta-method band of the fitted conditional tail, its upper edge
         raised to the conditional tail of the heaviest plausible generalized gamma (the lower
         edge of its shape's interval at `level`) where that lies higher: a lognormal fitted
         to a heavier-tailed law understates the tail beyond the data, and few attempts cannot
-        tell the two apart."""
+        tell the two apart. `beyond` false: the band inside the data alone."""
         km = self.km
         inside = km.times <= self.join_s
         km_low, km_high = km.band(level)
         times, low, high = km.times[inside], km_low[inside], km_high[inside]
-        if self.tail is not None:
+        if self.tail is not None and beyond:
             s_low, s_high = (low[-1], high[-1]) if low.size else (1.0, 1.0)
             start = max(self.join_s, 1e-3)
             grid = start * np.logspace(0.0, GRID_DECADES, GRID_POINTS)[1:]
