@@ -37,7 +37,7 @@ MAX_ABS_SHAPE = 3.0
 # Completed durations are taken to 0.1 % (in log terms) for the likelihood.
 LOG_RESOLUTION = 1e-3
 # Central-difference steps for the Hessian, per parameter (mu, sigma, shape); the shape's
-# step reaches past the lognormal's neighbourhood, where the likelihood is flat in it.
+# step reaches past |shape| < NORMAL_SHAPE, where the lognormal stands in for the family.
 HESSIAN_STEPS = np.array([1e-4, 1e-4, 2e-3])
 
 
