@@ -478,6 +478,32 @@ def draw_attempts(
     )
 
 
+def draw_vpc_timeline(
+    gen: np.random.Generator,
+    *,
+    quiet: Law,
+    episode: Law,
+    critical_share: float = 0.3,
+    days: float = 28.0,
+) -> list[tuple[float, str]]:
+    """A VPC connector timeline from known laws: healthy spells of `quiet` seconds alternate
+    with strained episodes of `episode` seconds, each `critical` with probability
+    `critical_share`, else `pressure`. Entries are (seconds from the window's start, state in
+    force from then), oldest first, the first at 0 (healthy); an episode may outlast the
+    window (the truth its censored estimate must find is `episode`)."""
+    window_s = days * 86400.0
+    timeline, at = [(0.0, "healthy")], 0.0
+    while True:
+        at += float(quiet.sample(gen, 1)[0])
+        if at >= window_s:
+            return timeline
+        timeline.append((at, "critical" if gen.random() < critical_share else "pressure"))
+        at += float(episode.sample(gen, 1)[0])
+        if at >= window_s:
+            return timeline
+        timeline.append((at, "healthy"))
+
+
 def write_export(spec: SimulationSpec, out: Path) -> SimulationManifest:
     """Write the simulated export to `out`, shaped by its name (see `export_shape`)."""
     manifest = SimulationManifest(
@@ -576,6 +602,7 @@ __all__ = [
     "SimulationSpec",
     "WeibullLaw",
     "draw_attempts",
+    "draw_vpc_timeline",
     "manifest_counts",
     "simulate_entries",
     "write_export",

@@ -34,6 +34,12 @@ _PAYLOAD_NUMBERS = (
     "exit_code",
     "base_timeout_s",
     "vpc_aware_timeout_s",
+    "window_s",
+    "calls",
+    "failures",
+    "slow_calls",
+    "slow_threshold_s",
+    "rejected",
 )
 _RESOURCE_LABELS = ("service_name", "revision_name", "location", "project_id", "configuration_name")
 

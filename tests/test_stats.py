@@ -13,10 +13,9 @@ from analyzer.analysis.stats import (
     KaplanMeier,
     LognormalFit,
     expected_false_trips,
-    failure_streaks,
     failure_threshold,
-    outages,
 )
+from analyzer.analysis.stats.breaker import failure_streaks
 from analyzer.simulate import PHASE3_LAWS, WeibullLaw, draw_attempts
 
 
@@ -195,9 +194,6 @@ def test_failure_threshold_is_the_smallest_that_meets_the_target() -> None:
     assert failure_threshold(0.3, 5000, 0.1) > failure_threshold(0.01, 5000, 0.1)
 
 
-def test_streaks_and_outages_by_hand() -> None:
+def test_streaks_by_hand() -> None:
     failed = [False, True, True, False, True, False, True, True, True]
     assert failure_streaks(failed) == [2, 1, 3]
-    ended = [0, 10, 20, 50, 60, 65, 70, 80, 90]
-    assert outages(ended, failed) == [40.0, 5.0]  # the last run has not recovered
-    assert outages(ended, failed, min_streak=2) == [40.0]

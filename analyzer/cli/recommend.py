@@ -21,7 +21,7 @@ from analyzer.cli.render_csv import csv_text
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:  # imported where used: other commands start without pydantic or numpy
-    from analyzer.recommend.model import PhaseTimeout, Policy, Recommendation
+    from analyzer.recommend.model import Breaker, PhaseTimeout, Policy, Recommendation
 
 
 @main.command(name="recommend")
@@ -79,7 +79,8 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
     "--max-false-trips",
     type=float,
     default=None,
-    help="Breaker false trips a week allowed in healthy periods. [default: 1]",
+    help="Breaker false trips allowed per process-week in healthy periods (where the lake "
+    "holds in-life calls to count evaluations by). [default: 1]",
 )
 @click.option(
     "--previous",
@@ -296,37 +297,64 @@ def format_recommendation(rec: Recommendation) -> str:
     if rec.warnings:
         lines += ["", f"Warnings ({len(rec.warnings)})"]
         lines += [f"  - {w.message}" for w in rec.warnings]
-    b = rec.breaker
-    ev = b.evidence
-    out = ev["outages"]
-    lines += [
-        "",
-        f"Circuit breaker (phase {ev['phase']}'s dependency, {ev['calls']:,} calls)",
-        f"  failure_threshold   {b.failure_threshold} consecutive failures "
-        f"(expected false trips {ev['expected_false_trips_per_week']:.3f}/week at a healthy "
-        f"failure rate of {percent(ev['healthy_failure_rate'])} and "
-        f"{ev['healthy_calls_per_week']:,.0f} calls/week; target at most "
-        f"{ev['max_false_trips_per_week']:g}/week)",
-        f"  recovery_timeout_s  {b.recovery_timeout_s:g} s ({ev['recovery_timeout_source']}: "
-        f"{out['count']} outages of {out['min_failures']}+ failures"
-        + (
-            f", median {out['median_s']:,.0f} s, p90 {out['p90_s']:,.0f} s, longest "
-            f"{out['max_s']:,.0f} s"
-            if out["count"]
-            else ""
-        )
-        + ")",
-        f"  half_open_max_calls {b.half_open_max_calls}",
-        "  failure rate by VPC state: "
-        + ", ".join(
-            f"{state} {percent(v['failure_rate'])} of {v['calls']:,}"
-            for state, v in ev["failure_rates_by_state"].items()
-        ),
-        f"  failure streaks: {ev['streaks']['count']} runs, longest {ev['streaks']['longest']}; "
-        "lengths " + ", ".join(f"{k}x{v}" for k, v in ev["streaks"]["lengths"].items()),
-        f"  model: {ev['model']}",
-    ]
+    lines += ["", *breaker_lines(rec.breaker)]
     return "\n".join(lines)
+
+
+def breaker_lines(b: Breaker) -> list[str]:
+    """The breaker settings with their evidence, as the table prints them."""
+    ev = b.evidence
+    head = f"Circuit breaker (phase {ev['phase']}'s dependency, {ev['calls']:,} startup calls"
+    if "failure_rule" not in ev:  # a run saved before the rate mode
+        return [
+            head + ")",
+            f"  failure_threshold   {b.failure_threshold} consecutive failures",
+            f"  recovery_timeout_s  {b.recovery_timeout_s:g} s",
+        ]
+    life = ev["in_life"]
+    lines = [
+        head
+        + (
+            f", {life['calls']:,.0f} in-life calls)"
+            if life["calls"]
+            else ", no in-life calls in the lake)"
+        ),
+        f"  mode                {b.mode}",
+    ]
+    rule, slow = ev["failure_rule"], ev["slow_rule"]
+    if rule:
+        lines.append(
+            f"  window_calls        {b.window_calls}, minimum_calls {b.minimum_calls} "
+            f"(false trips at most {ev['false_trip_target']})"
+        )
+        lines.append(
+            f"  failure_rate        {percent(b.failure_rate_threshold)} (healthy calls open it "
+            f"with chance {rule['false_trip_per_evaluation']:.1e} per evaluation; a full window "
+            f"of {ev['strained_state']} calls with {percent(rule['trip_probability_strained'])})"
+        )
+    if slow:
+        lines.append(
+            f"  slow_call_rate      {percent(b.slow_call_rate_threshold)} of calls over their "
+            f"state's timeout (chance {slow['false_trip_per_evaluation']:.1e} per evaluation)"
+        )
+    episodes = ev["episodes"]
+    lines += [
+        f"  recovery_timeout_s  {b.recovery_timeout_s:g} s, x{b.backoff_multiplier:g} per failed "
+        f"probe up to {b.max_recovery_timeout_s:g} s ({ev['recovery_timeout_source']}: "
+        f"{episodes['count']} episodes, {episodes['censored']} still going at the end)",
+        f"  half_open_max_calls {b.half_open_max_calls}, at most {b.max_half_open_s:g} s half-open",
+        f"  failure_threshold   {b.failure_threshold} in a row (consecutive mode: "
+        f"{ev['consecutive']['expected_false_trips_per_week']:.3f} false trips a week)",
+        "  rates by VPC state under the recommended timeouts: "
+        + ", ".join(
+            f"{state} {percent(v['failure_rate'])} failed, {percent(v['slow_rate'])} slow "
+            f"of {v['calls']:,.0f}"
+            for state, v in ev["rates_by_state"].items()
+        ),
+    ]
+    lines += [f"  limit: {text}" for text in ev["limits"]]
+    lines.append(f"  model: {ev['model']}")
+    return lines
 
 
 def format_history(runs: list[Recommendation]) -> str:

@@ -46,6 +46,8 @@ QUESTIONS = (
     "attempt_numbers",
     "revision_attempts",
     "blame_attempts",
+    "vpc_timeline",
+    "breaker_summaries",
 )
 # 100 GiB ($0.61 on demand): a weekly recommend over some 150 million entries a week
 DEFAULT_MAX_BYTES_BILLED = 100 * 1024**3

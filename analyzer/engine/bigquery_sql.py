@@ -151,7 +151,20 @@ _PAYLOAD_TEXT = [
     "error_type",
     "error",
 ]
-_PAYLOAD_NUMBERS = ("phase", "duration_s", "timeout_s", "vpc_utilization", "exit_code")
+_PAYLOAD_NUMBERS = (
+    "phase",
+    "duration_s",
+    "timeout_s",
+    "vpc_utilization",
+    "exit_code",
+    # breaker_summary's counts (TELEMETRY.md §2 v1.1)
+    "window_s",
+    "calls",
+    "failures",
+    "slow_calls",
+    "slow_threshold_s",
+    "rejected",
+)
 SINK_FIELDS: FieldTree = {
     "insertId": "STRING",
     "timestamp": "TIMESTAMP",

@@ -162,9 +162,35 @@ class PhaseTimeout(BaseModel):
 
 
 class Breaker(BaseModel):
-    failure_threshold: int
-    recovery_timeout_s: float
-    half_open_max_calls: int
+    """The breaker settings the advice recommends (the config's `breaker` block) and the
+    evidence behind each. A run saved before the rate mode existed loads in mode consecutive
+    with none of the rate settings."""
+
+    failure_threshold: int = Field(
+        description="Consecutive failures that open it (mode consecutive)."
+    )
+    recovery_timeout_s: float = Field(description="The wait in OPEN before the first probe.")
+    half_open_max_calls: int = Field(description="Probes let through in HALF_OPEN.")
+    mode: Literal["consecutive", "rate"] = "consecutive"
+    window_calls: int | None = Field(None, description="Calls in the sliding window (rate mode).")
+    window_s: float | None = Field(None, description="A time-based window instead, in seconds.")
+    minimum_calls: int | None = Field(None, description="No rate decision before this many calls.")
+    failure_rate_threshold: float | None = Field(
+        None, description="Share of failed calls in the window that opens it."
+    )
+    slow_call_rate_threshold: float | None = Field(
+        None, description="Share of slow calls in the window that opens it."
+    )
+    slow_call_s: float | None = Field(
+        None, description="Slow means longer than this; None: the call's phase and state timeout."
+    )
+    backoff_multiplier: float | None = Field(
+        None, description="Each re-open after a failed probe multiplies the wait in OPEN."
+    )
+    max_recovery_timeout_s: float | None = Field(None, description="Cap on the backed-off wait.")
+    max_half_open_s: float | None = Field(
+        None, description="Longest stay in HALF_OPEN without an outcome."
+    )
     evidence: dict[str, Any]
 
 

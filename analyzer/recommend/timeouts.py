@@ -13,7 +13,7 @@ import numpy as np
 from analyzer.analysis.attempts import AttemptGroup, load_attempt_groups
 from analyzer.analysis.estimate import QUANTILES, DurationEstimate, estimate_durations
 from analyzer.engine import Engine
-from analyzer.recommend.breaker import advise_breaker
+from analyzer.recommend.breaker import advise_breaker, lake_evidence
 from analyzer.recommend.carryover import Key, carry_over
 from analyzer.recommend.caveats import collect_warnings, row_warnings
 from analyzer.recommend.model import (
@@ -65,7 +65,6 @@ def recommend(
         rows.extend(found)
     timeouts = carry_over(rows, env=env, previous=previous or {}, policy=policy)
     timeouts.sort(key=lambda t: (t.phase, t.operation, t.vpc_state))
-    weeks = (end - start).total_seconds() / (7 * 86400)
     return Recommendation(
         run_id=uuid.uuid4().hex[:8],
         env=env,
@@ -75,7 +74,14 @@ def recommend(
         overrides=overrides or {},
         previous_from=previous_from,
         timeouts=timeouts,
-        breaker=advise_breaker(groups, policy=policy, weeks=weeks),
+        breaker=advise_breaker(
+            groups,
+            policy=policy,
+            rows=timeouts,
+            start=start,
+            end=end,
+            lake=lake_evidence(engine, env, start, end),
+        ),
         warnings=collect_warnings(timeouts, policy, states_read),
     )
 

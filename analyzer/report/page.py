@@ -14,7 +14,7 @@ from analyzer.deploy.export import config_from_recommendation
 from analyzer.engine import Engine
 from analyzer.lake.store import Store
 from analyzer.recommend.history import chosen_run, describe_run, load_history
-from analyzer.recommend.model import Recommendation
+from analyzer.recommend.model import Breaker, Recommendation
 from analyzer.recommend.timeouts import recommend
 from analyzer.report.charts import survival_chart, sweep_chart, timeline_chart
 from analyzer.report.regressions import regressions_section
@@ -151,6 +151,7 @@ def write_report(
     )
     timeline = engine.rows("report_timeline", {"env": env, "start": start, "end": end})
     b = rec.breaker
+    ev = b.evidence
     sections = [
         f"<h1>Startup telemetry report: {html.escape(env)}</h1>",
         f"<p class='note'>Phase attempts from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC; "
@@ -174,22 +175,8 @@ def write_report(
         _recommendation_table(rec, phase),
         _warnings_section(rec),
         "<h2>Circuit breaker</h2>",
-        _table(
-            ["setting", "value", "evidence"],
-            [
-                [
-                    "failure_threshold",
-                    str(b.failure_threshold),
-                    f"{b.evidence['expected_false_trips_per_week']:.3f} false trips a week",
-                ],
-                [
-                    "recovery_timeout_s",
-                    f"{b.recovery_timeout_s:g} s",
-                    b.evidence["recovery_timeout_source"],
-                ],
-                ["half_open_max_calls", str(b.half_open_max_calls), ""],
-            ],
-        ),
+        _table(["setting", "value", "evidence"], _breaker_rows(b)),
+        *(f"<p class='note'>limit: {html.escape(text)}</p>" for text in ev.get("limits", [])),
         f"<p class='note'>{html.escape(b.evidence['model'])}</p>",
     ]
     sections += regressions_section(engine=engine, env=env, since=since, table=_table)
@@ -204,3 +191,51 @@ def write_report(
     temporary.write_text(page, encoding="utf-8")
     os.replace(temporary, out)
     return out
+
+
+def _breaker_rows(b: Breaker) -> list[list[str]]:
+    """Each breaker setting, its value and what it rests on."""
+    ev = b.evidence
+    if "failure_rule" not in ev:  # a run saved before the rate mode
+        return [
+            ["failure_threshold", str(b.failure_threshold), ""],
+            ["recovery_timeout_s", f"{b.recovery_timeout_s:g} s", ""],
+            ["half_open_max_calls", str(b.half_open_max_calls), ""],
+        ]
+    rule, slow, episodes = ev["failure_rule"] or {}, ev["slow_rule"] or {}, ev["episodes"]
+    return [
+        ["mode", b.mode, f"false trips at most {ev['false_trip_target']}"],
+        [
+            "window_calls",
+            str(b.window_calls),
+            f"in-life calls in the lake: {ev['in_life']['calls']:,.0f}",
+        ],
+        ["minimum_calls", str(b.minimum_calls), ""],
+        [
+            "failure_rate_threshold",
+            percent(b.failure_rate_threshold),
+            f"a full window of {ev['strained_state']} calls opens it with "
+            f"{percent(rule.get('trip_probability_strained'))}",
+        ],
+        [
+            "slow_call_rate_threshold",
+            percent(b.slow_call_rate_threshold),
+            f"{percent(slow.get('trip_probability_strained'))} on a full window of "
+            f"{ev['strained_state']} calls",
+        ],
+        [
+            "recovery_timeout_s",
+            f"{b.recovery_timeout_s:g} s",
+            f"{ev['recovery_timeout_source']} ({episodes['count']} episodes)",
+        ],
+        ["backoff_multiplier", f"{b.backoff_multiplier:g}", ""],
+        ["max_recovery_timeout_s", f"{b.max_recovery_timeout_s:g} s", "the episodes' p90"],
+        ["half_open_max_calls", str(b.half_open_max_calls), ""],
+        ["max_half_open_s", f"{b.max_half_open_s:g} s", "longer than the longest timeout"],
+        [
+            "failure_threshold",
+            str(b.failure_threshold),
+            f"consecutive mode: {ev['consecutive']['expected_false_trips_per_week']:.3f} false "
+            "trips a week",
+        ],
+    ]

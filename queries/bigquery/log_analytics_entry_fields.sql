@@ -30,5 +30,11 @@ SELECT
     SAFE_CAST(JSON_VALUE(json_payload, '$.duration_s') AS FLOAT64) AS p_duration_s,
     SAFE_CAST(JSON_VALUE(json_payload, '$.timeout_s') AS FLOAT64) AS p_timeout_s,
     SAFE_CAST(JSON_VALUE(json_payload, '$.vpc_utilization') AS FLOAT64) AS p_vpc_utilization,
-    SAFE_CAST(JSON_VALUE(json_payload, '$.exit_code') AS FLOAT64) AS p_exit_code
+    SAFE_CAST(JSON_VALUE(json_payload, '$.exit_code') AS FLOAT64) AS p_exit_code,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.window_s') AS FLOAT64) AS p_window_s,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.calls') AS FLOAT64) AS p_calls,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.failures') AS FLOAT64) AS p_failures,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.slow_calls') AS FLOAT64) AS p_slow_calls,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.slow_threshold_s') AS FLOAT64) AS p_slow_threshold_s,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.rejected') AS FLOAT64) AS p_rejected
 FROM log_analytics_rows AS r

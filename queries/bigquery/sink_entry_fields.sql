@@ -5,7 +5,8 @@
 -- Reads: sink_rows (sink_table_rows.sql or sink_shard_rows.sql). Parameters: none.
 -- Returns: insert_id, ts, receive_ts, severity, log_name, service, revision, instance_id,
 --   text_payload, and the payload fields p_* (strings; p_phase, p_duration_s, p_timeout_s,
---   p_vpc_utilization, p_exit_code as FLOAT64).
+--   p_vpc_utilization, p_exit_code, and breaker_summary's p_window_s, p_calls, p_failures,
+--   p_slow_calls, p_slow_threshold_s, p_rejected as FLOAT64).
 SELECT
     r.insertId AS insert_id,
     r.timestamp AS ts,
@@ -33,5 +34,11 @@ SELECT
     r.jsonPayload.duration_s AS p_duration_s,
     r.jsonPayload.timeout_s AS p_timeout_s,
     r.jsonPayload.vpc_utilization AS p_vpc_utilization,
-    r.jsonPayload.exit_code AS p_exit_code
+    r.jsonPayload.exit_code AS p_exit_code,
+    r.jsonPayload.window_s AS p_window_s,
+    r.jsonPayload.calls AS p_calls,
+    r.jsonPayload.failures AS p_failures,
+    r.jsonPayload.slow_calls AS p_slow_calls,
+    r.jsonPayload.slow_threshold_s AS p_slow_threshold_s,
+    r.jsonPayload.rejected AS p_rejected
 FROM sink_rows AS r

@@ -1,10 +1,13 @@
 """Numbers in, numbers out: survival estimates, the censored lognormal tail, the breaker model."""
 
 from analyzer.analysis.stats.breaker import (
+    at_least,
+    episodes,
     expected_false_trips,
-    failure_streaks,
     failure_threshold,
-    outages,
+    lower_rate,
+    rate_rule,
+    upper_rate,
 )
 from analyzer.analysis.stats.gengamma import GeneralizedGammaFit, Sample
 from analyzer.analysis.stats.joined import JoinedCurve
@@ -17,9 +20,12 @@ __all__ = [
     "KaplanMeier",
     "LognormalFit",
     "Sample",
+    "at_least",
     "effective_sample_size",
+    "episodes",
     "expected_false_trips",
-    "failure_streaks",
     "failure_threshold",
-    "outages",
+    "lower_rate",
+    "rate_rule",
+    "upper_rate",
 ]

@@ -1,0 +1,296 @@
+"""The breaker advice against known laws: the wait in OPEN is how long strained VPC episodes
+last (not the gap between startups), and the rate rules' false trips in healthy periods stay
+under the target at the true failure rates under the recommended timeouts."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from analyzer.analysis.attempts import AttemptGroup
+from analyzer.analysis.stats.breaker import at_least, false_trip_chance
+from analyzer.engine import local_engine
+from analyzer.ingest import import_paths
+from analyzer.lake.store import Store
+from analyzer.recommend.breaker import LakeEvidence, advise_breaker, lake_evidence
+from analyzer.recommend.model import Breaker, Policy
+from analyzer.recommend.timeouts import phase_timeout
+from analyzer.simulate import (
+    PHASE3_ERROR_RATE,
+    PHASE3_LAWS,
+    DurationLaw,
+    draw_attempts,
+    draw_vpc_timeline,
+)
+from tests.conftest import T0, entry, write_ndjson
+
+DAYS = 28.0
+START = datetime(2026, 10, 1, tzinfo=UTC)
+END = START + timedelta(days=DAYS)
+TIMEOUT_S = 75.0
+POLICY = Policy()
+
+
+def _groups(
+    gen: np.random.Generator, timeline: list[tuple[float, str]], per_day: float
+) -> list[AttemptGroup]:
+    """Startups at `per_day` a day, each with one phase-3 call in the state in force at its
+    start, drawn from the generator's laws and error rates under a 75 s timeout."""
+    n = gen.poisson(per_day * DAYS)
+    started = START.timestamp() + np.sort(gen.uniform(0.0, DAYS * 86400.0, n))
+    times = np.array([t for t, _ in timeline])
+    states = np.array([s for _, s in timeline])[np.searchsorted(times, started, side="right") - 1]
+    groups = []
+    for state in sorted(set(states.tolist())):
+        at = started[states == state]
+        drawn = draw_attempts(
+            PHASE3_LAWS[state],
+            at.size,
+            gen,
+            timeouts_s=(TIMEOUT_S,),
+            error_rate=PHASE3_ERROR_RATE[state],
+            days=DAYS,
+        )
+        groups.append(
+            AttemptGroup(
+                phase=3,
+                operation="initialization",
+                vpc_state=state,
+                started_s=at,
+                ended_s=at + drawn.duration_s,
+                duration_s=drawn.duration_s,
+                observed=drawn.observed,
+                timeout_s=np.full(at.size, TIMEOUT_S),
+            )
+        )
+    return groups
+
+
+def _advice(groups: list[AttemptGroup], lake: LakeEvidence) -> Breaker:
+    rows = [phase_timeout(g, END, POLICY, start=START) for g in groups]
+    return advise_breaker(groups, policy=POLICY, rows=rows, start=START, end=END, lake=lake)
+
+
+def _median_outage_between_startups(groups: list[AttemptGroup]) -> float:
+    """What the advice measured before: from the first failure of a run of startup calls to
+    the next success, in start order (runs of two failures or more where there are any)."""
+    started = np.concatenate([g.started_s for g in groups])
+    order = np.argsort(started)
+    failed = ~np.concatenate([g.observed for g in groups])[order]
+    ended = np.concatenate([g.ended_s for g in groups])[order]
+    edges = np.diff(np.concatenate(([0], failed.astype(np.int8), [0])))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    keep = stops < failed.size
+    if (stops - starts >= 2).any():
+        keep &= stops - starts >= 2
+    if not keep.any():
+        return math.nan
+    return float(np.median(ended[stops[keep]] - ended[starts[keep]]))
+
+
+@pytest.mark.parametrize("per_day", [50, 150, 600])
+def test_the_wait_in_open_is_how_long_strained_episodes_last(per_day: int) -> None:
+    # Healthy spells of 4 h (median) between strained episodes of 45 min: the dependency is
+    # strained for 45 min whatever the startup rate, and the wait must say so.
+    quiet, episode = DurationLaw(4 * 3600.0, 0.5), DurationLaw(2700.0, 0.6)
+    waits, before = [], []
+    for seed in range(12):
+        gen = np.random.default_rng(seed)
+        timeline = [
+            (START.timestamp() + t, s)
+            for t, s in draw_vpc_timeline(gen, quiet=quiet, episode=episode, days=DAYS)
+        ]
+        groups = _groups(gen, timeline, per_day)
+        advice = _advice(groups, LakeEvidence(timeline=timeline, summaries=[]))
+        waits.append(advice.recovery_timeout_s)
+        before.append(_median_outage_between_startups(groups))
+        assert advice.evidence["recovery_timeout_source"].startswith("Kaplan-Meier median")
+    near = np.abs(np.array(waits) / episode.median_s - 1.0) <= 0.2
+    assert near.mean() >= 0.9, waits
+    # the old measure (the gap between startups, not the dependency) fails the same check
+    assert (np.abs(np.array(before) / episode.median_s - 1.0) <= 0.2).mean() < 0.5, before
+
+
+def test_an_episode_going_on_at_the_end_is_censored_not_dropped() -> None:
+    # Long episodes in a short window: many are cut by its end. Dropping them, or taking
+    # their cut length as their length, shortens the median; Kaplan-Meier does not.
+    quiet, episode = DurationLaw(6 * 3600.0, 0.5), DurationLaw(8 * 3600.0, 0.5)
+    waits = []
+    for seed in range(30):
+        gen = np.random.default_rng(100 + seed)
+        days = 6.0
+        timeline = [
+            (START.timestamp() + t, s)
+            for t, s in draw_vpc_timeline(gen, quiet=quiet, episode=episode, days=days)
+        ]
+        from analyzer.recommend.breaker import STRAINED, episode_wait
+
+        found = episode_wait(
+            timeline,
+            start=START.timestamp(),
+            end=START.timestamp() + days * 86400,
+            states=STRAINED,
+        )
+        if found["median_s"] is not None:
+            waits.append(found["median_s"])
+    assert len(waits) >= 20
+    assert abs(float(np.median(waits)) / episode.median_s - 1.0) <= 0.15
+
+
+def _true_failure_rate(state: str, timeout_s: float, gen: np.random.Generator) -> float:
+    """The law's chance that a call fails under `timeout_s`: it lasts longer, or an error
+    strikes (at a time uniform up to twice the median) before it completes."""
+    law = PHASE3_LAWS[state]
+    d = law.sample(gen, 100_000)
+    struck = np.minimum(d / (2 * law.median_s), 1.0) * (d <= timeout_s)
+    return float(law.survival(timeout_s) + PHASE3_ERROR_RATE[state] * struck.mean())
+
+
+def test_false_trips_in_healthy_periods_stay_under_the_target() -> None:
+    truth_gen = np.random.default_rng(7)
+    within, honest, slow_within, gaps = [], [], [], []
+    seeds = 25
+    for seed in range(seeds):
+        gen = np.random.default_rng(1000 + seed)
+        # a state mix like the sample's: healthy most of the time, critical now and then
+        timeline = [(START.timestamp(), "healthy")]
+        for day in range(int(DAYS)):
+            base = START.timestamp() + day * 86400
+            timeline += [(base + 14 * 3600, "critical"), (base + 17 * 3600, "healthy")]
+        groups = _groups(gen, timeline, 60)
+        rows = {g.vpc_state: phase_timeout(g, END, POLICY, start=START) for g in groups}
+        advice = _advice(groups, LakeEvidence(timeline=timeline, summaries=None))
+        rule = advice.evidence["failure_rule"]
+        assert advice.mode == "rate" and rule is not None
+        assert advice.minimum_calls is not None and advice.window_calls is not None
+        threshold = advice.failure_rate_threshold
+        assert threshold is not None
+        healthy_t = rows["healthy"].timeout_s
+        critical_t = rows["critical"].timeout_s
+        assert healthy_t is not None and critical_t is not None
+        p_healthy = _true_failure_rate("healthy", healthy_t, truth_gen)
+        allowed = advice.evidence["false_trip_per_evaluation"] / 2
+        true_false = false_trip_chance(
+            threshold, advice.window_calls, advice.minimum_calls, p_healthy
+        )
+        within.append(true_false <= allowed)
+        p_critical = _true_failure_rate("critical", critical_t, truth_gen)
+        needed = math.ceil(threshold * advice.window_calls - 1e-9)
+        true_trip = at_least(needed, advice.window_calls, p_critical)
+        honest.append(true_trip >= rule["trip_probability_strained_lower"])
+        gaps.append(rule["trip_probability_strained"] - true_trip)
+        slow = advice.slow_call_rate_threshold
+        assert slow is not None
+        slow_within.append(
+            false_trip_chance(
+                slow,
+                advice.window_calls,
+                advice.minimum_calls,
+                PHASE3_LAWS["healthy"].survival(healthy_t),
+            )
+            <= allowed
+        )
+    assert np.mean(within) >= 0.9, within
+    assert np.mean(slow_within) >= 0.9, slow_within
+    # the chance a full window of critical calls opens it: at least its stated lower bound,
+    # and the stated point estimate near the true chance in the middle of the seeds
+    assert np.mean(honest) >= 0.9, honest
+    assert abs(float(np.median(gaps))) <= 0.15, gaps
+
+
+def test_with_in_life_calls_false_trips_a_process_week_stay_under_the_target() -> None:
+    # In-life summaries: each process makes calls at 1 a minute; healthy calls fail at 0.4 %,
+    # critical ones at 8 %. False trips per process-week at the true rate: at most 1.
+    truth = {"healthy": 0.004, "critical": 0.08}
+    results = []
+    for seed in range(30):
+        gen = np.random.default_rng(2000 + seed)
+        timeline = [(START.timestamp(), "healthy"), (START.timestamp() + 86400, "critical")]
+        timeline += [(START.timestamp() + 90000, "healthy")]
+        groups = _groups(gen, timeline, 40)
+        summaries: list[dict[str, Any]] = []
+        for state, share in (("healthy", 0.9), ("critical", 0.1)):
+            for _ in range(200):
+                window_s = 300.0 * share
+                calls = int(gen.poisson(window_s / 60.0 * 10))
+                failures = int(gen.binomial(calls, truth[state]))
+                summaries.append(
+                    {
+                        "vpc_state": state,
+                        "window_s": window_s,
+                        "calls": calls,
+                        "failures": failures,
+                        "slow_calls": 0,
+                    }
+                )
+        advice = _advice(groups, LakeEvidence(timeline=timeline, summaries=summaries))
+        ev = advice.evidence
+        assert ev["rates_by_state"]["healthy"]["source"] == "in-life calls (breaker_summary)"
+        per_week = ev["in_life"]["evaluations_per_process_week"]
+        assert per_week == pytest.approx(10 * 60 * 24 * 7, rel=0.05)
+        threshold, window, minimum = (
+            advice.failure_rate_threshold,
+            advice.window_calls,
+            advice.minimum_calls,
+        )
+        assert threshold is not None and window is not None and minimum is not None
+        results.append(
+            per_week * false_trip_chance(threshold, window, minimum, truth["healthy"])
+            <= POLICY.max_false_trips_per_week / 2
+        )
+        assert not any("no in-life calls" in text for text in ev["limits"])
+    assert np.mean(results) >= 0.9, results
+
+
+def _summary(t: float, instance: str, **fields: Any) -> dict[str, Any]:
+    payload = {
+        "event": "breaker_summary",
+        "window_s": 60.0,
+        "calls": 30,
+        "failures": 1,
+        "slow_calls": 2,
+        "slow_threshold_s": 75.0,
+        "rejected": 0,
+        "breaker_state": "CLOSED",
+        "vpc_state": "healthy",
+        "operation": "initialization",
+        **fields,
+    }
+    return entry(payload, t=t, instance=instance)
+
+
+def test_breaker_summaries_are_read_back_from_the_lake(tmp_path: Path) -> None:
+    store = Store(tmp_path / "lake")
+    rows = [
+        entry({"event": "vpc_state_changed", "vpc_state": "healthy", "from_state": "critical",
+               "to_state": "healthy"}, t=0, instance=None),
+        entry({"event": "vpc_state_changed", "vpc_state": "critical", "from_state": "healthy",
+               "to_state": "critical"}, t=3600, instance=None),
+        entry({"event": "vpc_state_changed", "vpc_state": "healthy", "from_state": "critical",
+               "to_state": "healthy"}, t=3600 + 1800, instance=None),
+        _summary(600, "i-1"),
+        _summary(660, "i-1", failures=3, vpc_state="critical", breaker_state="OPEN"),
+        _summary(700, "i-2", calls=12, slow_calls=0),
+    ]  # fmt: skip
+    import_paths([write_ndjson(tmp_path / "e.jsonl", rows)], env="staging", store=store)
+    engine = local_engine(store)
+    end = T0 + timedelta(hours=3)
+    found = lake_evidence(engine, "staging", T0, end)
+    assert found.summaries is not None
+    assert [
+        (r["instance_id"], r["vpc_state"], r["calls"], r["failures"], r["slow_calls"])
+        for r in found.summaries
+    ] == [("i-1", "healthy", 30, 1, 2), ("i-1", "critical", 30, 3, 2), ("i-2", "healthy", 12, 1, 0)]
+    first = found.summaries[1]
+    assert (first["window_s"], first["slow_threshold_s"], first["rejected"]) == (60.0, 75.0, 0)
+    assert first["breaker_state"] == "OPEN" and first["operation"] == "initialization"
+    assert found.timeline is not None
+    assert [s for _, s in found.timeline] == ["healthy", "critical", "healthy"]
+    # outside the window: nothing
+    later = lake_evidence(engine, "staging", end, end + timedelta(hours=1))
+    assert later.summaries == []
