@@ -43,9 +43,8 @@ def replay(store: Store, seconds: float, **more):
         engine=local_engine(store),
         env="staging",
         timeouts={(3, "initialization", "unknown"): seconds},
-        breaker=BreakerSettings(3, 30.0, 1),
         config_name=f"{seconds} s",
-        **more,
+        **{"breaker": BreakerSettings(3, 30.0, 1), **more},
     )
 
 
@@ -67,10 +66,58 @@ def test_replay_by_eye(hand_lake: Store) -> None:
         41,
         pytest.approx(40 / 41),
     )
-    # 20 timeouts in a row open a 3-failure breaker; replayed at 15 s only the error fails.
-    assert (
-        longer.overall.breaker_trips_observed >= 1 and longer.overall.breaker_trips_predicted == 0
-    )
+    # Each startup is its own process with one call of the phase: 20 timeouts in a row across
+    # 20 processes open no 3-failure breaker (an env-wide replay, which no process performs,
+    # opened one and refused calls).
+    o = longer.overall
+    assert (o.breaker_opened_observed, o.breaker_refused_observed) == (0, 0)
+    assert (o.breaker_opened_predicted, o.breaker_refused_predicted) == (0, 0)
+
+
+def test_the_breaker_is_replayed_in_each_process(hand_lake: Store) -> None:
+    # A 1-failure breaker opens in every process whose call fails, and refuses nothing: no
+    # process makes a second call. Replayed at 15 s only the error's process fails.
+    one = replay(hand_lake, 15.0, breaker=BreakerSettings(1, 30.0, 1)).overall
+    assert (one.breaker_opened_observed, one.breaker_refused_observed) == (21, 0)
+    assert (one.breaker_opened_predicted, one.breaker_refused_predicted) == (1, 0)
+
+
+def test_a_process_with_several_calls_opens_and_refuses(tmp_path: Path, store: Store) -> None:
+    # One process fails its initialization and connection calls, then tries the pool and the
+    # health check within the wait in OPEN: a 2-failure breaker refuses both. Another process
+    # makes the same calls and succeeds: its own breaker never saw the first one's failures.
+    entries = []
+    for inst, base, failing in (("bad", 0.0, True), ("good", 100.0, False)):
+        for k, op in enumerate(("initialization", "connection", "pool_checkout", "health_check")):
+            t = base + 10.0 * k
+            start = {
+                "event": "phase_started",
+                "phase": 3,
+                "operation": op,
+                "vpc_state": "healthy",
+                "timeout_s": 5.0,
+            }
+            end = (
+                {
+                    "event": "phase_failed",
+                    "phase": 3,
+                    "operation": op,
+                    "duration_s": 5.0,
+                    "outcome": "timeout",
+                }
+                if failing and k < 2
+                else {"event": "phase_completed", "phase": 3, "operation": op, "duration_s": 1.0}
+            )
+            entries += [entry(start, t=t, instance=inst), entry(end, t=t + 5.0, instance=inst)]
+    import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
+    result = backtest(
+        engine=local_engine(store),
+        env="staging",
+        timeouts={},
+        breaker=BreakerSettings(2, 60.0, 1),
+        config_name="as in force",
+    ).overall
+    assert (result.breaker_opened_observed, result.breaker_refused_observed) == (1, 2)
 
 
 def test_sweep_rises_with_the_timeout(hand_lake: Store) -> None:

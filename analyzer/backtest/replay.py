@@ -4,23 +4,27 @@ Honest about censoring: an attempt cut at its old timeout c would have finished 
 timeout T with probability 1 - S(T)/S(c), S being its group's duration estimate (Kaplan-Meier
 within the data, the fitted lognormal beyond); it is never assumed to have finished. An
 attempt that failed with an error fails under any timeout. A startup succeeds when every one
-of its phase attempts does (fallbacks are not modelled). Breaker trips replay the breaker over
-the dependency phase's calls in start order, a call failing when its chance is under a half.
+of its phase attempts does (fallbacks are not modelled). The breaker is replayed as Cloud Run
+runs it: a fresh breaker in each process (one startup), over that process's calls of the phase in
+start order on a clock that reads the calls' start times, a call failing when its chance is under
+a half; the runtime's own breaker class does the counting, so the replay is the deployed logic.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from analyzer.analysis.attempts import no_attempts_error, resolve_window
 from analyzer.analysis.estimate import DurationEstimate, estimate_durations
 from analyzer.engine import Engine
 from analyzer.lake.store import Store
 from analyzer.recommend.model import Policy
-from analyzer.runtime.breaker import CircuitBreaker
+from analyzer.runtime.breaker import BreakerState, CircuitBreaker
 from analyzer.runtime.schema import BreakerSettings
 from analyzer.timewindow import Window
 
@@ -42,8 +46,14 @@ class Outcome(BaseModel):
     startups: int
     startup_success_rate_observed: float
     startup_success_rate_predicted: float
-    breaker_trips_observed: int
-    breaker_trips_predicted: int
+    breaker_opened_observed: int = Field(
+        description="Processes whose breaker opened, replayed over the outcomes seen."
+    )
+    breaker_opened_predicted: int = Field(
+        description="Processes whose breaker opened under the config."
+    )
+    breaker_refused_observed: int = Field(description="Calls their breakers refused.")
+    breaker_refused_predicted: int
 
 
 class StateOutcome(Outcome):
@@ -141,13 +151,17 @@ def backtest(
         pl.col("p").product().alias("startup_p"),
     )
     focus = replay.filter(pl.col("phase") == phase).join(startups, on="startup_id", how="left")
+    process = focus["startup_id"].to_numpy()
     started = focus["started_s"].to_numpy()
+    observed = per_process_breaker(
+        process, started, (focus["outcome"] == "completed").to_numpy(), breaker
+    )
+    predicted = per_process_breaker(process, started, (focus["p"] >= 0.5).to_numpy(), breaker)
     focus = focus.with_columns(
-        pl.Series(
-            "opened_observed",
-            _openings(started, (focus["outcome"] == "completed").to_numpy(), breaker),
-        ),
-        pl.Series("opened_predicted", _openings(started, (focus["p"] >= 0.5).to_numpy(), breaker)),
+        pl.Series("opened_observed", observed[0]),
+        pl.Series("refused_observed", observed[1]),
+        pl.Series("opened_predicted", predicted[0]),
+        pl.Series("refused_predicted", predicted[1]),
     )
     result = Backtest(
         env=env,
@@ -186,40 +200,63 @@ def _outcome(rows: pl.DataFrame) -> dict[str, float | int]:
         "startups": per_startup.height,
         "startup_success_rate_observed": float(per_startup["startup_done"].to_numpy().mean()),
         "startup_success_rate_predicted": float(per_startup["startup_p"].to_numpy().mean()),
-        "breaker_trips_observed": int(rows["opened_observed"].sum()),
-        "breaker_trips_predicted": int(rows["opened_predicted"].sum()),
+        "breaker_opened_observed": _processes_opened(rows, "opened_observed"),
+        "breaker_opened_predicted": _processes_opened(rows, "opened_predicted"),
+        "breaker_refused_observed": int(rows["refused_observed"].sum()),
+        "breaker_refused_predicted": int(rows["refused_predicted"].sum()),
     }
 
 
-def _openings(
-    started_s: Floats, succeeded: NDArray[np.bool_], settings: BreakerSettings
-) -> NDArray[np.bool_]:
-    """Which calls, in start order, open a breaker with these settings (refused calls while
-    it is open are skipped)."""
-    now = [0.0]
+def _processes_opened(rows: pl.DataFrame, column: str) -> int:
+    return int(rows.filter(pl.col(column))["startup_id"].n_unique())
+
+
+def per_process_breaker(
+    process: NDArray[np.str_],
+    started_s: Floats,
+    succeeded: NDArray[np.bool_],
+    settings: BreakerSettings,
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Replay a fresh breaker in each process over its calls (rows in start order): which call
+    opened its process's breaker, and which calls it refused."""
     opened = np.zeros(started_s.size, dtype=bool)
-    current = [0]
+    refused = np.zeros(started_s.size, dtype=bool)
+    rows: dict[object, list[int]] = {}
+    for index, name in enumerate(process.tolist()):
+        rows.setdefault(name, []).append(index)
+    now, current = [0.0], [0]
 
     def mark(_before: object, after: object) -> None:
         if after == "OPEN":
             opened[current[0]] = True
 
-    breaker = CircuitBreaker(
+    for indices in rows.values():
+        breaker = runtime_breaker(settings, clock=lambda: now[0], on_transition=mark)
+        for index in indices:
+            now[0], current[0] = float(started_s[index]), index
+            if not breaker.should_attempt_request():
+                refused[index] = True
+            elif succeeded[index]:
+                breaker.record_success()
+            else:
+                breaker.record_failure(None)
+    return opened, refused
+
+
+def runtime_breaker(
+    settings: BreakerSettings,
+    *,
+    clock: Callable[[], float],
+    on_transition: Callable[[BreakerState, BreakerState], None],
+) -> CircuitBreaker:
+    """The runtime's breaker with a config's settings, as a service builds it."""
+    return CircuitBreaker(
         settings.failure_threshold,
         settings.recovery_timeout_s,
         settings.half_open_max_calls,
-        clock=lambda: now[0],
-        on_transition=mark,
+        clock=clock,
+        on_transition=on_transition,
     )
-    for index, (at, ok) in enumerate(zip(started_s, succeeded, strict=True)):
-        now[0], current[0] = float(at), index
-        if not breaker.should_attempt_request():
-            continue
-        if ok:
-            breaker.record_success()
-        else:
-            breaker.record_failure(None)
-    return opened
 
 
 def _sweep_point(

@@ -106,7 +106,8 @@ def format_backtest(result: Backtest) -> str:
         f"env {result.env}: phase {result.phase} attempts from {when(result.window.start)} to "
         f"{when(result.window.end)}, replayed under {result.config}",
         "(observed: under the timeouts that were in force; predicted: under the config, an attempt "
-        "cut at its old timeout finishing with the chance its duration estimate gives)",
+        "cut at its old timeout finishing with the chance its duration estimate gives; the "
+        "breaker replayed in each process, fresh at its start, as Cloud Run runs it)",
         "",
     ]
 
@@ -120,7 +121,8 @@ def format_backtest(result: Backtest) -> str:
             f"{o.seconds_lost_predicted:,.0f} s",
             percent(o.startup_success_rate_observed),
             percent(o.startup_success_rate_predicted),
-            f"{o.breaker_trips_observed} / {o.breaker_trips_predicted}",
+            f"{o.breaker_opened_observed} / {o.breaker_opened_predicted}",
+            f"{o.breaker_refused_observed} / {o.breaker_refused_predicted}",
         ]
 
     rows = [row(s.vpc_state, s) for s in result.states] + [row("overall", result.overall)]
@@ -135,7 +137,8 @@ def format_backtest(result: Backtest) -> str:
                 "predicted",
                 "startups ok observed",
                 "predicted",
-                "breaker openings obs / pred",
+                "processes whose breaker opened obs / pred",
+                "calls refused obs / pred",
             ],
             rows,
         )
