@@ -14,12 +14,13 @@ import pytest
 
 from analyzer.analysis.attempts import AttemptGroup
 from analyzer.analysis.stats.breaker import at_least, false_trip_chance
+from analyzer.cli.recommend import breaker_lines
 from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.recommend.breaker import LakeEvidence, advise_breaker, lake_evidence
 from analyzer.recommend.model import Breaker, Policy
-from analyzer.recommend.timeouts import phase_timeout
+from analyzer.recommend.timeouts import phase_timeout, recommend
 from analyzer.simulate import (
     PHASE3_ERROR_RATE,
     PHASE3_LAWS,
@@ -277,6 +278,11 @@ def test_breaker_summaries_are_read_back_from_the_lake(tmp_path: Path) -> None:
         _summary(660, "i-1", failures=3, vpc_state="critical", breaker_state="OPEN"),
         _summary(700, "i-2", calls=12, slow_calls=0),
     ]  # fmt: skip
+    for n in range(25):  # startups, each with its one phase-3 call
+        start = {"event": "phase_started", "phase": 3, "vpc_state": "healthy", "timeout_s": 20.0}
+        done = {"event": "phase_completed", "phase": 3, "duration_s": 2.0 + n / 10}
+        rows += [entry(start, t=n * 60, instance=f"s-{n}"),
+                 entry(done, t=n * 60 + 2.0 + n / 10, instance=f"s-{n}")]  # fmt: skip
     import_paths([write_ndjson(tmp_path / "e.jsonl", rows)], env="staging", store=store)
     engine = local_engine(store)
     end = T0 + timedelta(hours=3)
@@ -294,3 +300,34 @@ def test_breaker_summaries_are_read_back_from_the_lake(tmp_path: Path) -> None:
     # outside the window: nothing
     later = lake_evidence(engine, "staging", end, end + timedelta(hours=1))
     assert later.summaries == []
+    # recommend reads them: the healthy calls' rates are the in-life ones
+    ev = recommend(engine=engine, env="staging", since="1d").breaker.evidence
+    assert ev["in_life"]["calls"] == 72 and ev["in_life"]["summaries"] == 3
+    assert ev["rates_by_state"]["healthy"]["source"] == "in-life calls (breaker_summary)"
+    assert ev["rates_by_state"]["healthy"]["failure_rate"] == pytest.approx(2 / 42)
+    assert ev["rates_by_state"]["critical"]["failure_rate"] == pytest.approx(3 / 30)
+
+
+def test_without_in_life_calls_the_evidence_says_so(tmp_path: Path) -> None:
+    gen = np.random.default_rng(5)
+    timeline = [(START.timestamp(), "healthy")]
+    advice = _advice(_groups(gen, timeline, 60), LakeEvidence(timeline=timeline, summaries=[]))
+    ev = advice.evidence
+    assert ev["in_life"]["calls"] == 0
+    assert ev["false_trip_target"] == "0.001 per evaluation (no in-life volume)"
+    assert any("not checked against in-life volume" in text for text in ev["limits"])
+    # no strained episode in the timeline: the runtime's default wait, and it says why
+    assert advice.recovery_timeout_s == 30.0
+    assert ev["recovery_timeout_source"].startswith("default (no pressure or critical")
+
+
+def test_a_run_saved_before_the_rate_mode_still_loads_and_prints() -> None:
+    old = {
+        "failure_threshold": 1,
+        "recovery_timeout_s": 600.0,
+        "half_open_max_calls": 1,
+        "evidence": {"phase": 3, "calls": 2059, "outages": {"count": 49}},
+    }
+    breaker = Breaker.model_validate(old)
+    assert breaker.mode == "consecutive" and breaker.window_calls is None
+    assert "1 consecutive failures" in "\n".join(breaker_lines(breaker))
