@@ -82,10 +82,11 @@ def test_the_breaker_is_replayed_in_each_process(hand_lake: Store) -> None:
     assert (one.breaker_opened_predicted, one.breaker_refused_predicted) == (1, 0)
 
 
-def test_a_process_with_several_calls_opens_and_refuses(tmp_path: Path, store: Store) -> None:
-    # One process fails its initialization and connection calls, then tries the pool and the
-    # health check within the wait in OPEN: a 2-failure breaker refuses both. Another process
-    # makes the same calls and succeeds: its own breaker never saw the first one's failures.
+@pytest.fixture
+def two_processes(tmp_path: Path, store: Store) -> Store:
+    """One process fails its initialization and connection calls, then tries the pool and the
+    health check within the wait in OPEN (a 2-failure breaker refuses both). Another process
+    makes the same calls and succeeds: its own breaker never saw the first one's failures."""
     entries = []
     for inst, base, failing in (("bad", 0.0, True), ("good", 100.0, False)):
         for k, op in enumerate(("initialization", "connection", "pool_checkout", "health_check")):
@@ -110,13 +111,17 @@ def test_a_process_with_several_calls_opens_and_refuses(tmp_path: Path, store: S
             )
             entries += [entry(start, t=t, instance=inst), entry(end, t=t + 5.0, instance=inst)]
     import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
-    result = backtest(
-        engine=local_engine(store),
-        env="staging",
-        timeouts={},
-        breaker=BreakerSettings(2, 60.0, 1),
-        config_name="as in force",
+    return store
+
+
+def _as_in_force(store: Store, breaker: BreakerSettings):
+    return backtest(
+        engine=local_engine(store), env="staging", timeouts={}, breaker=breaker, config_name="-"
     ).overall
+
+
+def test_a_process_with_several_calls_opens_and_refuses(two_processes: Store) -> None:
+    result = _as_in_force(two_processes, BreakerSettings(2, 60.0, 1))
     assert (result.breaker_opened_observed, result.breaker_refused_observed) == (1, 2)
 
 

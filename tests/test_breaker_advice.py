@@ -15,6 +15,7 @@ import pytest
 from analyzer.analysis.attempts import AttemptGroup
 from analyzer.analysis.stats.breaker import at_least, false_trip_chance
 from analyzer.cli.recommend import breaker_lines
+from analyzer.deploy.export import breaker_block
 from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
@@ -331,3 +332,9 @@ def test_a_run_saved_before_the_rate_mode_still_loads_and_prints() -> None:
     breaker = Breaker.model_validate(old)
     assert breaker.mode == "consecutive" and breaker.window_calls is None
     assert "1 consecutive failures" in "\n".join(breaker_lines(breaker))
+    # exported as it was: the three settings of the consecutive mode, nothing else
+    assert breaker_block(breaker) == {
+        "failure_threshold": 1,
+        "recovery_timeout_s": 600.0,
+        "half_open_max_calls": 1,
+    }

@@ -45,7 +45,8 @@ def test_export_then_the_runtime_returns_the_recommended_value_for_every_state(
     )
     assert result.exit_code == 0, result.output
     assert runner.invoke(main, ["export", "--check", str(out)]).exit_code == 0
-    assert load_config(out) is not None
+    loaded = load_config(out)
+    assert loaded is not None
     rec = latest_recommendation(recommended_store, "staging")
     rows = [t for t in rec.timeouts if t.phase == 3 and t.operation == "initialization"]
     assert {t.vpc_state for t in rows} >= {"healthy", "scaling", "pressure", "critical", "unknown"}
@@ -56,6 +57,21 @@ def test_export_then_the_runtime_returns_the_recommended_value_for_every_state(
         assert got == row.timeout_s, row.vpc_state
     breaker = runtime.get_database_circuit_breaker()
     assert breaker.failure_threshold == rec.breaker.failure_threshold
+    # the service reads the recommended rate mode, every setting as advised
+    settings = loaded.breaker
+    assert rec.breaker.mode == settings.mode == "rate"
+    for name in (
+        "window_calls",
+        "minimum_calls",
+        "failure_rate_threshold",
+        "slow_call_rate_threshold",
+        "recovery_timeout_s",
+        "backoff_multiplier",
+        "max_recovery_timeout_s",
+        "max_half_open_s",
+    ):
+        assert getattr(settings, name) == getattr(rec.breaker, name), name
+    assert settings.window_s is None and settings.slow_call_s is None  # slow: over its timeout
 
 
 def test_export_carries_version_window_and_sample_sizes(
@@ -76,7 +92,15 @@ def test_export_carries_version_window_and_sample_sizes(
         "failure_threshold",
         "recovery_timeout_s",
         "half_open_max_calls",
-    }
+        "mode",
+        "window_calls",
+        "minimum_calls",
+        "failure_rate_threshold",
+        "slow_call_rate_threshold",
+        "backoff_multiplier",
+        "max_recovery_timeout_s",
+        "max_half_open_s",
+    }  # window_s and slow_call_s left out: a count window, slow over the call's timeout
 
 
 def test_check_says_exactly_what_is_wrong(tmp_path: Path) -> None:
@@ -175,3 +199,38 @@ def test_runtime_and_model_agree_on_what_is_valid(
     except ValueError:
         model_ok = False
     assert runtime_ok == model_ok
+
+
+def test_diff_names_every_breaker_setting_that_changes() -> None:
+    from analyzer.deploy.diff import MinChange, diff_configs
+    from analyzer.deploy.model import validate_document
+
+    timeouts = [
+        {"phase": 3, "operation": "initialization", "vpc_state": "healthy", "timeout_s": 20.0}
+    ]
+    deployed = {
+        "schema_version": 2,
+        "env": "staging",
+        "timeouts": timeouts,
+        "breaker": {"failure_threshold": 1, "recovery_timeout_s": 600.0, "half_open_max_calls": 1},
+    }
+    rate = {
+        **deployed["breaker"],  # type: ignore[dict-item]
+        "recovery_timeout_s": 601.0,  # under --min-change: listed, not counted
+        "mode": "rate",
+        "window_calls": 200,
+        "failure_rate_threshold": 0.045,
+    }
+    found = diff_configs(
+        validate_document(deployed, "deployed"),
+        validate_document({**deployed, "breaker": rate}, "new"),
+        min_change=MinChange(),
+    )
+    changes = {c.key: (c.old, c.new, c.significant) for c in found.changes}
+    assert changes == {
+        "breaker/recovery_timeout_s": (600.0, 601.0, False),
+        "breaker/mode": (None, "rate", True),
+        "breaker/window_calls": (None, 200.0, True),
+        "breaker/failure_rate_threshold": (None, 0.045, True),
+    }
+    assert found.significant

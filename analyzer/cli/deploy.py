@@ -175,10 +175,12 @@ def _diff(
     return diff_configs(old, config, min_change=threshold, rates=rates)
 
 
-def _value(value: float | None, key: str) -> str:
+def _value(value: float | str | None, key: str) -> str:
     if value is None:
-        return "(none)"
-    return f"{value:g}" if key.endswith(("threshold", "calls")) else f"{value:g} s"
+        return "(default)" if key.startswith("breaker/") else "(none)"
+    if isinstance(value, str):
+        return value
+    return f"{value:g} s" if key.endswith("_s") or not key.startswith("breaker/") else f"{value:g}"
 
 
 def format_diff(result: ConfigDiff, deployed: str) -> str:

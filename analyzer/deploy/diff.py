@@ -27,8 +27,8 @@ class Change(BaseModel):
 
     service: str | None = None
     key: str
-    old: float | None
-    new: float | None
+    old: float | str | None  # a breaker setting left out of a file: None, the runtime's default
+    new: float | str | None
     source: str | None = None
     rate_old: float | None = None
     rate_new: float | None = None
@@ -43,6 +43,11 @@ class ConfigDiff(BaseModel):
     @property
     def significant(self) -> bool:
         return any(c.significant for c in self.changes)
+
+
+def _setting(value: float | str | None) -> float | str | None:
+    """A breaker setting as compared: numbers as floats (3 and 3.0 are no change)."""
+    return value if value is None or isinstance(value, str) else float(value)
 
 
 def timeout_values(config: TimeoutConfig) -> dict[Key, float]:
@@ -121,17 +126,22 @@ def diff_configs(
     services = sorted((deployed.services or {}).keys() | (new.services or {}).keys())
     for service in services:
         changes += _timeout_changes(deployed, new, service, min_change, {})
-    for name in ("failure_threshold", "recovery_timeout_s", "half_open_max_calls"):
-        old_setting = float(getattr(deployed.breaker, name))
-        new_setting = float(getattr(new.breaker, name))
+    for name in type(new.breaker).model_fields:
+        old_setting = _setting(getattr(deployed.breaker, name))
+        new_setting = _setting(getattr(new.breaker, name))
         if old_setting != new_setting:
-            exact = name != "recovery_timeout_s"
+            # a wait moves by --min-change; a count, a rate or a mode changes the rule itself
+            timed = name.endswith("_s") and not isinstance(old_setting, str)
             changes.append(
                 Change(
                     key=f"breaker/{name}",
                     old=old_setting,
                     new=new_setting,
-                    significant=exact or min_change.counts(old_setting, new_setting),
+                    significant=not timed
+                    or min_change.counts(
+                        old_setting if not isinstance(old_setting, str) else None,
+                        new_setting if not isinstance(new_setting, str) else None,
+                    ),
                 )
             )
     return ConfigDiff(env=new.env, changes=changes, min_change=min_change)

@@ -15,7 +15,7 @@ from analyzer.deploy.model import (
     render_config,
 )
 from analyzer.errors import AnalyzerError
-from analyzer.recommend.model import PhaseTimeout, Recommendation
+from analyzer.recommend.model import RATE_SETTINGS, Breaker, PhaseTimeout, Recommendation
 from analyzer.runtime.schema import (
     OPERATIONS,
     SCHEMA_VERSION,
@@ -81,6 +81,23 @@ def _named(
     return {name: by_service[name] for name in wanted}
 
 
+def breaker_block(breaker: Breaker) -> dict[str, object]:
+    """The config's breaker block: the three settings of the consecutive mode, and for a rate
+    mode recommendation its settings (one left as None is left out: the runtime's default, or
+    for `slow_call_s` the call's own timeout)."""
+    block: dict[str, object] = {
+        "failure_threshold": breaker.failure_threshold,
+        "recovery_timeout_s": breaker.recovery_timeout_s,
+        "half_open_max_calls": breaker.half_open_max_calls,
+    }
+    if breaker.mode == "rate":
+        block["mode"] = "rate"
+        block.update(
+            (name, value) for name in RATE_SETTINGS if (value := getattr(breaker, name)) is not None
+        )
+    return block
+
+
 def config_from_recommendation(
     rec: Recommendation, services: Iterable[str] | None = None
 ) -> TimeoutConfig:
@@ -108,11 +125,7 @@ def config_from_recommendation(
             if sections
             else {}
         ),
-        breaker=ConfigBreaker(
-            failure_threshold=rec.breaker.failure_threshold,
-            recovery_timeout_s=rec.breaker.recovery_timeout_s,
-            half_open_max_calls=rec.breaker.half_open_max_calls,
-        ),
+        breaker=ConfigBreaker.model_validate(breaker_block(rec.breaker)),
         provenance=ConfigProvenance.model_validate(
             {
                 **({"run_id": rec.run_id} if rec.run_id else {}),

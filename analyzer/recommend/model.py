@@ -161,6 +161,20 @@ class PhaseTimeout(BaseModel):
     )
 
 
+# The rate mode's settings a Breaker carries, as the config's breaker block names them.
+RATE_SETTINGS = (
+    "window_calls",
+    "window_s",
+    "minimum_calls",
+    "failure_rate_threshold",
+    "slow_call_rate_threshold",
+    "slow_call_s",
+    "backoff_multiplier",
+    "max_recovery_timeout_s",
+    "max_half_open_s",
+)
+
+
 class Breaker(BaseModel):
     """The breaker settings the advice recommends (the config's `breaker` block) and the
     evidence behind each. A run saved before the rate mode existed loads in mode consecutive
