@@ -287,7 +287,8 @@ def advise_breaker(
             "process makes in its life. The rates are the startup calls' under the recommended "
             "timeouts, taken as what in-life calls would show; false trips are held to "
             f"{FALSE_TRIP_PER_EVALUATION:g} per evaluation, not per process-week; minimum_calls "
-            "and window_calls are what the rates need, not checked against in-life volume."
+            "and window_calls are what the rates need, not checked against in-life volume: a "
+            "process that makes fewer calls than minimum_calls never opens its breaker."
         )
     # the failure and the slow-call rules share the false-trip allowance
     failure_rule = _choose_window(
