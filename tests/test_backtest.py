@@ -174,3 +174,15 @@ def test_table_and_sweep_in_the_cli(sample_store: Store) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "success rate against the timeout" in result.output and "overall" in result.output
+
+
+def test_the_rate_mode_is_replayed_as_the_runtime_runs_it(two_processes: Store) -> None:
+    # 5 failures in a row never come, but 2 failures of 2 calls are a rate of 100 %: the rate
+    # mode opens where the consecutive mode with the same threshold does not.
+    rate = BreakerSettings(
+        5, 60.0, 1, mode="rate", window_calls=4, minimum_calls=2, failure_rate_threshold=0.5
+    )
+    result = _as_in_force(two_processes, rate)
+    assert (result.breaker_opened_observed, result.breaker_refused_observed) == (1, 2)
+    consecutive = _as_in_force(two_processes, BreakerSettings(5, 60.0, 1))
+    assert (consecutive.breaker_opened_observed, consecutive.breaker_refused_observed) == (0, 0)

@@ -249,14 +249,9 @@ def runtime_breaker(
     clock: Callable[[], float],
     on_transition: Callable[[BreakerState, BreakerState], None],
 ) -> CircuitBreaker:
-    """The runtime's breaker with a config's settings, as a service builds it."""
-    return CircuitBreaker(
-        settings.failure_threshold,
-        settings.recovery_timeout_s,
-        settings.half_open_max_calls,
-        clock=clock,
-        on_transition=on_transition,
-    )
+    """The runtime's breaker with a config's settings, as a service builds it (its summaries
+    go nowhere: no `on_summary`, so no timer)."""
+    return CircuitBreaker.from_settings(settings, clock=clock, on_transition=on_transition)
 
 
 def _sweep_point(
