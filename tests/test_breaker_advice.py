@@ -168,33 +168,31 @@ def test_false_trips_in_healthy_periods_stay_under_the_target() -> None:
         rows = {g.vpc_state: phase_timeout(g, END, POLICY, start=START) for g in groups}
         advice = _advice(groups, LakeEvidence(timeline=timeline, summaries=None))
         rule = advice.evidence["failure_rule"]
-        assert advice.mode == "rate" and rule is not None
-        assert advice.minimum_calls is not None and advice.window_calls is not None
-        threshold = advice.failure_rate_threshold
-        assert threshold is not None
+        # No in-life calls: the consecutive mode is what ships; the rate rules are evidence,
+        # checked here as they would ship once in-life calls back them.
+        assert advice.mode == "consecutive" and rule is not None
+        assert advice.minimum_calls is None and advice.failure_rate_threshold is None
+        consecutive = advice.evidence["consecutive"]
+        assert advice.failure_threshold == consecutive["failure_threshold"]
+        assert (
+            consecutive["expected_false_trips_per_week"] <= consecutive["max_false_trips_per_week"]
+        )
+        threshold, window, minimum = rule["threshold"], rule["window_calls"], rule["minimum_calls"]
         healthy_t = rows["healthy"].timeout_s
         critical_t = rows["critical"].timeout_s
         assert healthy_t is not None and critical_t is not None
         p_healthy = _true_failure_rate("healthy", healthy_t, truth_gen)
         allowed = advice.evidence["false_trip_per_evaluation"] / 2
-        true_false = false_trip_chance(
-            threshold, advice.window_calls, advice.minimum_calls, p_healthy
-        )
+        true_false = false_trip_chance(threshold, window, minimum, p_healthy)
         within.append(true_false <= allowed)
         p_critical = _true_failure_rate("critical", critical_t, truth_gen)
-        needed = math.ceil(threshold * advice.window_calls - 1e-9)
-        true_trip = at_least(needed, advice.window_calls, p_critical)
+        needed = math.ceil(threshold * window - 1e-9)
+        true_trip = at_least(needed, window, p_critical)
         honest.append(true_trip >= rule["trip_probability_strained_lower"])
         gaps.append(rule["trip_probability_strained"] - true_trip)
-        slow = advice.slow_call_rate_threshold
-        assert slow is not None
+        slow = advice.evidence["slow_rule"]["threshold"]
         slow_within.append(
-            false_trip_chance(
-                slow,
-                advice.window_calls,
-                advice.minimum_calls,
-                PHASE3_LAWS["healthy"].survival(healthy_t),
-            )
+            false_trip_chance(slow, window, minimum, PHASE3_LAWS["healthy"].survival(healthy_t))
             <= allowed
         )
     assert np.mean(within) >= 0.9, within
@@ -241,6 +239,7 @@ def test_with_in_life_calls_false_trips_a_process_week_stay_under_the_target() -
             advice.minimum_calls,
         )
         assert threshold is not None and window is not None and minimum is not None
+        assert advice.mode == "rate"  # in-life volume backs the rate rules
         results.append(
             per_week * false_trip_chance(threshold, window, minimum, truth["healthy"])
             <= POLICY.max_false_trips_per_week / 2
@@ -316,6 +315,10 @@ def test_without_in_life_calls_the_evidence_says_so(tmp_path: Path) -> None:
     ev = advice.evidence
     assert ev["in_life"]["calls"] == 0
     assert ev["false_trip_target"] == "0.001 per evaluation (no in-life volume)"
+    # a process need not make minimum_calls calls: the consecutive mode ships, which opens
+    assert advice.mode == "consecutive" and advice.minimum_calls is None
+    assert 1 <= advice.failure_threshold <= 50
+    assert any("consecutive mode is recommended" in text for text in ev["limits"])
     assert any("not checked against in-life volume" in text for text in ev["limits"])
     # no strained episode in the timeline: the runtime's default wait, and it says why
     assert advice.recovery_timeout_s == 30.0

@@ -57,20 +57,51 @@ def test_export_then_the_runtime_returns_the_recommended_value_for_every_state(
         assert got == row.timeout_s, row.vpc_state
     breaker = runtime.get_database_circuit_breaker()
     assert breaker.failure_threshold == rec.breaker.failure_threshold
-    # the service's breaker runs the recommended rate mode, every setting as advised
-    assert rec.breaker.mode == loaded.breaker.mode == breaker.mode == "rate"
+    # the sample holds no in-life calls: the service's breaker runs the recommended
+    # consecutive mode, with the advised wait, backoff and limits
+    assert rec.breaker.mode == loaded.breaker.mode == breaker.mode == "consecutive"
     for name in (
-        "window_calls",
-        "minimum_calls",
-        "failure_rate_threshold",
-        "slow_call_rate_threshold",
         "recovery_timeout_s",
         "backoff_multiplier",
         "max_recovery_timeout_s",
     ):
         assert getattr(breaker, name) == getattr(rec.breaker, name), name
     assert breaker.max_half_open_wait_s == rec.breaker.max_half_open_s
-    assert breaker.window_s is None and breaker.slow_call_s is None  # slow: over its timeout
+
+
+def test_a_rate_mode_recommendation_ships_every_rate_setting(
+    tmp_path: Path, recommended_store: Store
+) -> None:
+    """Where in-life calls back the rate rules, the breaker block carries them and the
+    service's breaker runs the rate mode with each as advised."""
+    from analyzer.deploy.export import config_from_recommendation, write_config
+
+    rec = latest_recommendation(recommended_store, "staging")
+    rated = rec.breaker.model_copy(
+        update={
+            "mode": "rate",
+            "window_calls": 50,
+            "minimum_calls": 20,
+            "failure_rate_threshold": 0.2,
+            "slow_call_rate_threshold": 0.5,
+        }
+    )
+    out = write_config(
+        config_from_recommendation(rec.model_copy(update={"breaker": rated})), tmp_path / "r.json"
+    )
+    block = json.loads(out.read_text())["breaker"]
+    assert "window_s" not in block and "slow_call_s" not in block  # count window; own timeout
+    loaded = load_config(out)
+    assert loaded is not None and loaded.breaker.mode == "rate"
+    for name in (
+        "window_calls",
+        "minimum_calls",
+        "failure_rate_threshold",
+        "slow_call_rate_threshold",
+        "backoff_multiplier",
+        "max_recovery_timeout_s",
+    ):
+        assert block[name] == getattr(rated, name) == getattr(loaded.breaker, name), name
 
 
 def test_export_carries_version_window_and_sample_sizes(
@@ -91,15 +122,10 @@ def test_export_carries_version_window_and_sample_sizes(
         "failure_threshold",
         "recovery_timeout_s",
         "half_open_max_calls",
-        "mode",
-        "window_calls",
-        "minimum_calls",
-        "failure_rate_threshold",
-        "slow_call_rate_threshold",
         "backoff_multiplier",
         "max_recovery_timeout_s",
         "max_half_open_s",
-    }  # window_s and slow_call_s left out: a count window, slow over the call's timeout
+    }  # the consecutive mode (no in-life calls in the sample): no rate settings
 
 
 def test_check_says_exactly_what_is_wrong(tmp_path: Path) -> None:

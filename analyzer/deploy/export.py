@@ -15,7 +15,13 @@ from analyzer.deploy.model import (
     render_config,
 )
 from analyzer.errors import AnalyzerError
-from analyzer.recommend.model import RATE_SETTINGS, Breaker, PhaseTimeout, Recommendation
+from analyzer.recommend.model import (
+    BOTH_MODES_SETTINGS,
+    RATE_SETTINGS,
+    Breaker,
+    PhaseTimeout,
+    Recommendation,
+)
 from analyzer.runtime.schema import (
     OPERATIONS,
     SCHEMA_VERSION,
@@ -82,19 +88,19 @@ def _named(
 
 
 def breaker_block(breaker: Breaker) -> dict[str, object]:
-    """The config's breaker block: the three settings of the consecutive mode, and for a rate
-    mode recommendation its settings (one left as None is left out: the runtime's default, or
-    for `slow_call_s` the call's own timeout)."""
+    """The config's breaker block: the three settings of the consecutive mode, the OPEN and
+    HALF_OPEN limits both modes use, and for a rate mode recommendation its settings (one left
+    as None is left out: the runtime's default, or for `slow_call_s` the call's own timeout)."""
     block: dict[str, object] = {
         "failure_threshold": breaker.failure_threshold,
         "recovery_timeout_s": breaker.recovery_timeout_s,
         "half_open_max_calls": breaker.half_open_max_calls,
     }
+    names = BOTH_MODES_SETTINGS
     if breaker.mode == "rate":
         block["mode"] = "rate"
-        block.update(
-            (name, value) for name in RATE_SETTINGS if (value := getattr(breaker, name)) is not None
-        )
+        names = RATE_SETTINGS + BOTH_MODES_SETTINGS
+    block.update((name, value) for name in names if (value := getattr(breaker, name)) is not None)
     return block
 
 

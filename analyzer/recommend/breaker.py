@@ -35,7 +35,9 @@ TRIP_TARGET = 0.9  # the chance a full window of strained calls should open it
 WINDOWS = (10, 20, 50, 100, 200)
 WEEK_S = 7 * 86400.0
 MODEL = (
-    "Rate mode: over the last window_calls calls of a process (in-life calls, not only its one "
+    "Rate mode (recommended where the lake holds in-life calls; else the consecutive mode, "
+    "failure_threshold failures in a row, with the same wait and backoff): over the last "
+    "window_calls calls of a process (in-life calls, not only its one "
     "startup call), once minimum_calls are in the window, a share of failed calls at or over "
     "failure_rate_threshold, or of slow calls (over the call's phase and VPC state timeout) at "
     "or over slow_call_rate_threshold, opens it. Calls are taken as independent, each failing "
@@ -284,11 +286,13 @@ def advise_breaker(
         limits.append(
             "The lake holds no in-life calls (no breaker_summary events): each process makes "
             "one startup call of the phase, so a rate window fills only from the calls a "
-            "process makes in its life. The rates are the startup calls' under the recommended "
-            "timeouts, taken as what in-life calls would show; false trips are held to "
-            f"{FALSE_TRIP_PER_EVALUATION:g} per evaluation, not per process-week; minimum_calls "
-            "and window_calls are what the rates need, not checked against in-life volume: a "
-            "process that makes fewer calls than minimum_calls never opens its breaker."
+            "process makes in its life, and nothing says a process makes minimum_calls of "
+            "them (one that makes fewer would never open its breaker). So the consecutive "
+            "mode is recommended, with the failure threshold from the startup calls' rates "
+            "under the recommended timeouts; the rate rules below (false trips held to "
+            f"{FALSE_TRIP_PER_EVALUATION:g} per evaluation, minimum_calls and window_calls "
+            "not checked against in-life volume) are evidence only, and become the "
+            "recommendation once the runtime's breaker_summary events are in the lake."
         )
     # the failure and the slow-call rules share the false-trip allowance
     failure_rule = _choose_window(
@@ -344,16 +348,18 @@ def advise_breaker(
     longest_call = max((r.timeout_s or 0.0 for r in env_rows), default=0.0) or policy.ceiling_s
     max_half_open = _clamp_up(1.1 * longest_call, 1.0, MAX_RECOVERY_TIMEOUT_S)
 
+    # The rate mode only where in-life volume shows a process makes the calls it needs.
+    rated = per_week is not None
     return Breaker(
         failure_threshold=threshold,
         recovery_timeout_s=recovery,
         half_open_max_calls=policy.half_open_max_calls,
-        mode="rate",
-        window_calls=window,
+        mode="rate" if rated else "consecutive",
+        window_calls=window if rated else None,
         window_s=None,
-        minimum_calls=minimum,
-        failure_rate_threshold=failure_rule.threshold if failure_rule else 1.0,
-        slow_call_rate_threshold=slow_rule.threshold if slow_rule else 1.0,
+        minimum_calls=minimum if rated else None,
+        failure_rate_threshold=(failure_rule.threshold if failure_rule else 1.0) if rated else None,
+        slow_call_rate_threshold=(slow_rule.threshold if slow_rule else 1.0) if rated else None,
         slow_call_s=None,
         backoff_multiplier=BACKOFF_MULTIPLIER,
         max_recovery_timeout_s=max_recovery,

@@ -161,7 +161,8 @@ class PhaseTimeout(BaseModel):
     )
 
 
-# The rate mode's settings a Breaker carries, as the config's breaker block names them.
+# The settings a Breaker carries beyond the three of the consecutive mode, as the config's
+# breaker block names them: the rate mode's own, and the OPEN and HALF_OPEN limits of both.
 RATE_SETTINGS = (
     "window_calls",
     "window_s",
@@ -169,10 +170,8 @@ RATE_SETTINGS = (
     "failure_rate_threshold",
     "slow_call_rate_threshold",
     "slow_call_s",
-    "backoff_multiplier",
-    "max_recovery_timeout_s",
-    "max_half_open_s",
 )
+BOTH_MODES_SETTINGS = ("backoff_multiplier", "max_recovery_timeout_s", "max_half_open_s")
 
 
 class Breaker(BaseModel):
