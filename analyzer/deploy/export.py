@@ -96,7 +96,7 @@ def breaker_block(breaker: Breaker) -> dict[str, object]:
         "recovery_timeout_s": breaker.recovery_timeout_s,
         "half_open_max_calls": breaker.half_open_max_calls,
     }
-    names = BOTH_MODES_SETTINGS
+    names: tuple[str, ...] = BOTH_MODES_SETTINGS
     if breaker.mode == "rate":
         block["mode"] = "rate"
         names = RATE_SETTINGS + BOTH_MODES_SETTINGS
