@@ -7,4 +7,5 @@
 SELECT g.gid, a.started_s, a.ended_s, a.duration_s, a.observed, a.timeout_s
 FROM attempts_in_window AS a
 JOIN attempt_groups AS g
-    ON a.phase = g.phase AND a.operation = g.operation AND a.vpc_state = g.vpc_state
+    ON a.service = g.service AND a.phase = g.phase AND a.operation = g.operation
+    AND a.vpc_state = g.vpc_state

@@ -2,10 +2,12 @@
 -- Attempts with no end seen (incomplete) carry no duration and are left out. Times are epoch
 -- seconds, so the result crosses into numpy without a per-row conversion.
 -- Parameters: $env, $start, $end (TIMESTAMPTZ: attempts that started in [start, end)).
--- Returns: phase, operation, vpc_state, started_s, ended_s, duration_s,
+-- Returns: service ('unknown' where none was logged), phase, operation, vpc_state, started_s,
+--   ended_s, duration_s,
 --   observed (true when it completed: the duration is exact; false: right-censored),
 --   timeout_s (in force). Unordered.
 SELECT
+    coalesce(service, 'unknown') AS service,
     phase,
     operation,
     vpc_state,

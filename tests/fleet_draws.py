@@ -4,6 +4,7 @@ a seed, where writing and importing the logs would take seconds."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import numpy as np
@@ -18,7 +19,7 @@ from analyzer.simulate import (
     STATE_MIX,
     STATIC_TIMEOUT_S,
 )
-from analyzer.simulate_fleet import KNOWN_SERVICES, ROLLOUT_HOURS
+from analyzer.simulate_fleet import KNOWN_SERVICES, ROLLOUT_HOURS, FleetService
 
 START = datetime(2026, 10, 26, tzinfo=UTC)
 STATES = list(PHASE3_LAWS)
@@ -55,6 +56,7 @@ def draw_fleet(
     deploy_every_days: float = 3.0,
     deploy_days: tuple[float, ...] | None = None,
     regression: tuple[str, float] | None = None,
+    known: Mapping[str, FleetService] = KNOWN_SERVICES,
 ) -> pl.DataFrame:
     """One phase attempt a row: service, revision, first_seen, phase, operation, vpc_state,
     duration_s, observed, startup_id, started_s. Deploys as the generator schedules them, or
@@ -63,7 +65,7 @@ def draw_fleet(
     change_h, change_state = _timeline(rng, days)
     frames = []
     for name in services:
-        service = KNOWN_SERVICES[name]
+        service = known[name]
         n = rng.poisson(startups_per_day * days * service.rate_scale)
         t_h = np.sort(rng.uniform(0, days * 24, n))
         state = change_state[np.searchsorted(change_h, t_h, side="right") - 1]

@@ -167,10 +167,10 @@ def _by_group(keys: list[tuple[Any, ...]], columns: dict[str, np.ndarray]) -> di
         c: np.ma.filled(np.ma.asarray(columns[c], dtype=np.float64), np.nan)
         for c in ("started_s", "ended_s", "duration_s", "observed", "timeout_s")
     }
-    for g, phase, operation, state, attempts in keys:
+    for g, service, phase, operation, state, attempts in keys:
         rows = zip(*(column[gid == g] for column in numbers.values()), strict=True)
         cells = sorted(tuple(repr(float(x)) for x in row) for row in rows)
-        out[int(phase), operation, state] = (int(attempts), cells)
+        out[service, int(phase), operation, state] = (int(attempts), cells)
     return out
 
 

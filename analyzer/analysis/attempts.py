@@ -1,5 +1,6 @@
 """Phase attempts of one env and window, fetched as numpy arrays cut into groups by
-(phase, operation, vpc_state): the input of `recommend` (and of anything else that estimates)."""
+(service, phase, operation, vpc_state), and the env's groups pooled over services: the input of
+`recommend` (and of anything else that estimates)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ Floats = NDArray[np.float64]
 
 @dataclass(frozen=True)
 class AttemptGroup:
-    """The attempts of one phase, operation and VPC state (in no particular order)."""
+    """The attempts of one service, phase, operation and VPC state, in one fixed order (see
+    `load_attempt_groups`)."""
 
     phase: int
     operation: str
@@ -30,6 +32,12 @@ class AttemptGroup:
     duration_s: Floats
     observed: NDArray[np.bool_]  # completed: the duration is exact; else right-censored
     timeout_s: Floats  # NaN where no timeout was logged
+    service: str | None = None  # None: every service of the env pooled
+
+    @property
+    def key(self) -> tuple[int, str, str]:
+        """Phase, operation and VPC state (the service aside)."""
+        return self.phase, self.operation, self.vpc_state
 
     @property
     def size(self) -> int:
@@ -70,23 +78,21 @@ def no_attempts_error(engine: Engine, env: str, start: datetime, end: datetime) 
 def load_attempt_groups(
     engine: Engine, env: str, *, since: str, until: str | None
 ) -> tuple[datetime, datetime, list[AttemptGroup]]:
-    """The window (see `resolve_window`) and its attempts, grouped."""
+    """The window (see `resolve_window`) and its attempts, one group per service, phase,
+    operation and VPC state (`pool_services` gives the env's groups over all services)."""
     start, end = resolve_window(engine, env, since=since, until=until)
     keys, columns = engine.attempt_columns({"env": env, "start": start, "end": end})
     if not keys:
         raise no_attempts_error(engine, env, start, end)
-    # Rows grouped by group number and, within a group, in one fixed order (by start, then every
-    # other column): engines return rows in no particular order, and the order moves the last
-    # bits of the estimates' floating-point sums, so the same attempts always give the same bytes.
     started, ended = _floats(columns["started_s"]), _floats(columns["ended_s"])
     duration, timeout = _floats(columns["duration_s"]), _floats(columns["timeout_s"])
     observed = np.asarray(columns["observed"], dtype=bool)
     gid = np.asarray(columns["gid"], dtype=np.int32)
-    order = np.lexsort((timeout, observed, ended, duration, started, gid))
+    order = _fixed_order(gid, started, ended, duration, observed, timeout)
     started, ended, duration = started[order], ended[order], duration[order]
     timeout, observed = timeout[order], observed[order]
     groups, at = [], 0
-    for _, phase, operation, vpc_state, attempts in keys:
+    for _, service, phase, operation, vpc_state, attempts in keys:
         n = int(attempts)
         part = slice(at, at + n)
         groups.append(
@@ -99,7 +105,52 @@ def load_attempt_groups(
                 duration_s=duration[part],
                 observed=observed[part],
                 timeout_s=timeout[part],
+                service=str(service),
             )
         )
         at += n
     return start, end, groups
+
+
+def _fixed_order(
+    gid: NDArray[np.int32],
+    started: Floats,
+    ended: Floats,
+    duration: Floats,
+    observed: NDArray[np.bool_],
+    timeout: Floats,
+) -> NDArray[np.intp]:
+    """Rows grouped by group number and, within a group, in one fixed order (by start, then
+    every other column): engines return rows in no particular order, and the order moves the
+    last bits of the estimates' floating-point sums, so the same attempts always give the same
+    bytes."""
+    return np.lexsort((timeout, observed, ended, duration, started, gid))
+
+
+def pool_services(groups: list[AttemptGroup]) -> list[AttemptGroup]:
+    """The env's groups: each phase, operation and VPC state over every service (service
+    None), in key order, their attempts in the one fixed order of `load_attempt_groups`, so
+    pooled groups are what grouping without services gives, to the last bit."""
+    pooled = []
+    for phase, operation, vpc_state in sorted({g.key for g in groups}):
+        members = [g for g in groups if g.key == (phase, operation, vpc_state)]
+        started, ended, duration, observed, timeout = (
+            np.concatenate([getattr(g, name) for g in members])
+            for name in ("started_s", "ended_s", "duration_s", "observed", "timeout_s")
+        )
+        order = _fixed_order(
+            np.zeros(started.size, dtype=np.int32), started, ended, duration, observed, timeout
+        )
+        pooled.append(
+            AttemptGroup(
+                phase=phase,
+                operation=operation,
+                vpc_state=vpc_state,
+                started_s=started[order],
+                ended_s=ended[order],
+                duration_s=duration[order],
+                observed=observed[order],
+                timeout_s=timeout[order],
+            )
+        )
+    return pooled

@@ -52,8 +52,8 @@ class Engine(Protocol):
     def attempt_columns(
         self, params: Mapping[str, object]
     ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
-        """The window's phase attempts ($env, $start, $end): group keys (gid, phase,
-        operation, vpc_state, attempts) and numeric columns keyed by gid."""
+        """The window's phase attempts ($env, $start, $end): group keys (gid, service,
+        phase, operation, vpc_state, attempts) and numeric columns keyed by gid."""
         ...
 
 

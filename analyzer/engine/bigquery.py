@@ -125,13 +125,15 @@ class BigQueryEngine:
         keys: list[tuple[Any, ...]] = []
         if gid.size:
             first = np.unique(gid, return_index=True)[1]
-            phase, operation = table.column("phase"), table.column("operation")
-            state, attempts = table.column("vpc_state"), table.column("attempts")
+            service, phase = table.column("service"), table.column("phase")
+            operation, state = table.column("operation"), table.column("vpc_state")
+            attempts = table.column("attempts")
             for g, at in zip(gid[first], first, strict=True):
                 i = int(at)
                 keys.append(
                     (
                         int(g),
+                        service[i].as_py(),
                         phase[i].as_py(),
                         operation[i].as_py(),
                         state[i].as_py(),

@@ -56,7 +56,8 @@ class LocalEngine:
         self, params: Mapping[str, object]
     ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
         """The window's attempts (phase_attempt_durations.sql) as group keys (attempt_groups.sql:
-        gid, phase, operation, vpc_state, attempts) and numeric columns (attempt_numbers.sql)."""
+        gid, service, phase, operation, vpc_state, attempts) and numeric columns
+        (attempt_numbers.sql)."""
 
         def ask(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
             con.execute(

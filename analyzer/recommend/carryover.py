@@ -10,12 +10,17 @@ from analyzer.runtime.schema import VPC_STATES
 
 UNKNOWN = "unknown"
 Key = tuple[int, str, str]
+# A key of one service's rows (None: the env-wide rows, every service pooled).
+ServiceKey = tuple[str | None, int, str, str]
 STATES = tuple(s for s in VPC_STATES if s != UNKNOWN)
 
 
-def no_evidence(phase: int, operation: str, vpc_state: str) -> PhaseTimeout:
+def no_evidence(
+    phase: int, operation: str, vpc_state: str, service: str | None = None
+) -> PhaseTimeout:
     """The row of a key the window holds no attempt for."""
     return PhaseTimeout(
+        service=service,
         phase=phase,
         operation=operation,
         vpc_state=vpc_state,
@@ -58,10 +63,16 @@ def _settled(
 
 
 def carry_over(
-    rows: list[PhaseTimeout], *, env: str, previous: dict[Key, float], policy: Policy
+    rows: list[PhaseTimeout],
+    *,
+    env: str,
+    previous: dict[Key, float],
+    policy: Policy,
+    service: str | None = None,
 ) -> list[PhaseTimeout]:
     """Every key of the recommendation, the previous export and the runtime's defaults, each
-    with a value and where it came from; `unknown` per phase and operation last."""
+    with a value and where it came from; `unknown` per phase and operation last. `rows` and
+    `previous` are one service's (None: the env-wide ones)."""
     defaults = default_config(env).timeouts
     found = {(r.phase, r.operation, r.vpc_state): r for r in rows}
     pairs = dict.fromkeys(
@@ -73,7 +84,8 @@ def carry_over(
         states = [*STATES, *sorted(others)]
         group = [
             _settled(
-                found.get((phase, operation, state)) or no_evidence(phase, operation, state),
+                found.get((phase, operation, state))
+                or no_evidence(phase, operation, state, service),
                 previous.get((phase, operation, state)),
                 defaults.get((phase, operation, state)),
                 policy.ceiling_s,
@@ -96,3 +108,12 @@ def carry_over(
         )
         settled.extend([*group, unknown])
     return settled
+
+
+def previous_of(previous: dict[ServiceKey, float], service: str | None) -> dict[Key, float]:
+    """One service's previous values: its own, else the env-wide ones it ran with (a service
+    without a section of its own runs on the env's default section)."""
+    env_wide = {k[1:]: v for k, v in previous.items() if k[0] is None}
+    if service is None:
+        return env_wide
+    return {**env_wide, **{k[1:]: v for k, v in previous.items() if k[0] == service}}

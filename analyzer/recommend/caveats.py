@@ -41,7 +41,9 @@ def row_warnings(
     if row.timeout_s is None or estimate.curve is None:
         return []
     found: list[tuple[WarningKind, str]] = []
-    where = f"phase {row.phase} {row.operation} {row.vpc_state}"
+    where = (f"{row.service} " if row.service else "") + (
+        f"phase {row.phase} {row.operation} {row.vpc_state}"
+    )
     # Raising a timeout to the floor only lengthens it: the row says so, no warning.
     if row.clamped == "ceiling":
         asked = (
@@ -91,7 +93,12 @@ def row_warnings(
         found.extend(_drift(group, policy, start, end, where))
     return [
         RecommendationWarning(
-            kind=kind, phase=row.phase, operation=row.operation, vpc_state=row.vpc_state, message=m
+            kind=kind,
+            service=row.service,
+            phase=row.phase,
+            operation=row.operation,
+            vpc_state=row.vpc_state,
+            message=m,
         )
         for kind, m in found
     ]

@@ -124,10 +124,11 @@ def describe_run(run: Recommendation) -> str:
     )
 
 
-def previous_values(run: Recommendation) -> dict[tuple[int, str, str], float]:
-    """A run's exported values by key: what the next run carries over where evidence is thin."""
+def previous_values(run: Recommendation) -> dict[tuple[str | None, int, str, str], float]:
+    """A run's values by service (None: env-wide) and key: what the next run carries over
+    where evidence is thin."""
     return {
-        (t.phase, t.operation, t.vpc_state): t.timeout_s
+        (t.service, t.phase, t.operation, t.vpc_state): t.timeout_s
         for t in run.timeouts
         if t.timeout_s is not None
     }

@@ -89,7 +89,13 @@ class Methods(BaseModel):
 
 
 WarningKind = Literal[
-    "clamped", "beyond-data", "above-target", "fit-disagrees", "drift", "joint-coverage"
+    "clamped",
+    "beyond-data",
+    "above-target",
+    "fit-disagrees",
+    "drift",
+    "joint-coverage",
+    "slower-than-pool",
 ]
 
 
@@ -97,6 +103,7 @@ class RecommendationWarning(BaseModel):
     """Something the numbers cannot say, in words, with where it applies."""
 
     kind: WarningKind
+    service: str | None = None
     phase: int | None = None
     operation: str | None = None
     vpc_state: str | None = None
@@ -107,7 +114,8 @@ ValueSource = Literal["recommended", "previous", "default", "ceiling"]
 
 
 class PhaseTimeout(BaseModel):
-    """The evidence and the recommended timeout for one phase, operation and VPC state."""
+    """The evidence and the recommended timeout for one service (or the env's pooled
+    services), phase, operation and VPC state."""
 
     service: str | None = Field(
         None,
@@ -224,6 +232,26 @@ class Recommendation(BaseModel):
     timeouts: list[PhaseTimeout]
     breaker: Breaker
     warnings: list[RecommendationWarning] = Field(default_factory=list)
+
+    @property
+    def services(self) -> list[str]:
+        """The services with rows of their own, by name."""
+        return sorted({t.service for t in self.timeouts if t.service is not None})
+
+    def rows_of(self, service: str | None) -> list[PhaseTimeout]:
+        """The rows of one service; None: the env-wide rows (all services pooled)."""
+        return [t for t in self.timeouts if t.service == service]
+
+    def for_services(self, services: list[str]) -> Recommendation:
+        """This run with only the rows and warnings of `services` (the env-wide ones dropped;
+        the warnings about the policy kept)."""
+        keep = set(services)
+        return self.model_copy(
+            update={
+                "timeouts": [t for t in self.timeouts if t.service in keep],
+                "warnings": [w for w in self.warnings if w.service in keep or w.phase is None],
+            }
+        )
 
     @model_validator(mode="before")
     @classmethod

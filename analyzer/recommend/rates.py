@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.analysis.attempts import load_attempt_groups
+from analyzer.analysis.attempts import load_attempt_groups, pool_services
 from analyzer.analysis.estimate import estimate_durations
 from analyzer.engine import Engine
 from analyzer.recommend.model import Recommendation
@@ -23,8 +23,8 @@ def timeout_rates(
         since=run.window.start.isoformat(),
         until=run.window.end.isoformat(),
     )
-    by_key = {(g.phase, g.operation, g.vpc_state): g for g in groups}
-    derived = {(t.phase, t.operation, t.vpc_state): t.derived_from for t in run.timeouts}
+    by_key = {g.key: g for g in pool_services(groups)}
+    derived = {(t.phase, t.operation, t.vpc_state): t.derived_from for t in run.rows_of(None)}
     rates: dict[tuple[Key, float], float | None] = {}
     for key, seconds in values.items():
         source = derived.get(key)

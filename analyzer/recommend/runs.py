@@ -8,6 +8,7 @@ from typing import Any
 from analyzer.engine import Engine
 from analyzer.errors import AnalyzerError
 from analyzer.lake.store import Store
+from analyzer.recommend.carryover import ServiceKey
 from analyzer.recommend.history import (
     append_recommendation,
     load_history,
@@ -115,7 +116,9 @@ def run_recommendation(
                 f"{previous_file}: a config for env {deployed.env!r}, not {env!r}; give the "
                 f"config deployed for {env}"
             )
-        previous = timeout_values(deployed)
+        previous: dict[ServiceKey, float] = {
+            (None, *key): value for key, value in timeout_values(deployed).items()
+        }
         previous_from: str | None = f"file {previous_file}"
     else:
         runs = load_history(store, env)

@@ -10,11 +10,11 @@ from typing import Literal
 
 import numpy as np
 
-from analyzer.analysis.attempts import AttemptGroup, load_attempt_groups
+from analyzer.analysis.attempts import AttemptGroup, load_attempt_groups, pool_services
 from analyzer.analysis.estimate import QUANTILES, DurationEstimate, estimate_durations
 from analyzer.engine import Engine
-from analyzer.recommend.breaker import advise_breaker, lake_evidence
-from analyzer.recommend.carryover import Key, carry_over
+from analyzer.recommend.breaker import LakeEvidence, advise_breaker, lake_evidence
+from analyzer.recommend.carryover import ServiceKey, carry_over, previous_of
 from analyzer.recommend.caveats import collect_warnings, row_warnings
 from analyzer.recommend.model import (
     Methods,
@@ -23,6 +23,8 @@ from analyzer.recommend.model import (
     Quantiles,
     Recommendation,
 )
+from analyzer.recommend.pooling import Weights, borrow, service_spread
+from analyzer.runtime.defaults import default_config
 from analyzer.timewindow import Window
 
 UNKNOWN = "unknown"
@@ -46,15 +48,108 @@ def recommend(
     policy: Policy | None = None,
     since: str = DEFAULT_SINCE,
     until: str | None = None,
-    previous: dict[Key, float] | None = None,
+    previous: dict[ServiceKey, float] | None = None,
     previous_from: str | None = None,
     overrides: dict[str, str] | None = None,
 ) -> Recommendation:
-    """Timeouts per phase, operation and VPC state, and breaker settings, for `env`. A key
-    without enough evidence keeps the larger of `previous` (the previous export's values) and
-    the runtime's built-in default."""
-    policy = policy or Policy()
+    """Timeouts per service, phase, operation and VPC state, the env-wide ones over every
+    service pooled, and breaker settings, for `env` (see `recommendation_of`)."""
     start, end, groups = load_attempt_groups(engine, env, since=since, until=until)
+    return recommendation_of(
+        groups,
+        env=env,
+        window=Window(start=start, end=end),
+        policy=policy or Policy(),
+        previous=previous or {},
+        previous_from=previous_from,
+        overrides=overrides or {},
+        lake=lake_evidence(engine, env, start, end),
+    )
+
+
+def recommendation_of(
+    groups: list[AttemptGroup],
+    *,
+    env: str,
+    window: Window,
+    policy: Policy,
+    previous: dict[ServiceKey, float],
+    previous_from: str | None = None,
+    overrides: dict[str, str] | None = None,
+    lake: LakeEvidence | None = None,
+) -> Recommendation:
+    """The recommendation from per-service groups (and `lake`, the breaker's evidence beyond
+    them: none by default). The env-wide rows (service None) come from
+    every service's attempts pooled. Each service's rows are its own where it has
+    `policy.min_attempts`; where it has fewer, the env's timeout widened by how much services
+    differ (`pooling`), unless its own attempts show it slower than the others; a key without
+    evidence keeps the larger of `previous` (the previous run's values, the service's own else
+    the env-wide) and the runtime's built-in default."""
+    start, end = window.start, window.end
+    pooled = pool_services(groups)
+    env_rows, states_read = _own_rows(pooled, start, end, policy)
+    env_timeouts = carry_over(
+        env_rows, env=env, previous=previous_of(previous, None), policy=policy
+    )
+    timeouts = list(env_timeouts)
+    services = sorted({g.service for g in groups if g.service is not None})
+    weights: Weights = lambda g: attempt_weights(g.started_s, end, policy.half_life_days)  # noqa: E731
+    spread = service_spread(groups, weights) if len(services) > 1 else {}
+    loose = policy.model_copy(update={"min_attempts": 1})
+
+    def bound(group: AttemptGroup) -> PhaseTimeout:
+        """A sparse group's row from its own attempts, however few."""
+        states = sum(g.service == group.service and g.key[:2] == group.key[:2] for g in groups)
+        return phase_timeout(group, end, loose, level=band_level(policy, states))
+
+    for service in services:
+        own = [g for g in groups if g.service == service]
+        others = [g for g in groups if g.service != service]
+        rows, _ = _own_rows(own, start, end, policy)
+        carried = previous_of(previous, service)
+        rows = borrow(
+            rows,
+            own=own,
+            others=others,
+            env_rows=env_timeouts,
+            spread=spread,
+            carried=carried,
+            defaults=default_config(env).timeouts,
+            policy=policy,
+            bound=bound,
+        )
+        timeouts += carry_over(rows, env=env, previous=carried, policy=policy, service=service)
+    timeouts.sort(
+        key=lambda t: (t.service is not None, t.service or "", t.phase, t.operation, t.vpc_state)
+    )
+    # A one-service env's rows are the env's: its warnings once.
+    warned = timeouts if len(services) > 1 else env_timeouts
+    return Recommendation(
+        run_id=uuid.uuid4().hex[:8],
+        env=env,
+        generated_at=datetime.now(UTC),
+        window=window,
+        policy=policy,
+        overrides=overrides or {},
+        previous_from=previous_from,
+        timeouts=timeouts,
+        breaker=advise_breaker(
+            pooled,
+            policy=policy,
+            rows=env_timeouts,
+            start=start,
+            end=end,
+            lake=lake or LakeEvidence(timeline=None, summaries=None),
+        ),
+        warnings=collect_warnings(warned, policy, states_read),
+    )
+
+
+def _own_rows(
+    groups: list[AttemptGroup], start: datetime, end: datetime, policy: Policy
+) -> tuple[list[PhaseTimeout], int]:
+    """Each group's row from its own attempts; and the most states of one phase and
+    operation that have a number."""
     rows: list[PhaseTimeout] = []
     states_read = 0
     for key in dict.fromkeys((g.phase, g.operation) for g in groups):
@@ -63,27 +158,7 @@ def recommend(
         found = [phase_timeout(g, end, policy, start=start, level=level) for g in members]
         states_read = max(states_read, sum(r.timeout_s is not None for r in found))
         rows.extend(found)
-    timeouts = carry_over(rows, env=env, previous=previous or {}, policy=policy)
-    timeouts.sort(key=lambda t: (t.phase, t.operation, t.vpc_state))
-    return Recommendation(
-        run_id=uuid.uuid4().hex[:8],
-        env=env,
-        generated_at=datetime.now(UTC),
-        window=Window(start=start, end=end),
-        policy=policy,
-        overrides=overrides or {},
-        previous_from=previous_from,
-        timeouts=timeouts,
-        breaker=advise_breaker(
-            groups,
-            policy=policy,
-            rows=timeouts,
-            start=start,
-            end=end,
-            lake=lake_evidence(engine, env, start, end),
-        ),
-        warnings=collect_warnings(timeouts, policy, states_read),
-    )
+    return rows, states_read
 
 
 def band_level(policy: Policy, states: int) -> float:
@@ -117,6 +192,7 @@ def phase_timeout(
     current = group.current_timeout_s()
     timeout_s = choice.timeout_s
     row = PhaseTimeout(
+        service=group.service,
         phase=group.phase,
         operation=group.operation,
         vpc_state=group.vpc_state,

@@ -7,7 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from analyzer.analysis.attempts import load_attempt_groups
+from analyzer.analysis.attempts import load_attempt_groups, pool_services
 from analyzer.analysis.estimate import estimate_durations
 from analyzer.backtest.replay import backtest
 from analyzer.deploy.export import config_from_recommendation
@@ -50,7 +50,7 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
 
 def _recommendation_table(rec: Recommendation, phase: int) -> str:
     rows = []
-    for t in rec.timeouts:
+    for t in rec.rows_of(None):
         if t.phase != phase:
             continue
         q, m = t.quantiles_s, t.methods
@@ -132,11 +132,13 @@ def write_report(
         g.vpc_state: estimate_durations(
             g.duration_s, g.observed, min_attempts=rec.policy.min_attempts
         )
-        for g in groups
+        for g in pool_services(groups)
         if g.phase == phase and g.operation == "initialization"
     }
     rows = {
-        t.vpc_state: t for t in rec.timeouts if t.phase == phase and t.operation == "initialization"
+        t.vpc_state: t
+        for t in rec.rows_of(None)
+        if t.phase == phase and t.operation == "initialization"
     }
     config = parse_config(config_from_recommendation(rec).document())
     replay = backtest(

@@ -6,10 +6,12 @@
 -- a third of instants, enough to move the breaker evidence in its eighth digit.
 -- Reads: phase_attempts. Parameters: @env, @start, @end (TIMESTAMP: attempts that started in
 --   [start, end)).
--- Returns: phase, operation, vpc_state, started_s, ended_s, duration_s,
+-- Returns: service ('unknown' where none was logged), phase, operation, vpc_state, started_s,
+--   ended_s, duration_s,
 --   observed (true when it completed: the duration is exact; false: right-censored),
 --   timeout_s (in force). Unordered.
 SELECT
+    COALESCE(service, 'unknown') AS service,
     phase,
     operation,
     vpc_state,
