@@ -83,7 +83,10 @@ def test_no_colour_off_a_terminal(tmp_path: Path) -> None:
             ["recommend", "--no-history"],
             ["env", "service", "phase", "operation", "vpc_state", "attempts"],
         ),
-        (["history"], ["run", "generated_at", "env", "phase", "operation", "vpc_state", "value"]),
+        (
+            ["history"],
+            ["run", "generated_at", "env", "service", "phase", "operation", "vpc_state", "value"],
+        ),
         (["backtest"], ["env", "attempts", "success_rate_observed"]),
     ],
 )

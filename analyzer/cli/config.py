@@ -131,4 +131,6 @@ def _built_in(setting: Setting) -> object:
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, tuple | list):  # a repeatable option's values
+        value = ", ".join(str(v) for v in value) or None
     return "-" if value is None else str(value)

@@ -30,13 +30,15 @@ class Setting:
     flag: str
     commands: tuple[str, ...] | None = None
     path: bool = False
+    many: tuple[str, ...] = ()  # commands whose option is repeatable: a list of the one value
 
 
 WINDOWED = ("recommend", "backtest", "report")
+MANY_SERVICES = ("recommend", "history")  # --service NAME, repeatable
 SETTINGS = (
     Setting("store", "store", "--store", path=True),
     Setting("project", "project", "--project", ("collect",)),
-    Setting("service", "service", "--service", ("collect",)),
+    Setting("service", "service", "--service", ("collect", *MANY_SERVICES), many=MANY_SERVICES),
     Setting("policy.since", "since", "--since", WINDOWED),
     Setting("policy.half-life", "half_life", "--half-life", ("recommend",)),
     Setting("policy.target-rate", "target_rate", "--target-rate", ("recommend",)),
@@ -216,7 +218,7 @@ class ProjectFile:
             return {}
         found = self.settings_for(env)
         return {
-            s.param: found[s.key].value
+            s.param: [found[s.key].value] if command in s.many else found[s.key].value
             for s in SETTINGS
             if s.key in found and (s.commands is None or command in s.commands)
         }

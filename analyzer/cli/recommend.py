@@ -23,6 +23,16 @@ from analyzer.lake.store import Store
 if TYPE_CHECKING:  # imported where used: other commands start without pydantic or numpy
     from analyzer.recommend.model import Breaker, PhaseTimeout, Policy, Recommendation
 
+service_option = click.option(
+    "--service",
+    "service",
+    multiple=True,
+    help="Only this service's rows (its Cloud Run name; repeatable). Default: the project "
+    "file's `service` for the env, else every service of the env, each on its own, and the "
+    "env-wide rows (every service pooled: the config's default section).",
+)
+ENV_WIDE = "every service pooled"
+
 
 @main.command(name="recommend")
 @env_option
@@ -90,6 +100,7 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
     help="The deployed config: where evidence is thin, its values are carried over. "
     "Default: the latest saved run's.",
 )
+@service_option
 @format_option("table", "json", "yaml", "csv")
 @click.option(
     "--save",
@@ -104,6 +115,7 @@ def recommend_command(
     until: str | None,
     half_life: str | None,
     previous_file: str | None,
+    service: tuple[str, ...],
     fmt: str,
     save: bool,
     no_history: bool,
@@ -118,6 +130,11 @@ def recommend_command(
     the numbers are weak. A key without enough evidence keeps the larger of the previous
     export's value and the runtime's built-in default (marked "previous" or "default").
 
+    Each service gets its own rows, and the env-wide rows pool them all. A service with too
+    few attempts in a state takes the env's timeout widened by how much services differ
+    (marked pooled), unless its own attempts show it slower than the others: then its own
+    conservative value. --service only narrows what is shown: the run holds every service.
+
     A run with the env's standing window and policy (no --since, --until, --half-life or
     policy option) is saved to history, and that is what `export` ships; any other run is
     only for looking unless --save is given.
@@ -125,6 +142,7 @@ def recommend_command(
     Example:
 
         analyze recommend --env staging
+        analyze recommend --env staging --service netra-backend-staging
         analyze recommend --env staging --since 14d --format json
     """
     from analyzer.recommend.runs import run_recommendation
@@ -146,8 +164,10 @@ def recommend_command(
         save=False if no_history else (True if save else None),
         policy=policy,
         standing=standing,
+        services=service,
     )
-    click.echo(render_model(rec, fmt, format_recommendation, csv_rows=["timeouts"]))
+    shown = rec.for_services(service)
+    click.echo(render_model(shown, fmt, format_recommendation, csv_rows=["timeouts"]))
     if fmt == "table":  # the weekly read ends with what the newest deploys changed
         from analyzer.cli.fleet import changed_since_note
 
@@ -172,17 +192,19 @@ def recommend_command(
 @main.command()
 @env_option
 @store_option
+@service_option
 @format_option("table", "json", "csv")
-def history(env: str, store: str | None, fmt: str) -> None:
-    """Show how the recommendations for an env moved from run to run.
+def history(env: str, store: str | None, service: tuple[str, ...], fmt: str) -> None:
+    """Show how the recommendations for an env moved from run to run, per service.
 
     Example:
 
         analyze history --env staging
+        analyze history --env staging --service netra-backend-staging --format csv
     """
-    from analyzer.recommend.history import required_history
+    from analyzer.recommend.history import required_history, runs_for_services
 
-    runs = required_history(Store.resolve(store), env)
+    runs = runs_for_services(required_history(Store.resolve(store), env), service)
     if fmt == "json":
         click.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
     elif fmt == "csv":
@@ -234,6 +256,7 @@ def _recommended(t: PhaseTimeout) -> str:
         where = {"previous": "previous export", "default": "built-in default"}
         return f"{_seconds(t.timeout_s)} (no evidence: {where.get(t.source, 'ceiling')})"
     text = _seconds(t.timeout_s) + (" (wide)" if t.widened else "")
+    text += " (pooled)" if t.pooled else ""
     if t.below_previous and t.previous_timeout_s is not None:
         text += f" (down from {t.previous_timeout_s:g} s)"
     return text
@@ -252,48 +275,13 @@ def format_recommendation(rec: Recommendation) -> str:
         "",
         "Timeouts (durations censored at timeouts and errors: Kaplan-Meier; * the lognormal "
         "fitted to them, joined on where the curve ends; n/a too few attempts: no evidence, so "
-        "the value is carried over; ! clamped to the ceiling; fail then: predicted, with its "
-        "upper bound)",
+        "the value is carried over; pooled: too few of the service's own, the env's timeout "
+        "widened by how much services differ; ! clamped to the ceiling; fail then: predicted, "
+        "with its upper bound)",
     ]
-    rows = []
-    for t in rec.timeouts:
-        q, m = t.quantiles_s, t.methods
-        state = t.vpc_state + (f" (= {t.derived_from})" if t.derived_from else "")
-        rows.append(
-            [
-                t.phase,
-                t.operation,
-                state,
-                t.attempts,
-                t.completed,
-                t.censored,
-                _seconds(q.p50, m.p50),
-                _seconds(q.p95, m.p95),
-                _seconds(q.p99, m.p99),
-                _ci(t),
-                _seconds(t.current_timeout_s),
-                percent(t.timeout_rate_current),
-                _recommended(t) + ("!" if t.clamped else ""),
-                _rate(t.timeout_rate_recommended, t.timeout_rate_recommended_upper),
-            ]
-        )
-    headers = [
-        "phase",
-        "operation",
-        "vpc_state",
-        "attempts",
-        "completed",
-        "censored",
-        "p50",
-        "p95",
-        "p99",
-        f"p{100 * p.target_quantile:g} CI",
-        "current",
-        "fail now",
-        "recommended",
-        "fail then",
-    ]
-    lines.append(table(headers, rows))
+    for service in dict.fromkeys(t.service for t in rec.timeouts):
+        label = f"service {service}" if service else f"env-wide ({ENV_WIDE}: the default)"
+        lines += ["", label, _timeouts_table(rec.rows_of(service), p)]
     if rec.warnings:
         lines += ["", f"Warnings ({len(rec.warnings)})"]
         lines += [f"  - {w.message}" for w in rec.warnings]
@@ -357,6 +345,49 @@ def breaker_lines(b: Breaker) -> list[str]:
     return lines
 
 
+def _timeouts_table(rows: list[PhaseTimeout], p: Policy) -> str:
+    """One service's (or the env-wide) rows as a text table."""
+    cells = []
+    for t in rows:
+        q, m = t.quantiles_s, t.methods
+        state = t.vpc_state + (f" (= {t.derived_from})" if t.derived_from else "")
+        cells.append(
+            [
+                t.phase,
+                t.operation,
+                state,
+                t.attempts,
+                t.completed,
+                t.censored,
+                _seconds(q.p50, m.p50),
+                _seconds(q.p95, m.p95),
+                _seconds(q.p99, m.p99),
+                _ci(t),
+                _seconds(t.current_timeout_s),
+                percent(t.timeout_rate_current),
+                _recommended(t) + ("!" if t.clamped else ""),
+                _rate(t.timeout_rate_recommended, t.timeout_rate_recommended_upper),
+            ]
+        )
+    headers = [
+        "phase",
+        "operation",
+        "vpc_state",
+        "attempts",
+        "completed",
+        "censored",
+        "p50",
+        "p95",
+        "p99",
+        f"p{100 * p.target_quantile:g} CI",
+        "current",
+        "fail now",
+        "recommended",
+        "fail then",
+    ]
+    return table(headers, cells)
+
+
 def format_history(runs: list[Recommendation]) -> str:
     """How each recommended timeout moved from run to run."""
     lines = [f"{len(runs)} recommendation(s) for env {runs[0].env}, oldest first:"]
@@ -366,20 +397,19 @@ def format_history(runs: list[Recommendation]) -> str:
         + (", ".join(f"{k}={v}" for k, v in r.overrides.items()) or "none")
         for i, r in enumerate(runs)
     ]
-    keys = sorted({(t.phase, t.operation, t.vpc_state) for r in runs for t in r.timeouts})
+    keys = sorted({_history_key(t) for r in runs for t in r.timeouts})
     rows = []
     for key in keys:
         values = []
         for r in runs:
-            found = next(
-                (t for t in r.timeouts if (t.phase, t.operation, t.vpc_state) == key), None
-            )
+            found = next((t for t in r.timeouts if _history_key(t) == key), None)
             values.append(
                 "-" if found is None or found.timeout_s is None else f"{found.timeout_s:g}"
             )
-        rows.append([*key, " -> ".join(values) + " s"])
+        rows.append([key[0] or ENV_WIDE, *key[1:], " -> ".join(values) + " s"])
     rows.append(
         [
+            ENV_WIDE,
             "breaker",
             "failure_threshold",
             "",
@@ -388,13 +418,20 @@ def format_history(runs: list[Recommendation]) -> str:
     )
     rows.append(
         [
+            ENV_WIDE,
             "breaker",
             "recovery_timeout_s",
             "",
             " -> ".join(f"{r.breaker.recovery_timeout_s:g}" for r in runs) + " s",
         ]
     )
-    return "\n".join(lines) + "\n\n" + table(["phase", "operation", "vpc_state", "timeout"], rows)
+    headers = ["service", "phase", "operation", "vpc_state", "timeout"]
+    return "\n".join(lines) + "\n\n" + table(headers, rows)
+
+
+def _history_key(t: PhaseTimeout) -> tuple[str, int, str, str]:
+    """Env-wide rows first, then each service's, by phase, operation and state."""
+    return (t.service or "", t.phase, t.operation, t.vpc_state)
 
 
 def history_records(runs: list[Recommendation]) -> list[dict[str, object]]:
@@ -405,6 +442,7 @@ def history_records(runs: list[Recommendation]) -> list[dict[str, object]]:
         rows += [
             {
                 **run,
+                "service": t.service,
                 "phase": t.phase,
                 "operation": t.operation,
                 "vpc_state": t.vpc_state,
@@ -414,5 +452,7 @@ def history_records(runs: list[Recommendation]) -> list[dict[str, object]]:
         ]
         for name in ("failure_threshold", "recovery_timeout_s"):
             value = getattr(r.breaker, name)
-            rows.append({**run, "phase": "breaker", "operation": name, "value": value})
+            rows.append(
+                {**run, "service": None, "phase": "breaker", "operation": name, "value": value}
+            )
     return rows

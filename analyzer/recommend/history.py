@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from analyzer.errors import AnalyzerError, NoDataError
 from analyzer.lake.store import Store, check_env_name
-from analyzer.recommend.model import Recommendation
+from analyzer.recommend.model import Recommendation, check_services
 
 _RUN_FILE = re.compile(r"^rec_\d{8}T\d{12}Z_([0-9a-f]{8})\.json$")
 
@@ -92,6 +92,17 @@ def required_history(store: Store, env: str) -> list[Recommendation]:
             "with --since, --until or policy options is saved only with --save)"
         )
     return runs
+
+
+def runs_for_services(
+    runs: list[Recommendation], services: tuple[str, ...]
+) -> list[Recommendation]:
+    """The runs with only the rows of `services` (each whole when none is given); a service
+    none of them has rows for is one clear error naming those they have."""
+    if services and runs:
+        known = sorted({s for r in runs for s in r.services})
+        check_services(services, known, f"the saved runs of env {runs[0].env!r}")
+    return [r.only_services(services) for r in runs]
 
 
 def latest_recommendation(store: Store, env: str) -> Recommendation:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -242,9 +243,18 @@ class Recommendation(BaseModel):
         """The rows of one service; None: the env-wide rows (all services pooled)."""
         return [t for t in self.timeouts if t.service == service]
 
-    def for_services(self, services: list[str]) -> Recommendation:
+    def for_services(self, services: Sequence[str]) -> Recommendation:
+        """This run with only the rows and warnings of `services` (see `only_services`); a
+        service the run has no rows for is one clear error naming the ones it has."""
+        window = f"{self.window.start:%Y-%m-%d %H:%M} to {self.window.end:%Y-%m-%d %H:%M} UTC"
+        check_services(services, self.services, f"env {self.env!r} from {window}")
+        return self.only_services(services)
+
+    def only_services(self, services: Sequence[str]) -> Recommendation:
         """This run with only the rows and warnings of `services` (the env-wide ones dropped;
-        the warnings about the policy kept)."""
+        the warnings about the policy kept); all of it when `services` is empty."""
+        if not services:
+            return self
         keep = set(services)
         return self.model_copy(
             update={
@@ -261,3 +271,13 @@ class Recommendation(BaseModel):
         if isinstance(policy, dict) and "target_rate" not in policy:
             return {**data, "policy": {**policy, "target_rate": None}}
         return data
+
+
+def check_services(asked: Sequence[str], known: Sequence[str], where: str) -> None:
+    """An error naming the services `where` has, unless it has every one `asked`."""
+    unknown = [s for s in asked if s not in known]
+    if unknown:
+        has = ", ".join(known) if known else "none (rows recorded before services were)"
+        raise AnalyzerError(
+            f"no service {', '.join(repr(s) for s in unknown)} in {where}; its services: {has}"
+        )

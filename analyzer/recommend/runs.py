@@ -96,10 +96,12 @@ def run_recommendation(
     save: bool | None = None,
     policy: dict[str, Any] | None = None,
     standing: dict[str, Any] | None = None,
+    services: tuple[str, ...] = (),
 ) -> tuple[Recommendation, bool]:
     """Recommend, carrying over from `previous_file` (a deployed config) or else the latest
     saved run; save the run when `save`, or (None) when it overrides nothing. Returns the run
-    and whether it was saved."""
+    and whether it was saved. `services`, the ones to be shown, must be the env's: the run
+    (every service, and the env-wide rows) is saved only then."""
     chosen = policy_of(half_life, policy or {})
     overrides = overrides_of(
         since=since, until=until, half_life=half_life, policy=policy or {}, standing=standing
@@ -137,6 +139,7 @@ def run_recommendation(
         previous_from=previous_from,
         overrides=overrides,
     )
+    rec.for_services(services)  # an unknown service is an error before anything is saved
     if saved:
         append_recommendation(store, rec)
     return rec, saved
