@@ -148,3 +148,40 @@ def test_the_env_rows_are_the_services_pooled(services: tuple[str, ...]) -> None
     if len(services) == 1:
         own = {s: r.model_dump() for s, r in _rows(rec, services[0]).items()}
         assert own == {s: {**r.model_dump(), "service": services[0]} for s, r in env_rows.items()}
+
+
+def test_the_spread_is_the_between_service_deviation() -> None:
+    """Eight services whose log medians differ with a known standard deviation tau (0 and
+    0.4), 150 attempts in each of two states, a sixth of them cut at twice the median: the
+    DerSimonian-Laird estimate over seeds centres on tau (it is biased low at eight
+    services, so its mean is checked loosely) and is near zero when they do not differ."""
+    from analyzer.recommend.pooling import service_spread
+
+    def spread(tau: float, seed: int) -> float | None:
+        rng = np.random.default_rng(seed)
+        groups = []
+        for i, shift in enumerate(rng.normal(0.0, tau, 8)):
+            for state, median in (("healthy", 6.0), ("pressure", 28.0)):
+                duration = np.exp(np.log(median) + shift + 0.35 * rng.standard_normal(150))
+                cut = rng.uniform(size=150) < 1 / 6
+                duration = np.where(cut, np.minimum(duration, 2 * median), duration)
+                groups.append(
+                    AttemptGroup(
+                        phase=3,
+                        operation="initialization",
+                        vpc_state=state,
+                        started_s=np.zeros(150),
+                        ended_s=duration,
+                        duration_s=duration,
+                        observed=~cut | (duration < 2 * median),
+                        timeout_s=np.full(150, np.nan),
+                        service=f"s{i}",
+                    )
+                )
+        return service_spread(groups, lambda g: np.ones(g.size))[3, "initialization"]
+
+    wide = [spread(0.4, seed) for seed in range(12)]
+    same = [spread(0.0, seed) for seed in range(12)]
+    assert all(t is not None for t in wide + same)
+    assert 0.28 < float(np.mean(wide)) < 0.5, wide  # type: ignore[arg-type]
+    assert float(np.mean(same)) < 0.05, same  # type: ignore[arg-type]

@@ -164,3 +164,16 @@ def test_the_project_files_service_narrows_recommend(
     assert {t["service"] for t in json.loads(result.stdout)["timeouts"]} == {"api"}
     shown = CliRunner().invoke(main, ["config", "show", "recommend", "--env", "staging"])
     assert "api" in shown.stdout and "--service of recommend" in shown.stdout
+
+
+def test_a_run_saved_before_services_reads_as_env_wide(two_services: Store) -> None:
+    from analyzer.recommend.model import Recommendation
+
+    rec = recommend(engine=local_engine(two_services), env="staging")
+    recorded = rec.model_dump(mode="json")
+    recorded["timeouts"] = [t for t in recorded["timeouts"] if t["service"] is None]
+    for row in recorded["timeouts"]:
+        del row["service"], row["pooled"]
+    old = Recommendation.model_validate(recorded)
+    assert old.services == [] and old.rows_of(None) == old.timeouts
+    assert all(key[0] is None for key in previous_values(old))
