@@ -139,15 +139,28 @@ def test_a_sparse_service_borrows_the_pool_widened() -> None:
 @pytest.mark.parametrize("services", [("backend",), ("backend", "auth")])
 def test_the_env_rows_are_the_services_pooled(services: tuple[str, ...]) -> None:
     """The env-wide rows are what grouping without services gives; with one service its own
-    rows equal them."""
+    rows, which are copied from them, are what estimating its own attempts gives (forced
+    here by a previous value of its own, in a phase the data do not hold)."""
     groups = _groups(draw_fleet(1, days=7, services=services, startups_per_day=40))
     rec = _recommend(groups, 7)
     assert rec.services == sorted(services)
     env_rows = _rows(rec, None)
     assert sum(r.attempts for r in env_rows.values()) == sum(g.size for g in groups)
     if len(services) == 1:
-        own = {s: r.model_dump() for s, r in _rows(rec, services[0]).items()}
-        assert own == {s: {**r.model_dump(), "service": services[0]} for s, r in env_rows.items()}
+        copied = {s: r.model_dump() for s, r in _rows(rec, services[0]).items()}
+        assert copied == {
+            s: {**r.model_dump(), "service": services[0]} for s, r in env_rows.items()
+        }
+        window = Window(start=START, end=START + timedelta(days=7))
+        estimated = recommendation_of(
+            groups,
+            env="staging",
+            window=window,
+            policy=POLICY,
+            previous={(services[0], 9, "initialization", "healthy"): 10.0},
+        )
+        own = {s: r.model_dump() for s, r in _rows(estimated, services[0]).items()}
+        assert own == copied
 
 
 def test_the_spread_is_the_between_service_deviation() -> None:

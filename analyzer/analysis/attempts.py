@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -134,6 +134,9 @@ def pool_services(groups: list[AttemptGroup]) -> list[AttemptGroup]:
     pooled = []
     for phase, operation, vpc_state in sorted({g.key for g in groups}):
         members = [g for g in groups if g.key == (phase, operation, vpc_state)]
+        if len(members) == 1:  # already in that order
+            pooled.append(replace(members[0], service=None))
+            continue
         started, ended, duration, observed, timeout = (
             np.concatenate([getattr(g, name) for g in members])
             for name in ("started_s", "ended_s", "duration_s", "observed", "timeout_s")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from analyzer.analysis.attempts import AttemptGroup, load_attempt_groups, pool_services
 from analyzer.analysis.estimate import QUANTILES, DurationEstimate, estimate_durations
@@ -23,7 +24,7 @@ from analyzer.recommend.model import (
     Quantiles,
     Recommendation,
 )
-from analyzer.recommend.pooling import Weights, borrow, service_spread
+from analyzer.recommend.pooling import borrow, service_spread
 from analyzer.runtime.defaults import default_config
 from analyzer.timewindow import Window
 
@@ -88,12 +89,14 @@ def recommendation_of(
     start, end = window.start, window.end
     pooled = pool_services(groups)
     env_rows, states_read = _own_rows(pooled, start, end, policy)
-    env_timeouts = carry_over(
-        env_rows, env=env, previous=previous_of(previous, None), policy=policy
-    )
+    env_previous = previous_of(previous, None)
+    env_timeouts = carry_over(env_rows, env=env, previous=env_previous, policy=policy)
     timeouts = list(env_timeouts)
     services = sorted({g.service for g in groups if g.service is not None})
-    weights: Weights = lambda g: attempt_weights(g.started_s, end, policy.half_life_days)  # noqa: E731
+
+    def weights(group: AttemptGroup) -> NDArray[np.float64]:
+        return attempt_weights(group.started_s, end, policy.half_life_days)
+
     spread = service_spread(groups, weights) if len(services) > 1 else {}
     loose = policy.model_copy(update={"min_attempts": 1})
 
@@ -103,10 +106,14 @@ def recommendation_of(
         return phase_timeout(group, end, loose, level=band_level(policy, states))
 
     for service in services:
+        carried = previous_of(previous, service)
+        if len(services) == 1 and carried == env_previous:
+            # The env's only service: its attempts are the env's, in the same order.
+            timeouts += [t.model_copy(update={"service": service}) for t in env_timeouts]
+            continue
         own = [g for g in groups if g.service == service]
         others = [g for g in groups if g.service != service]
         rows, _ = _own_rows(own, start, end, policy)
-        carried = previous_of(previous, service)
         rows = borrow(
             rows,
             own=own,
