@@ -177,3 +177,14 @@ def test_a_run_saved_before_services_reads_as_env_wide(two_services: Store) -> N
     old = Recommendation.model_validate(recorded)
     assert old.services == [] and old.rows_of(None) == old.timeouts
     assert all(key[0] is None for key in previous_values(old))
+
+
+def test_one_service_prints_one_section(tmp_path: Path, store: Store) -> None:
+    entries = _attempts("api", "healthy", [float(n) for n in range(1, 41)], 0)
+    import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
+    args = ["recommend", "--env", "staging", "--store", str(store.root), "--no-history"]
+    table = CliRunner().invoke(main, args).stdout
+    assert "service api (the env's only service: the env-wide rows too)" in table
+    assert "env-wide (" not in table
+    data = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).stdout)
+    assert {t["service"] for t in data["timeouts"]} == {None, "api"}

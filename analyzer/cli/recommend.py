@@ -279,8 +279,7 @@ def format_recommendation(rec: Recommendation) -> str:
         "widened by how much services differ; ! clamped to the ceiling; fail then: predicted, "
         "with its upper bound)",
     ]
-    for service in dict.fromkeys(t.service for t in rec.timeouts):
-        label = f"service {service}" if service else f"env-wide ({ENV_WIDE}: the default)"
+    for service, label in _sections(rec):
         lines += ["", label, _timeouts_table(rec.rows_of(service), p)]
     if rec.warnings:
         lines += ["", f"Warnings ({len(rec.warnings)})"]
@@ -343,6 +342,18 @@ def breaker_lines(b: Breaker) -> list[str]:
     lines += [f"  limit: {text}" for text in ev["limits"]]
     lines.append(f"  model: {ev['model']}")
     return lines
+
+
+def _sections(rec: Recommendation) -> list[tuple[str | None, str]]:
+    """The table's sections: env-wide, then each service; one when the env's only service's
+    rows are the env-wide ones."""
+    services = list(dict.fromkeys(t.service for t in rec.timeouts))
+    if services[:1] == [None] and len(services) == 2:
+        only = services[1]
+        same = [t.model_dump(exclude={"service"}) for t in rec.rows_of(only)]
+        if same == [t.model_dump(exclude={"service"}) for t in rec.rows_of(None)]:
+            return [(only, f"service {only} (the env's only service: the env-wide rows too)")]
+    return [(s, f"service {s}" if s else f"env-wide ({ENV_WIDE}: the default)") for s in services]
 
 
 def _timeouts_table(rows: list[PhaseTimeout], p: Policy) -> str:
