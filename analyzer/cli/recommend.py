@@ -121,7 +121,7 @@ def recommend_command(
     no_history: bool,
     **policy: Any,
 ) -> None:
-    """Recommend phase timeouts per VPC state and circuit-breaker settings.
+    """Recommend phase timeouts per service and VPC state, and circuit-breaker settings.
 
     Durations cut short by a timeout or an error count as censored (Kaplan-Meier); beyond
     the data the curve goes on along a lognormal fitted to them (marked *). By default each
