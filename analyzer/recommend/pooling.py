@@ -160,8 +160,8 @@ def own_conservative(
             operation=row.operation,
             vpc_state=row.vpc_state,
             message=f"{where}: {row.attempts} attempts, too few for numbers of its own, and "
-            f"slower than the env's other services (log-rank p = {evidence.p_slower:.2g}): "
-            f"{value:g} s from its own evidence"
+            f"its attempts are slower than the env's other services' (one-sided log-rank "
+            f"p = {evidence.p_slower:.2g}): {value:g} s from its own evidence"
             + (f", not the env's pooled {pooled_value:g} s" if pooled_value is not None else ""),
         ),
     ]
