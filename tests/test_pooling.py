@@ -93,7 +93,10 @@ def _sweep(services: tuple[str, ...], days: float, seeds: range) -> Sweep:
             found.met_by_env_row[service] += max(pooled_rates) <= POLICY.target_rate  # type: ignore[operator]
             found.pooled += sum(r.pooled for r in rows.values())
             found.own_slower += sum(
-                any(w.kind == "slower-than-pool" and w.vpc_state == s for w in rec.warnings)
+                any(
+                    (w.kind, w.service, w.vpc_state) == ("slower-than-pool", service, s)
+                    for w in rec.warnings
+                )
                 for s, r in rows.items()
             )
             # Where its own data suffice, a service's numbers are those of an env holding
