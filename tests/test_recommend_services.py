@@ -188,3 +188,38 @@ def test_one_service_prints_one_section(tmp_path: Path, store: Store) -> None:
     assert "env-wide (" not in table
     data = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).stdout)
     assert {t["service"] for t in data["timeouts"]} == {None, "api"}
+
+
+def test_carry_over_from_a_deployed_files_sections(two_services: Store, tmp_path: Path) -> None:
+    """--previous FILE: each service carries over its own section's values, a service without
+    one the env default's."""
+    runner = CliRunner()
+    where = ["--env", "staging", "--store", str(two_services.root)]
+    assert runner.invoke(main, ["recommend", *where]).exit_code == 0
+    deployed = tmp_path / "deployed.json"
+    exported = runner.invoke(main, ["export", *where, "--out", str(deployed)])
+    assert exported.exit_code == 0, exported.output
+    config = json.loads(deployed.read_text())
+    key = {"phase": 3, "operation": "connection", "vpc_state": "critical"}
+
+    def set_value(entries: list[dict], value: float) -> None:
+        for e in entries:
+            if {k: e[k] for k in key} == key:
+                e["timeout_s"] = value
+
+    set_value(config["timeouts"], 150.0)
+    set_value(config["services"]["worker"]["timeouts"], 200.0)
+    del config["services"]["api"]
+    deployed.write_text(json.dumps(config))
+    result = runner.invoke(
+        main, ["recommend", *where, "--previous", str(deployed), "--no-history", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = {
+        t["service"]: t
+        for t in json.loads(result.stdout)["timeouts"]
+        if {k: t[k] for k in key} == key
+    }
+    assert (rows["worker"]["timeout_s"], rows["worker"]["source"]) == (200.0, "previous")
+    assert (rows["api"]["timeout_s"], rows["api"]["source"]) == (150.0, "previous")
+    assert (rows[None]["timeout_s"], rows[None]["source"]) == (150.0, "previous")

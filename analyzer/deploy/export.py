@@ -112,7 +112,7 @@ def config_from_recommendation(
     run's, or those `services` names), the breaker, and the run's provenance in one block."""
     rows = [
         t
-        for t in rec.rows_of(None)
+        for t in rec.timeouts
         if t.timeout_s is not None and t.vpc_state in VPC_STATES and t.operation in OPERATIONS
     ]
     default = [t for t in rows if t.service is None]

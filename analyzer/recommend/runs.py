@@ -109,7 +109,7 @@ def run_recommendation(
     if previous_file:
         from pathlib import Path
 
-        from analyzer.deploy.diff import timeout_values
+        from analyzer.deploy.diff import own_values, timeout_values
         from analyzer.deploy.model import check_config_file
 
         deployed = check_config_file(Path(previous_file))
@@ -121,6 +121,8 @@ def run_recommendation(
         previous: dict[ServiceKey, float] = {
             (None, *key): value for key, value in timeout_values(deployed).items()
         }
+        for name in deployed.services or {}:  # each service's section, as it ran
+            previous.update({(name, *k): v for k, v in own_values(deployed, name).items()})
         previous_from: str | None = f"file {previous_file}"
     else:
         runs = load_history(store, env)
