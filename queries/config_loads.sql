@@ -1,6 +1,6 @@
 -- config_loads: which timeout config each service revision of an env ran with, from the
 -- runtime's `config_loaded` events (one per process start; fields read from `payload`).
--- Parameters: $env.
+-- Parameters: $env, $services (VARCHAR[]: only these services; empty: every one).
 -- Returns: service, revision, outcome ('loaded' | 'fallback'), config_path, generated_at,
 --   config_sha256, run_id, error, processes (events counted), first_ts, last_ts; oldest first.
 SELECT
@@ -17,5 +17,7 @@ SELECT
     max(ts) AS last_ts
 FROM events
 WHERE env = $env AND event = 'config_loaded'
+  AND (len(CAST($services AS VARCHAR[])) = 0
+       OR list_contains(CAST($services AS VARCHAR[]), coalesce(service, 'unknown')))
 GROUP BY ALL
 ORDER BY first_ts, service, revision

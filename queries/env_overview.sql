@@ -1,8 +1,8 @@
--- env_overview: the size and time window of one env's telemetry, and how its startups ended.
+-- env_overview: the size and time window of one env's telemetry (how its startups ended is
+--   service_startups.sql, per service).
 -- Parameters: $env, $earliest_ts, $future_slack (the window's ends are the first and last
 --   plausible event, as env_time_range.sql takes them).
--- Returns one row: window_start, window_end (first and last plausible event), events, startups,
---   startups_completed, startups_failed, startups_incomplete (no end seen).
+-- Returns one row: window_start, window_end (first and last plausible event), events.
 WITH plausible AS (
     SELECT ts FROM events
     WHERE env = $env
@@ -10,12 +10,7 @@ WITH plausible AS (
       AND ts <= least(coalesce(receive_ts, ingested_at), ingested_at) + $future_slack
 )
 SELECT
-    (SELECT min(ts) FROM plausible) AS window_start,
-    (SELECT max(ts) FROM plausible) AS window_end,
-    (SELECT count(*) FROM events WHERE env = $env) AS events,
-    count(*) AS startups,
-    count(*) FILTER (WHERE outcome = 'completed') AS startups_completed,
-    count(*) FILTER (WHERE outcome = 'failed') AS startups_failed,
-    count(*) FILTER (WHERE outcome = 'incomplete') AS startups_incomplete
-FROM startups
-WHERE env = $env
+    min(ts) AS window_start,
+    max(ts) AS window_end,
+    (SELECT count(*) FROM events WHERE env = $env) AS events
+FROM plausible

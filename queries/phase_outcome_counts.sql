@@ -1,8 +1,10 @@
--- phase_outcome_counts: how the phase attempts of one env ended, per phase, operation and
--- VPC connector state.
--- Parameters: $env.
--- Returns: phase, operation, vpc_state, attempts, completed, timed_out, errors, incomplete.
+-- phase_outcome_counts: how the phase attempts of one env ended, per service, phase, operation
+-- and VPC connector state.
+-- Parameters: $env, $services (VARCHAR[]: only these services; empty: every one).
+-- Returns: service ('unknown' where none was logged), phase, operation, vpc_state, attempts,
+--   completed, timed_out, errors, incomplete.
 SELECT
+    coalesce(service, 'unknown') AS service,
     phase,
     operation,
     vpc_state,
@@ -13,5 +15,7 @@ SELECT
     count(*) FILTER (WHERE outcome = 'incomplete') AS incomplete
 FROM phase_attempts
 WHERE env = $env
-GROUP BY phase, operation, vpc_state
-ORDER BY phase, operation, vpc_state
+  AND (len(CAST($services AS VARCHAR[])) = 0
+       OR list_contains(CAST($services AS VARCHAR[]), coalesce(service, 'unknown')))
+GROUP BY ALL
+ORDER BY service, phase, operation, vpc_state

@@ -22,6 +22,7 @@ PARAMETERS = {
     "scan_start": "TYPE_TIMESTAMP",
     "scan_end": "TYPE_TIMESTAMP",
 }
+ARRAY_PARAMETERS = {"services": "TYPE_STRING"}  # name -> element type
 _KINDS = {
     "STRING": "TYPE_STRING",
     "FLOAT": "TYPE_DOUBLE",
@@ -104,6 +105,14 @@ class GoogleSqlAnalyzer:
                 name=name, type=TypeFactory.create_simple_type(getattr(TypeKind, kind))
             )
             for name, kind in PARAMETERS.items()
+        ] + [
+            AnalyzerOptions.QueryParameter(
+                name=name,
+                type=TypeFactory.create_array_type(
+                    TypeFactory.create_simple_type(getattr(TypeKind, kind))
+                ),
+            )
+            for name, kind in ARRAY_PARAMETERS.items()
         ]
         self._analyzer = Analyzer(options, catalog)
 

@@ -316,3 +316,32 @@ def test_bigquery_needs_a_source_and_a_size_it_can_read(tmp_path: Path) -> None:
         assert result.exit_code == 1, result.output
         assert message in result.stderr
         assert "Traceback" not in result.output
+
+
+def test_summary_and_backtest_per_service_equal_the_lakes(loaded: Loaded) -> None:
+    """Over the fleet's sink table: every service, and one picked out by --service (an array
+    parameter); the backtest's rows per service and state, each number the lake's."""
+    remote = _remote(loaded, loaded.fleet_source, "staging")
+    local = ["--env", "staging", "--store", str(loaded.fleet_lake.root)]
+    for picked in ([], ["--service", "netra-auth-staging"]):
+        ours = _json(["summary", *remote, "--format", "json", *picked])
+        lakes = _json(["summary", *local, "--format", "json", *picked])
+        assert ours.pop("configs") is None and lakes.pop("configs") == []
+        # the window's ends: the lake's are its plausible events, BigQuery's every event
+        assert ours.pop("window") and lakes.pop("window")
+        assert ours == lakes
+        assert {p["service"] for p in ours["phases"]} == (
+            {"netra-auth-staging", "netra-backend-staging"} if not picked else {picked[1]}
+        )
+        replay = ["backtest", "--timeout-s", "20", "--since", "7d", "--format", "json", *picked]
+        ours, lakes = _json([*replay, *remote]), _json([*replay, *local])
+        assert [(s["service"], s["vpc_state"]) for s in ours["states"]] == [
+            (s["service"], s["vpc_state"]) for s in lakes["states"]
+        ]
+        for mine, theirs in zip(
+            [*ours["states"], ours["overall"]], [*lakes["states"], lakes["overall"]], strict=True
+        ):
+            assert mine == pytest.approx(theirs, rel=1e-9)
+    unknown = CliRunner().invoke(main, ["summary", *remote, "--service", "netra-x"])
+    assert unknown.exit_code == 1
+    assert "services found: netra-auth-staging, netra-backend-staging" in unknown.stderr

@@ -60,11 +60,12 @@ def test_import_then_summary_json(tmp_path: Path) -> None:
     )
     assert shown.exit_code == 0, shown.output
     data = json.loads(shown.output)
-    assert set(data) >= {"env", "window", "events", "startups", "phases"}
+    assert set(data) >= {"env", "window", "events", "startups", "services", "phases"}
     assert set(data["window"]) == {"start", "end"}
     assert (data["env"], data["events"], data["startups"]) == ("staging", 4, 1)
     assert data["phases"] == [
         {
+            "service": "backend",
             "phase": 3,
             "operation": "initialization",
             "vpc_state": "pressure",

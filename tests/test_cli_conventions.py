@@ -78,7 +78,7 @@ def test_no_colour_off_a_terminal(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("command", "first_columns"),
     [
-        (["summary"], ["env", "phase", "operation", "vpc_state", "attempts"]),
+        (["summary"], ["env", "service", "phase", "operation", "vpc_state", "attempts"]),
         (
             ["recommend", "--no-history"],
             ["env", "service", "phase", "operation", "vpc_state", "attempts"],
@@ -101,7 +101,7 @@ def test_csv_wherever_tables_are_printed(
     assert rows and list(rows[0])[: len(first_columns)] == first_columns
     assert {r["env"] for r in rows} == {"staging"}
     if command[0] == "backtest":
-        assert rows[-1]["vpc_state"] == "overall"
+        assert rows[-1]["service"] == "overall" and not rows[-1]["vpc_state"]
         assert int(rows[-1]["attempts"]) == sum(int(r["attempts"]) for r in rows[:-1])
     if command[0] == "recommend":
         assert {"quantiles_s.p99", "ci_s.0", "ci_s.1", "timeout_s"} <= set(rows[0])

@@ -1,7 +1,9 @@
-"""The services of a fleet: one window's attempts of an env, all services or one picked out."""
+"""The services of a fleet: the services an env holds, and one window's attempts of an env, all
+services or one picked out."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from analyzer.analysis.attempts import no_attempts_error, resolve_window
@@ -40,8 +42,24 @@ def service_frame(
     if service is None:
         return frame, found, window
     if service not in found:
-        raise AnalyzerError(
-            f"no service {service!r} in env {env!r} between {start:%Y-%m-%d %H:%M} and "
-            f"{end:%Y-%m-%d %H:%M} UTC; services found: {', '.join(found)}"
-        )
+        span = f"between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC"
+        raise unknown_service_error(service, f"env {env!r} {span}", found)
     return frame.filter(pl.col("service") == service), [service], window
+
+
+def unknown_service_error(service: str, where: str, found: Sequence[str]) -> AnalyzerError:
+    return AnalyzerError(f"no service {service!r} in {where}; services found: {', '.join(found)}")
+
+
+def service_rows(engine: Engine, env: str, services: Sequence[str] = ()) -> list[dict[str, object]]:
+    """The env's services with how their startups ended (`service_startups`), by name; only
+    `services` when given. An env with no startups is no data; a service it does not hold is
+    an error that lists the ones it does."""
+    rows = engine.rows("service_startups", {"env": env})
+    if not rows:
+        raise engine.no_data_error(env)
+    found = [str(r["service"]) for r in rows]
+    for service in services:
+        if service not in found:
+            raise unknown_service_error(service, f"env {env!r} ({engine.where})", found)
+    return [r for r in rows if not services or r["service"] in services]

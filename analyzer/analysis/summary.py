@@ -1,17 +1,33 @@
-"""`analyze summary`: what the lake holds for one env, startups and phase outcomes at a glance."""
+"""`analyze summary`: what the lake holds for one env, startups and phase outcomes at a glance,
+per service."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
 
+from analyzer.analysis.fleet import service_rows
 from analyzer.engine import Engine, QuestionNotAnswered
 from analyzer.lake.store import check_env_name
 from analyzer.timewindow import Window, plausible_time_params
 
 
+class StartupCounts(BaseModel):
+    startups: int
+    startups_completed: int
+    startups_failed: int
+    startups_incomplete: int
+    startup_success_rate: float | None  # of the startups that ended
+
+
+class ServiceStartups(StartupCounts):
+    service: str
+
+
 class PhaseCounts(BaseModel):
+    service: str
     phase: int
     operation: str
     vpc_state: str
@@ -38,15 +54,14 @@ class ConfigLoad(BaseModel):
     last_ts: datetime
 
 
-class Summary(BaseModel):
+class Summary(StartupCounts):
+    """Window and events are the env's; startups (over `services`) and phases are those of the
+    services asked for, every one by default."""
+
     env: str
     window: Window
     events: int
-    startups: int
-    startups_completed: int
-    startups_failed: int
-    startups_incomplete: int
-    startup_success_rate: float | None
+    services: list[ServiceStartups]
     phases: list[PhaseCounts]
     # None: the engine cannot tell (it has no version of the question yet)
     configs: list[ConfigLoad] | None = []
@@ -56,37 +71,43 @@ class _Overview(BaseModel):
     window_start: datetime | None
     window_end: datetime | None
     events: int
-    startups: int
-    startups_completed: int
-    startups_failed: int
-    startups_incomplete: int
 
 
-def summarize(*, engine: Engine, env: str) -> Summary:
-    """Counts of startups and phase attempts for `env`, over all the telemetry stored."""
+def summarize(*, engine: Engine, env: str, services: Sequence[str] = ()) -> Summary:
+    """Counts of startups and phase attempts for `env`, over all the telemetry stored, per
+    service: of `services` only when given (one the env does not hold is an error naming
+    those it does)."""
     check_env_name(env)
     params = {"env": env, **plausible_time_params()}
     overview = _Overview.model_validate(engine.rows("env_overview", params)[0])
     if not overview.events or not overview.window_start or not overview.window_end:
         raise engine.no_data_error(env)
-    phases = engine.rows("phase_outcome_counts", {"env": env})
-    ended = overview.startups_completed + overview.startups_failed
+    chosen = [ServiceStartups(**row, **_rate(row)) for row in service_rows(engine, env, services)]
+    totals = {k: sum(getattr(s, k) for s in chosen) for k in _COUNTS}
+    asked = {"env": env, "services": list(services)}
     return Summary(
         env=env,
         window=Window(start=overview.window_start, end=overview.window_end),
         events=overview.events,
-        startups=overview.startups,
-        startups_completed=overview.startups_completed,
-        startups_failed=overview.startups_failed,
-        startups_incomplete=overview.startups_incomplete,
-        startup_success_rate=overview.startups_completed / ended if ended else None,
-        phases=[PhaseCounts.model_validate(row) for row in phases],
-        configs=_config_loads(engine, env),
+        **totals,
+        **_rate(totals),
+        services=chosen,
+        phases=[PhaseCounts.model_validate(r) for r in engine.rows("phase_outcome_counts", asked)],
+        configs=_config_loads(engine, asked),
     )
 
 
-def _config_loads(engine: Engine, env: str) -> list[ConfigLoad] | None:
+_COUNTS = ("startups", "startups_completed", "startups_failed", "startups_incomplete")
+
+
+def _rate(counts: dict[str, object]) -> dict[str, float | None]:
+    completed, failed = int(str(counts["startups_completed"])), int(str(counts["startups_failed"]))
+    ended = completed + failed
+    return {"startup_success_rate": completed / ended if ended else None}
+
+
+def _config_loads(engine: Engine, params: Mapping[str, object]) -> list[ConfigLoad] | None:
     try:
-        return [ConfigLoad.model_validate(r) for r in engine.rows("config_loads", {"env": env})]
+        return [ConfigLoad.model_validate(r) for r in engine.rows("config_loads", params)]
     except QuestionNotAnswered:
         return None

@@ -12,7 +12,7 @@ a half; the runtime's own breaker class does the counting, so the replay is the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import polars as pl
@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from analyzer.analysis.attempts import no_attempts_error, resolve_window
 from analyzer.analysis.estimate import DurationEstimate, estimate_durations
+from analyzer.analysis.fleet import service_rows
 from analyzer.engine import Engine
 from analyzer.lake.store import Store
 from analyzer.recommend.model import Policy
@@ -31,6 +32,7 @@ from analyzer.timewindow import Window
 UNKNOWN = "unknown"
 SWEEP_S = tuple(float(t) for t in range(5, 245, 5))
 TimeoutTable = dict[tuple[int, str, str], float]  # (phase, operation, vpc_state) -> seconds
+GROUP = ["service", "phase", "operation", "vpc_state"]  # an estimate's attempts
 Floats = NDArray[np.float64]
 
 
@@ -57,6 +59,7 @@ class Outcome(BaseModel):
 
 
 class StateOutcome(Outcome):
+    service: str
     vpc_state: str
 
 
@@ -71,7 +74,8 @@ class Backtest(BaseModel):
     config: str
     window: Window
     phase: int
-    states: list[StateOutcome]
+    services: list[str]
+    states: list[StateOutcome]  # by service, then state
     overall: Outcome
     sweep: list[SweepPoint] | None = None
 
@@ -103,26 +107,27 @@ def backtest(
     since: str = "28d",
     until: str | None = None,
     sweep: bool = False,
+    services: Sequence[str] = (),
 ) -> Backtest:
     """Replay under `timeouts` (a missing entry: the `unknown` state's, else the timeout that
-    was in force) and set it beside what happened."""
+    was in force) and set it beside what happened, per service (only `services` if given)."""
     start, end = resolve_window(engine, env, since=since, until=until)
+    service_rows(engine, env, services)  # a service the env does not hold: the error lists them
+    asked = {"env": env, "start": start, "end": end, "services": list(services)}
     # One fixed row order whatever order the engine returns (it moves the last bits of sums).
-    frame = engine.frame("backtest_attempts", {"env": env, "start": start, "end": end}).sort(
+    frame = engine.frame("backtest_attempts", asked).sort(
         ["started_s", "startup_id", "phase", "operation"], nulls_last=True, maintain_order=True
     )
     if frame.is_empty():
         raise no_attempts_error(engine, env, start, end)
     min_attempts = Policy().min_attempts
     estimates = {
-        (int(str(p_)), str(op), str(state)): estimate_durations(
+        (str(service), int(str(p_)), str(op), str(state)): estimate_durations(
             part["duration_s"].to_numpy(),
             (part["outcome"] == "completed").to_numpy(),
             min_attempts=min_attempts,
         )
-        for (p_, op, state), part in frame.group_by(
-            ["phase", "operation", "vpc_state"], maintain_order=True
-        )
+        for (service, p_, op, state), part in frame.group_by(GROUP, maintain_order=True)
     }
 
     def chosen(key: tuple[int, str, str], in_force: Floats) -> Floats:
@@ -134,11 +139,9 @@ def backtest(
         )
 
     parts = []
-    for (p_, op, state), part in frame.group_by(
-        ["phase", "operation", "vpc_state"], maintain_order=True
-    ):
-        key = (int(str(p_)), str(op), str(state))
-        new = chosen(key, part["timeout_s"].fill_null(np.nan).to_numpy())
+    for (service, p_, op, state), part in frame.group_by(GROUP, maintain_order=True):
+        key = (str(service), int(str(p_)), str(op), str(state))
+        new = chosen(key[1:], part["timeout_s"].fill_null(np.nan).to_numpy())
         chance = success_probability(
             part["outcome"].to_numpy(), part["duration_s"].to_numpy(), new, estimates[key]
         )
@@ -168,10 +171,11 @@ def backtest(
         config=config_name,
         window=Window(start=start, end=end),
         phase=phase,
+        services=sorted(set(frame["service"].to_list())),
         states=[
-            StateOutcome(vpc_state=str(state), **_outcome(part))
-            for (state,), part in sorted(
-                focus.group_by(["vpc_state"]), key=lambda kv: str(kv[0][0])
+            StateOutcome(service=str(service), vpc_state=str(state), **_outcome(part))
+            for (service, state), part in sorted(
+                focus.group_by(["service", "vpc_state"]), key=lambda kv: tuple(map(str, kv[0]))
             )
         ],
         overall=Outcome(**_outcome(focus)),
@@ -255,24 +259,28 @@ def runtime_breaker(
 
 
 def _sweep_point(
-    focus: pl.DataFrame, timeout_s: float, estimates: dict[tuple[int, str, str], DurationEstimate]
+    focus: pl.DataFrame,
+    timeout_s: float,
+    estimates: dict[tuple[str, int, str, str], DurationEstimate],
 ) -> SweepPoint:
-    by_state: dict[str, float] = {}
-    total, count = 0.0, 0
-    for (op, state), part in focus.group_by(["operation", "vpc_state"], maintain_order=True):
-        key = (int(part["phase"][0]), str(op), str(state))
+    sums: dict[str, tuple[float, int]] = {}  # state -> (chances summed, attempts), all services
+    for (service, op, state), part in focus.group_by(
+        ["service", "operation", "vpc_state"], maintain_order=True
+    ):
+        key = (str(service), int(part["phase"][0]), str(op), str(state))
         p = success_probability(
             part["outcome"].to_numpy(),
             part["duration_s"].to_numpy(),
             np.full(part.height, timeout_s),
             estimates[key],
         )
-        by_state[str(state)] = float(p.mean())
-        total, count = total + float(p.sum()), count + part.height
+        total, count = sums.get(str(state), (0.0, 0))
+        sums[str(state)] = (total + float(p.sum()), count + part.height)
+    total, count = sum(t for t, _ in sums.values()), sum(n for _, n in sums.values())
     return SweepPoint(
         timeout_s=timeout_s,
         success_rate_predicted=total / count if count else 0.0,
-        by_state=dict(sorted(by_state.items())),
+        by_state={state: t / n for state, (t, n) in sorted(sums.items())},
     )
 
 

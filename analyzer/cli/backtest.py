@@ -13,6 +13,7 @@ from analyzer.cli.main import (
     format_option,
     main,
     render_model,
+    services_option,
     store_option,
 )
 from analyzer.cli.render import percent, table, when
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # imported where used: other commands start without pydantic 
 @click.option(
     "--sweep", is_flag=True, help="Also the success rate against the timeout, 5 to 240 s."
 )
+@services_option
 @format_option("table", "json", "csv")
 def backtest_command(
     env: str,
@@ -65,18 +67,20 @@ def backtest_command(
     since: str,
     until: str | None,
     sweep: bool,
+    services: tuple[str, ...],
     fmt: str,
     run_id: str | None,
 ) -> None:
     """Replay the window's phase attempts under a config and compare with what happened.
 
-    Attempts cut at an old timeout finish under a longer one only with the chance their
-    duration estimate gives (Kaplan-Meier and the fitted tail), never for certain.
+    A row per service and VPC state. Attempts cut at an old timeout finish under a longer
+    one only with the chance their service's duration estimate gives (Kaplan-Meier and the
+    fitted tail), never for certain.
 
     Example:
 
         analyze backtest --env staging --timeout-s 20
-        analyze backtest --env staging --sweep
+        analyze backtest --env staging --sweep --service netra-auth-staging
     """
     from analyzer.backtest.replay import backtest, replay_config
 
@@ -97,6 +101,7 @@ def backtest_command(
         since=since,
         until=until,
         sweep=sweep,
+        services=services,
     )
     click.echo(render_model(result, fmt, format_backtest, csv_rows=["states", "overall"]))
 
@@ -111,8 +116,9 @@ def format_backtest(result: Backtest) -> str:
         "",
     ]
 
-    def row(label: str, o: Outcome) -> list[object]:
+    def row(service: str, label: str, o: Outcome) -> list[object]:
         return [
+            service,
             label,
             o.attempts,
             percent(o.success_rate_observed),
@@ -125,10 +131,12 @@ def format_backtest(result: Backtest) -> str:
             f"{o.breaker_refused_observed} / {o.breaker_refused_predicted}",
         ]
 
-    rows = [row(s.vpc_state, s) for s in result.states] + [row("overall", result.overall)]
+    rows = [row(s.service, s.vpc_state, s) for s in result.states]
+    rows.append(row("overall", "", result.overall))
     lines.append(
         table(
             [
+                "service",
                 "vpc_state",
                 "attempts",
                 "success observed",

@@ -190,6 +190,18 @@ def env_option(func: F) -> F:
     return click.option("--env", required=True, help=ENV_HELP)(func)
 
 
+def services_option(func: F) -> F:
+    """--service NAME, repeatable: only these services (by default each service on its own)."""
+    return click.option(
+        "--service",
+        "services",
+        multiple=True,
+        metavar="NAME",
+        help="Only this service (its Cloud Run name); repeat for several. Default: every "
+        "service, each on its own.",
+    )(func)
+
+
 def format_option(*choices: str) -> Callable[[F], F]:
     return click.option(
         "--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True

@@ -13,46 +13,50 @@ from analyzer.cli.main import (
     format_option,
     main,
     render_model,
+    services_option,
     store_option,
 )
 from analyzer.cli.render import percent, table, when
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:
-    from analyzer.analysis.summary import Summary
+    from analyzer.analysis.summary import StartupCounts, Summary
 
 
 @main.command()
 @env_option
 @store_option
 @engine_options
+@services_option
 @format_option("table", "json", "csv")
-def summary(env: str, store: str | None, fmt: str) -> None:
-    """Startups, success rate and phase outcomes per VPC state for one env.
+def summary(env: str, store: str | None, services: tuple[str, ...], fmt: str) -> None:
+    """Startups, success rate and phase outcomes per service and VPC state for one env.
 
     Example:
 
         analyze summary --env staging --format json
+        analyze summary --env staging --service netra-auth-staging
     """
     from analyzer.analysis.summary import summarize
 
-    result = summarize(engine=command_engine(Store.resolve(store)), env=env)
+    result = summarize(engine=command_engine(Store.resolve(store)), env=env, services=services)
     click.echo(render_model(result, fmt, format_summary, csv_rows=["phases"]))
 
 
 def format_summary(s: Summary) -> str:
-    head = (
-        f"env {s.env}: {when(s.window.start)} to {when(s.window.end)}\n"
-        f"{s.events:,} events, {s.startups:,} startups: {s.startups_completed:,} completed, "
-        f"{s.startups_failed:,} failed, {s.startups_incomplete:,} with no end seen; "
-        f"success rate {percent(s.startup_success_rate)}\n"
-    )
-    rows = [
-        [p.phase, p.operation, p.vpc_state, p.attempts, p.completed, p.timed_out, p.errors]
-        for p in s.phases
-    ]
+    text = f"env {s.env}: {when(s.window.start)} to {when(s.window.end)}, {s.events:,} events\n"
+    if len(s.services) > 1:
+        text += f"{len(s.services)} services: {_startups(s)}\n"
     headers = ["phase", "operation", "vpc_state", "attempts", "completed", "timed_out", "errors"]
-    text = head + "\n" + table(headers, rows)
+    for service in s.services:
+        rows = [
+            [p.phase, p.operation, p.vpc_state, p.attempts, p.completed, p.timed_out, p.errors]
+            for p in s.phases
+            if p.service == service.service
+        ]
+        text += f"\nservice {service.service}: {_startups(service)}\n" + table(headers, rows)
+        text += "\n"
+    text = text.rstrip("\n")
     if s.configs is None:
         text += "\n\nconfig each revision ran with: not known from this engine"
     if s.configs:
@@ -87,3 +91,11 @@ def format_summary(s: Summary) -> str:
     else:
         text += "\n\nNo config_loaded events: no revision has said which timeout config it ran."
     return text
+
+
+def _startups(s: StartupCounts) -> str:
+    return (
+        f"{s.startups:,} startups: {s.startups_completed:,} completed, "
+        f"{s.startups_failed:,} failed, {s.startups_incomplete:,} with no end seen; "
+        f"success rate {percent(s.startup_success_rate)}"
+    )

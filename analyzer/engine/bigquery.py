@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 QUESTIONS = (
     "env_time_range",
     "env_overview",
+    "service_startups",
     "phase_outcome_counts",
     "backtest_attempts",
     "report_timeline",
@@ -212,9 +213,13 @@ def _over_limit(scanned: int | None, limit: int) -> str:
     )
 
 
-def _parameter(name: str, value: object) -> bigquery.ScalarQueryParameter:
+def _parameter(
+    name: str, value: object
+) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
     from google.cloud import bigquery
 
+    if isinstance(value, list | tuple):  # of names (the services asked for)
+        return bigquery.ArrayQueryParameter(name, "STRING", [str(v) for v in value])
     if isinstance(value, datetime):
         kind = "TIMESTAMP"
     elif isinstance(value, bool):

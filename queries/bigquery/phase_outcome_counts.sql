@@ -1,10 +1,13 @@
--- phase_outcome_counts: how the phase attempts of one env ended, per phase, operation and
--- VPC connector state.
--- Reads: phase_attempts. Parameters: @env.
+-- phase_outcome_counts: how the phase attempts of one env ended, per service, phase, operation
+-- and VPC connector state.
+-- Reads: phase_attempts. Parameters: @env, @services (ARRAY<STRING>: only these services;
+--   empty: every one).
 -- Counts are COUNT(IF(c, 1, NULL)) rather than COUNTIF(c): the same numbers, in a form the
 -- emulator the tests use also runs.
--- Returns: phase, operation, vpc_state, attempts, completed, timed_out, errors, incomplete.
+-- Returns: service ('unknown' where none was logged), phase, operation, vpc_state, attempts,
+--   completed, timed_out, errors, incomplete.
 SELECT
+    COALESCE(service, 'unknown') AS service,
     phase,
     operation,
     vpc_state,
@@ -15,5 +18,6 @@ SELECT
     COUNT(IF(outcome = 'incomplete', 1, NULL)) AS incomplete
 FROM phase_attempts
 WHERE env = @env
-GROUP BY phase, operation, vpc_state
-ORDER BY phase, operation, vpc_state
+  AND (ARRAY_LENGTH(@services) = 0 OR COALESCE(service, 'unknown') IN UNNEST(@services))
+GROUP BY COALESCE(service, 'unknown'), phase, operation, vpc_state
+ORDER BY service, phase, operation, vpc_state
