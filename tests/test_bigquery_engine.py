@@ -327,8 +327,6 @@ def test_summary_and_backtest_per_service_equal_the_lakes(loaded: Loaded) -> Non
         ours = _json(["summary", *remote, "--format", "json", *picked])
         lakes = _json(["summary", *local, "--format", "json", *picked])
         assert ours.pop("configs") is None and lakes.pop("configs") == []
-        # the window's ends: the lake's are its plausible events, BigQuery's every event
-        assert ours.pop("window") and lakes.pop("window")
         assert ours == lakes
         assert {p["service"] for p in ours["phases"]} == (
             {"netra-auth-staging", "netra-backend-staging"} if not picked else {picked[1]}
@@ -341,7 +339,10 @@ def test_summary_and_backtest_per_service_equal_the_lakes(loaded: Loaded) -> Non
         for mine, theirs in zip(
             [*ours["states"], ours["overall"]], [*lakes["states"], lakes["overall"]], strict=True
         ):
-            assert mine == pytest.approx(theirs, rel=1e-9)
+            text = {k: v for k, v in mine.items() if isinstance(v, str)}
+            assert text == {k: v for k, v in theirs.items() if isinstance(v, str)}
+            numbers = {k: v for k, v in mine.items() if k not in text}
+            assert numbers == pytest.approx({k: theirs[k] for k in numbers}, rel=1e-9)
     unknown = CliRunner().invoke(main, ["summary", *remote, "--service", "netra-x"])
     assert unknown.exit_code == 1
     assert "services found: netra-auth-staging, netra-backend-staging" in unknown.stderr
