@@ -84,16 +84,41 @@ SAMPLE_SPECS = {
 }
 
 
+# The staging sample is a fleet: backend and auth at 2 startups an hour each, backend's newest
+# revision 1.3x slower in phase 3 (data/sample/README.md gives the command).
+SAMPLE_FLEET = {"services": "backend,auth", "startups_per_hour": 2.0, "regression": "backend:1.3"}
+
+
 @pytest.fixture(scope="session")
 def sample_manifests(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The bundled sample, made again by the generator: its manifests, and the files."""
     from analyzer.simulate import SimulationSpec, write_export
+    from analyzer.simulate_fleet import (
+        FleetSpec,
+        parse_regression,
+        parse_services,
+        write_fleet_export,
+    )
 
     folder = tmp_path_factory.mktemp("sample")
-    manifests = {}
+    manifests: dict[str, Any] = {}
     for env, (name, form) in SAMPLE_SPECS.items():
         out = folder / name
-        manifests[env] = write_export(SimulationSpec(env=env, form=form), out)  # type: ignore[arg-type]
+        if env == "staging":
+            services = parse_services(str(SAMPLE_FLEET["services"]))
+            spec = SimulationSpec(
+                env=env,
+                form=form,  # type: ignore[arg-type]
+                startups_per_hour=float(SAMPLE_FLEET["startups_per_hour"]),
+            )
+            fleet = FleetSpec(
+                spec=spec,
+                services=services,
+                regression=parse_regression(str(SAMPLE_FLEET["regression"]), services),
+            )
+            manifests[env] = write_fleet_export(fleet, out)
+        else:
+            manifests[env] = write_export(SimulationSpec(env=env, form=form), out)  # type: ignore[arg-type]
         manifests[env].path = out
     return manifests
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -177,3 +178,32 @@ def test_a_name_with_a_quote_is_only_a_name(two_services: str) -> None:
         *("summary", "--env", "staging", "--store", two_services, "--service", "api' OR '1"),
     )
     assert result.exit_code == 1 and "services found: api, web" in result.output
+
+
+def test_the_demo_shows_each_service_and_the_injected_regression(
+    tmp_path: Path, sample_manifests: dict[str, Any]
+) -> None:
+    """The bundled staging sample is a fleet of two services with one revision made slower:
+    the demo's summary and backtest show each service, and its regressions find that one."""
+    made = sample_manifests["staging"]
+    names = sorted(s["service_name"] for s in made.services.values())
+    assert names == ["netra-auth-staging", "netra-backend-staging"]
+    done = _invoke("demo", "--store", str(tmp_path / "demo"))
+    assert done.exit_code == 0, done.output[-2000:]
+    shown = {
+        part.split("\n", 1)[0]: part for part in done.output.split("$ analyze ")[1:]
+    }  # command line -> what it printed
+    summary = next(v for k, v in shown.items() if k.startswith("summary"))
+    for name in names:
+        assert f"service {name}: {made.services[name.split('-')[1]]['startups']:,} startups" in (
+            summary
+        )
+    replay = next(v for k, v in shown.items() if k.startswith("backtest"))
+    assert {line.split()[0] for line in replay.splitlines() if line.startswith("netra-")} == set(
+        names
+    )
+    found = next(v for k, v in shown.items() if k.startswith("regressions"))
+    assert "1 phase(s) slower beyond noise:" in found
+    regressed = made.regression["revision"]
+    flagged = [line for line in found.splitlines() if line.rstrip().endswith("SLOWER")]
+    assert flagged and all(regressed in line and " 3 " in line for line in flagged)

@@ -41,9 +41,12 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+SERVICES = ("netra-auth-staging", "netra-backend-staging")  # the sample's fleet
+
+
 def test_page_is_self_contained(report: Path) -> None:
     page = report.read_text()
-    assert page.count("<svg") == 3
+    assert page.count("<svg") == 3 + 2 * len(SERVICES)  # and each service's curves and sweep
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing to fetch
     assert "<script" not in page
     for heading in (
@@ -54,8 +57,12 @@ def test_page_is_self_contained(report: Path) -> None:
         "Circuit breaker",
         "Regressions by revision",
         "Warnings",
+        "Per service",
+        *(f"<h3 id='service-{s}'>{s}</h3>" for s in SERVICES),
     ):
         assert heading in page
+    services = page[page.index("id='services'") : page.index("Regressions by revision")]
+    assert services.count("<table>") == len(SERVICES)
 
 
 def test_page_says_what_the_numbers_cannot(report: Path) -> None:
@@ -80,10 +87,15 @@ def test_renders_in_headless_chromium_with_no_console_errors(report: Path, tmp_p
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
         page.goto(report.as_uri(), wait_until="load")
-        assert page.locator("figure svg").count() == 3
+        assert page.locator("figure svg").count() == 3 + 2 * len(SERVICES)
         for figure in ("#survival", "#sweep", "#timeline"):
             box = page.locator(f"{figure} svg").bounding_box()
             assert box and box["width"] > 300 and box["height"] > 150, figure
+        for service in SERVICES:  # its survival curves and its sweep, after its heading
+            charts = page.locator(f"h3[id='service-{service}'] ~ figure svg")
+            for n in range(2):
+                box = charts.nth(n).bounding_box()
+                assert box and box["width"] > 300 and box["height"] > 150, service
         assert page.locator("table tbody tr").count() >= 5
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         browser.close()

@@ -11,6 +11,7 @@ from analyzer.cli.main import (
     engine_options,
     env_option,
     main,
+    services_option,
     store_option,
 )
 from analyzer.lake.store import Store
@@ -27,24 +28,33 @@ from analyzer.lake.store import Store
 @click.option(
     "--run", "run_id", default=None, help="Saved run to show. Default: the latest saved run."
 )
-def report(env: str, store: str | None, out: str, since: str, run_id: str | None) -> None:
+@services_option
+def report(
+    env: str, store: str | None, out: str, since: str, run_id: str | None, services: tuple[str, ...]
+) -> None:
     """Write one self-contained HTML report: charts and the recommendation's evidence.
 
     Phase-3 survival curves per VPC state with the current and recommended timeouts, the
     success rate against the timeout, a timeline of VPC states and failures, and the
-    recommendation table. It opens with no network.
+    recommendation table; then the same curves and the backtest per service, and the
+    regressions by revision. It opens with no network.
 
     Example:
 
         analyze report --env staging --out report.html
+        analyze report --env staging --out auth.html --service netra-auth-staging
     """
+    from analyzer.analysis.fleet import service_rows
     from analyzer.recommend.history import describe_run
     from analyzer.report import write_report
     from analyzer.report.page import report_run
 
     lake = Store.resolve(store)
     engine = command_engine(lake)
+    service_rows(engine, env, services)  # before any work: an unknown service lists the env's
     run, saved = report_run(engine=engine, store=lake, env=env, since=since, run_id=run_id)
     click.echo(f"showing {describe_run(run)}" + ("" if saved else ", not saved"), err=True)
-    path = write_report(engine=engine, store=lake, env=env, out=Path(out), since=since, run=run)
+    path = write_report(
+        engine=engine, store=lake, env=env, out=Path(out), since=since, run=run, services=services
+    )
     click.echo(f"wrote {path}")

@@ -148,9 +148,11 @@ def simulate(
 def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
     """Run the weekly workflow on the bundled sample data, showing each command.
 
-    Imports every env of data/sample into a fresh store, runs the main job for staging
-    and exports its config for services. Copy the commands it prints to run them on your
-    own exports.
+    Imports every env of data/sample into a fresh store; for staging, a fleet of two
+    services, it shows the summary per service, runs the main job (recommend), replays it
+    per service (backtest), finds the deploy that made a phase slower (regressions), the
+    slowest startups (blame), and exports the config for services. Copy the commands it
+    prints to run them on your own exports.
 
     Example:
 
@@ -165,8 +167,12 @@ def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
     lake = store or tempfile.mkdtemp(prefix="analyzer-demo-")
     without_project_file(ctx)
     commands = [["import", str(folder / env), "--env", env, "--store", lake] for env in envs]
-    commands.append(["summary", "--env", "staging", "--store", lake])
-    commands.append(["recommend", "--env", "staging", "--store", lake])
+    on = ["--env", "staging", "--store", lake]
+    commands.append(["summary", *on])
+    commands.append(["recommend", *on])
+    commands.append(["backtest", *on])
+    commands.append(["regressions", *on])
+    commands.append(["blame", *on, "--top", "5"])
     commands.append(
         [
             "export",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from analyzer.analysis.attempts import load_attempt_groups, pool_services
 from analyzer.analysis.estimate import estimate_durations
+from analyzer.analysis.fleet import service_rows
 from analyzer.backtest.replay import backtest
 from analyzer.deploy.export import config_from_recommendation
 from analyzer.engine import Engine
@@ -18,6 +20,7 @@ from analyzer.recommend.model import Breaker, Recommendation
 from analyzer.recommend.timeouts import recommend
 from analyzer.report.charts import survival_chart, sweep_chart, timeline_chart
 from analyzer.report.regressions import regressions_section
+from analyzer.report.services import services_section, timeout_rows
 from analyzer.runtime.schema import parse_config
 
 STYLE = """
@@ -123,9 +126,12 @@ def write_report(
     since: str = "28d",
     phase: int = 3,
     run: Recommendation | None = None,
+    services: Sequence[str] = (),
 ) -> Path:
     """Write the report for `env` to `out` (atomically) and return its path: the numbers from
-    `engine`, the recommendation `run` (default: see `report_run`)."""
+    `engine`, the recommendation `run` (default: see `report_run`); the env's services pooled,
+    then a section per service (of `services` only, when given)."""
+    service_rows(engine, env, services)  # a service the env does not hold: the error lists them
     rec = run or report_run(engine=engine, store=store, env=env, since=since)[0]
     start, end, groups = load_attempt_groups(engine, env, since=since, until=None)
     estimates = {
@@ -135,11 +141,7 @@ def write_report(
         for g in pool_services(groups)
         if g.phase == phase and g.operation == "initialization"
     }
-    rows = {
-        t.vpc_state: t
-        for t in rec.rows_of(None)
-        if t.phase == phase and t.operation == "initialization"
-    }
+    rows = timeout_rows(rec, None, phase)
     config = parse_config(config_from_recommendation(rec).document())
     replay = backtest(
         engine=engine,
@@ -181,6 +183,18 @@ def write_report(
         *(f"<p class='note'>limit: {html.escape(text)}</p>" for text in ev.get("limits", [])),
         f"<p class='note'>{html.escape(b.evidence['model'])}</p>",
     ]
+    sections += services_section(
+        engine=engine,
+        env=env,
+        rec=rec,
+        replayed=(describe_run(rec), dict(config.timeouts), config.breaker),
+        window=(start, end),
+        since=since,
+        services=services,
+        phase=phase,
+        table=_table,
+        percent=percent,
+    )
     sections += regressions_section(engine=engine, env=env, since=since, table=_table)
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
