@@ -112,7 +112,8 @@ def backtest(
     """Replay under `timeouts` (a missing entry: the `unknown` state's, else the timeout that
     was in force) and set it beside what happened, per service (only `services` if given)."""
     start, end = resolve_window(engine, env, since=since, until=until)
-    service_rows(engine, env, services)  # a service the env does not hold: the error lists them
+    if services:  # one the env does not hold: the error lists those it does
+        service_rows(engine, env, services)
     asked = {"env": env, "start": start, "end": end, "services": list(services)}
     # One fixed row order whatever order the engine returns (it moves the last bits of sums).
     frame = engine.frame("backtest_attempts", asked).sort(

@@ -51,7 +51,8 @@ def report(
 
     lake = Store.resolve(store)
     engine = command_engine(lake)
-    service_rows(engine, env, services)  # before any work: an unknown service lists the env's
+    if services:  # checked before any work: one the env does not hold lists those it does
+        service_rows(engine, env, services)
     run, saved = report_run(engine=engine, store=lake, env=env, since=since, run_id=run_id)
     click.echo(f"showing {describe_run(run)}" + ("" if saved else ", not saved"), err=True)
     path = write_report(

@@ -131,7 +131,8 @@ def write_report(
     """Write the report for `env` to `out` (atomically) and return its path: the numbers from
     `engine`, the recommendation `run` (default: see `report_run`); the env's services pooled,
     then a section per service (of `services` only, when given)."""
-    service_rows(engine, env, services)  # a service the env does not hold: the error lists them
+    if services:  # one the env does not hold: the error lists those it does
+        service_rows(engine, env, services)
     rec = run or report_run(engine=engine, store=store, env=env, since=since)[0]
     start, end, groups = load_attempt_groups(engine, env, since=since, until=None)
     estimates = {
