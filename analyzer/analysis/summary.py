@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -82,15 +83,14 @@ def summarize(*, engine: Engine, env: str, services: Sequence[str] = ()) -> Summ
     overview = _Overview.model_validate(engine.rows("env_overview", params)[0])
     if not overview.events or not overview.window_start or not overview.window_end:
         raise engine.no_data_error(env)
-    chosen = [ServiceStartups(**row, **_rate(row)) for row in service_rows(engine, env, services)]
+    chosen = [ServiceStartups(**_with_rate(row)) for row in service_rows(engine, env, services)]
     totals = {k: sum(getattr(s, k) for s in chosen) for k in _COUNTS}
     asked = {"env": env, "services": list(services)}
     return Summary(
         env=env,
         window=Window(start=overview.window_start, end=overview.window_end),
         events=overview.events,
-        **totals,
-        **_rate(totals),
+        **_with_rate(totals),
         services=chosen,
         phases=[PhaseCounts.model_validate(r) for r in engine.rows("phase_outcome_counts", asked)],
         configs=_config_loads(engine, asked),
@@ -100,10 +100,11 @@ def summarize(*, engine: Engine, env: str, services: Sequence[str] = ()) -> Summ
 _COUNTS = ("startups", "startups_completed", "startups_failed", "startups_incomplete")
 
 
-def _rate(counts: dict[str, object]) -> dict[str, float | None]:
-    completed, failed = int(str(counts["startups_completed"])), int(str(counts["startups_failed"]))
-    ended = completed + failed
-    return {"startup_success_rate": completed / ended if ended else None}
+def _with_rate(counts: Mapping[str, Any]) -> dict[str, Any]:
+    """The counts and the success rate of the startups that ended."""
+    ended = counts["startups_completed"] + counts["startups_failed"]
+    rate = counts["startups_completed"] / ended if ended else None
+    return {**counts, "startup_success_rate": rate}
 
 
 def _config_loads(engine: Engine, params: Mapping[str, object]) -> list[ConfigLoad] | None:
