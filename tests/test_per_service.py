@@ -207,3 +207,45 @@ def test_the_demo_shows_each_service_and_the_injected_regression(
     regressed = made.regression["revision"]
     flagged = [line for line in found.splitlines() if line.rstrip().endswith("SLOWER")]
     assert flagged and all(regressed in line and " 3 " in line for line in flagged)
+
+
+def test_backtest_replays_each_service_under_its_own_section(fleet: str, tmp_path: Path) -> None:
+    """A config whose default gives phase 3 two seconds and whose auth section gives it 240:
+    auth's rows are replayed under its section, backend's under the default."""
+    auth, backend = "netra-auth-staging", "netra-backend-staging"
+    states = ("healthy", "scaling", "pressure", "critical", "unknown")
+
+    def config(sections: dict[str, float]) -> str:
+        def entries(seconds: float) -> list[dict[str, Any]]:
+            return [
+                {"phase": 3, "operation": "initialization", "vpc_state": s, "timeout_s": seconds}
+                for s in states
+            ]
+
+        document: dict[str, Any] = {
+            "schema_version": 3,
+            "env": "staging",
+            "timeouts": entries(2.0),
+            "breaker": {"failure_threshold": 3, "recovery_timeout_s": 60, "half_open_max_calls": 1},
+        }
+        if sections:
+            document["services"] = {n: {"timeouts": entries(v)} for n, v in sections.items()}
+        path = tmp_path / f"config-{len(sections)}.json"
+        path.write_text(json.dumps(document))
+        return str(path)
+
+    def replay(path: str) -> dict[tuple[str, str], float]:
+        on = ["backtest", "--env", "staging", "--store", fleet, "--config", path]
+        result = _invoke(*on, "--format", "json")
+        assert result.exit_code == 0, result.output
+        rows = json.loads(result.stdout)["states"]
+        return {(r["service"], r["vpc_state"]): r["success_rate_predicted"] for r in rows}
+
+    default, sectioned = replay(config({})), replay(config({auth: 240.0}))
+    assert default[auth, "healthy"] < 0.5  # 2 s cuts most of auth's healthy attempts
+    assert sectioned[auth, "healthy"] > 0.98
+    for (service, state), rate in sectioned.items():
+        if service == auth:
+            assert rate > default[service, state] + 0.3, state
+        else:
+            assert service == backend and rate == default[service, state], state

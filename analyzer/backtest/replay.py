@@ -12,7 +12,7 @@ a half; the runtime's own breaker class does the counting, so the replay is the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -32,6 +32,7 @@ from analyzer.timewindow import Window
 UNKNOWN = "unknown"
 SWEEP_S = tuple(float(t) for t in range(5, 245, 5))
 TimeoutTable = dict[tuple[int, str, str], float]  # (phase, operation, vpc_state) -> seconds
+Sections = Mapping[str, TimeoutTable]  # a service's own timeouts, over the env default's
 GROUP = ["service", "phase", "operation", "vpc_state"]  # an estimate's attempts
 Floats = NDArray[np.float64]
 
@@ -108,9 +109,11 @@ def backtest(
     until: str | None = None,
     sweep: bool = False,
     services: Sequence[str] = (),
+    sections: Sections | None = None,
 ) -> Backtest:
     """Replay under `timeouts` (a missing entry: the `unknown` state's, else the timeout that
-    was in force) and set it beside what happened, per service (only `services` if given)."""
+    was in force), a service with a section of `sections` under its own over those, and set it
+    beside what happened, per service (only `services` if given)."""
     start, end = resolve_window(engine, env, since=since, until=until)
     if services:  # one the env does not hold: the error lists those it does
         service_rows(engine, env, services)
@@ -131,8 +134,9 @@ def backtest(
         for (service, p_, op, state), part in frame.group_by(GROUP, maintain_order=True)
     }
 
-    def chosen(key: tuple[int, str, str], in_force: Floats) -> Floats:
-        found = timeouts.get(key) or timeouts.get((key[0], key[1], UNKNOWN))
+    def chosen(service: str, key: tuple[int, str, str], in_force: Floats) -> Floats:
+        table = {**timeouts, **(sections or {}).get(service.lower(), {})}
+        found = table.get(key) or table.get((key[0], key[1], UNKNOWN))
         return (
             np.full(in_force.size, found)
             if found
@@ -142,7 +146,7 @@ def backtest(
     parts = []
     for (service, p_, op, state), part in frame.group_by(GROUP, maintain_order=True):
         key = (str(service), int(str(p_)), str(op), str(state))
-        new = chosen(key[1:], part["timeout_s"].fill_null(np.nan).to_numpy())
+        new = chosen(key[0], key[1:], part["timeout_s"].fill_null(np.nan).to_numpy())
         chance = success_probability(
             part["outcome"].to_numpy(), part["duration_s"].to_numpy(), new, estimates[key]
         )
@@ -293,9 +297,10 @@ def replay_config(
     static_timeout_s: float | None,
     phase: int,
     run_id: str | None = None,
-) -> tuple[str, TimeoutTable, BreakerSettings]:
+) -> tuple[str, TimeoutTable, BreakerSettings, Sections]:
     """What to replay: a static timeout for the phase, an exported config file (checked by the
-    one validator), or (the default) the env's latest saved run, or the run `run_id` names."""
+    one validator), or (the default) the env's latest saved run, or the run `run_id` names; its
+    env default timeouts, breaker and per-service sections."""
     from pathlib import Path
 
     from analyzer.deploy.export import config_from_recommendation
@@ -307,11 +312,11 @@ def replay_config(
         from analyzer.runtime.defaults import BREAKER
 
         name = f"static {static_timeout_s:g} s for phase {phase}"
-        return name, {(phase, "initialization", UNKNOWN): static_timeout_s}, BREAKER
+        return name, {(phase, "initialization", UNKNOWN): static_timeout_s}, BREAKER, {}
     if config_file:
         checked = check_config_file(Path(config_file))
         config = parse_config(checked.document(), source=config_file)
-        return config_file, dict(config.timeouts), config.breaker
+        return config_file, dict(config.timeouts), config.breaker, config.services
     rec = chosen_run(store, env, run_id)
     config = parse_config(config_from_recommendation(rec).document())
-    return describe_run(rec), dict(config.timeouts), config.breaker
+    return describe_run(rec), dict(config.timeouts), config.breaker, config.services

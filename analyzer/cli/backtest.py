@@ -87,7 +87,7 @@ def backtest_command(
     if config_file and timeout_s is not None:
         raise click.UsageError("give --config FILE or --timeout-s S, not both")
     lake = Store.resolve(store)
-    name, timeouts, breaker = replay_config(
+    name, timeouts, breaker, sections = replay_config(
         lake, env, config_file=config_file, static_timeout_s=timeout_s, phase=phase, run_id=run_id
     )
     click.echo(f"replaying {name}", err=True)
@@ -102,6 +102,7 @@ def backtest_command(
         until=until,
         sweep=sweep,
         services=services,
+        sections=sections,
     )
     click.echo(render_model(result, fmt, format_backtest, csv_rows=["states", "overall"]))
 

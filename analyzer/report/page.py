@@ -51,9 +51,10 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _recommendation_table(rec: Recommendation, phase: int) -> str:
+def _recommendation_table(rec: Recommendation, phase: int, service: str | None = None) -> str:
+    """The run's rows of `phase` for `service` (None: the env default, every service pooled)."""
     rows = []
-    for t in rec.rows_of(None):
+    for t in rec.rows_of(service):
         if t.phase != phase:
             continue
         q, m = t.quantiles_s, t.methods
@@ -153,6 +154,7 @@ def write_report(
         phase=phase,
         since=since,
         sweep=True,
+        sections=config.services,
     )
     timeline = engine.rows("report_timeline", {"env": env, "start": start, "end": end})
     b = rec.breaker
@@ -188,13 +190,14 @@ def write_report(
         engine=engine,
         env=env,
         rec=rec,
-        replayed=(describe_run(rec), dict(config.timeouts), config.breaker),
+        replayed=(describe_run(rec), dict(config.timeouts), config.breaker, config.services),
         window=(start, end),
         since=since,
         services=services,
         phase=phase,
         table=_table,
         percent=percent,
+        recommendation_table=lambda service: _recommendation_table(rec, phase, service),
     )
     sections += regressions_section(engine=engine, env=env, since=since, table=_table)
     page = (

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from analyzer.analysis.estimate import DurationEstimate, estimate_durations
-from analyzer.backtest.replay import Backtest, Outcome, TimeoutTable, backtest
+from analyzer.backtest.replay import Backtest, Outcome, Sections, TimeoutTable, backtest
 from analyzer.engine import Engine
 from analyzer.recommend.model import PhaseTimeout, Recommendation
 from analyzer.report.charts import survival_chart, sweep_chart
@@ -22,18 +22,20 @@ def services_section(
     engine: Engine,
     env: str,
     rec: Recommendation,
-    replayed: tuple[str, TimeoutTable, BreakerSettings],
+    replayed: tuple[str, TimeoutTable, BreakerSettings, Sections],
     window: tuple[datetime, datetime],
     since: str,  # the window's, for each service's backtest
     services: Sequence[str],
     phase: int,
     table: Table,
     percent: Callable[[float | None], str],
+    recommendation_table: Callable[[str], str],
 ) -> list[str]:
     """One block per service of `services` (every one of the window when empty; the caller
     checks they are the env's): its phase-`phase` survival curves per VPC state, the backtest
-    of `replayed` (name, timeouts, breaker) over its attempts, and its sweep."""
-    name, timeouts, breaker = replayed
+    of `replayed` (name, env default timeouts, breaker, per-service sections) over its
+    attempts, its sweep, and the run's rows for it (`recommendation_table`)."""
+    name, timeouts, breaker, sections = replayed
     start, end = window
     asked = {"env": env, "start": start, "end": end, "services": list(services)}
     frame = engine.frame("backtest_attempts", asked)
@@ -65,7 +67,9 @@ def services_section(
             since=since,
             sweep=True,
             services=[service],
+            sections=sections,
         )
+        own = any(t.service == service and t.phase == phase for t in rec.timeouts)
         anchor = html.escape(service, quote=True)
         out += [
             f"<h3 id='service-{anchor}'>{html.escape(service)}</h3>",
@@ -73,6 +77,9 @@ def services_section(
             "</figure>",
             _backtest_table(replay, table, percent),
             f"<figure>{sweep_chart(replay.sweep or [], phase)}</figure>",
+            recommendation_table(service)
+            if own
+            else "<p class='note'>No rows of its own in the run: it runs the env default.</p>",
         ]
     return out
 
@@ -85,9 +92,7 @@ def timeout_rows(rec: Recommendation, service: str | None, phase: int) -> dict[s
         rows |= {
             t.vpc_state: t
             for t in rec.timeouts
-            if t.phase == phase
-            and t.operation == "initialization"
-            and getattr(t, "service", None) == wanted
+            if t.phase == phase and t.operation == "initialization" and t.service == wanted
         }
     return rows
 
