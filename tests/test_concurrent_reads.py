@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,25 @@ def test_summary_during_a_compact_loop_always_answers_the_same(small_runs: Store
     assert loop.wait(timeout=120) == 0
     assert len(loop.stdout.read().split()) >= 1  # compacts ran while it read
     assert len(answers) == 12 and set(answers) == {160}
+
+
+def test_a_question_after_an_import_reads_the_new_segments(small_runs: Store) -> None:
+    """The engine reuses its connection while the listing is unchanged; a new segment is a new
+    listing, read at once."""
+    from analyzer.ingest import import_paths
+    from tests.conftest import entry, write_ndjson
+
+    engine, store = local_engine(small_runs), small_runs
+    assert summarize(engine=engine, env="staging").events == 160
+    assert summarize(engine=engine, env="staging").events == 160
+    rows = [entry({"event": "phase_started", "phase": 2}, t=100 + i) for i in range(5)]
+    import_paths([write_ndjson(store.root.parent / "more.jsonl", rows)], env="staging", store=store)
+    assert summarize(engine=engine, env="staging").events == 165
+
+
+def test_the_windows_attempts_twice_over_one_connection(recommended_store: Path) -> None:
+    engine = local_engine(Store(recommended_store))
+    window = summarize(engine=engine, env="staging").window
+    params = {"env": "staging", "start": window.start, "end": window.end}
+    (keys, numbers), (again, _) = engine.attempt_columns(params), engine.attempt_columns(params)
+    assert keys == again and len(keys) > 3 and len(numbers["gid"]) > 100

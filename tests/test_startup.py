@@ -78,3 +78,25 @@ def test_help_loads_no_model_or_frame_library() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "HEAVY:", done.stdout
+
+
+def test_summary_asks_its_questions_over_one_database(
+    recommended: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a DuckDB database costs some 30 ms, more than each of summary's questions:
+    they share one."""
+    import duckdb
+
+    opened = []
+    real_connect = duckdb.connect
+
+    def counted(*args: object, **kwargs: object) -> duckdb.DuckDBPyConnection:
+        opened.append(args)
+        return real_connect(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(duckdb, "connect", counted)
+    store, _ = recommended
+    result = CliRunner().invoke(main, ["summary", "--env", "staging", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "startups" in result.output
+    assert len(opened) == 1

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
 from analyzer.errors import NoDataError
-from analyzer.lake.connection import new_connection
+from analyzer.lake.connection import new_connection, new_session
 from analyzer.lake.sql import load_sql
 from analyzer.lake.store import Store
 from analyzer.lake.verify import naming_damaged_segments
@@ -27,11 +28,39 @@ T = TypeVar("T")
 
 
 class LocalEngine:
-    """Answers questions over one store; each question opens a connection of its own, so it
-    sees the segments published up to then."""
+    """Answers questions over one store; each question reads the segments as they are listed
+    when it is asked. Opening a DuckDB database and its views costs more than most questions
+    take (`summary` asks three), so the engine opens one database, and a question asked over
+    the same listing as the one before reuses its connection (a connection serves one question
+    at a time; a question asked meanwhile, from another thread, opens one of its own)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._database: duckdb.DuckDBPyConnection | None = None
+        self._idle: tuple[list[Path], duckdb.DuckDBPyConnection] | None = None
+        self._lock = threading.Lock()
+
+    def _session(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._database is None:
+                self._database = new_connection()
+            return new_session(self._database)
+
+    def _checkout(self, listing: list[Path]) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            idle, self._idle = self._idle, None
+        if idle is not None:
+            if idle[0] == listing:
+                return idle[1]
+            idle[1].close()
+        return connect(self.store, segments=listing, session=self._session)
+
+    def _checkin(self, listing: list[Path], con: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            if self._idle is None:
+                self._idle = (listing, con)
+                return
+        con.close()
 
     @property
     def where(self) -> str:
@@ -66,7 +95,9 @@ class LocalEngine:
             )
             con.execute("CREATE TEMP TABLE attempt_groups AS " + load_sql("attempt_groups"))
             keys = con.execute("SELECT * FROM attempt_groups ORDER BY gid").fetchall()
-            return keys, dict(con.execute(load_sql("attempt_numbers")).fetchnumpy())
+            numbers = dict(con.execute(load_sql("attempt_numbers")).fetchnumpy())
+            con.execute("DROP TABLE attempt_groups; DROP TABLE attempts_in_window")
+            return keys, numbers
 
         return self.ask(ask)
 
@@ -79,11 +110,14 @@ class LocalEngine:
             listing = self.store.segments("events")
             with naming_damaged_segments(self.store):
                 try:
-                    con = connect(self.store, segments=listing)
+                    con = self._checkout(listing)
                     try:
-                        return question(con)
-                    finally:
+                        answer = question(con)
+                    except BaseException:
                         con.close()
+                        raise
+                    self._checkin(listing, con)
+                    return answer
                 except duckdb.Error:
                     if attempt + 1 < READ_ATTEMPTS and self.store.segments("events") != listing:
                         continue
@@ -91,10 +125,15 @@ class LocalEngine:
         raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
-def connect(store: Store, *, segments: list[Path] | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection whose views (`queries/`) read the store's segments (or
-    these of them)."""
-    con = new_connection()
+def connect(
+    store: Store,
+    *,
+    segments: list[Path] | None = None,
+    session: Callable[[], duckdb.DuckDBPyConnection] = new_connection,
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection (a new database, or what `session` opens) whose views
+    (`queries/`) read the store's segments (or these of them)."""
+    con = session()
     segments = store.segments("events") if segments is None else segments
     files = [str(p) for p in segments]
     if files:
