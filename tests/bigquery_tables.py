@@ -24,6 +24,10 @@ _PAYLOAD_STRINGS = (
     "to_state",
     "error_type",
     "error",
+    "config_path",
+    "generated_at",
+    "config_sha256",
+    "run_id",
 )
 # A sink types every JSON number FLOAT, whatever it held.
 _PAYLOAD_NUMBERS = (

@@ -49,6 +49,7 @@ QUESTIONS = (
     "blame_attempts",
     "vpc_timeline",
     "breaker_summaries",
+    "config_loads",
 )
 # 100 GiB ($0.61 on demand): a weekly recommend over some 150 million entries a week
 DEFAULT_MAX_BYTES_BILLED = 100 * 1024**3

@@ -150,6 +150,11 @@ _PAYLOAD_TEXT = [
     "to_state",
     "error_type",
     "error",
+    # config_loaded
+    "config_path",
+    "generated_at",
+    "config_sha256",
+    "run_id",
 ]
 _PAYLOAD_NUMBERS = (
     "phase",

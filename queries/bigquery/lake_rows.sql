@@ -14,7 +14,10 @@
 -- Returns: insert_id, ts, receive_ts, env, service, revision, instance_id, startup_id, event,
 --   phase, phase_name, operation, outcome, vpc_state, breaker_state, from_state, to_state,
 --   error_type, error, severity, message, duration_s, timeout_s, vpc_utilization, exit_code,
---   form ('structured' | 'text').
+--   form ('structured' | 'text'); and, where the lake reads them from `payload`, the
+--   `config_loaded` fields config_path, generated_at, config_sha256, run_id. A text line of
+--   config_loaded ("Timeout config loaded from ...") is not one of the seed's lines: the
+--   importer skips it as not telemetry, and so does this view.
 WITH lines AS (
     SELECT
         *,
@@ -96,7 +99,8 @@ kept AS (
           event_name IN (
               'startup_started', 'phase_started', 'timeout_calculated', 'phase_completed',
               'phase_failed', 'phase_context', 'degradation_applied', 'breaker_transition',
-              'vpc_state_changed', 'startup_completed', 'startup_failed')
+              'vpc_state_changed', 'startup_completed', 'startup_failed',
+              'config_loaded', 'breaker_summary')
           AND (p_env IS NULL OR p_env = @default_env OR REGEXP_CONTAINS(p_env, r'^[A-Za-z0-9_.-]{1,64}$'))
           AND (phase_value IS NULL OR (phase_value = TRUNC(phase_value) AND phase_value BETWEEN 1 AND 1000))
           AND (phase_value IS NOT NULL
@@ -168,5 +172,10 @@ SELECT
     timeout_value AS timeout_s,
     utilization_value AS vpc_utilization,
     CAST(exit_code_value AS INT64) AS exit_code,
-    IF(is_structured, 'structured', 'text') AS form
+    IF(is_structured, 'structured', 'text') AS form,
+    -- what the lake reads from `payload` for config_loads: the config a process loaded
+    p_config_path AS config_path,
+    p_generated_at AS generated_at,
+    p_config_sha256 AS config_sha256,
+    p_run_id AS run_id
 FROM kept

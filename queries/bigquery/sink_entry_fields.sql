@@ -6,7 +6,8 @@
 -- Returns: insert_id, ts, receive_ts, severity, log_name, service, revision, instance_id,
 --   text_payload, and the payload fields p_* (strings; p_phase, p_duration_s, p_timeout_s,
 --   p_vpc_utilization, p_exit_code, and breaker_summary's p_window_s, p_calls, p_failures,
---   p_slow_calls, p_slow_threshold_s, p_rejected as FLOAT64).
+--   p_slow_calls, p_slow_threshold_s, p_rejected as FLOAT64), among them those of
+--   `config_loaded` (p_config_path, p_generated_at, p_config_sha256, p_run_id).
 SELECT
     r.insertId AS insert_id,
     r.timestamp AS ts,
@@ -30,6 +31,10 @@ SELECT
     r.jsonPayload.to_state AS p_to_state,
     r.jsonPayload.error_type AS p_error_type,
     r.jsonPayload.error AS p_error,
+    r.jsonPayload.config_path AS p_config_path,
+    r.jsonPayload.generated_at AS p_generated_at,
+    r.jsonPayload.config_sha256 AS p_config_sha256,
+    r.jsonPayload.run_id AS p_run_id,
     r.jsonPayload.phase AS p_phase,
     r.jsonPayload.duration_s AS p_duration_s,
     r.jsonPayload.timeout_s AS p_timeout_s,
