@@ -10,6 +10,7 @@ import pytest
 
 from analyzer.engine.bigquery import QUESTIONS
 from analyzer.engine.bigquery_sql import (
+    COUNT_VIEWS,
     SHAPES,
     WINDOW_VIEWS,
     bigquery_sql,
@@ -37,6 +38,12 @@ def _statements() -> Iterator[tuple[str, str, str]]:
         for question in QUESTIONS if shape == "sink" else ("attempt_numbers",):
             extra = WINDOW_VIEWS if question == "attempt_numbers" else ()
             yield shape, question, compose(question, shape=shape, extra_views=extra).sql
+        # the window's attempts counted per distinct duration (--attempt-rows counts)
+        yield (
+            shape,
+            "attempt_counts",
+            compose("attempt_counts", shape=shape, extra_views=COUNT_VIEWS).sql,
+        )
     # a sink table with no jsonPayload (text lines only): the engine pads its columns
     padding = sink_padding(schema_paths(sink_schema(with_json_payload=False)))
     yield (

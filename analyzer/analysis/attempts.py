@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from analyzer.engine import Engine
+from analyzer.engine import AUTO_COUNTS_PAST, Engine
 from analyzer.errors import NoDataError
 from analyzer.lake.store import check_env_name
 from analyzer.timewindow import parse_instant, plausible_time_params, window_start
@@ -22,17 +22,20 @@ Floats = NDArray[np.float64]
 @dataclass(frozen=True)
 class AttemptGroup:
     """The attempts of one service, phase, operation and VPC state, in one fixed order (see
-    `load_attempt_groups`)."""
+    `load_attempt_groups`): one row each, or, read as counts, one row per day, duration,
+    outcome and timeout in force, with how many attempts it stands for (`counts`)."""
 
     phase: int
     operation: str
     vpc_state: str
-    started_s: Floats  # epoch seconds
-    ended_s: Floats
+    started_s: Floats  # epoch seconds; of counts, the middle of the row's UTC day
+    ended_s: Floats  # of counts, the row's latest end
     duration_s: Floats
     observed: NDArray[np.bool_]  # completed: the duration is exact; else right-censored
     timeout_s: Floats  # NaN where no timeout was logged
     service: str | None = None  # None: every service of the env pooled
+    counts: NDArray[np.int64] | None = None  # None: one attempt a row
+    last_started_s: Floats | None = None  # of counts: the row's latest start
 
     @property
     def key(self) -> tuple[int, str, str]:
@@ -41,14 +44,20 @@ class AttemptGroup:
 
     @property
     def size(self) -> int:
-        return int(self.duration_s.size)
+        """How many attempts (not rows)."""
+        return int(self.duration_s.size if self.counts is None else self.counts.sum())
+
+    def attempts_where(self, rows: NDArray[np.bool_]) -> int:
+        """How many attempts the selected rows stand for."""
+        return int(rows.sum() if self.counts is None else self.counts[rows].sum())
 
     def current_timeout_s(self) -> float | None:
         """The timeout in force for the latest attempt that logged one."""
         known = ~np.isnan(self.timeout_s)
         if not known.any():
             return None
-        latest = np.argmax(np.where(known, self.started_s, -np.inf))
+        started = self.started_s if self.last_started_s is None else self.last_started_s
+        latest = np.argmax(np.where(known, started, -np.inf))
         return float(self.timeout_s[latest])
 
 
@@ -81,20 +90,44 @@ def load_attempt_groups(
     """The window (see `resolve_window`) and its attempts, one group per service, phase,
     operation and VPC state (`pool_services` gives the env's groups over all services)."""
     start, end = resolve_window(engine, env, since=since, until=until)
-    keys, columns = engine.attempt_columns({"env": env, "start": start, "end": end})
+    params = {"env": env, "start": start, "end": end}
+    if reads_counts(engine, params):
+        keys, columns = engine.attempt_counts(params)
+    else:
+        keys, columns = engine.attempt_columns(params)
     if not keys:
         raise no_attempts_error(engine, env, start, end)
-    started, ended = _floats(columns["started_s"]), _floats(columns["ended_s"])
+    return start, end, _groups(keys, columns)
+
+
+def reads_counts(engine: Engine, params: dict[str, object]) -> bool:
+    """Whether the window's attempts are fetched counted (`auto`: past AUTO_COUNTS_PAST)."""
+    if engine.attempt_rows == "auto":
+        return engine.attempt_total(params) > AUTO_COUNTS_PAST
+    return engine.attempt_rows == "counts"
+
+
+def _groups(keys: list[tuple[Any, ...]], columns: dict[str, Any]) -> list[AttemptGroup]:
+    counted = "counted" in columns
+    if counted:  # a row a day, duration, outcome and timeout: weighed at the day's middle
+        started = _floats(columns["day_s"]) + 43200.0
+        ended, last = _floats(columns["last_ended_s"]), _floats(columns["last_started_s"])
+    else:
+        started, ended = _floats(columns["started_s"]), _floats(columns["ended_s"])
+        last = started
     duration, timeout = _floats(columns["duration_s"]), _floats(columns["timeout_s"])
     observed = np.asarray(columns["observed"], dtype=bool)
     gid = np.asarray(columns["gid"], dtype=np.int32)
     order = _fixed_order(gid, started, ended, duration, observed, timeout)
-    started, ended, duration = started[order], ended[order], duration[order]
-    timeout, observed = timeout[order], observed[order]
-    groups, at = [], 0
-    for _, service, phase, operation, vpc_state, attempts in keys:
-        n = int(attempts)
-        part = slice(at, at + n)
+    started, ended, duration, last = started[order], ended[order], duration[order], last[order]
+    timeout, observed, gid = timeout[order], observed[order], gid[order]
+    counts = np.asarray(columns["counted"], dtype=np.int64)[order] if counted else None
+    groups = []
+    bounds = np.searchsorted(gid, [k[0] for k in keys] + [int(gid.max(initial=-1)) + 1])
+    for (_, service, phase, operation, vpc_state, _attempts), at, to in zip(
+        keys, bounds[:-1], bounds[1:], strict=True
+    ):
+        part = slice(int(at), int(to))
         groups.append(
             AttemptGroup(
                 phase=int(phase),
@@ -106,10 +139,11 @@ def load_attempt_groups(
                 observed=observed[part],
                 timeout_s=timeout[part],
                 service=str(service),
+                counts=None if counts is None else counts[part],
+                last_started_s=None if counts is None else last[part],
             )
         )
-        at += n
-    return start, end, groups
+    return groups
 
 
 def _fixed_order(
@@ -144,6 +178,17 @@ def pool_services(groups: list[AttemptGroup]) -> list[AttemptGroup]:
         order = _fixed_order(
             np.zeros(started.size, dtype=np.int32), started, ended, duration, observed, timeout
         )
+        counted = members[0].counts is not None  # one engine answer: all counted, or none
+        counts, last = (
+            (
+                np.concatenate([g.counts for g in members if g.counts is not None])[order],
+                np.concatenate([g.last_started_s for g in members if g.last_started_s is not None])[
+                    order
+                ],
+            )
+            if counted
+            else (None, None)
+        )
         pooled.append(
             AttemptGroup(
                 phase=phase,
@@ -154,6 +199,8 @@ def pool_services(groups: list[AttemptGroup]) -> list[AttemptGroup]:
                 duration_s=duration[order],
                 observed=observed[order],
                 timeout_s=timeout[order],
+                counts=counts,
+                last_started_s=last,
             )
         )
     return pooled

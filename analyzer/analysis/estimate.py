@@ -86,23 +86,29 @@ def estimate_durations(
     weights: NDArray[np.float64] | None = None,
     *,
     min_attempts: int,
+    counts: NDArray[np.int64] | None = None,
 ) -> DurationEstimate:
-    """Fit both estimators to one group; `enough` is false under `min_attempts` attempts."""
+    """Fit both estimators to one group; `enough` is false under `min_attempts` attempts.
+    With `counts` each row stands for that many attempts of its duration and outcome (the
+    engine's counts per distinct duration), each of the row's weight."""
     w = np.ones_like(durations) if weights is None else weights
-    attempts, completed = int(durations.size), int(observed.sum())
+    if counts is None:
+        attempts, completed = int(durations.size), int(observed.sum())
+    else:
+        attempts, completed = int(counts.sum()), int(counts[observed].sum())
     enough = attempts >= min_attempts and completed > 0
-    km = KaplanMeier.fit(durations, observed, w) if enough else None
+    km = KaplanMeier.fit(durations, observed, w, counts) if enough else None
     tail = (
-        LognormalFit.fit(durations, observed, w)
+        LognormalFit.fit(durations, observed, w, counts)
         if enough and completed >= MIN_COMPLETED_FOR_TAIL
         else None
     )
     return DurationEstimate(
         attempts=attempts,
         completed=completed,
-        effective_attempts=effective_sample_size(w) if attempts else 0.0,
+        effective_attempts=effective_sample_size(w, counts) if attempts else 0.0,
         km=km,
         tail=tail,
         enough=enough,
-        sample=(durations, observed, w),
+        sample=(durations, observed, w, counts),
     )

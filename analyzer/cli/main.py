@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # imported where used: `analyze import` starts without pydant
     from pydantic import BaseModel
 
     from analyzer.cli.project import ProjectFile
-    from analyzer.engine import Engine
+    from analyzer.engine import AttemptRows, Engine
     from analyzer.lake.store import Store
 
 
@@ -285,6 +285,17 @@ _ENGINE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         },
     ),
     (
+        ("--attempt-rows",),
+        {
+            "type": click.Choice(["auto", "rows", "counts"]),
+            "default": "auto",
+            "show_default": True,
+            "help": "How the window's attempts are fetched: one row each, or counted per "
+            "distinct duration and day (fewer rows; no order of calls for the breaker's "
+            "streaks). auto: counts past 5 million attempts.",
+        },
+    ),
+    (
         ("--bq-endpoint", "endpoint"),
         {"default": None, "help": "BigQuery API endpoint (an emulator, a private endpoint)."},
     ),
@@ -326,8 +337,9 @@ def command_engine(store: Store) -> Engine:
     from analyzer.timewindow import parse_span
 
     chosen = engine_settings(click.get_current_context())
+    attempt_rows: AttemptRows = chosen.get("attempt_rows") or "auto"
     if chosen.get("engine", "local") == "local":
-        return open_engine(store=store)
+        return open_engine(store=store, attempt_rows=attempt_rows)
     return open_engine(
         store=store,
         engine="bigquery",
@@ -337,4 +349,5 @@ def command_engine(store: Store) -> Engine:
         lookback=parse_span(chosen["lookback"]),
         endpoint=chosen.get("endpoint"),
         anonymous=bool(chosen.get("anonymous")),
+        attempt_rows=attempt_rows,
     )

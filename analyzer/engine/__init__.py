@@ -56,15 +56,37 @@ class Engine(Protocol):
         phase, operation, vpc_state, attempts) and numeric columns keyed by gid."""
         ...
 
+    @property
+    def attempt_rows(self) -> AttemptRows:
+        """How the window's attempts are fetched: one row each, counts per distinct duration,
+        or (`auto`) counts past AUTO_COUNTS_PAST attempts."""
+        ...
 
-def local_engine(store: Store) -> Engine:
+    def attempt_counts(
+        self, params: Mapping[str, object]
+    ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
+        """The window's attempts counted per distinct duration (attempt_counts.sql): the group
+        keys of `attempt_columns` and columns gid, day_s, duration_s, observed, timeout_s,
+        counted, last_started_s, last_ended_s."""
+        ...
+
+    def attempt_total(self, params: Mapping[str, object]) -> int:
+        """About how many attempts the window holds, found cheaply (for `auto`)."""
+        ...
+
+
+def local_engine(store: Store, *, attempt_rows: AttemptRows = "auto") -> Engine:
     """The engine over a local lake."""
     from analyzer.engine.local import LocalEngine
 
-    return LocalEngine(store)
+    return LocalEngine(store, attempt_rows=attempt_rows)
 
 
 EngineName = Literal["local", "bigquery"]
+AttemptRows = Literal["rows", "counts", "auto"]
+# `auto` fetches counts per distinct duration past this many attempts in the window: one row an
+# attempt is some 40 bytes on the wire and in memory; counts are fewer rows where durations repeat.
+AUTO_COUNTS_PAST = 5_000_000
 
 
 def open_engine(
@@ -77,11 +99,12 @@ def open_engine(
     lookback: timedelta | None = None,
     endpoint: str | None = None,
     anonymous: bool = False,
+    attempt_rows: AttemptRows = "auto",
 ) -> Engine:
     """The engine a command asked for: the local lake in `store`, or BigQuery over `source`
     (PROJECT.DATASET.TABLE; its shape, sink or Log Analytics, detected unless given)."""
     if engine == "local":
-        return local_engine(store)
+        return local_engine(store, attempt_rows=attempt_rows)
     if not source:
         raise AnalyzerError(
             "--engine bigquery needs --source PROJECT.DATASET.TABLE "
@@ -96,7 +119,16 @@ def open_engine(
         lookback=lookback or bigquery.DEFAULT_LOOKBACK,
         endpoint=endpoint,
         anonymous=anonymous,
+        attempt_rows=attempt_rows,
     )
 
 
-__all__ = ["Engine", "EngineName", "QuestionNotAnswered", "local_engine", "open_engine"]
+__all__ = [
+    "AUTO_COUNTS_PAST",
+    "AttemptRows",
+    "Engine",
+    "EngineName",
+    "QuestionNotAnswered",
+    "local_engine",
+    "open_engine",
+]

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from analyzer.engine import QuestionNotAnswered
+from analyzer.engine import AttemptRows, QuestionNotAnswered
 from analyzer.engine.bigquery_sql import (
+    COUNT_VIEWS,
     SHAPES,
     WINDOW_VIEWS,
     Shape,
@@ -53,6 +54,10 @@ QUESTIONS = (
 )
 # 100 GiB ($0.61 on demand): a weekly recommend over some 150 million entries a week
 DEFAULT_MAX_BYTES_BILLED = 100 * 1024**3
+# What a dry run's bytes say of the attempts behind them (for --attempt-rows auto): some 290
+# bytes an entry read (benchmarks/bigquery_scan_bytes.py), three to four entries an attempt
+# and the lines between them; rough, on the side of counting early.
+BYTES_PER_ATTEMPT = 1_000
 DEFAULT_LOOKBACK = timedelta(days=8)  # questions with no window of their own read this far back
 # A windowed question reads its source from a day before the window (the VPC state in force at
 # its start) to a day after it (an attempt that started inside may end after it; a phase lasts
@@ -78,6 +83,7 @@ class BigQueryEngine:
     max_bytes_billed: int = DEFAULT_MAX_BYTES_BILLED
     lookback: timedelta = DEFAULT_LOOKBACK
     storage_api: bool = True
+    attempt_rows: AttemptRows = "auto"
     padding: str | None = None
     report: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -123,32 +129,27 @@ class BigQueryEngine:
             "attempt_numbers", shape=self.shape, extra_views=WINDOW_VIEWS, padding=self.padding
         )
         table = self._arrow(self._run(statement, params))
-        gid = np.asarray(table.column("gid").to_numpy(), dtype=np.int64)
-        keys: list[tuple[Any, ...]] = []
-        if gid.size:
-            first = np.unique(gid, return_index=True)[1]
-            service, phase = table.column("service"), table.column("phase")
-            operation, state = table.column("operation"), table.column("vpc_state")
-            attempts = table.column("attempts")
-            for g, at in zip(gid[first], first, strict=True):
-                i = int(at)
-                keys.append(
-                    (
-                        int(g),
-                        service[i].as_py(),
-                        phase[i].as_py(),
-                        operation[i].as_py(),
-                        state[i].as_py(),
-                        attempts[i].as_py(),
-                    )
-                )
-        columns = {"gid": gid}
-        for name in ("started_s", "ended_s", "duration_s", "timeout_s"):
-            columns[name] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
-        columns["observed"] = np.asarray(
-            table.column("observed").to_numpy(zero_copy_only=False), dtype=bool
+        return _group_keys(table), _numbers(table, ("started_s", "ended_s"))
+
+    def attempt_counts(
+        self, params: Mapping[str, object]
+    ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
+        """The window's attempts counted per distinct duration in BigQuery
+        (attempt_counts.sql), keyed as `attempt_columns`."""
+        table = self._arrow(self._run(self._counts_statement(), params))
+        columns = _numbers(table, ("day_s", "last_started_s", "last_ended_s"))
+        columns["counted"] = np.asarray(table.column("counted").to_numpy(), dtype=np.int64)
+        return _group_keys(table), columns
+
+    def attempt_total(self, params: Mapping[str, object]) -> int:
+        """From the dry run of attempt_counts: its bytes over BYTES_PER_ATTEMPT (no rows are
+        read; the emulator's dry runs say 0)."""
+        return self._dry_run(self._counts_statement(), params) // BYTES_PER_ATTEMPT
+
+    def _counts_statement(self) -> Statement:
+        return compose(
+            "attempt_counts", shape=self.shape, extra_views=COUNT_VIEWS, padding=self.padding
         )
-        return keys, columns
 
     # -- running a statement ------------------------------------------------------------
 
@@ -164,26 +165,43 @@ class BigQueryEngine:
             values["scan_start"], values["scan_end"] = now - self.lookback, now + SCAN_MARGIN
         return values
 
+    def _dry_run(self, statement: Statement, params: Mapping[str, object] | None) -> int:
+        """The bytes a statement would scan."""
+        from google.api_core.exceptions import BadRequest, Forbidden
+        from google.cloud import bigquery
+
+        try:
+            dry = self.client.query(
+                with_source(statement.sql, self.source),
+                job_config=bigquery.QueryJobConfig(
+                    dry_run=True,
+                    use_query_cache=False,
+                    query_parameters=self._parameters(statement, params),
+                ),
+            )
+        except (BadRequest, Forbidden) as exc:
+            raise AnalyzerError(f"BigQuery refused the query on {self.source}: {exc}") from exc
+        return int(dry.total_bytes_processed or 0)
+
+    def _parameters(
+        self, statement: Statement, params: Mapping[str, object] | None
+    ) -> list[bigquery.ScalarQueryParameter]:
+        return [
+            _parameter(name, value)
+            for name, value in bound(statement.parameters, self._values(params)).items()
+        ]
+
     def _run(self, statement: Statement, params: Mapping[str, object] | None) -> bigquery.QueryJob:
         from google.api_core.exceptions import BadRequest, Forbidden
         from google.cloud import bigquery
 
         sql = with_source(statement.sql, self.source)
-        parameters = [
-            _parameter(name, value)
-            for name, value in bound(statement.parameters, self._values(params)).items()
-        ]
+        parameters = self._parameters(statement, params)
+        scanned = self._dry_run(statement, params)
+        self.report(f"bigquery: {_gib(scanned)} to scan ({scanned:,} bytes) in {self.source}")
+        if scanned > self.max_bytes_billed:
+            raise BytesLimitError(_over_limit(scanned, self.max_bytes_billed))
         try:
-            dry = self.client.query(
-                sql,
-                job_config=bigquery.QueryJobConfig(
-                    dry_run=True, use_query_cache=False, query_parameters=parameters
-                ),
-            )
-            scanned = int(dry.total_bytes_processed or 0)
-            self.report(f"bigquery: {_gib(scanned)} to scan ({scanned:,} bytes) in {self.source}")
-            if scanned > self.max_bytes_billed:
-                raise BytesLimitError(_over_limit(scanned, self.max_bytes_billed))
             job = self.client.query(
                 sql,
                 job_config=bigquery.QueryJobConfig(
@@ -200,6 +218,42 @@ class BigQueryEngine:
 
     def _arrow(self, job: bigquery.QueryJob) -> pa.Table:
         return job.result().to_arrow(create_bqstorage_client=self.storage_api)
+
+
+def _group_keys(table: pa.Table) -> list[tuple[Any, ...]]:
+    """The group keys (gid, service, phase, operation, vpc_state, attempts) that each row
+    carries, once a group, in group order."""
+    gid = np.asarray(table.column("gid").to_numpy(), dtype=np.int64)
+    keys: list[tuple[Any, ...]] = []
+    if gid.size:
+        first = np.unique(gid, return_index=True)[1]
+        service, phase = table.column("service"), table.column("phase")
+        operation, state = table.column("operation"), table.column("vpc_state")
+        attempts = table.column("attempts")
+        for g, at in zip(gid[first], first, strict=True):
+            i = int(at)
+            keys.append(
+                (
+                    int(g),
+                    service[i].as_py(),
+                    phase[i].as_py(),
+                    operation[i].as_py(),
+                    state[i].as_py(),
+                    attempts[i].as_py(),
+                )
+            )
+    return keys
+
+
+def _numbers(table: pa.Table, times: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """gid, duration_s, observed, timeout_s and the `times` columns as numpy arrays."""
+    columns = {"gid": np.asarray(table.column("gid").to_numpy(), dtype=np.int64)}
+    for name in (*times, "duration_s", "timeout_s"):
+        columns[name] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+    columns["observed"] = np.asarray(
+        table.column("observed").to_numpy(zero_copy_only=False), dtype=bool
+    )
+    return columns
 
 
 def _over_limit(scanned: int | None, limit: int) -> str:
@@ -242,6 +296,7 @@ def open_bigquery(
     lookback: timedelta = DEFAULT_LOOKBACK,
     endpoint: str | None = None,
     anonymous: bool = False,
+    attempt_rows: AttemptRows = "auto",
 ) -> BigQueryEngine:
     """The engine over `source`, its shape detected from its schema unless given."""
     from google.api_core.client_options import ClientOptions
@@ -301,5 +356,6 @@ def open_bigquery(
         max_bytes_billed=max_bytes_billed,
         lookback=lookback,
         storage_api=endpoint is None,
+        attempt_rows=attempt_rows,
         padding=sink_padding(paths) if chosen != "log-analytics" else None,
     )

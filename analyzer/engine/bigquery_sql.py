@@ -41,6 +41,9 @@ WINDOW_VIEWS = (
     ("attempts_in_window", "phase_attempt_durations"),
     ("attempt_groups", "attempt_groups"),
 )
+# The window's attempts counted per distinct duration, read by attempt_counts over
+# attempt_numbers' rows.
+COUNT_VIEWS = (*WINDOW_VIEWS, ("attempt_rows", "attempt_numbers"))
 # What the SQL calls the source: an identifier cannot be a bound parameter, so the engine puts
 # the checked table name in its place.
 SOURCE_PLACEHOLDERS = ("`sink_table`", "`sink_table_*`", "`log_analytics_table`")

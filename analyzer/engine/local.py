@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
+from analyzer.engine import AttemptRows
 from analyzer.errors import NoDataError
 from analyzer.lake.connection import new_connection, new_session
 from analyzer.lake.sql import load_sql
@@ -34,8 +35,9 @@ class LocalEngine:
     the same listing as the one before reuses its connection (a connection serves one question
     at a time; a question asked meanwhile, from another thread, opens one of its own)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, attempt_rows: AttemptRows = "auto") -> None:
         self.store = store
+        self.attempt_rows: AttemptRows = attempt_rows
         self._database: duckdb.DuckDBPyConnection | None = None
         self._idle: tuple[list[Path], duckdb.DuckDBPyConnection] | None = None
         self._lock = threading.Lock()
@@ -88,18 +90,19 @@ class LocalEngine:
         gid, service, phase, operation, vpc_state, attempts) and numeric columns
         (attempt_numbers.sql)."""
 
-        def ask(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
-            con.execute(
-                "CREATE TEMP TABLE attempts_in_window AS " + load_sql("phase_attempt_durations"),
-                dict(params),
-            )
-            con.execute("CREATE TEMP TABLE attempt_groups AS " + load_sql("attempt_groups"))
-            keys = con.execute("SELECT * FROM attempt_groups ORDER BY gid").fetchall()
-            numbers = dict(con.execute(load_sql("attempt_numbers")).fetchnumpy())
-            con.execute("DROP TABLE attempt_groups; DROP TABLE attempts_in_window")
-            return keys, numbers
+        return self.ask(lambda con: _window_attempts(con, params, counted=False))
 
-        return self.ask(ask)
+    def attempt_counts(
+        self, params: Mapping[str, object]
+    ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
+        """The window's attempts as `attempt_columns` gives them, counted per distinct
+        duration (attempt_counts.sql) before they leave DuckDB."""
+        return self.ask(lambda con: _window_attempts(con, params, counted=True))
+
+    def attempt_total(self, params: Mapping[str, object]) -> int:
+        found = self.rows("attempt_total", params)[0]["attempts"]
+        assert isinstance(found, int)
+        return found
 
     def ask(self, question: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """`question` over a connection to the store's segments as they are listed now. When
@@ -123,6 +126,29 @@ class LocalEngine:
                         continue
                     raise
         raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+def _window_attempts(
+    con: duckdb.DuckDBPyConnection, params: Mapping[str, object], *, counted: bool
+) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
+    """The window's group keys (attempt_groups.sql) and its attempts' numbers, one row each
+    (attempt_numbers.sql) or counted (attempt_counts.sql over those rows)."""
+    con.execute(
+        "CREATE TEMP TABLE attempts_in_window AS " + load_sql("phase_attempt_durations"),
+        dict(params),
+    )
+    con.execute("CREATE TEMP TABLE attempt_groups AS " + load_sql("attempt_groups"))
+    try:
+        keys = con.execute("SELECT * FROM attempt_groups ORDER BY gid").fetchall()
+        if not counted:
+            return keys, dict(con.execute(load_sql("attempt_numbers")).fetchnumpy())
+        con.execute("CREATE TEMP VIEW attempt_rows AS " + load_sql("attempt_numbers"))
+        try:
+            return keys, dict(con.execute(load_sql("attempt_counts")).fetchnumpy())
+        finally:
+            con.execute("DROP VIEW attempt_rows")
+    finally:  # the connection may serve the next question
+        con.execute("DROP TABLE attempt_groups; DROP TABLE attempts_in_window")
 
 
 def connect(

@@ -117,12 +117,12 @@ def startup_rates(
     predicted = {(r.operation, r.vpc_state): r for r in rows}
     found: dict[str, dict[str, float]] = {}
     for g in calls:
-        errors = float((~g.observed & ~(g.duration_s >= g.timeout_s * (1 - 1e-9))).sum())
+        errors = float(g.attempts_where(~g.observed & ~(g.duration_s >= g.timeout_s * (1 - 1e-9))))
         row = predicted.get((g.operation, g.vpc_state))
         point = row.timeout_rate_recommended if row and row.source == "recommended" else None
         upper = row.timeout_rate_recommended_upper if point is not None and row else None
         if point is None:
-            cut = float((~g.observed).sum()) - errors
+            cut = float(g.attempts_where(~g.observed)) - errors
             point = cut / g.size if g.size else 0.0
             upper = upper_rate(cut, g.size, level)
         acc = found.setdefault(

@@ -108,24 +108,31 @@ def _drift(
     group: AttemptGroup, policy: Policy, start: datetime, end: datetime, where: str
 ) -> list[tuple[WarningKind, str]]:
     """The window's first and second halves compared by the log-rank test (censoring-aware,
-    so a timeout raised mid-window does not count as a change)."""
+    so a timeout raised mid-window does not count as a change). Attempts read as counts know
+    their day only: a day goes to the half its middle falls in."""
     middle = (start.timestamp() + end.timestamp()) / 2
     second = group.started_s >= middle
-    if min(int(second.sum()), int((~second).sum())) < policy.min_attempts:
+    if min(group.attempts_where(second), group.attempts_where(~second)) < policy.min_attempts:
         return []
     first = ~second
+    counts = group.counts
     p_value = logrank(
         group.duration_s[first],
         group.observed[first],
         group.duration_s[second],
         group.observed[second],
+        None if counts is None else counts[first],
+        None if counts is None else counts[second],
     ).p_two_sided
     if p_value >= DRIFT_P:
         return []
     medians = [
-        estimate_durations(group.duration_s[part], group.observed[part], min_attempts=1).quantile(
-            0.5
-        )[0]
+        estimate_durations(
+            group.duration_s[part],
+            group.observed[part],
+            min_attempts=1,
+            counts=None if counts is None else counts[part],
+        ).quantile(0.5)[0]
         for part in (~second, second)
     ]
     told = " then ".join("beyond the data" if m is None else _seconds(m) for m in medians)

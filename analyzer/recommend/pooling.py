@@ -34,9 +34,9 @@ Weights = Callable[[AttemptGroup], NDArray[np.float64]]
 
 def _log_median(group: AttemptGroup, weights: Weights) -> tuple[float, float] | None:
     """mu of the censored lognormal fit and its variance; None where it cannot say."""
-    if int(group.observed.sum()) < MIN_COMPLETED:
+    if group.attempts_where(group.observed) < MIN_COMPLETED:
         return None
-    fit = LognormalFit.fit(group.duration_s, group.observed, weights(group))
+    fit = LognormalFit.fit(group.duration_s, group.observed, weights(group), group.counts)
     variance = fit.covariance[0][0]
     if not (math.isfinite(fit.mu) and math.isfinite(variance) and variance > 0):
         return None
@@ -79,13 +79,28 @@ def slower_than_others(
     """The log-rank statistic that shows the service's attempts slower than the other
     services' (in `state`, else stratified over every state both have), or None."""
 
+    def joined(groups: list[AttemptGroup], state: str, name: str) -> NDArray[np.generic]:
+        return np.concatenate([getattr(g, name) for g in groups if g.vpc_state == state])
+
+    def counts(groups: list[AttemptGroup], state: str) -> NDArray[np.float64]:
+        """How many attempts each row stands for (one, but for attempts read as counts)."""
+        return np.concatenate(
+            [
+                np.ones(g.duration_s.size) if g.counts is None else g.counts.astype(np.float64)
+                for g in groups
+                if g.vpc_state == state
+            ]
+        )
+
     def strata(states: set[str]) -> LogRank:
         return stratified_logrank(
             logrank(
-                np.concatenate([g.duration_s for g in own if g.vpc_state == s]),
-                np.concatenate([g.observed for g in own if g.vpc_state == s]),
-                np.concatenate([g.duration_s for g in others if g.vpc_state == s]),
-                np.concatenate([g.observed for g in others if g.vpc_state == s]),
+                joined(own, s, "duration_s"),
+                joined(own, s, "observed"),
+                joined(others, s, "duration_s"),
+                joined(others, s, "observed"),
+                counts(own, s),
+                counts(others, s),
             )
             for s in sorted(states)
         )

@@ -35,6 +35,7 @@ def timeout_rates(
                 group.observed,
                 attempt_weights(group.started_s, end, run.policy.half_life_days),
                 min_attempts=run.policy.min_attempts,
+                counts=group.counts,
             )
             if group is not None
             else None

@@ -35,7 +35,8 @@ DEFAULT_SINCE = "28d"
 def attempt_weights(
     started_s: np.ndarray, end: datetime, half_life_days: float | None
 ) -> np.ndarray:
-    """Each attempt's weight: 1, or halving every `half_life_days` of age (as VPA does)."""
+    """Each attempt's weight: 1, or halving every `half_life_days` of age (as VPA does); of
+    attempts read as counts, the age of their day's middle."""
     if half_life_days is None:
         return np.ones(started_s.size)
     age_days = (end.timestamp() - started_s) / 86400
@@ -192,6 +193,7 @@ def phase_timeout(
         group.observed,
         attempt_weights(group.started_s, end, policy.half_life_days),
         min_attempts=policy.min_attempts,
+        counts=group.counts,
     )
     found = {key: estimate.quantile(q) for key, q in QUANTILES.items()}
     ci = estimate.quantile_ci(policy.target_quantile, level)

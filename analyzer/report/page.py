@@ -138,7 +138,7 @@ def write_report(
     start, end, groups = load_attempt_groups(engine, env, since=since, until=None)
     estimates = {
         g.vpc_state: estimate_durations(
-            g.duration_s, g.observed, min_attempts=rec.policy.min_attempts
+            g.duration_s, g.observed, min_attempts=rec.policy.min_attempts, counts=g.counts
         )
         for g in pool_services(groups)
         if g.phase == phase and g.operation == "initialization"

@@ -26,8 +26,9 @@ from analyzer.analysis.stats.lognormal import (
 )
 
 FloatArray = NDArray[np.float64]
-# Attempts as the fits take them: durations, completed (else right-censored), weights.
-Sample = tuple[FloatArray, NDArray[np.bool_], FloatArray]
+# Attempts as the fits take them: durations, completed (else right-censored), weights, and how
+# many attempts each row stands for (None: one).
+Sample = tuple[FloatArray, NDArray[np.bool_], FloatArray, NDArray[np.int64] | None]
 # Under this |shape| the law is the lognormal to well within sampling error, and the gamma
 # functions of shape 1 / shape^2 lose precision.
 NORMAL_SHAPE = 1e-3
@@ -78,12 +79,13 @@ class GeneralizedGammaFit:
         durations: ArrayLike,
         observed: ArrayLike,
         weights: ArrayLike | None = None,
+        counts: ArrayLike | None = None,
         *,
         start: LognormalFit,
     ) -> GeneralizedGammaFit:
-        """Maximum likelihood over the attempts (weights as in `censored_logs`), searched
-        from the lognormal fit `start` (shape 0)."""
-        x_done, w_done, cut_at, cut_weight = censored_logs(durations, observed, weights)
+        """Maximum likelihood over the attempts (weights and counts as in `censored_logs`),
+        searched from the lognormal fit `start` (shape 0)."""
+        x_done, w_done, cut_at, cut_weight = censored_logs(durations, observed, weights, counts)
         n_done = float(w_done.sum())
         # Each evaluation visits every distinct completed duration: durations agreeing to
         # LOG_RESOLUTION count as one, so a state of a million attempts costs no more than

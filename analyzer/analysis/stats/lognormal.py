@@ -11,7 +11,7 @@ from numpy.typing import ArrayLike
 from scipy import optimize, special, stats
 
 from analyzer.analysis.stats.information import inverse_hessian
-from analyzer.analysis.stats.survival import effective_sample_size
+from analyzer.analysis.stats.survival import observation_weights
 
 # Durations of zero have no logarithm; anything under a millisecond is a millisecond.
 MIN_DURATION_S = 1e-3
@@ -21,16 +21,18 @@ MIN_SIGMA = 1e-3
 
 
 def censored_logs(
-    durations: ArrayLike, observed: ArrayLike, weights: ArrayLike | None
+    durations: ArrayLike,
+    observed: ArrayLike,
+    weights: ArrayLike | None,
+    counts: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Attempts as a likelihood over log durations takes them: the completed ones' logs and
-    weights, and the distinct censoring points with their total weight. Weights are rescaled
-    to their effective sample size (as in the Kaplan-Meier curve), so a fit's covariance
-    stays honest under decay."""
+    weights, and the distinct censoring points with their total weight (`counts`: how many
+    attempts each row stands for). Weights are rescaled to their effective sample size (as in
+    the Kaplan-Meier curve), so a fit's covariance stays honest under decay."""
     logs = np.log(np.maximum(np.asarray(durations, dtype=np.float64), MIN_DURATION_S))
     done = np.asarray(observed, dtype=bool)
-    w = np.ones_like(logs) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = w * (effective_sample_size(w) / w.sum())
+    w = observation_weights(logs.size, weights, counts)
     if not done.any():
         raise ValueError("a fit to durations needs at least one completed duration")
     cut_at, inverse = np.unique(logs[~done], return_inverse=True)
@@ -53,9 +55,10 @@ class LognormalFit:
         durations: ArrayLike,
         observed: ArrayLike,
         weights: ArrayLike | None = None,
+        counts: ArrayLike | None = None,
     ) -> LognormalFit:
-        """Maximum likelihood over the attempts (weights as in `censored_logs`)."""
-        x_done, w_done, cut_at, cut_weight = censored_logs(durations, observed, weights)
+        """Maximum likelihood over the attempts (weights and counts as in `censored_logs`)."""
+        x_done, w_done, cut_at, cut_weight = censored_logs(durations, observed, weights, counts)
         # Exact durations enter the likelihood only through three weighted sums; censored ones
         # through their distinct values (timeouts take few). Each evaluation is then cheap
         # however many attempts there are.
@@ -71,7 +74,13 @@ class LognormalFit:
             censored = float(cut_weight @ special.log_ndtr((mu - cut_at) / sigma))  # log P(X > cut)
             return exact - censored
 
-        start = np.array([x_done.mean(), max(float(x_done.std()), 0.1)])
+        if counts is None:
+            start = np.array([x_done.mean(), max(float(x_done.std()), 0.1)])
+        else:  # the same start as over the attempts one by one
+            c = np.asarray(counts, dtype=np.float64)[np.asarray(observed, dtype=bool)]
+            mean = float(c @ x_done) / float(c.sum())
+            spread = math.sqrt(float(c @ (x_done - mean) ** 2) / float(c.sum()))
+            start = np.array([mean, max(spread, 0.1)])
         result = optimize.minimize(
             negative_log_likelihood,
             start,

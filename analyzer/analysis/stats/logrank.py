@@ -54,18 +54,22 @@ def logrank(
     observed_a: ArrayLike,
     durations_b: ArrayLike,
     observed_b: ArrayLike,
+    counts_a: ArrayLike | None = None,
+    counts_b: ArrayLike | None = None,
 ) -> LogRank:
     """The log-rank statistic of group A against group B (`observed`: completed, else
-    right-censored at that duration)."""
+    right-censored at that duration; `counts`: how many attempts each row stands for)."""
     ta, da = np.asarray(durations_a, dtype=np.float64), np.asarray(observed_a, dtype=bool)
     tb, db = np.asarray(durations_b, dtype=np.float64), np.asarray(observed_b, dtype=bool)
+    ca = np.ones(ta.size) if counts_a is None else np.asarray(counts_a, dtype=np.float64)
+    cb = np.ones(tb.size) if counts_b is None else np.asarray(counts_b, dtype=np.float64)
     times = np.unique(np.concatenate((ta[da], tb[db])))
     if times.size == 0:
         return LogRank(0.0, 0.0, 0.0)
-    at_risk_a = _at_risk(ta, times)
-    at_risk = at_risk_a + _at_risk(tb, times)
-    events_a = _events(ta[da], times)
-    events = events_a + _events(tb[db], times)
+    at_risk_a = _at_risk(ta, ca, times)
+    at_risk = at_risk_a + _at_risk(tb, cb, times)
+    events_a = _events(ta[da], ca[da], times)
+    events = events_a + _events(tb[db], cb[db], times)
     share = at_risk_a / at_risk
     with np.errstate(invalid="ignore", divide="ignore"):
         ties = np.where(at_risk > 1, (at_risk - events) / (at_risk - 1), 0.0)
@@ -84,14 +88,20 @@ def stratified_logrank(strata: Iterable[LogRank]) -> LogRank:
     return total
 
 
-def _at_risk(durations: NDArray[np.float64], times: NDArray[np.float64]) -> NDArray[np.float64]:
-    """How many durations are still running at each time (duration >= time)."""
-    ordered = np.sort(durations)
-    return (ordered.size - np.searchsorted(ordered, times, side="left")).astype(np.float64)
+def _at_risk(
+    durations: NDArray[np.float64], counts: NDArray[np.float64], times: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """How many attempts are still running at each time (duration >= time)."""
+    order = np.argsort(durations, kind="stable")
+    ordered, behind = durations[order], np.concatenate(([0.0], np.cumsum(counts[order])))
+    return np.asarray(behind[-1] - behind[np.searchsorted(ordered, times, side="left")])
 
 
-def _events(durations: NDArray[np.float64], times: NDArray[np.float64]) -> NDArray[np.float64]:
+def _events(
+    durations: NDArray[np.float64], counts: NDArray[np.float64], times: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """How many completions fall on each time."""
-    ordered = np.sort(durations)
+    order = np.argsort(durations, kind="stable")
+    ordered, behind = durations[order], np.concatenate(([0.0], np.cumsum(counts[order])))
     left = np.searchsorted(ordered, times, side="left")
-    return (np.searchsorted(ordered, times, side="right") - left).astype(np.float64)
+    return np.asarray(behind[np.searchsorted(ordered, times, side="right")] - behind[left])

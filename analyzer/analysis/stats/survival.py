@@ -11,11 +11,30 @@ from numpy.typing import ArrayLike, NDArray
 FloatArray = NDArray[np.float64]
 
 
-def effective_sample_size(weights: FloatArray) -> float:
-    """Kish's effective sample size: how many equal-weight observations the weights are worth."""
-    total = float(weights.sum())
-    squares = float((weights**2).sum())
+def effective_sample_size(weights: FloatArray, counts: ArrayLike | None = None) -> float:
+    """Kish's effective sample size: how many equal-weight observations the weights are worth
+    (with `counts`, each weight stands for that many observations of that weight)."""
+    if counts is None:
+        total = float(weights.sum())
+        squares = float((weights**2).sum())
+    else:
+        c = np.asarray(counts, dtype=np.float64)
+        total, squares = float(c @ weights), float(c @ weights**2)
     return total * total / squares if squares > 0 else 0.0
+
+
+def observation_weights(
+    size: int, weights: ArrayLike | None, counts: ArrayLike | None
+) -> FloatArray:
+    """The weight each row carries in a fit, scaled so that they sum to the effective sample
+    size (counts in the variance stay honest): a row of `counts` stands for that many
+    observations, each of its weight."""
+    w = np.ones(size) if weights is None else np.asarray(weights, dtype=np.float64)
+    if counts is None:
+        return np.asarray(w * (effective_sample_size(w) / w.sum()), dtype=np.float64)
+    c = np.asarray(counts, dtype=np.float64)
+    total = c * w
+    return np.asarray(total * (effective_sample_size(w, c) / total.sum()), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -37,14 +56,18 @@ class KaplanMeier:
 
     @classmethod
     def fit(
-        cls, durations: ArrayLike, observed: ArrayLike, weights: ArrayLike | None = None
+        cls,
+        durations: ArrayLike,
+        observed: ArrayLike,
+        weights: ArrayLike | None = None,
+        counts: ArrayLike | None = None,
     ) -> KaplanMeier:
+        """The curve of `durations` (`counts`: how many attempts each row stands for)."""
         t = np.asarray(durations, dtype=np.float64)
         d = np.asarray(observed, dtype=bool)
-        w = np.ones_like(t) if weights is None else np.asarray(weights, dtype=np.float64)
         if t.size == 0:
             raise ValueError("Kaplan-Meier needs at least one duration")
-        w = w * (effective_sample_size(w) / w.sum())
+        w = observation_weights(t.size, weights, counts)
         order = np.argsort(t, kind="stable")
         t, d, w = t[order], d[order], w[order]
         start = np.flatnonzero(np.concatenate(([True], t[1:] != t[:-1])))  # t is sorted
@@ -54,10 +77,14 @@ class KaplanMeier:
         at_risk = w.sum() - np.concatenate(([0.0], np.cumsum(leaving)[:-1]))
         has_event = events > 0
         events, at_risk, unique = events[has_event], at_risk[has_event], unique[has_event]
-        hazard = np.minimum(events / at_risk, 1.0)
-        survival = np.cumprod(1.0 - hazard)
+        # Every attempt still at risk ends here when what is left is rounding in the running
+        # sums (far below any attempt's weight), however they were summed (counts of the same
+        # attempts sum them in another order).
+        ends_all = at_risk - events <= 1e-9 * w.sum()
+        hazard = np.where(ends_all, 1.0, np.minimum(events / at_risk, 1.0))
+        survival = np.asarray(np.cumprod(1.0 - hazard), dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(at_risk > events, events / (at_risk * (at_risk - events)), np.inf)
+            terms = np.where(ends_all, np.inf, events / (at_risk * (at_risk - events)))
         return cls(
             times=unique,
             survival=survival,
