@@ -1,7 +1,8 @@
 -- config_loads: which timeout config each service revision of an env ran with, from the
 -- runtime's `config_loaded` events (one per process start), as queries/config_loads.sql answers
 -- over the lake; the fields the lake reads from `payload` are lake_rows' config_* columns.
--- Reads: events (events.sql). Parameters: @env (STRING).
+-- Reads: events (events.sql). Parameters: @env (STRING), @services (ARRAY<STRING>: only these
+--   services; empty: every one).
 -- Returns: service, revision, outcome ('loaded' | 'fallback'), config_path, generated_at,
 --   config_sha256, run_id, error, processes (events counted), first_ts, last_ts; oldest first.
 SELECT
@@ -18,5 +19,6 @@ SELECT
     MAX(ts) AS last_ts
 FROM events
 WHERE env = @env AND event = 'config_loaded'
+  AND (ARRAY_LENGTH(@services) = 0 OR COALESCE(service, 'unknown') IN UNNEST(@services))
 GROUP BY service, revision, outcome, config_path, generated_at, config_sha256, run_id, error
 ORDER BY first_ts, service, revision
