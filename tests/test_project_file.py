@@ -165,7 +165,7 @@ def test_the_engine_settings_per_env(project: Path) -> None:
     (project / "analyzer.toml").write_text(
         '[defaults]\nstore = "lake"\n\n[env.production]\nengine = "bigquery"\n'
         'source = "my-project.logs.run_googleapis_com_stdout"\nsource-shape = "sink"\n'
-        'max-bytes-billed = "20GiB"\n'
+        'max-bytes-billed = "20GiB"\nattempt-rows = "counts"\n'
     )
     toml = str(project / "analyzer.toml")
     rows = shown("blame", "--env", "production", "--max-bytes-billed", "5GiB")
@@ -173,6 +173,7 @@ def test_the_engine_settings_per_env(project: Path) -> None:
     assert rows["engine"]["source"] == f"{toml} [env.production]"
     assert rows["source"]["value"] == "my-project.logs.run_googleapis_com_stdout"
     assert rows["source-shape"]["value"] == "sink"
+    assert rows["attempt-rows"]["value"] == "counts"
     assert (rows["max-bytes-billed"]["value"], rows["max-bytes-billed"]["source"]) == (
         "5GiB",
         "flag",

@@ -56,6 +56,7 @@ SETTINGS = (
     Setting("source", "source", "--source"),
     Setting("source-shape", "source_shape", "--source-shape"),
     Setting("max-bytes-billed", "max_bytes_billed", "--max-bytes-billed"),
+    Setting("attempt-rows", "attempt_rows", "--attempt-rows"),
     Setting("export.out", "out", "--out", ("export",), path=True),
     Setting("export.format", "fmt", "--format", ("export",)),
 )
@@ -146,6 +147,7 @@ class EnvTable(_Table):
     source: str | None = None
     source_shape: Literal["sink", "log-analytics"] | None = None
     max_bytes_billed: str | int | None = None
+    attempt_rows: Literal["auto", "rows", "counts"] | None = None
     policy: PolicyTable = PolicyTable()
     export: ExportTable = ExportTable()
 
