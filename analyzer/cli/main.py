@@ -291,8 +291,8 @@ _ENGINE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
             "default": "auto",
             "show_default": True,
             "help": "How the window's attempts are fetched: one row each, or counted per "
-            "distinct duration and day (fewer rows; no order of calls for the breaker's "
-            "streaks). auto: counts past 5 million attempts.",
+            "distinct duration and day (fewer rows where durations repeat; the same "
+            "estimates). auto: counts past 5 million attempts.",
         },
     ),
     (
