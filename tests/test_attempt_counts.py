@@ -125,3 +125,32 @@ def test_auto_reads_counts_past_its_threshold(
     _, _, counted = load_attempt_groups(engine, "staging", since="28d", until=None)
     assert all(g.counts is not None for g in counted)
     assert [g.size for g in counted] == [g.size for g in rows]
+
+
+def test_services_and_their_pool_over_counts(tmp_path: Path) -> None:
+    """Two services (one sparse and slower in a state): each service's rows, the env-wide
+    pooled rows and the slower-than-pool test give the same over counts as over rows."""
+    from analyzer.ingest import import_paths
+    from analyzer.recommend.timeouts import recommend
+    from tests.conftest import write_ndjson
+    from tests.test_recommend_services import _attempts
+
+    store = Store(tmp_path / "lake")
+    entries = _attempts("api", "healthy", [float(n % 20) + 1 for n in range(60)], 0)
+    entries += _attempts("api", "pressure", [float(n % 15) + 10 for n in range(45)], 100)
+    entries += _attempts("worker", "healthy", [2.0 * (n % 20) + 2 for n in range(60)], 200)
+    entries += _attempts("worker", "pressure", [60.0] * 6, 300)
+    import_paths([write_ndjson(tmp_path / "e.jsonl", entries)], env="staging", store=store)
+    found = {}
+    for mode in ("rows", "counts"):
+        rec = recommend(engine=local_engine(store, attempt_rows=mode), env="staging")  # type: ignore[arg-type]
+        found[mode] = (
+            [
+                (t.service, t.phase, t.operation, t.vpc_state, t.attempts, t.timeout_s, t.pooled)
+                for t in rec.timeouts
+            ],
+            sorted((w.kind, w.service or "") for w in rec.warnings),
+        )
+    assert found["counts"] == found["rows"]
+    assert ("slower-than-pool", "worker") in found["rows"][1]
+    assert {t[0] for t in found["rows"][0]} == {None, "api", "worker"}
