@@ -394,9 +394,9 @@ def _counted_by_group(
     names = ("day_s", "duration_s", "observed", "timeout_s", "counted", "last_started_s")
     numbers = {c: np.ma.filled(np.ma.asarray(columns[c], dtype=np.float64), np.nan) for c in names}
     out = {}
-    for g, phase, operation, state, attempts in keys:
+    for g, service, phase, operation, state, attempts in keys:
         rows = zip(*(column[gid == g] for column in numbers.values()), strict=True)
-        out[int(phase), operation, state] = (
+        out[service, int(phase), operation, state] = (
             int(attempts),
             sorted(tuple(map(repr, r)) for r in rows),
         )
@@ -420,7 +420,15 @@ def test_counts_equal_the_lakes(loaded: Loaded, shape: str, form: str, tmp_path:
     local = ["--env", env, "--store", str(loaded.lakes[form].root), "--format", "json"]
     counted = _json(["recommend", *remote, "--attempt-rows", "counts"])
     rows = _json(["recommend", "--no-history", *local, "--attempt-rows", "rows"])
-    keys = ("phase", "operation", "vpc_state", "attempts", "timeout_s", "current_timeout_s")
+    keys = (
+        "service",
+        "phase",
+        "operation",
+        "vpc_state",
+        "attempts",
+        "timeout_s",
+        "current_timeout_s",
+    )
     assert [{k: t[k] for k in keys} for t in counted["timeouts"]] == [
         {k: t[k] for k in keys} for t in rows["timeouts"]
     ]
