@@ -185,7 +185,7 @@ class BigQueryEngine:
 
     def _parameters(
         self, statement: Statement, params: Mapping[str, object] | None
-    ) -> list[bigquery.ScalarQueryParameter]:
+    ) -> list[bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter]:
         return [
             _parameter(name, value)
             for name, value in bound(statement.parameters, self._values(params)).items()
