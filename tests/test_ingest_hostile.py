@@ -232,7 +232,7 @@ def test_a_far_off_entry_does_not_move_the_window_of_an_older_lake(
         )
     summary = summarize(engine=local_engine(store), env="staging")
     assert summary.window.start.year == 2026 and summary.window.end.year == 2026
-    from analyzer.analysis.attempts import resolve_window
+    from analyzer.analysis.window import resolve_window
 
     start, end = resolve_window(local_engine(store), "staging", since="28d", until=None)
     assert (start.year, end.year) == (2026, 2026)

@@ -5,16 +5,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from analyzer.analysis.window import no_attempts_error, resolve_window
 from analyzer.engine import AUTO_COUNTS_PAST, Engine
-from analyzer.errors import NoDataError
-from analyzer.lake.store import check_env_name
-from analyzer.timewindow import parse_instant, plausible_time_params, window_start
 
 Floats = NDArray[np.float64]
 
@@ -63,25 +61,6 @@ class AttemptGroup:
 
 def _floats(column: Any) -> Floats:
     return np.asarray(np.ma.filled(np.ma.asarray(column, dtype=np.float64), np.nan))
-
-
-def resolve_window(
-    engine: Engine, env: str, *, since: str, until: str | None
-) -> tuple[datetime, datetime]:
-    """[start, end): ending at `until`, else just after the env's last event."""
-    check_env_name(env)
-    last_ts = engine.rows("env_time_range", {"env": env, **plausible_time_params()})[0]["last_ts"]
-    if not isinstance(last_ts, datetime):
-        raise engine.no_data_error(env)
-    end = parse_instant(until) if until else last_ts + timedelta(microseconds=1)
-    return window_start(since, end), end
-
-
-def no_attempts_error(engine: Engine, env: str, start: datetime, end: datetime) -> NoDataError:
-    return NoDataError(
-        f"no phase attempts for env {env!r} between {start:%Y-%m-%d %H:%M} and "
-        f"{end:%Y-%m-%d %H:%M} UTC in {engine.where}; widen --since or import more"
-    )
 
 
 def load_attempt_groups(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from analyzer.analysis.attempts import no_attempts_error, resolve_window
+from analyzer.analysis.window import no_attempts_error, resolve_window
 from analyzer.engine import Engine
 from analyzer.errors import AnalyzerError
 from analyzer.timewindow import Window

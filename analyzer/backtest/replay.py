@@ -19,9 +19,9 @@ import polars as pl
 from numpy.typing import NDArray
 from pydantic import BaseModel, Field
 
-from analyzer.analysis.attempts import no_attempts_error, resolve_window
 from analyzer.analysis.estimate import DurationEstimate, estimate_durations
 from analyzer.analysis.fleet import service_rows
+from analyzer.analysis.window import no_attempts_error, resolve_window
 from analyzer.engine import Engine
 from analyzer.lake.store import Store
 from analyzer.recommend.model import Policy
