@@ -49,15 +49,13 @@ def _entries(form: str) -> list[dict[str, Any]]:
     spec = SimulationSpec(env=env, days=2, form=form, start=START, startups_per_hour=5)  # type: ignore[arg-type]
     manifest = SimulationManifest(env=env, form=form, start="", end="")
     entries = list(simulate_entries(spec, manifest))
-    return entries + _config_loads(entries[0], form)
+    return entries + _config_loads(entries[0], form) + _breaker_summaries(entries[0], form)
 
 
 def _config_loads(like: dict[str, Any], form: str) -> list[dict[str, Any]]:
     """`config_loaded` events as the runtime emits them, in the entries' form: two processes of
     one revision loaded a config (one of them delivered twice), one of another fell back. Their
     text lines are not among the seed's: the lake skips them, as the engine must."""
-    from analyzer.runtime.telemetry import structured_payload, text_line
-
     loaded = {
         "config_path": "/etc/analyzer/timeouts.json",
         "env": FORMS[form],
@@ -73,18 +71,80 @@ def _config_loads(like: dict[str, Any], form: str) -> list[dict[str, Any]]:
     for n, (revision, fields) in enumerate(
         [("00001-7bd", loaded), ("00001-7bd", loaded), ("00002-x9q", fallback)]
     ):
-        entry = json.loads(json.dumps(like))
-        entry["insertId"] = f"config-{n}"
-        entry["timestamp"] = entry["receiveTimestamp"] = f"2026-11-20T0{n}:00:00.000001Z"
+        entry = _runtime_entry(like, form, "config_loaded", fields, f"config-{n}", f"0{n}:00")
         entry["resource"]["labels"]["revision_name"] = f"netra-backend-staging-{revision}"
-        entry["labels"]["instanceId"] = f"config-instance-{n}"
-        entry.pop("textPayload", None)
-        if form == "structured":
-            entry["jsonPayload"] = structured_payload("config_loaded", fields)
-        else:
-            entry["textPayload"] = text_line("config_loaded", fields)
         out.append(entry)
     return [*out, {**out[0], "receiveTimestamp": "2026-11-20T00:00:01Z"}]  # a repeat
+
+
+def _runtime_entry(
+    like: dict[str, Any], form: str, event: str, fields: dict[str, Any], name: str, at: str
+) -> dict[str, Any]:
+    """An entry like `like` holding the runtime's `event` in `form`, its own insert id and
+    instance (`name`), at `at` (HH:MM) on the first day."""
+    from analyzer.runtime.telemetry import structured_payload, text_line
+
+    entry = json.loads(json.dumps(like))
+    entry["insertId"] = name
+    entry["timestamp"] = entry["receiveTimestamp"] = f"2026-11-20T{at}:00.000001Z"
+    entry["labels"]["instanceId"] = f"{name}-instance"
+    entry.pop("textPayload", None)
+    entry.pop("jsonPayload", None)
+    if form == "structured":
+        entry["jsonPayload"] = structured_payload(event, fields)
+    else:
+        entry["textPayload"] = text_line(event, fields)
+    return entry
+
+
+# In-life `breaker_summary` events: the valid ones (structured, or their text lines), then ones
+# the lake quarantines, each with calls enough to change the breaker's advice were it kept.
+VALID_SUMMARIES = [
+    {"vpc_state": "healthy", "calls": 400, "failures": 2, "slow_calls": 3, "rejected": 0},
+    {"vpc_state": "healthy", "calls": 350, "failures": 1, "slow_threshold_s": 8.5},
+    {"vpc_state": "critical", "calls": 300, "failures": 120, "slow_calls": 40, "rejected": 7},
+    {"vpc_state": "critical", "calls": 250, "failures": 90, "breaker_state": "OPEN"},
+]
+INVALID_SUMMARIES = [
+    {"vpc_state": "healthy", "calls": 50, "failures": 5000},  # failures exceed calls
+    {"vpc_state": "healthy", "calls": 9000, "failures": 8000, "slow_threshold_s": 0},
+    {"vpc_state": "healthy", "calls": 9000, "failures": 8000, "breaker_state": "AJAR"},
+    {"vpc_state": "healthy", "calls": 9000, "failures": 8000, "window_s": 40 * 86400},
+    {"vpc_state": "healthy", "calls": 9000, "failures": 8000, "window_s": None},
+    {"vpc_state": "healthy", "calls": 9000, "failures": 10, "slow_calls": 9001},
+    {"vpc_state": "critical", "calls": 9000, "failures": 0, "rejected": -1},
+]
+# only the text line can say these: a window that is not finite, a count that is not whole
+INVALID_TEXT_SUMMARIES = [
+    {"vpc_state": "healthy", "calls": 9000, "failures": 8000, "window_s": "inf"},
+    {"vpc_state": "healthy", "calls": 9000, "failures": 8000, "slow_calls": "2.5"},
+    {"vpc_state": "healthy", "calls": 9000, "failures": 8000, "slow_threshold_s": "fast"},
+]
+# only the structured form can say these
+INVALID_STRUCTURED_SUMMARIES = [
+    {"vpc_state": "healthy", "calls": 9000.5, "failures": 8000},
+    {"vpc_state": "healthy", "calls": 9000, "failures": None},
+]
+
+
+def _breaker_summaries(like: dict[str, Any], form: str) -> list[dict[str, Any]]:
+    """Each summary from its own process, in the entries' form; the first delivered twice."""
+    invalid = INVALID_SUMMARIES + (
+        INVALID_STRUCTURED_SUMMARIES if form == "structured" else INVALID_TEXT_SUMMARIES
+    )
+    out = []
+    for n, change in enumerate(VALID_SUMMARIES + invalid):
+        fields = {
+            "env": FORMS[form],
+            "window_s": 3600.0,
+            "breaker_state": "CLOSED",
+            "operation": "connection",
+            **change,
+        }
+        out.append(
+            _runtime_entry(like, form, "breaker_summary", fields, f"summary-{n}", f"{n + 1:02d}:30")
+        )
+    return [*out, {**out[0], "receiveTimestamp": "2026-11-20T01:30:01Z"}]  # a repeat
 
 
 def _insert(client: Any, table: str, schema: list[Any], rows: list[dict[str, Any]]) -> None:
@@ -236,7 +296,8 @@ def test_recommend_json_equals_the_lakes(
     loaded: Loaded, shape: str, form: str, tmp_path: Path
 ) -> None:
     """And `summary` too, with the config each revision ran with; the history written to the
-    local store and each query's bytes printed (to stderr)."""
+    local store and each query's bytes printed (to stderr). The breaker's advice read the valid
+    in-life summaries (text lines too) and none of those the lake quarantines."""
     env, lake, history = FORMS[form], str(loaded.lakes[form].root), tmp_path / "history"
     remote = [
         *("--engine", "bigquery", "--source", loaded.sources[shape, form]),
@@ -244,7 +305,13 @@ def test_recommend_json_equals_the_lakes(
         *("--store", str(history), "--format", "json", "--env", env),
     ]
     local = ["--env", env, "--store", lake, "--format", "json"]
-    assert _json(["recommend", *remote]) == _json(["recommend", "--no-history", *local])
+    recommended = _json(["recommend", *remote])
+    assert recommended == _json(["recommend", "--no-history", *local])
+    breaker = recommended["breaker"]
+    valid_calls = sum(s["calls"] for s in VALID_SUMMARIES)
+    assert breaker["mode"] == "rate"
+    assert breaker["evidence"]["in_life"]["summaries"] == len(VALID_SUMMARIES)
+    assert breaker["evidence"]["in_life"]["calls"] == valid_calls
     assert len(list(history.rglob("rec_*.json"))) == 1
     result = CliRunner().invoke(main, ["summary", *remote])
     assert "bigquery: 0.00 GiB to scan (0 bytes)" in result.stderr
