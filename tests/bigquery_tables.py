@@ -10,41 +10,12 @@ from typing import Any
 
 from google.cloud.bigquery import SchemaField
 
-_PAYLOAD_STRINGS = (
-    "event",
-    "message",
-    "env",
-    "startup_id",
-    "phase_name",
-    "operation",
-    "outcome",
-    "vpc_state",
-    "breaker_state",
-    "from_state",
-    "to_state",
-    "error_type",
-    "error",
-    "config_path",
-    "generated_at",
-    "config_sha256",
-    "run_id",
-)
-# A sink types every JSON number FLOAT, whatever it held.
-_PAYLOAD_NUMBERS = (
-    "phase",
-    "duration_s",
-    "timeout_s",
-    "vpc_utilization",
-    "exit_code",
-    "base_timeout_s",
-    "vpc_aware_timeout_s",
-    "window_s",
-    "calls",
-    "failures",
-    "slow_calls",
-    "slow_threshold_s",
-    "rejected",
-)
+from analyzer.engine.bigquery_sql import PAYLOAD_NUMBERS, PAYLOAD_TEXT
+
+# The payload fields the engine's sink view reads (strings, and numbers a sink types FLOAT,
+# whatever they held), and those our entries carry beyond them.
+_PAYLOAD_STRINGS = PAYLOAD_TEXT
+_PAYLOAD_NUMBERS = (*PAYLOAD_NUMBERS, "base_timeout_s", "vpc_aware_timeout_s")
 _RESOURCE_LABELS = ("service_name", "revision_name", "location", "project_id", "configuration_name")
 
 

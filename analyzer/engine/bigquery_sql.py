@@ -139,7 +139,7 @@ def bound(parameters: tuple[str, ...], values: Mapping[str, object]) -> dict[str
 # The sink columns sink_entry_fields.sql reads, with their types: a sink table's schema holds
 # only the fields its entries ever had (a table of text lines has no jsonPayload at all).
 FieldTree = dict[str, "str | FieldTree"]
-_PAYLOAD_TEXT = [
+PAYLOAD_TEXT = (
     "event",
     "message",
     "env",
@@ -158,8 +158,8 @@ _PAYLOAD_TEXT = [
     "generated_at",
     "config_sha256",
     "run_id",
-]
-_PAYLOAD_NUMBERS = (
+)
+PAYLOAD_NUMBERS = (
     "phase",
     "duration_s",
     "timeout_s",
@@ -183,8 +183,8 @@ SINK_FIELDS: FieldTree = {
     "resource": {"labels": {"service_name": "STRING", "revision_name": "STRING"}},
     "labels": {"instanceid": "STRING"},
     "jsonPayload": {
-        **dict.fromkeys(_PAYLOAD_TEXT, "STRING"),
-        **dict.fromkeys(_PAYLOAD_NUMBERS, "FLOAT64"),
+        **dict.fromkeys(PAYLOAD_TEXT, "STRING"),
+        **dict.fromkeys(PAYLOAD_NUMBERS, "FLOAT64"),
     },
 }
 

@@ -245,9 +245,7 @@ def advise_breaker(
     """Settings for the dependency of `policy.breaker_phase`, for a breaker in each process."""
     level = 0.5 + policy.confidence / 2
     calls = [g for g in groups if g.phase == policy.breaker_phase] or groups
-    env_rows = [
-        r for r in rows if r.phase == policy.breaker_phase and getattr(r, "service", None) is None
-    ]
+    env_rows = [r for r in rows if r.phase == policy.breaker_phase and r.service is None]
     startup = startup_rates(calls, env_rows, level)
     in_life = in_life_rates(lake.summaries or [], level)
     rates = {**startup, **in_life}
