@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from pydantic import BaseModel
 
 from analyzer.errors import AnalyzerError
 
@@ -69,8 +68,10 @@ def window_start(since: str, end: datetime) -> datetime:
         ) from None
 
 
-class Window(BaseModel):
-    """A time window, [start, end)."""
+@dataclass(frozen=True)
+class Window:
+    """A time window, [start, end). A plain dataclass, not a pydantic model: `summary` starts
+    without importing pydantic, and the models that hold a window validate it all the same."""
 
     start: datetime
     end: datetime

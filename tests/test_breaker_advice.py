@@ -20,7 +20,8 @@ from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.recommend.breaker import LakeEvidence, advise_breaker, lake_evidence
-from analyzer.recommend.model import Breaker, Policy
+from analyzer.recommend.model import Breaker
+from analyzer.recommend.policy import Policy
 from analyzer.recommend.timeouts import phase_timeout, recommend
 from analyzer.simulate import (
     PHASE3_ERROR_RATE,

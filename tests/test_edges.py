@@ -15,7 +15,8 @@ from analyzer.analysis.estimate import DurationEstimate, estimate_durations
 from analyzer.analysis.stats import JoinedCurve, KaplanMeier
 from analyzer.analysis.stats.logrank import logrank
 from analyzer.recommend.caveats import MISFIT_SE
-from analyzer.recommend.model import PhaseTimeout, Policy
+from analyzer.recommend.model import PhaseTimeout
+from analyzer.recommend.policy import Policy
 from analyzer.recommend.timeouts import attempt_weights, band_level, phase_timeout
 from analyzer.simulate import (
     PHASE3_LAWS,

@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from analyzer.analysis.attempts import AttemptGroup
-from analyzer.recommend.model import PhaseTimeout, Policy, Recommendation
+from analyzer.recommend.model import PhaseTimeout, Recommendation
+from analyzer.recommend.policy import Policy
 from analyzer.recommend.timeouts import recommendation_of
 from analyzer.simulate_fleet import KNOWN_SERVICES, FleetService
 from analyzer.timewindow import Window

@@ -16,7 +16,8 @@ from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.recommend.history import load_history
-from analyzer.recommend.model import PhaseTimeout, Policy, Recommendation
+from analyzer.recommend.model import PhaseTimeout, Recommendation
+from analyzer.recommend.policy import Policy
 from analyzer.recommend.timeouts import recommend, recommended_timeout
 from analyzer.simulate import PHASE3_LAWS, SimulationSpec, write_export
 from tests.conftest import entry, write_ndjson

@@ -1,5 +1,6 @@
 """Commands that need no statistics start without scipy (importing it costs seconds) or numpy
-(a tenth of a second, a third of their start-up goal)."""
+(a tenth of a second, a third of their start-up goal); `summary` also without pydantic (a
+tenth of a second with its first model)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -25,7 +27,8 @@ for argv in json.loads(sys.argv[2]):
         main(argv, prog_name="analyze")
     except SystemExit as exc:
         code = exc.code
-    seen.append({"code": code, "heavy": sorted(m for m in ("numpy", "scipy") if m in sys.modules)})
+    heavy = ("numpy", "scipy", "pydantic")
+    seen.append({"code": code, "heavy": sorted(m for m in heavy if m in sys.modules)})
 with open(sys.argv[1], "w") as f:
     json.dump(seen, f)
 """
@@ -41,11 +44,11 @@ def recommended(recommended_store: Path, tmp_path: Path) -> tuple[Path, Path]:
     return recommended_store, config
 
 
-def probe(tmp_path: Path, *commands: list[str]) -> list[dict[str, object]]:
+def probe(tmp_path: Path, *commands: list[str]) -> list[dict[str, Any]]:
     out = tmp_path / "probe.json"
     argv = [sys.executable, "-c", PROBE, str(out), json.dumps(commands)]
     subprocess.run(argv, check=True, timeout=120, capture_output=True)
-    found: list[dict[str, object]] = json.loads(out.read_text())
+    found: list[dict[str, Any]] = json.loads(out.read_text())
     return found
 
 
@@ -56,7 +59,12 @@ def test_commands_without_statistics_do_not_import_scipy_or_numpy(
     on = ["--env", "staging", "--store", str(store)]
     commands = [["--help"], ["--version"], ["summary", *on], ["history", *on]]
     commands.append(["export", "--check", str(config)])
-    assert probe(tmp_path, *commands) == [{"code": 0, "heavy": []}] * len(commands)
+    found = probe(tmp_path, *commands)
+    # one interpreter: what a command loads stays for the ones after it (history's records
+    # are pydantic models)
+    assert found[:3] == [{"code": 0, "heavy": []}] * 3
+    assert [f["code"] for f in found[3:]] == [0, 0]
+    assert [m for f in found for m in f["heavy"] if m != "pydantic"] == []
 
 
 def test_the_probe_sees_scipy_where_statistics_run(
@@ -64,16 +72,17 @@ def test_the_probe_sees_scipy_where_statistics_run(
 ) -> None:
     store, _ = recommended
     found = probe(tmp_path, ["recommend", "--env", "staging", "--store", str(store)])
-    assert found == [{"code": 0, "heavy": ["numpy", "scipy"]}]
+    assert found == [{"code": 0, "heavy": ["numpy", "pydantic", "scipy"]}]
 
 
 def test_help_loads_no_model_or_frame_library() -> None:
-    """`analyze --help` (and so every command's start) goes without pydantic, polars or the
-    Google clients: each command imports them where it uses them."""
+    """`analyze --help` (and so every command's start) goes without DuckDB, pydantic, polars
+    or the Google clients: each command imports them where it uses them."""
     code = (
         "import sys\nfrom analyzer.cli import main\n"
         "try:\n    main(['--help'], prog_name='analyze')\nexcept SystemExit:\n    pass\n"
-        "heavy = ('pydantic', 'polars', 'scipy', 'google.cloud.storage', 'google.cloud.bigquery')\n"
+        "heavy = ('duckdb', 'pydantic', 'polars', 'scipy', 'google.cloud.storage',"
+        " 'google.cloud.bigquery')\n"
         "print('HEAVY:' + ' '.join(m for m in heavy if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -101,3 +110,36 @@ def test_summary_asks_its_questions_over_one_database(
     assert result.exit_code == 0, result.output
     assert "startups" in result.output
     assert len(opened) == 1
+
+
+def test_summary_renders_as_pydantic_would(tmp_path: Path) -> None:
+    """`summary` leaves pydantic out, but its JSON and CSV are byte for byte what pydantic
+    gives for the same records (instants with `Z`, nested records, fields in order)."""
+    from pydantic import TypeAdapter
+
+    from analyzer.analysis.summary import Summary
+    from tests.conftest import entry, write_ndjson
+
+    runner = CliRunner()
+    store, export = tmp_path / "lake", tmp_path / "s.jsonl.gz"
+    made = runner.invoke(
+        main, ["simulate", "--env", "staging", "--days", "1", "--out", str(export)]
+    )
+    assert made.exit_code == 0, made.output
+    load = {"event": "config_loaded", "env": "staging", "outcome": "loaded", "run_id": "r1"}
+    load |= {"config_path": "/srv/t.json", "generated_at": "2026-11-30T10:00:00Z"}
+    loads = write_ndjson(tmp_path / "l.jsonl", [entry(load, t=n) for n in range(3)])
+    for path in (export, loads):
+        done = runner.invoke(main, ["import", str(path), "--env", "staging", "--store", str(store)])
+        assert done.exit_code == 0, done.output
+    on = ["summary", "--env", "staging", "--store", str(store)]
+    shown = runner.invoke(main, [*on, "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    record = TypeAdapter(Summary).validate_json(shown.stdout)
+    assert record.configs and record.configs[0].processes == 3
+    assert record.window.start.tzinfo is not None
+    assert shown.stdout.rstrip("\n") == TypeAdapter(Summary).dump_json(record, indent=2).decode()
+    as_csv = runner.invoke(main, [*on, "--format", "csv"])
+    assert as_csv.exit_code == 0, as_csv.output
+    assert as_csv.stdout.splitlines()[0].startswith("env,service,phase,operation,vpc_state")
+    assert len(as_csv.stdout.splitlines()) == 1 + len(record.phases)

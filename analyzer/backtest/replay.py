@@ -24,7 +24,7 @@ from analyzer.analysis.fleet import service_rows
 from analyzer.analysis.window import no_attempts_error, resolve_window
 from analyzer.engine import Engine
 from analyzer.lake.store import Store
-from analyzer.recommend.model import Policy
+from analyzer.recommend.policy import Policy
 from analyzer.runtime.breaker import BreakerState, CircuitBreaker
 from analyzer.runtime.schema import BreakerSettings
 from analyzer.timewindow import Window

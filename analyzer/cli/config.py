@@ -119,7 +119,7 @@ def _takes(setting: Setting, command: str) -> bool:
 
 def _built_in(setting: Setting) -> object:
     """The value a command uses when its option is left empty (the policy's own defaults)."""
-    from analyzer.recommend.model import Policy
+    from analyzer.recommend.policy import Policy
 
     names = {"floor_s": "floor_s", "max_false_trips": "max_false_trips_per_week"}
     field = Policy.model_fields.get(names.get(setting.param, setting.param))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -14,9 +14,10 @@ from analyzer.cli.main import (
     store_option,
 )
 from analyzer.errors import AnalyzerError
-from analyzer.ingest import ImportProgress, import_paths
 from analyzer.lake.store import Store
-from analyzer.lake.verify import naming_damaged_segments
+
+if TYPE_CHECKING:  # imported where used: every other command starts without the importer
+    from analyzer.ingest import ImportProgress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,6 +72,9 @@ def import_command(
 
         analyze import exports/ --env staging
     """
+    from analyzer.ingest import import_paths
+    from analyzer.lake.verify import naming_damaged_segments
+
     lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
     with naming_damaged_segments(lake):
         result = import_paths(list(paths), env=env, store=lake, on_progress=_progress_printer())

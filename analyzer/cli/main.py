@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +17,7 @@ from analyzer.errors import AnalyzerError
 from analyzer.lake.store import STORE_ENV_VAR
 
 if TYPE_CHECKING:  # imported where used: `analyze import` starts without pydantic or numpy
+    from _typeshed import DataclassInstance
     from pydantic import BaseModel
 
     from analyzer.cli.project import ProjectFile
@@ -208,23 +211,30 @@ def format_option(*choices: str) -> Callable[[F], F]:
     )
 
 
-def render_model(model: BaseModel, fmt: str, as_table: Any, *, csv_rows: Sequence[str] = ()) -> str:
-    """One pydantic model as json, yaml, csv or the given table formatter.
+def render_model(
+    model: BaseModel | DataclassInstance, fmt: str, as_table: Any, *, csv_rows: Sequence[str] = ()
+) -> str:
+    """One pydantic model (or dataclass record, see `render.plain`) as json, yaml, csv or the
+    given table formatter.
 
     CSV rows are the records of the fields named in `csv_rows`, each led by the model's env: a
     list of records, or one record whose first missing column is labelled with the field's
     name (`overall` in the vpc_state column).
     """
+    from analyzer.cli.render import plain
+
     if fmt == "json":
+        if is_dataclass(model):
+            return json.dumps(plain(model), indent=2, ensure_ascii=False)
         return model.model_dump_json(indent=2)
+    data: Any = plain(model) if is_dataclass(model) else model.model_dump(mode="json")
     if fmt == "yaml":
         import yaml
 
-        return str(yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False))
+        return str(yaml.safe_dump(data, sort_keys=False))
     if fmt == "csv":
         from analyzer.cli.render_csv import csv_text
 
-        data = model.model_dump(mode="json")
         lead = {"env": data["env"]} if "env" in data else {}
         records: list[dict[str, Any]] = []
         for name in csv_rows:

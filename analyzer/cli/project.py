@@ -108,7 +108,7 @@ class PolicyTable(_Table):
     @model_validator(mode="after")
     def _valid_policy(self) -> PolicyTable:
         """The numbers pass the same rules `recommend` applies (its Policy model)."""
-        from analyzer.recommend.model import Policy
+        from analyzer.recommend.policy import Policy
 
         names = {"floor": "floor_s", "ceiling": "ceiling_s", "step": "step_s"}
         names["max_false_trips"] = "max_false_trips_per_week"

@@ -21,7 +21,8 @@ from analyzer.cli.render_csv import csv_text
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:  # imported where used: other commands start without pydantic or numpy
-    from analyzer.recommend.model import Breaker, PhaseTimeout, Policy, Recommendation
+    from analyzer.recommend.model import Breaker, PhaseTimeout, Recommendation
+    from analyzer.recommend.policy import Policy
 
 service_option = click.option(
     "--service",

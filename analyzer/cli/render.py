@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields, is_dataclass
 from datetime import datetime
 
 
@@ -46,3 +47,16 @@ def percent(value: float | None) -> str:
 
 def when(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def plain(value: object) -> object:
+    """A dataclass record as JSON-ready values, as pydantic's JSON mode gives a model's: nested
+    records as objects in field order, lists as lists, instants in ISO 8601 with `Z` for UTC."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
+    return value

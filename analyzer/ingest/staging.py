@@ -14,6 +14,7 @@ from analyzer.ingest.envs import env_params
 from analyzer.lake.connection import new_connection
 from analyzer.lake.sql import load_sql
 from analyzer.runtime.telemetry import EVENTS
+from analyzer.timewindow import plausible_time_params
 
 # Cloud Logging refuses entries over 256 KiB; one whose payload is over 1 MiB is quarantined whole.
 MAX_ENTRY_BYTES = 1024 * 1024
@@ -88,10 +89,6 @@ def normalise_with(con: duckdb.DuckDBPyConnection, reader: str, *, env: str) -> 
 
 def normaliser_params(env: str) -> dict[str, object]:
     """The parameters of queries/normalised_entries.sql for an import into `env`, now."""
-    # here, not at the top: analyzer.timewindow brings pydantic, which `analyze import` and
-    # every command's start-up otherwise do without
-    from analyzer.timewindow import plausible_time_params
-
     return {
         "default_env": env,
         "ingested_at": datetime.now(UTC),

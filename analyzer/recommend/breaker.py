@@ -20,7 +20,8 @@ from analyzer.analysis.stats import (
 )
 from analyzer.analysis.stats.breaker import RateRule, expected_false_trips
 from analyzer.engine import Engine, QuestionNotAnswered
-from analyzer.recommend.model import Breaker, PhaseTimeout, Policy
+from analyzer.recommend.model import Breaker, PhaseTimeout
+from analyzer.recommend.policy import Policy
 from analyzer.runtime.schema import MAX_RECOVERY_TIMEOUT_S
 
 HEALTHY = "healthy"

@@ -4,7 +4,8 @@ the most demanding state, carried-over ones included."""
 
 from __future__ import annotations
 
-from analyzer.recommend.model import Methods, PhaseTimeout, Policy, Quantiles
+from analyzer.recommend.model import Methods, PhaseTimeout, Quantiles
+from analyzer.recommend.policy import Policy
 from analyzer.runtime.defaults import default_config
 from analyzer.runtime.schema import VPC_STATES
 

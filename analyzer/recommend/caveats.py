@@ -7,7 +7,8 @@ from datetime import datetime
 from analyzer.analysis.attempts import AttemptGroup
 from analyzer.analysis.estimate import DurationEstimate, estimate_durations
 from analyzer.analysis.stats.logrank import logrank
-from analyzer.recommend.model import PhaseTimeout, Policy, RecommendationWarning, WarningKind
+from analyzer.recommend.model import PhaseTimeout, RecommendationWarning, WarningKind
+from analyzer.recommend.policy import Policy
 
 # A quantile or timeout this many times the longest completed duration is the fit's alone.
 FAR_BEYOND = 1.5

@@ -25,7 +25,8 @@ from analyzer.analysis.attempts import AttemptGroup
 from analyzer.analysis.stats import LognormalFit
 from analyzer.analysis.stats.logrank import LogRank, logrank, stratified_logrank
 from analyzer.recommend.carryover import Key, no_evidence
-from analyzer.recommend.model import PhaseTimeout, Policy, RecommendationWarning
+from analyzer.recommend.model import PhaseTimeout, RecommendationWarning
+from analyzer.recommend.policy import Policy
 
 # A service's state enters the spread with this many exact durations (a lognormal needs a few).
 MIN_COMPLETED = 5

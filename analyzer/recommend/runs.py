@@ -15,7 +15,8 @@ from analyzer.recommend.history import (
     previous_values,
     writable_history,
 )
-from analyzer.recommend.model import Policy, Recommendation, make_policy
+from analyzer.recommend.model import Recommendation
+from analyzer.recommend.policy import Policy, make_policy
 from analyzer.recommend.timeouts import DEFAULT_SINCE, recommend
 from analyzer.timewindow import parse_span
 

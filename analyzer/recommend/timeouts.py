@@ -17,13 +17,8 @@ from analyzer.engine import Engine
 from analyzer.recommend.breaker import LakeEvidence, advise_breaker, lake_evidence
 from analyzer.recommend.carryover import ServiceKey, carry_over, previous_of
 from analyzer.recommend.caveats import collect_warnings, row_warnings
-from analyzer.recommend.model import (
-    Methods,
-    PhaseTimeout,
-    Policy,
-    Quantiles,
-    Recommendation,
-)
+from analyzer.recommend.model import Methods, PhaseTimeout, Quantiles, Recommendation
+from analyzer.recommend.policy import Policy
 from analyzer.recommend.pooling import borrow, service_spread
 from analyzer.runtime.defaults import default_config
 from analyzer.timewindow import Window
