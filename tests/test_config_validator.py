@@ -263,3 +263,34 @@ def test_the_published_pattern_states_the_runtimes_name_rule(name: str) -> None:
     pattern = re.compile(limits.SERVICE_NAME_PATTERN.rstrip("$") + r"\Z")
     fits = bool(pattern.match(name)) and len(name) <= limits.SERVICE_NAME_MAX_CHARS
     assert fits == (limits.service_name_problem(name) is None)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [(k, v) for k, vs in BREAKER.items() for v in vs if v is not ABSENT and v is not None],
+)
+def test_a_breaker_made_in_code_takes_the_configs_rules(key: str, value: Any) -> None:
+    """`CircuitBreaker(...)` refuses exactly the breaker settings a config file may not hold,
+    with the same message (a service that builds its breaker in code is no less safe)."""
+    from analyzer.runtime import CircuitBreaker
+
+    block = {**VALID["breaker"], key: value}
+    try:
+        parse_config({**VALID, "breaker": block})
+        refused = None
+    except ConfigError as exc:
+        refused = str(exc)
+    names = {"max_half_open_s": "max_half_open_wait_s"}  # the constructor's name for it
+    try:
+        settings = {"summary_every_s": None} | {names.get(k, k): v for k, v in block.items()}
+        CircuitBreaker(**settings).close()
+        made = None
+    except ConfigError as exc:
+        made = str(exc)
+    if refused is None:
+        assert made is None
+    else:
+        assert made is not None, f"the config refuses {key}={value!r}: {refused}"
+        assert refused.endswith(f"breaker.{made}") or refused.endswith(
+            f"breaker.{made}".replace("max_half_open_wait_s", "max_half_open_s")
+        ), (made, refused)

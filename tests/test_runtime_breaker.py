@@ -115,8 +115,9 @@ def test_settings_update_keeps_state(clock: FakeClock) -> None:
 
 
 def test_threads_never_exceed_the_probe_limit(clock: FakeClock) -> None:
-    breaker = CircuitBreaker(1, 0.0, 3, clock=clock)
+    breaker = CircuitBreaker(1, 1.0, 3, clock=clock)
     breaker.record_failure(TimeoutError())
+    clock.now += 1.0
     barrier = threading.Barrier(16)
     admitted: list[bool] = []
     lock = threading.Lock()
@@ -136,10 +137,10 @@ def test_threads_never_exceed_the_probe_limit(clock: FakeClock) -> None:
 
 
 def test_threads_counting_failures_lose_none() -> None:
-    breaker = CircuitBreaker(100_000, 30.0, 1)
+    breaker = CircuitBreaker(1000, 30.0, 1)  # the most a config allows: it never opens here
 
     def fail() -> None:
-        for _ in range(2_000):
+        for _ in range(124):
             breaker.record_failure(TimeoutError())
 
     threads = [threading.Thread(target=fail) for _ in range(8)]
@@ -147,12 +148,13 @@ def test_threads_counting_failures_lose_none() -> None:
         t.start()
     for t in threads:
         t.join()
-    assert breaker.get_status()["failure_count"] == 16_000
+    assert breaker.get_status()["failure_count"] == 992
 
 
 def test_asyncio_tasks_share_it_safely(clock: FakeClock) -> None:
-    breaker = CircuitBreaker(1, 0.0, 2, clock=clock)
+    breaker = CircuitBreaker(1, 1.0, 2, clock=clock)
     breaker.record_failure(TimeoutError())
+    clock.now += 1.0
 
     async def probe() -> bool:
         await asyncio.sleep(0)

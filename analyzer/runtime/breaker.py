@@ -19,15 +19,13 @@ from analyzer.runtime.schema import (
     BREAKER_DEFAULTS,
     MAX_RECOVERY_TIMEOUT_S,
     BreakerSettings,
-    _integer,
     _number,
+    check_breaker_counts,
     check_breaker_options,
 )
 from analyzer.runtime.window import Window, new_window
 
 logger = logging.getLogger(__name__)
-# Counts are integers however large; the config caps them lower (schema.MAX_FAILURE_THRESHOLD).
-MAX_COUNT = 2**31 - 1
 DEFAULT_HALF_OPEN_WAIT_S = 300.0
 DEFAULT_OPERATION = "initialization"  # the contract's default operation
 UNKNOWN_STATE = "unknown"
@@ -166,15 +164,10 @@ class CircuitBreaker:
 
     @staticmethod
     def _check(settings: BreakerSettings, *, half_open_name: str = "max_half_open_s") -> None:
-        _integer(settings.failure_threshold, "failure_threshold", low=1, high=MAX_COUNT)
-        _number(
-            settings.recovery_timeout_s,
-            "recovery_timeout_s",
-            low=0.0,
-            high=MAX_RECOVERY_TIMEOUT_S,
-            low_open=False,
+        """A config's rules (runtime/schema.py), whether the settings came from one or not."""
+        check_breaker_counts(
+            settings.failure_threshold, settings.recovery_timeout_s, settings.half_open_max_calls
         )
-        _integer(settings.half_open_max_calls, "half_open_max_calls", low=1, high=MAX_COUNT)
         if settings.max_half_open_s is not None:
             _number(settings.max_half_open_s, half_open_name, low=0.0, high=MAX_RECOVERY_TIMEOUT_S)
         options = {name: getattr(settings, name) for name in BREAKER_DEFAULTS}

@@ -401,13 +401,29 @@ def check_breaker_options(
     return checked
 
 
+def check_breaker_counts(
+    failure_threshold: Any, recovery_timeout_s: Any, half_open_max_calls: Any, where: str = ""
+) -> tuple[int, float, int]:
+    """The rules for the breaker's three required settings, for a config's block and for a
+    breaker made in code alike (`where` as in check_breaker_options)."""
+    return (
+        _integer(failure_threshold, f"{where}failure_threshold", low=1, high=MAX_FAILURE_THRESHOLD),
+        _number(
+            recovery_timeout_s, f"{where}recovery_timeout_s", low=0.0, high=MAX_RECOVERY_TIMEOUT_S
+        ),
+        _integer(
+            half_open_max_calls, f"{where}half_open_max_calls", low=1, high=MAX_HALF_OPEN_CALLS
+        ),
+    )
+
+
 def _breaker(raw: Any) -> BreakerSettings:
     block = _mapping(raw, "breaker", BREAKER_KEYS)
-    recovery_timeout_s = _number(
+    threshold, recovery_timeout_s, probes = check_breaker_counts(
+        block.get("failure_threshold"),
         block.get("recovery_timeout_s"),
-        "breaker.recovery_timeout_s",
-        low=0.0,
-        high=MAX_RECOVERY_TIMEOUT_S,
+        block.get("half_open_max_calls"),
+        "breaker.",
     )
     options = {name: block[name] for name in BREAKER_DEFAULTS if name in block}
     for name, value in options.items():
@@ -415,19 +431,9 @@ def _breaker(raw: Any) -> BreakerSettings:
             raise ConfigError(f"breaker.{name}: null is not allowed (leave the key out)")
     checked = check_breaker_options(options, recovery_timeout_s, "breaker.")
     return BreakerSettings(
-        failure_threshold=_integer(
-            block.get("failure_threshold"),
-            "breaker.failure_threshold",
-            low=1,
-            high=MAX_FAILURE_THRESHOLD,
-        ),
+        failure_threshold=threshold,
         recovery_timeout_s=recovery_timeout_s,
-        half_open_max_calls=_integer(
-            block.get("half_open_max_calls"),
-            "breaker.half_open_max_calls",
-            low=1,
-            high=MAX_HALF_OPEN_CALLS,
-        ),
+        half_open_max_calls=probes,
         **checked,
     )
 
