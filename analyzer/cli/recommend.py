@@ -326,10 +326,24 @@ def breaker_lines(b: Breaker) -> list[str]:
             f"state's timeout (chance {slow['false_trip_per_evaluation']:.1e} per evaluation)"
         )
     episodes = ev["episodes"]
+    counted = f"{episodes['count']} episodes, {episodes['censored']} still going at the end"
+    if "max_recovery_timeout_source" in ev:
+        failed = ev["probes_failed_in_a_median_episode"]
+        lines += [
+            f"  recovery_timeout_s  {b.recovery_timeout_s:g} s ({ev['recovery_timeout_source']}; "
+            "what a false trip costs)",
+            f"  max_recovery        x{b.backoff_multiplier:g} per failed probe up to "
+            f"{b.max_recovery_timeout_s:g} s ({ev['max_recovery_timeout_source']}: {counted}"
+            + ("" if failed is None else f"; {failed} failed probes in a median episode")
+            + ")",
+        ]
+    else:  # a run saved before the wait started at one probe's time
+        lines.append(
+            f"  recovery_timeout_s  {b.recovery_timeout_s:g} s, x{b.backoff_multiplier:g} per "
+            f"failed probe up to {b.max_recovery_timeout_s:g} s "
+            f"({ev['recovery_timeout_source']}: {counted})"
+        )
     lines += [
-        f"  recovery_timeout_s  {b.recovery_timeout_s:g} s, x{b.backoff_multiplier:g} per failed "
-        f"probe up to {b.max_recovery_timeout_s:g} s ({ev['recovery_timeout_source']}: "
-        f"{episodes['count']} episodes, {episodes['censored']} still going at the end)",
         f"  half_open_max_calls {b.half_open_max_calls}, at most {b.max_half_open_s:g} s half-open",
         f"  failure_threshold   {b.failure_threshold} in a row (consecutive mode: "
         f"{ev['consecutive']['expected_false_trips_per_week']:.3f} false trips a week)",

@@ -47,9 +47,12 @@ MODEL = (
     "are the lowest whose chance of opening on healthy calls (at the rates' upper confidence "
     "bound) stays at or under the false-trip chance per evaluation at every fill from "
     "minimum_calls on; the window is the shortest whose full window of critical calls opens it "
-    f"with probability {TRIP_TARGET:g} or more. The wait in OPEN is the Kaplan-Meier median "
-    "length of pressure-or-critical episodes of the VPC timeline (an episode still going at the "
-    "window's end is censored); each failed probe doubles the wait, up to the episodes' p90."
+    f"with probability {TRIP_TARGET:g} or more. The first wait in OPEN is the longest a probe "
+    "may take (max_half_open_s: 1.1 x the phase's longest recommended timeout), at least the "
+    f"built-in {DEFAULT_RECOVERY_S:g} s; each failed probe doubles it, up to the Kaplan-Meier "
+    "median length of pressure-or-critical episodes of the VPC timeline (an episode still going "
+    "at the window's end is censored), so a false trip costs one probe's time and a strained "
+    "episode a few failed probes."
 )
 
 
@@ -325,27 +328,33 @@ def advise_breaker(
         quiet.failure_upper, consecutive_calls, policy.max_false_trips_per_week
     )
 
-    if wait["median_s"] is not None:
-        recovery = _clamp_up(wait["median_s"], *RECOVERY_BOUNDS_S)
-        source = "Kaplan-Meier median of pressure-or-critical episodes"
-    elif wait["longest_s"] is not None:
-        recovery = _clamp_up(wait["longest_s"], *RECOVERY_BOUNDS_S)
-        source = "the longest pressure-or-critical episode (none ended: at least this long)"
-    else:
-        recovery = DEFAULT_RECOVERY_S
+    # The wait grows to how long a strained episode lasts; it starts at the time one probe may
+    # take: a false trip then keeps the service off its database that long, not an episode's.
+    longest_call = max((r.timeout_s or 0.0 for r in env_rows), default=0.0) or policy.ceiling_s
+    max_half_open = _clamp_up(1.1 * longest_call, 1.0, MAX_RECOVERY_TIMEOUT_S)
+    wanted = wait["median_s"] or wait["longest_s"]
+    if wanted is not None:
+        max_recovery = _clamp_up(wanted, *RECOVERY_BOUNDS_S)
+        max_source = (
+            "Kaplan-Meier median of pressure-or-critical episodes"
+            if wait["median_s"] is not None
+            else "the longest pressure-or-critical episode (none ended: at least this long)"
+        )
+        if wanted > RECOVERY_BOUNDS_S[1]:
+            max_source += f" ({wanted:,.0f} s, held at the {RECOVERY_BOUNDS_S[1]:g} s cap)"
+        recovery = min(max(DEFAULT_RECOVERY_S, max_half_open), max_recovery)
         source = (
+            "the longest a probe may take (max_half_open_s), at least the built-in "
+            f"{DEFAULT_RECOVERY_S:g} s, at most max_recovery_timeout_s"
+        )
+    else:
+        max_recovery, recovery = DEFAULT_MAX_RECOVERY_S, DEFAULT_RECOVERY_S
+        max_source = source = (
             "default (no VPC state timeline)"
             if lake.timeline is None
             else "default (no pressure or critical episode in the VPC timeline)"
         )
-    wanted = wait["median_s"] or wait["longest_s"]
-    clamped = wanted is not None and wanted > RECOVERY_BOUNDS_S[1]
-    if clamped:
-        source += f" ({wanted:,.0f} s, held at the {RECOVERY_BOUNDS_S[1]:g} s cap)"
-    longer = wait["p90_s"] or wait["longest_s"] or DEFAULT_MAX_RECOVERY_S
-    max_recovery = _clamp_up(max(longer, recovery), recovery, MAX_RECOVERY_TIMEOUT_S)
-    longest_call = max((r.timeout_s or 0.0 for r in env_rows), default=0.0) or policy.ceiling_s
-    max_half_open = _clamp_up(1.1 * longest_call, 1.0, MAX_RECOVERY_TIMEOUT_S)
+    probes_failed = _probes_failed(recovery, max_recovery, wait["median_s"])
 
     # The rate mode only where in-life volume shows a process makes the calls it needs.
     rated = per_week is not None
@@ -400,10 +409,28 @@ def advise_breaker(
             "episodes": wait,
             "critical_episodes": critical,
             "recovery_timeout_source": source,
+            "max_recovery_timeout_source": max_source,
+            # what the wait costs: a false trip keeps calls off the database this long; a
+            # strained episode of the median length sees this many failed probes
+            "false_trip_open_s": recovery,
+            "probes_failed_in_a_median_episode": probes_failed,
             "limits": limits,
             "model": MODEL,
         },
     )
+
+
+def _probes_failed(first_s: float, cap_s: float, episode_s: float | None) -> int | None:
+    """Half-open probes an episode of `episode_s` fails when the breaker opens at its start
+    and the wait doubles from `first_s` up to `cap_s`."""
+    if episode_s is None:
+        return None
+    failed, at, wait = 0, first_s, first_s
+    while at < episode_s:
+        failed += 1
+        wait = min(wait * BACKOFF_MULTIPLIER, cap_s)
+        at += wait
+    return failed
 
 
 def _pooled(found: list[StateRates]) -> StateRates:

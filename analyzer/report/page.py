@@ -213,6 +213,37 @@ def write_report(
     return out
 
 
+def _wait_rows(b: Breaker, episodes: int) -> list[list[str]]:
+    """The OPEN wait's settings; a run saved before the wait started at one probe's time says
+    only where its wait came from."""
+    ev = b.evidence
+    if "max_recovery_timeout_source" not in ev:
+        return [
+            [
+                "recovery_timeout_s",
+                f"{b.recovery_timeout_s:g} s",
+                f"{ev['recovery_timeout_source']} ({episodes} episodes)",
+            ],
+            ["backoff_multiplier", f"{b.backoff_multiplier:g}", ""],
+            ["max_recovery_timeout_s", f"{b.max_recovery_timeout_s:g} s", "the episodes' p90"],
+        ]
+    failed = ev["probes_failed_in_a_median_episode"]
+    return [
+        [
+            "recovery_timeout_s",
+            f"{b.recovery_timeout_s:g} s",
+            f"{ev['recovery_timeout_source']}: what a false trip costs",
+        ],
+        ["backoff_multiplier", f"{b.backoff_multiplier:g}", "after each failed probe"],
+        [
+            "max_recovery_timeout_s",
+            f"{b.max_recovery_timeout_s:g} s",
+            f"{ev['max_recovery_timeout_source']} ({episodes} episodes)"
+            + ("" if failed is None else f"; {failed} failed probes in a median episode"),
+        ],
+    ]
+
+
 def _breaker_rows(b: Breaker) -> list[list[str]]:
     """Each breaker setting, its value and what it rests on."""
     ev = b.evidence
@@ -243,13 +274,7 @@ def _breaker_rows(b: Breaker) -> list[list[str]]:
             f"{percent(slow.get('trip_probability_strained'))} on a full window of "
             f"{ev['strained_state']} calls",
         ],
-        [
-            "recovery_timeout_s",
-            f"{b.recovery_timeout_s:g} s",
-            f"{ev['recovery_timeout_source']} ({episodes['count']} episodes)",
-        ],
-        ["backoff_multiplier", f"{b.backoff_multiplier:g}", ""],
-        ["max_recovery_timeout_s", f"{b.max_recovery_timeout_s:g} s", "the episodes' p90"],
+        *_wait_rows(b, episodes["count"]),
         ["half_open_max_calls", str(b.half_open_max_calls), ""],
         ["max_half_open_s", f"{b.max_half_open_s:g} s", "longer than the longest timeout"],
         [
