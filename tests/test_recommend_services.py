@@ -223,3 +223,29 @@ def test_carry_over_from_a_deployed_files_sections(two_services: Store, tmp_path
     assert (rows["worker"]["timeout_s"], rows["worker"]["source"]) == (200.0, "previous")
     assert (rows["api"]["timeout_s"], rows["api"]["source"]) == (150.0, "previous")
     assert (rows[None]["timeout_s"], rows[None]["source"]) == (150.0, "previous")
+
+
+def test_export_diff_predicts_each_sections_rate_from_its_own_attempts(
+    two_services: Store, tmp_path: Path
+) -> None:
+    """Under 30 s, 10 of api's 40 healthy attempts time out (25 %), 25 of worker's (62.5 %),
+    35 of the 80 pooled (43.75 %): each service's row says its own, the default's the pool's."""
+    runner = CliRunner()
+    on = ["--env", "staging", "--store", str(two_services.root)]
+    assert runner.invoke(main, ["recommend", *on]).exit_code == 0
+    deployed = tmp_path / "deployed.json"
+    assert runner.invoke(main, ["export", *on, "--out", str(deployed)]).exit_code == 0
+    document = json.loads(deployed.read_text())
+    for entries in [document["timeouts"], *(s["timeouts"] for s in document["services"].values())]:
+        for t in entries:
+            if (t["phase"], t["operation"], t["vpc_state"]) == (*KEY, "healthy"):
+                t["timeout_s"] = 30.0
+    deployed.write_text(json.dumps(document))
+    diffed = runner.invoke(main, ["export", *on, "--out", "-", "--diff", str(deployed)])
+    assert diffed.exit_code == 1, diffed.output
+    rates = {  # the deployed value's rate: "30 s -> 240 s  25.0 %  0.0 %  recommended  yes"
+        line.split("3/initialization/healthy")[0].strip(): float(line.split()[-6])
+        for line in diffed.stderr.splitlines()
+        if "3/initialization/healthy" in line
+    }
+    assert rates == pytest.approx({"": 43.75, "api:": 25.0, "worker:": 62.5}, abs=0.051)

@@ -63,6 +63,19 @@ def own_values(config: TimeoutConfig, service: str) -> dict[Key, float]:
     return {(t.phase, t.operation, t.vpc_state): t.timeout_s for t in section.timeouts}
 
 
+def section_names(*configs: TimeoutConfig) -> list[str]:
+    """The services with a section in any of `configs`, by name."""
+    return sorted({name for config in configs for name in config.services or {}})
+
+
+def as_run_by(config: TimeoutConfig, service: str | None) -> dict[Key, float]:
+    """The timeouts `service` runs under `config` (its own, else the default's); None: the
+    default's."""
+    if service is None:
+        return timeout_values(config)
+    return {**timeout_values(config), **own_values(config, service)}
+
+
 def key_name(key: Key) -> str:
     return f"{key[0]}/{key[1]}/{key[2]}"
 
@@ -81,7 +94,7 @@ def _timeout_changes(
     new: TimeoutConfig,
     service: str | None,
     min_change: MinChange,
-    rates: dict[tuple[Key, float], float | None],
+    rates: dict[tuple[str | None, Key, float], float | None],
 ) -> list[Change]:
     """The env default's changes (service None), or a service's: each key its section holds
     in either file, compared as the service runs it (its own value, else the default's)."""
@@ -104,8 +117,8 @@ def _timeout_changes(
                 old=old,
                 new=value,
                 source=sources.get(key),
-                rate_old=rates.get((key, old)) if old is not None else None,
-                rate_new=rates.get((key, value)) if value is not None else None,
+                rate_old=rates.get((service, key, old)) if old is not None else None,
+                rate_new=rates.get((service, key, value)) if value is not None else None,
                 significant=min_change.counts(old, value),
             )
         )
@@ -117,15 +130,14 @@ def diff_configs(
     new: TimeoutConfig,
     *,
     min_change: MinChange,
-    rates: dict[tuple[Key, float], float | None] | None = None,
+    rates: dict[tuple[str | None, Key, float], float | None] | None = None,
 ) -> ConfigDiff:
     """Every timeout and breaker setting whose value differs (provenance is not compared):
     the env default's, then each service section's in either file, by name. `rates` are the
-    env-wide ones, so only the default's changes carry them."""
+    predicted timeout rates by (service, or None for the default's, key, seconds)."""
     changes = _timeout_changes(deployed, new, None, min_change, rates or {})
-    services = sorted((deployed.services or {}).keys() | (new.services or {}).keys())
-    for service in services:
-        changes += _timeout_changes(deployed, new, service, min_change, {})
+    for service in section_names(deployed, new):
+        changes += _timeout_changes(deployed, new, service, min_change, rates or {})
     for name in type(new.breaker).model_fields:
         old_setting = _setting(getattr(deployed.breaker, name))
         new_setting = _setting(getattr(new.breaker, name))
