@@ -273,7 +273,7 @@ def test_sigkill_mid_push_then_rerun_leaves_each_event_once(
     ids = [r[0] for r in read_view(Store.resolve("gs://lake/crash"), "lake_rows", "insert_id")]
     assert len(ids) == len(set(ids)) > 0
     # The rerun removes the dead writer's lock (same host, pid gone) and finishes the job.
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=15)
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     assert "removing the stale lock of store gs://lake/crash" in rerun.stderr
     store = Store.resolve("gs://lake/crash")
