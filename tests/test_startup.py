@@ -5,13 +5,17 @@ tenth of a second with its first model)."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from analyzer.cli import main
 
@@ -143,3 +147,38 @@ def test_summary_renders_as_pydantic_would(tmp_path: Path) -> None:
     assert as_csv.exit_code == 0, as_csv.output
     assert as_csv.stdout.splitlines()[0].startswith("env,service,phase,operation,vpc_state")
     assert len(as_csv.stdout.splitlines()) == 1 + len(record.phases)
+
+
+_finite = st.floats(allow_nan=False, allow_infinity=False)
+_float = st.one_of(
+    _finite, st.floats(min_value=1e-6, max_value=1e-3), st.sampled_from([math.nan, math.inf])
+)
+_text = st.one_of(st.none(), st.text(max_size=12))
+
+
+@given(
+    counts=st.lists(st.integers(min_value=0, max_value=10**12), min_size=4, max_size=4),
+    rate=st.one_of(st.none(), _float),
+    service=st.text(max_size=12),
+    texts=st.lists(_text, min_size=8, max_size=8),
+    at=st.datetimes(timezones=st.just(UTC)),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_summary_record_prints_as_pydantic_prints_it(
+    counts: list[int], rate: float | None, service: str, texts: list[str | None], at: datetime
+) -> None:
+    """Any values: rates as small as 1e-5 (Python writes 9.5e-05, pydantic 0.000095), NaN,
+    text with quotes, control characters and other scripts, instants with microseconds."""
+    from pydantic import TypeAdapter
+
+    from analyzer.analysis.summary import ConfigLoad, ServiceStartups, Summary
+    from analyzer.cli.render import json_text, plain
+    from analyzer.timewindow import Window
+
+    shown = ServiceStartups(*counts, rate, service)
+    load = ConfigLoad(*texts, processes=counts[0], first_ts=at, last_ts=at)
+    record = Summary(
+        *counts, rate, env=service, window=Window(at, at), events=counts[1],
+        services=[shown, shown], phases=[], configs=[load],
+    )  # fmt: skip
+    assert json_text(plain(record)) == TypeAdapter(Summary).dump_json(record, indent=2).decode()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -221,12 +220,10 @@ def render_model(
     list of records, or one record whose first missing column is labelled with the field's
     name (`overall` in the vpc_state column).
     """
-    from analyzer.cli.render import plain
+    from analyzer.cli.render import json_text, plain
 
     if fmt == "json":
-        if is_dataclass(model):
-            return json.dumps(plain(model), indent=2, ensure_ascii=False)
-        return model.model_dump_json(indent=2)
+        return json_text(plain(model)) if is_dataclass(model) else model.model_dump_json(indent=2)
     data: Any = plain(model) if is_dataclass(model) else model.model_dump(mode="json")
     if fmt == "yaml":
         import yaml
