@@ -1,4 +1,5 @@
-"""Plain-text tables and figures for the terminal: units beside every number."""
+"""Plain-text tables and figures for the terminal (units beside every number), and dataclass
+records as the JSON pydantic would print for them."""
 
 from __future__ import annotations
 

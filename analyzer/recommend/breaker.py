@@ -52,7 +52,8 @@ MODEL = (
     f"built-in {DEFAULT_RECOVERY_S:g} s; each failed probe doubles it, up to the Kaplan-Meier "
     "median length of pressure-or-critical episodes of the VPC timeline (an episode still going "
     "at the window's end is censored), so a false trip costs one probe's time and a strained "
-    "episode a few failed probes."
+    "episode a few failed probes. With no timeline, or no strained episode in it: "
+    f"{DEFAULT_RECOVERY_S:g} s, up to {DEFAULT_MAX_RECOVERY_S:g} s."
 )
 
 
@@ -332,7 +333,7 @@ def advise_breaker(
     # take: a false trip then keeps the service off its database that long, not an episode's.
     longest_call = max((r.timeout_s or 0.0 for r in env_rows), default=0.0) or policy.ceiling_s
     max_half_open = _clamp_up(1.1 * longest_call, 1.0, MAX_RECOVERY_TIMEOUT_S)
-    wanted = wait["median_s"] or wait["longest_s"]
+    wanted = wait["median_s"] if wait["median_s"] is not None else wait["longest_s"]
     if wanted is not None:
         max_recovery = _clamp_up(wanted, *RECOVERY_BOUNDS_S)
         max_source = (
