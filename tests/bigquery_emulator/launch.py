@@ -1,5 +1,5 @@
 """Starts bqemulator (in its own environment) without DuckDB's spatial extension, and with its
-translations of GoogleSQL kept for the next run of the same text.
+translations and parses of SQL kept for the next request of the same text.
 
 The emulator loads the extension at start, downloading it on first use; with no network the
 load fails and so would the start. GEOGRAPHY is the only thing it backs, and no query of ours
@@ -11,10 +11,17 @@ over a statement of 15 to 20 KB, about half a second or more, where running it t
 A translation depends on the text, the catalog's schema and the caller only, so it is kept
 under those and given again: the SQL that runs is the same.
 
+The emulator also parses the same text again in a dozen places on each request (DDL
+detection, statement classification, table references, row access): each SQLGlot parse of the
+same text, under the same dialect and options, is kept too, and every caller gets its own copy
+of the tree (a copy costs a seventh of a parse), so what one caller changes no other sees.
+
 Run as: python launch.py start --rest-port N ... (bqemulator's own options)."""
 
 import sys
 from typing import Any
+
+from sqlglot.dialects.dialect import Dialect
 
 from bqemulator.cli import main
 from bqemulator.sql.translator import SQLTranslator
@@ -34,6 +41,19 @@ def _kept_translation(self: SQLTranslator, bq_sql: str, **kwargs: Any) -> Any:
 
 
 SQLTranslator.translate = _kept_translation  # type: ignore[method-assign]
+
+_parse = Dialect.parse
+_trees: dict[str, list[Any]] = {}
+
+
+def _kept_parse(self: Dialect, sql: str, **opts: Any) -> list[Any]:
+    key = repr((type(self).__qualname__, vars(self), sql, sorted(opts.items())))
+    if key not in _trees:
+        _trees[key] = _parse(self, sql, **opts)  # a parse error is raised, never kept
+    return [tree.copy() if tree is not None else None for tree in _trees[key]]
+
+
+Dialect.parse = _kept_parse  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     sys.exit(main())
