@@ -21,11 +21,10 @@ Run as: python launch.py start --rest-port N ... (bqemulator's own options)."""
 import sys
 from typing import Any
 
-from sqlglot.dialects.dialect import Dialect
-
 from bqemulator.cli import main
 from bqemulator.sql.translator import SQLTranslator
 from bqemulator.storage import engine
+from sqlglot.dialects.dialect import Dialect
 
 engine.DuckDBEngine._load_spatial = lambda self: None  # type: ignore[method-assign]
 
