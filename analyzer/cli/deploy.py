@@ -154,7 +154,7 @@ def export_command(
 def _diff(
     lake: Store, run: Recommendation, deployed: str, config: TimeoutConfig, threshold: MinChange
 ) -> ConfigDiff:
-    from analyzer.deploy.diff import as_run_by, diff_configs, own_values, section_names
+    from analyzer.deploy.diff import compared_values, diff_configs, section_names
     from analyzer.deploy.model import check_config_file
     from analyzer.engine import local_engine
     from analyzer.recommend.rates import timeout_rates
@@ -167,14 +167,14 @@ def _diff(
         raise AnalyzerError(
             f"--diff: {deployed} is a config for env {old.env!r}, not {config.env!r}", exit_code=2
         )
-    # the values either file gives each key the default holds, and each key a section holds
-    values: dict[str | None, dict[tuple[int, str, str], set[float]]] = {}
-    for service in [None, *section_names(old, config)]:
-        held = None if service is None else own_values(old, service) | own_values(config, service)
-        for side in (as_run_by(old, service), as_run_by(config, service)):
-            for key, value in side.items():
-                if held is None or key in held:
-                    values.setdefault(service, {}).setdefault(key, set()).add(value)
+    # the rates of the values the diff compares: the default's, then each section's
+    values = {
+        service: {
+            key: {v for v in pair if v is not None}
+            for key, pair in compared_values(old, config, service).items()
+        }
+        for service in [None, *section_names(old, config)]
+    }
     rates = timeout_rates(local_engine(lake), run, values)
     return diff_configs(old, config, min_change=threshold, rates=rates)
 

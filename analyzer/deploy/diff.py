@@ -68,12 +68,19 @@ def section_names(*configs: TimeoutConfig) -> list[str]:
     return sorted({name for config in configs for name in config.services or {}})
 
 
-def as_run_by(config: TimeoutConfig, service: str | None) -> dict[Key, float]:
-    """The timeouts `service` runs under `config` (its own, else the default's); None: the
-    default's."""
-    if service is None:
-        return timeout_values(config)
-    return {**timeout_values(config), **own_values(config, service)}
+def compared_values(
+    deployed: TimeoutConfig, new: TimeoutConfig, service: str | None
+) -> dict[Key, tuple[float | None, float | None]]:
+    """The keys compared for `service` (None: the env default's, every key it holds in either
+    file; a service: each key its section holds in either file), each with the value either
+    file gives it as the service runs it (its own, else the default's; None: no value)."""
+    old_values, new_values = timeout_values(deployed), timeout_values(new)
+    keys = old_values.keys() | new_values.keys()
+    if service is not None:
+        old_own, new_own = own_values(deployed, service), own_values(new, service)
+        keys = old_own.keys() | new_own.keys()
+        old_values, new_values = {**old_values, **old_own}, {**new_values, **new_own}
+    return {key: (old_values.get(key), new_values.get(key)) for key in sorted(keys)}
 
 
 def key_name(key: Key) -> str:
@@ -96,18 +103,10 @@ def _timeout_changes(
     min_change: MinChange,
     rates: dict[tuple[str | None, Key, float], float | None],
 ) -> list[Change]:
-    """The env default's changes (service None), or a service's: each key its section holds
-    in either file, compared as the service runs it (its own value, else the default's)."""
-    old_values, new_values = timeout_values(deployed), timeout_values(new)
-    keys = old_values.keys() | new_values.keys()
-    if service is not None:
-        old_own, new_own = own_values(deployed, service), own_values(new, service)
-        keys = old_own.keys() | new_own.keys()
-        old_values, new_values = {**old_values, **old_own}, {**new_values, **new_own}
+    """The env default's changes (service None), or a service's (see `compared_values`)."""
     sources = _sources(new, service)
     changes = []
-    for key in sorted(keys):
-        old, value = old_values.get(key), new_values.get(key)
+    for key, (old, value) in compared_values(deployed, new, service).items():
         if old == value:
             continue
         changes.append(
