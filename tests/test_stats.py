@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,6 @@ from analyzer.analysis.stats import (
     expected_false_trips,
     failure_threshold,
 )
-from analyzer.analysis.stats.breaker import failure_streaks
 from analyzer.simulate import PHASE3_LAWS, WeibullLaw, draw_attempts
 
 
@@ -173,6 +173,14 @@ def test_too_few_attempts_give_no_number() -> None:
     estimate = estimate_durations(np.array([1.0, 2.0]), np.array([True, True]), min_attempts=20)
     assert estimate.quantile(0.99) == (None, "insufficient-data")
     assert estimate.survival_at(5.0) is None
+
+
+def failure_streaks(failed: Any) -> list[int]:
+    """Lengths of the runs of consecutive failures, in order: counted off the sequence, the
+    truth the formula is checked against."""
+    flags = np.asarray(failed, dtype=np.int8)
+    edges = np.diff(np.concatenate(([0], flags, [0])))
+    return [int(n) for n in np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)]
 
 
 def test_false_trip_formula_matches_simulated_bernoulli_sequences() -> None:

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 MAX_THRESHOLD = 50
 
@@ -26,19 +26,6 @@ def failure_threshold(failure_rate: float, calls_per_week: float, max_trips_per_
         if expected_false_trips(k, failure_rate, calls_per_week) <= max_trips_per_week:
             return k
     return MAX_THRESHOLD
-
-
-def _runs(failed: ArrayLike) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Start and end (exclusive) index of each run of consecutive failures."""
-    flags = np.asarray(failed, dtype=np.int8)
-    edges = np.diff(np.concatenate(([0], flags, [0])))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-
-
-def failure_streaks(failed: ArrayLike) -> list[int]:
-    """Lengths of the runs of consecutive failures, in order."""
-    starts, ends = _runs(failed)
-    return [int(n) for n in ends - starts]
 
 
 def at_least(k: int, n: int, p: float) -> float:
