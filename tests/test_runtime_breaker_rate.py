@@ -4,6 +4,7 @@ clock, exponential backoff, the call-recording API (sync, async, decorator) and 
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import pytest
@@ -542,3 +543,30 @@ def test_a_decorated_partial_of_an_async_function_is_timed_to_its_end(clock: Fak
     [summary] = breaker.summaries()
     assert (summary["calls"], summary["failures"], summary["slow_calls"]) == (1, 1, 1)
     assert breaker.state == "OPEN"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork: POSIX only")
+def test_a_forked_child_starts_with_an_empty_tally() -> None:
+    """gunicorn --preload, multiprocessing: each child reports its own calls only."""
+    sent: list[dict[str, Any]] = []
+    breaker = CircuitBreaker(5, 30.0, 1, on_summary=sent.extend, summary_every_s=None)
+    for _ in range(100):
+        breaker.record_success(0.01)
+    reports: list[int] = []
+    for child_calls in (0, 1, 7):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: its own calls, then what its summary says
+            try:
+                for _ in range(child_calls):
+                    breaker.record_failure(TimeoutError(), duration_s=0.01)
+                total = sum(s["calls"] for s in breaker.summaries())
+                os.write(write_end, str(total).encode())
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            reports.append(int(pipe.read() or -1))
+        os.waitpid(pid, 0)
+    assert reports == [0, 1, 7]
+    assert sum(s["calls"] for s in breaker.summaries()) == 100  # the parent's are its own

@@ -8,8 +8,10 @@ from __future__ import annotations
 import atexit
 import enum
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -35,6 +37,18 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["BreakerState", "CallGuard", "CircuitBreaker", "CircuitOpenError"]
+
+# Every breaker of the process, so a forked child can start each one's tally afresh.
+_BREAKERS: weakref.WeakSet[CircuitBreaker] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for breaker in list(_BREAKERS):
+        breaker._forked()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class BreakerState(enum.StrEnum):
@@ -148,6 +162,7 @@ class CircuitBreaker:
         self._timer: SummaryTimer | None = None
         self._closed = False
         self._apply(settings)
+        _BREAKERS.add(self)
 
     @classmethod
     def from_settings(cls, settings: BreakerSettings, **hooks: Any) -> CircuitBreaker:
@@ -514,6 +529,16 @@ class CircuitBreaker:
             self._on_summary(summaries)
         except Exception:
             logger.exception("circuit breaker summary hook failed")
+
+    def _forked(self) -> None:
+        """In a child just forked: the parent's calls are the parent's to report (gunicorn
+        `--preload`, multiprocessing), so the tally starts empty; the lock is new (another of
+        the parent's threads may have held it), and the timer, a thread the child lacks, starts
+        again on its first call."""
+        self._lock = threading.Lock()
+        self._tally = CallTally(self._clock())
+        self._rejected = 0
+        self._timer = None
 
     # --- the state machine (under the lock) ------------------------------------------------
 
