@@ -21,6 +21,7 @@ from analyzer.runtime import (
     get_vpc_connector_capacity_config,
     load_config,
     register_vpc_state_provider,
+    timeout_for,
 )
 
 SEED_STAGING = {
@@ -204,3 +205,74 @@ def test_reloading_keeps_the_breakers_state(tmp_path: Path) -> None:
     assert get_database_circuit_breaker() is breaker
     assert breaker.state == "OPEN" and breaker.failure_threshold == 4
     assert math.isclose(breaker.recovery_timeout_s, 60.0)
+
+
+UNKNOWN_OPERATIONS = ("initialisation", "pool-checkout", "healthcheck", "query", None, 12, "")
+
+
+@pytest.mark.parametrize("configured", [False, True])
+def test_an_unknown_operation_takes_the_most_demanding_known_value(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, configured: bool
+) -> None:
+    if configured:
+        load_config(write(tmp_path, config_document()))
+    caplog.set_level(logging.WARNING, logger="analyzer.runtime")
+    known = ("initialization", "connection", "pool_checkout", "health_check")
+    for state in ("healthy", "scaling", "pressure", "critical", "unknown"):
+        most = max(get_capacity_aware_database_timeout("staging", op, state) for op in known)
+        configured_most = max(
+            found for op in known if (found := timeout_for("staging", op, state)) is not None
+        )
+        for operation in UNKNOWN_OPERATIONS:
+            value = get_capacity_aware_database_timeout("staging", operation, state)  # type: ignore[arg-type]
+            assert value == most > 0, (operation, state)
+            assert timeout_for("staging", operation, state) == configured_most  # type: ignore[arg-type]
+    # with the config: initialization's 136 s in `unknown` beats the seed's other bases
+    assert get_capacity_aware_database_timeout("staging", "query", "unknown") == (
+        136.0 if configured else 75.0
+    )
+    warned = [r.getMessage() for r in caplog.records if "operation" in r.getMessage()]
+    assert "did you mean 'initialization'" in warned[0]
+    assert len(warned) == len(UNKNOWN_OPERATIONS) - 1, warned  # once each, the 6th summarised
+    assert all("is not a name" in m for m in warned if "None" in m)
+
+
+def test_a_state_that_is_not_a_name_is_unknown(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="analyzer.runtime")
+    for state in (12, 3.5, ["pressure"], b"pressure"):
+        assert get_capacity_aware_database_timeout("staging", "connection", state) == 35.0  # type: ignore[arg-type]
+    register_vpc_state_provider(lambda: 12)  # type: ignore[arg-type, return-value]
+    assert get_capacity_aware_database_timeout("staging", "connection") == 35.0
+    breaker = get_database_circuit_breaker()
+    with breaker.calling(operation=None, vpc_state=12):  # type: ignore[arg-type]
+        pass
+    assert sum("is not a name" in r.getMessage() for r in caplog.records) == 4
+
+
+def test_new_names_per_call_warn_a_few_times_and_keep_bounded_memory(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import itertools
+    import tracemalloc
+
+    caplog.set_level(logging.WARNING, logger="analyzer.runtime")
+    counter = itertools.count()
+    register_vpc_state_provider(lambda: f"state-{next(counter)}")
+    get_capacity_aware_database_timeout("staging", "connection")  # caches warm
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for n in range(5_000):
+            assert get_capacity_aware_database_timeout("staging", "connection") == 35.0
+            assert get_capacity_aware_database_timeout(f"env-{n}", "connection", "healthy") > 0
+        grown = sum(
+            stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename")
+        )
+    finally:
+        tracemalloc.stop()
+    # 5,000 names each of state and env kept whole would take megabytes (defaults: ~4 KB each)
+    assert grown < 1_000_000, grown
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("VPC state unknown 'state-" in m for m in messages) == 5
+    assert sum("more than 5 unknown VPC states" in m for m in messages) == 1
+    assert len(messages) < 20

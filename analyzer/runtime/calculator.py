@@ -30,6 +30,14 @@ CONFIG_ENV_VAR = "ANALYZER_TIMEOUT_CONFIG"
 SERVICE_ENV_VAR = "K_SERVICE"  # Cloud Run sets it in every container: the service's name
 UNKNOWN = "unknown"
 OPERATION_ALIASES = {"pool": "pool_checkout", "health": "health_check", "init": "initialization"}
+# Distinct unknown names warned about per kind (state, operation, env) before one line says the
+# rest go unnamed: a provider that returns a new name per call must not flood the logs or keep
+# every name.
+MAX_NAMED_WARNINGS = 5
+# The seed's defaults kept per env name: a caller passing a new env per call must not keep a
+# config per name (each is a few KB).
+MAX_CACHED_DEFAULTS = 32
+_KIND_NAMES = {"state": "VPC states", "operation": "operations", "env": "envs"}
 
 log = logging.getLogger("analyzer.runtime")
 
@@ -49,7 +57,9 @@ class _Runtime:
         self.breaker_env: str | None = None
         self.asked_env: str | None = None
         self.path: str | None = None
-        self.warned: set[tuple[str, str]] = set()
+        # per kind, the names warned about (at most MAX_NAMED_WARNINGS); kinds past the limit
+        self.warned: dict[str, set[str]] = {}
+        self.hushed: set[str] = set()
         # (file, service) pairs already warned about a missing section: kept across reloads,
         # so a process says it once.
         self.sectionless: set[tuple[str, str]] = set()
@@ -113,7 +123,7 @@ def load_config(
         error = f"no config given (${CONFIG_ENV_VAR} is not set)"
     with _runtime.lock:
         _runtime.loaded, _runtime.attempted, _runtime.path = config, True, chosen
-        _runtime.warned = set()
+        _runtime.warned, _runtime.hushed = {}, set()
         breaker, breaker_env = _runtime.breaker, _runtime.breaker_env
     if breaker is not None:
         breaker.update_settings(active_config(breaker_env or _service_env(None)).breaker)
@@ -135,12 +145,30 @@ def load_config(
 reload_config = load_config
 
 
-def _warn_once(kind: str, name: str, message: str, *args: object) -> None:
+def _warn_once(kind: str, name: str, message: str, *args: object) -> bool:
+    """Warn once per name of `kind`, for the first MAX_NAMED_WARNINGS names, then once that
+    further names go unnamed. True when this call warned about `name`."""
     with _runtime.lock:
-        if (kind, name) in _runtime.warned:
-            return
-        _runtime.warned.add((kind, name))
-    log.warning(message, *args)
+        seen = _runtime.warned.setdefault(kind, set())
+        if name in seen:
+            return False
+        named = len(seen) < MAX_NAMED_WARNINGS
+        if named:
+            seen.add(name)
+        elif kind in _runtime.hushed:
+            return False
+        else:
+            _runtime.hushed.add(kind)
+    if named:
+        log.warning(message, *args)
+    else:
+        log.warning(
+            "more than %d unknown %s; further ones are handled alike and not named until "
+            "the config is reloaded",
+            MAX_NAMED_WARNINGS,
+            _KIND_NAMES.get(kind, kind),
+        )
+    return named
 
 
 def active_config(env: str) -> RuntimeConfig:
@@ -167,7 +195,11 @@ def active_config(env: str) -> RuntimeConfig:
         )
     found = _runtime.defaults.get(wanted)
     if found is None:
-        found = _runtime.defaults.setdefault(wanted, defaults.default_config(wanted))
+        found = defaults.default_config(wanted)
+        with _runtime.lock:
+            while len(_runtime.defaults) >= MAX_CACHED_DEFAULTS:
+                del _runtime.defaults[next(iter(_runtime.defaults))]  # the oldest
+            found = _runtime.defaults.setdefault(wanted, found)
     return found
 
 
@@ -199,38 +231,62 @@ def current_vpc_state() -> str:
     return state if isinstance(state, str) and state else UNKNOWN
 
 
-def _state(state: str) -> str:
-    """A VPC state's contract name (any case); an unknown one is `unknown`, with a warning."""
-    name = state.strip().lower()
-    if name in VPC_STATES:
-        return name
-    _warn_once(
-        "state",
-        name,
-        "VPC state %s; using the unknown state's timeout",
-        unknown_name(state, VPC_STATES),
-    )
+def _state(state: object) -> str:
+    """A VPC state's contract name (any case); an unknown one, or one that is not a string, is
+    `unknown`, with one warning."""
+    if isinstance(state, str):
+        name = state.strip().lower()
+        if name in VPC_STATES:
+            return name
+        problem = unknown_name(state, VPC_STATES)
+    else:
+        name, problem = f"<{type(state).__name__}>", f"{shown(state)} is not a name"
+    _warn_once("state", name, "VPC state %s; using the unknown state's timeout", problem)
     return UNKNOWN
 
 
-def _operation(operation: str) -> str:
-    name = operation.strip().lower()
-    name = OPERATION_ALIASES.get(name, name)
-    if name not in OPERATIONS:
-        _warn_once("operation", name, "operation %s", unknown_name(operation, OPERATIONS))
-    return name
+def _vpc_state(vpc_state: object) -> str:
+    """The state a lookup uses: the argument, else (None or empty) the registered provider's."""
+    return _state(current_vpc_state() if vpc_state is None or vpc_state == "" else vpc_state)
+
+
+def _operation(operation: object) -> str | None:
+    """An operation's contract name (any case, or an alias); None for an unknown one, or one
+    that is not a string, with one warning: the caller takes the most demanding known value."""
+    if isinstance(operation, str):
+        name = operation.strip().lower()
+        name = OPERATION_ALIASES.get(name, name)
+        if name in OPERATIONS:
+            return name
+        problem = unknown_name(operation, OPERATIONS)
+    else:
+        name, problem = f"<{type(operation).__name__}>", f"{shown(operation)} is not a name"
+    _warn_once(
+        "operation", name, "operation %s; using the most demanding known operation's value", problem
+    )
+    return None
+
+
+def _timeout(config: RuntimeConfig, phase: int, operation: str | None, state: str) -> float | None:
+    """The config's timeout for the phase, operation and state (`unknown`'s when the state has
+    none); for an unknown operation (None), the largest over the known ones."""
+    table = config.timeouts
+    found = [
+        value
+        for op in ((operation,) if operation is not None else OPERATIONS)
+        if (value := table.get((phase, op, state), table.get((phase, op, UNKNOWN)))) is not None
+    ]
+    return max(found) if found else None
 
 
 def timeout_for(
     env: str, operation: str = "initialization", vpc_state: str | None = None, *, phase: int = 3
 ) -> float | None:
     """The configured timeout for the phase, operation and state; `unknown`'s when the state
-    has none; None when the config has nothing for the operation."""
-    table = active_config(env).timeouts
-    op = _operation(operation)
-    state = _state(vpc_state or current_vpc_state())
-    found = table.get((phase, op, state))
-    return found if found is not None else table.get((phase, op, UNKNOWN))
+    has none; the most demanding known operation's for an unknown operation; None when the
+    config has nothing for the operation."""
+    config = active_config(env)
+    return _timeout(config, phase, _operation(operation), _vpc_state(vpc_state))
 
 
 def get_database_timeout_config(env: str) -> dict[str, float]:
@@ -240,8 +296,11 @@ def get_database_timeout_config(env: str) -> dict[str, float]:
     return {key: _base_s(config, op) for key, op in defaults.TIMEOUT_KEYS.items()}
 
 
-def _base_s(config: RuntimeConfig, operation: str) -> float:
-    """A loaded config's smallest value for the database operation, else the seed's base."""
+def _base_s(config: RuntimeConfig, operation: str | None) -> float:
+    """A loaded config's smallest value for the database operation, else the seed's base; for
+    an unknown operation (None), the largest of the known operations' bases."""
+    if operation is None:
+        return max(_base_s(config, op) for op in OPERATIONS)
     seed = defaults.base_timeouts(config.env).get(operation, 0.0)
     if config is not _runtime.loaded:
         return seed
@@ -283,9 +342,10 @@ def get_capacity_aware_database_timeout(
 ) -> float:
     """The database timeout for the current VPC state (argument, else the registered
     provider, else `unknown`), never below the base timeout, as the seed requires."""
+    config = active_config(env)
     op = _operation(operation)
-    base = _base_s(active_config(env), op)
-    found = timeout_for(env, op, vpc_state, phase=defaults.DATABASE_PHASE)
+    base = _base_s(config, op)
+    found = _timeout(config, defaults.DATABASE_PHASE, op, _vpc_state(vpc_state))
     return base if found is None or found < base else found
 
 
