@@ -8,8 +8,11 @@ API, or the Storage Read API (Arrow) where the client has it and the endpoint is
 
 from __future__ import annotations
 
+import socket
 import sys
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -35,6 +38,7 @@ from analyzer.errors import AnalyzerError, NoDataError
 if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
+    from google.api_core.retry import Retry
     from google.cloud import bigquery
 
 # The questions the analysis asks (each a file of queries/bigquery/).
@@ -63,10 +67,19 @@ DEFAULT_LOOKBACK = timedelta(days=8)  # questions with no window of their own re
 # its start) to a day after it (an attempt that started inside may end after it; a phase lasts
 # at most a day, as the importer checks).
 SCAN_MARGIN = timedelta(days=1)
+# How long one BigQuery call keeps retrying what may pass (a 5xx, a rate limit, a dropped
+# connection): the client's own ten minutes, each retry a line on stderr. A refused connection
+# or a host that does not resolve is not retried: nothing there will answer.
+RETRY_DEADLINE_S = 600.0
+GOOGLE_ENDPOINT = "https://bigquery.googleapis.com"
 
 
 class BytesLimitError(AnalyzerError):
     """A query would scan more than --max-bytes-billed allows (exit code 1, as bad input)."""
+
+
+def to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def _gib(n: int) -> str:
@@ -85,8 +98,9 @@ class BigQueryEngine:
     storage_api: bool = True
     attempt_rows: AttemptRows = "auto"
     padding: str | None = None
-    report: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
+    report: Callable[[str], None] = field(default=lambda line: to_stderr(line))
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    endpoint: str | None = None
 
     @property
     def where(self) -> str:
@@ -109,7 +123,8 @@ class BigQueryEngine:
     ) -> list[dict[str, object]]:
         self._check_answers(question)
         job = self._run(compose(question, shape=self.shape, padding=self.padding), params)
-        return [dict(row.items()) for row in job.result()]
+        with reaching(self.endpoint):
+            return [dict(row.items()) for row in job.result(retry=self._retry())]
 
     def frame(self, question: str, params: Mapping[str, object] | None = None) -> pl.DataFrame:
         import polars as pl
@@ -171,14 +186,16 @@ class BigQueryEngine:
         from google.cloud import bigquery
 
         try:
-            dry = self.client.query(
-                with_source(statement.sql, self.source),
-                job_config=bigquery.QueryJobConfig(
-                    dry_run=True,
-                    use_query_cache=False,
-                    query_parameters=self._parameters(statement, params),
-                ),
-            )
+            with reaching(self.endpoint):
+                dry = self.client.query(
+                    with_source(statement.sql, self.source),
+                    job_config=bigquery.QueryJobConfig(
+                        dry_run=True,
+                        use_query_cache=False,
+                        query_parameters=self._parameters(statement, params),
+                    ),
+                    retry=self._retry(),
+                )
         except (BadRequest, Forbidden) as exc:
             raise AnalyzerError(f"BigQuery refused the query on {self.source}: {exc}") from exc
         return int(dry.total_bytes_processed or 0)
@@ -202,13 +219,15 @@ class BigQueryEngine:
         if scanned > self.max_bytes_billed:
             raise BytesLimitError(_over_limit(scanned, self.max_bytes_billed))
         try:
-            job = self.client.query(
-                sql,
-                job_config=bigquery.QueryJobConfig(
-                    query_parameters=parameters, maximum_bytes_billed=self.max_bytes_billed
-                ),
-            )
-            job.result()
+            with reaching(self.endpoint):
+                job = self.client.query(
+                    sql,
+                    job_config=bigquery.QueryJobConfig(
+                        query_parameters=parameters, maximum_bytes_billed=self.max_bytes_billed
+                    ),
+                    retry=self._retry(),
+                )
+                job.result(retry=self._retry())
         except (BadRequest, Forbidden) as exc:
             reasons = {e.get("reason") for e in (exc.errors or [])}
             if "bytesBilledLimitExceeded" in reasons:
@@ -217,7 +236,67 @@ class BigQueryEngine:
         return job
 
     def _arrow(self, job: bigquery.QueryJob) -> pa.Table:
-        return job.result().to_arrow(create_bqstorage_client=self.storage_api)
+        with reaching(self.endpoint):
+            rows = job.result(retry=self._retry())
+            return rows.to_arrow(create_bqstorage_client=self.storage_api)
+
+    def _retry(self) -> Retry:
+        return api_retry(self.endpoint, self.report)
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """ "connection refused" or "unknown host" when that is what ended a call (no retry can
+    help), else None."""
+    seen: BaseException | None = exc
+    for _ in range(32):  # a chain of causes, never a loop
+        if seen is None:
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return "unknown host"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+@contextmanager
+def reaching(endpoint: str | None) -> Iterator[None]:
+    """Turns a call that found nobody at `endpoint` into one line."""
+    try:
+        yield
+    except Exception as exc:
+        why = unreachable(exc)
+        if why is None:
+            raise
+        raise AnalyzerError(
+            f"cannot reach BigQuery at {endpoint or GOOGLE_ENDPOINT}: {why}; "
+            "check --bq-endpoint and the network"
+        ) from exc
+
+
+def api_retry(endpoint: str | None, report: Callable[[str], None]) -> Retry:
+    """The client's retry for one call, less what cannot pass (`unreachable`), saying on stderr
+    what it waits for and for how long."""
+    from google.api_core.retry import Retry
+    from google.cloud.bigquery import retry as bigquery_retry
+
+    # the predicate of the client's DEFAULT_RETRY (untyped there)
+    should_retry: Callable[[Exception], bool] = bigquery_retry._should_retry
+
+    started = time.monotonic()
+
+    def on_error(exc: Exception) -> None:
+        waited = time.monotonic() - started
+        report(
+            f"bigquery: {endpoint or GOOGLE_ENDPOINT} answered {type(exc).__name__}: "
+            f"{str(exc)[:200]}; retrying ({waited:.0f} s of at most {RETRY_DEADLINE_S:.0f} s)"
+        )
+
+    return Retry(
+        predicate=lambda exc: unreachable(exc) is None and should_retry(exc),
+        timeout=RETRY_DEADLINE_S,
+        on_error=on_error,
+    )
 
 
 def _group_keys(table: pa.Table) -> list[tuple[Any, ...]]:
@@ -323,22 +402,29 @@ def open_bigquery(
             "no Google credentials: run `gcloud auth application-default login` "
             "(or --anonymous against an emulator)"
         ) from exc
+
+    def retry() -> Retry:
+        return api_retry(endpoint, to_stderr)
+
     try:
         try:
-            table = client.get_table(source)
+            with reaching(endpoint):
+                table = client.get_table(source, retry=retry())
             sharded = False
         except NotFound:
             prefix = source.rsplit(".", 1)[1] + "_"
             dataset = source.rsplit(".", 1)[0]
-            shards = sorted(
-                t.table_id for t in client.list_tables(dataset) if t.table_id.startswith(prefix)
-            )
+            with reaching(endpoint):
+                listed = list(client.list_tables(dataset, retry=retry()))
+            shards = sorted(t.table_id for t in listed if t.table_id.startswith(prefix))
             shards = [s for s in shards if s[len(prefix) :].isdigit() and len(s) == len(prefix) + 8]
             if not shards:
                 raise AnalyzerError(
                     f"--source {source}: no such table or view, nor date shards {prefix}YYYYMMDD"
                 ) from None
-            table, sharded = client.get_table(f"{dataset}.{shards[-1]}"), True
+            with reaching(endpoint):
+                table = client.get_table(f"{dataset}.{shards[-1]}", retry=retry())
+            sharded = True
     except GoogleAPIError as exc:
         raise AnalyzerError(f"cannot read --source {source}: {exc}") from exc
     paths = schema_paths(table.schema)
@@ -358,4 +444,5 @@ def open_bigquery(
         storage_api=endpoint is None,
         attempt_rows=attempt_rows,
         padding=sink_padding(paths) if chosen != "log-analytics" else None,
+        endpoint=endpoint,
     )
