@@ -318,3 +318,36 @@ def test_fleet_commands_and_verify_fix_on_a_bucket(
     _fresh_cache(monkeypatch, tmp_path / "cache-fixed")  # the next machine sees the fix
     _run("verify", "--store", "gs://lake/fleet")
     json.loads(_run("summary", *remote, "--format", "json"))
+
+
+def test_objects_whose_names_leave_the_prefix_are_skipped_with_one_warning(
+    bucket: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`PREFIX//abs/path` once made the cache write to /abs/path on the operator's machine."""
+    rows = write_ndjson(tmp_path / "a.jsonl", [entry({"event": "phase_started", "phase": 1})])
+    _run("import", str(rows), "--env", "staging", "--store", "gs://lake/keys")
+    victim = tmp_path / "outside" / "victim.txt"
+    victim.parent.mkdir()
+    victim.write_text("the operator's file")
+    hostile = [
+        f"keys/{victim}",  # keys//tmp/...: an absolute path
+        "keys/./events/x.parquet",
+        "keys/events//x.parquet",
+        "keys/events\\x.parquet",
+        "keys/events/x\0.parquet",
+    ]  # (the emulator refuses `..` parts itself; the last lines try them on the way up)
+    for name in hostile:
+        bucket.blob(name).upload_from_string(b"written by whoever can write one object")
+    _fresh_cache(monkeypatch, tmp_path / "cache-2")
+    result = CliRunner().invoke(main, ["summary", "--env", "staging", "--store", "gs://lake/keys"])
+    assert result.exit_code == 0, result.output
+    assert victim.read_text() == "the operator's file"
+    (warning,) = [line for line in result.stderr.splitlines() if "skipped 5 object(s)" in line]
+    assert all(repr(name) in warning for name in hostile)
+    written = [p for p in (tmp_path / "cache-2").rglob("*") if p.is_file()]
+    assert written and not [p for p in written if p.name.startswith("x")]
+
+    lake = open_bucket_lake("gs://lake/keys")  # the same rule on the way up
+    for key in ("/etc/passwd", "a/../b", "a//b", "a\\b", "a\0b", ""):
+        with pytest.raises(AnalyzerError, match="refused object key"):
+            lake._upload(key, rows, if_generation_match=0)

@@ -11,6 +11,11 @@ downloaded objects), so the store's local guarantees hold on it unchanged. Aroun
   changed records replaced only if the generation it read is still there (so a lost update
   is impossible), removed objects deleted last; then it deletes the lock object.
 
+An object's key (its name less `PREFIX/`) names a file in the cache and in the working copy, so
+every key read from the bucket or written to it passes one rule (`key_problem`): relative, no
+empty, `.` or `..` parts, no backslash or NUL. An object whose name breaks it is skipped, named
+in one warning; it can never make a path outside the cache.
+
 A stale lock object is never broken silently: one whose holder ran on this host and is no
 longer running is removed with a message; any other is named with the command to remove it.
 """
@@ -86,7 +91,17 @@ class BucketLake:
         atexit.register(shutil.rmtree, self.working_copy, ignore_errors=True)
 
     def _name(self, key: str) -> str:
+        """The object's name in the bucket (the key checked: see `key_problem`)."""
+        checked_key(key, self.url)
         return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _local(self, key: str) -> Path:
+        """The key's file in the working copy (the key checked)."""
+        return self.working_copy / checked_key(key, self.url)
+
+    def _cached(self, key: str, generation: int) -> Path:
+        """The cached download of one generation of the key (the key checked)."""
+        return self.objects / f"{checked_key(key, self.url)}@{generation}"
 
     def sync_down(self) -> None:
         """Make the working copy what the bucket holds (files this process wrote and has
@@ -95,7 +110,7 @@ class BucketLake:
             listing = self._list()
             try:
                 for key, generation in listing.items():
-                    if self.listed.get(key) != generation or not (self.working_copy / key).exists():
+                    if self.listed.get(key) != generation or not self._local(key).exists():
                         self._place(key, generation)
             except _Changed:
                 if attempt == SYNC_ATTEMPTS - 1:
@@ -104,7 +119,7 @@ class BucketLake:
                     ) from None
                 continue
             for key in set(self.listed) - set(listing):
-                (self.working_copy / key).unlink(missing_ok=True)
+                self._local(key).unlink(missing_ok=True)
             self.listed = listing
             return
 
@@ -112,15 +127,21 @@ class BucketLake:
         start = f"{self.prefix}/" if self.prefix else ""
         with _bucket_errors(self.url):
             blobs = list(self._bucket.client.list_blobs(self.bucket_name, prefix=start))
-        found = {}
+        found, refused = {}, []
         for blob in blobs:
             key = blob.name[len(start) :]
-            if key and not key.endswith("/") and not _hidden(key):
+            if not key or (key.endswith("/") and not key_problem(key[:-1])):
+                continue  # the prefix itself, or a folder marker
+            if key_problem(key):
+                refused.append(blob.name)
+            elif not _hidden(key):
                 found[key] = int(blob.generation)
+        if refused:
+            _warn_refused(self.url, refused)
         return found
 
     def _place(self, key: str, generation: int) -> None:
-        cached = self.objects / f"{key}@{generation}"
+        cached = self._cached(key, generation)
         if not cached.exists():
             from google.api_core import exceptions
 
@@ -136,7 +157,7 @@ class BucketLake:
                 raise _Changed from None
             partial.chmod(0o444)  # shared by working copies: never written in place
             os.replace(partial, cached)
-        target = self.working_copy / key
+        target = self._local(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.unlink(missing_ok=True)
         if key.endswith(".parquet"):  # moved or removed, never written: a link will do
@@ -180,7 +201,7 @@ class BucketLake:
             for k in local
             if k in self.listed
             and not k.endswith(".parquet")
-            and not filecmp.cmp(local[k], self.objects / f"{k}@{self.listed[k]}", shallow=False)
+            and not filecmp.cmp(local[k], self._cached(k, self.listed[k]), shallow=False)
         ]
         changed.sort(key=lambda k: k == SEALS_KEY)
         for key in changed:
@@ -206,7 +227,7 @@ class BucketLake:
                 "it was left as they wrote it, and the segments of this run are in the bucket "
                 "(a rerun adds what is missing)"
             ) from None
-        cached = self.objects / f"{key}@{blob.generation}"
+        cached = self._cached(key, int(blob.generation))
         cached.parent.mkdir(parents=True, exist_ok=True)
         if not cached.exists():
             shutil.copyfile(path, cached)
@@ -308,6 +329,39 @@ class BucketLake:
 
 class _Changed(Exception):
     """An object changed between the listing and its download."""
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` cannot name a file under the store's folder (None: it can). The one rule for
+    every key read from the bucket or written to it."""
+    if not key:
+        return "an empty name"
+    if "\\" in key or "\0" in key:
+        return "a backslash or NUL in its name"
+    if key.startswith("/"):
+        return "an absolute path"
+    if any(part in ("", ".", "..") for part in key.split("/")):
+        return "an empty, '.' or '..' part"
+    return None
+
+
+def checked_key(key: str, url: str) -> str:
+    """`key`, if it passes `key_problem`; else the error naming it."""
+    if problem := key_problem(key):
+        raise AnalyzerError(f"store {url}: refused object key {key!r}: {problem}")
+    return key
+
+
+def _warn_refused(url: str, names: list[str]) -> None:
+    shown = ", ".join(repr(n) for n in names[:5])
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    print(
+        f"warning: store {url}: skipped {len(names)} object(s) whose names would lead outside "
+        f"the store's folder (empty, '.' or '..' parts, a leading '/', a backslash or NUL): "
+        f"{shown}{more}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _hidden(key: str) -> bool:
