@@ -1,5 +1,5 @@
 -- breaker_summaries: what the services' in-process breakers saw over their lives, one row per
--- `breaker_summary` event of one env in a window (TELEMETRY.md §2 v1.1; the counts are read
+-- `breaker_summary` event of one env in a window (docs/telemetry.md §2 v1.1; the counts are read
 -- from `payload`, the lake has no columns for them).
 -- Parameters: $env, $start, $end (TIMESTAMPTZ).
 -- Returns: ts, service, revision, instance_id, vpc_state, operation, window_s, calls, failures,

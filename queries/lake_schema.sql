@@ -1,4 +1,4 @@
--- lake_schema: the columns of the lake (TELEMETRY.md §4), as an empty relation.
+-- lake_schema: the columns of the lake (docs/telemetry.md §4), as an empty relation.
 -- Used when the store has no segment yet, so every view still answers (with no rows).
 -- Returns: zero rows with the lake's column names and types. Parameters: none.
 SELECT

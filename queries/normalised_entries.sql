@@ -1,5 +1,5 @@
 -- normalised_entries: every raw Cloud Logging entry, normalised to the lake's columns
--- (TELEMETRY.md §2-§4), with what the importer does with it.
+-- (docs/telemetry.md §2-§4), with what the importer does with it.
 -- Reads: entry_fields, one row per LogEntry (entry_fields_columns.sql or
 --   entry_fields_objects.sql, as the importer chooses).
 -- Parameters: $default_env (the --env of import/collect), $ingested_at (TIMESTAMPTZ),
@@ -62,7 +62,7 @@ named AS (
         END AS text_line
     FROM known
 ),
--- The seed's text lines (TELEMETRY.md §3). Lines may carry a logger prefix, so nothing is anchored.
+-- The seed's text lines (docs/telemetry.md §3). Lines may carry a logger prefix, so nothing is anchored.
 text_form AS (
     SELECT
         *,
@@ -141,7 +141,7 @@ typed AS (
         END AS utilization_value
     FROM fields
 ),
--- breaker_summary's fields (TELEMETRY.md v1.1): each as its text (the JSON number, or what
+-- breaker_summary's fields (docs/telemetry.md v1.1): each as its text (the JSON number, or what
 -- the text line says after `name=`; NULL when absent) and its kind, to be checked below.
 summary_raw AS (
     SELECT

@@ -11,7 +11,7 @@ from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from tests.conftest import entry, write_ndjson
 
-# Every line of TELEMETRY.md §3, with the fields it must become.
+# Every line of docs/telemetry.md §3, with the fields it must become.
 TEXT_LINES = [
     ("SMD startup sequence beginning", {"event": "startup_started"}),
     (

@@ -349,7 +349,7 @@ def test_a_text_lines_error_survives_a_trailing_newline(
     ]
 
 
-# --- breaker_summary (TELEMETRY.md v1.1) ------------------------------------------------------
+# --- breaker_summary (docs/telemetry.md v1.1) -----------------------------------------------------
 
 SUMMARY = {
     "event": "breaker_summary",

@@ -1,4 +1,4 @@
-"""Import: each input shape and both contract forms become lake rows (TELEMETRY.md §1-§4)."""
+"""Import: each input shape and both contract forms become lake rows (docs/telemetry.md §1-§4)."""
 
 from __future__ import annotations
 

@@ -165,7 +165,7 @@ PAYLOAD_NUMBERS = (
     "timeout_s",
     "vpc_utilization",
     "exit_code",
-    # breaker_summary's counts (TELEMETRY.md §2 v1.1)
+    # breaker_summary's counts (docs/telemetry.md §2 v1.1)
     "window_s",
     "calls",
     "failures",

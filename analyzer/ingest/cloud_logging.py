@@ -12,7 +12,7 @@ from typing import Any
 from analyzer.errors import AnalyzerError
 
 ENTRIES_PER_PAGE = 1000
-# The text lines of TELEMETRY.md §3 all start with one of these.
+# The text lines of docs/telemetry.md §3 all start with one of these.
 TEXT_PREFIXES = ("SMD ", "VPC connector", "Database circuit breaker", "Database fallback applied")
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 BODY_CHUNK_BYTES = 64 * 1024

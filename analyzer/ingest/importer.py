@@ -109,7 +109,7 @@ def import_paths(
     store: Store,
     on_progress: ProgressCallback | None = None,
 ) -> ImportResult:
-    """Import export files and folders into the store's lake (see TELEMETRY.md §4)."""
+    """Import export files and folders into the store's lake (see docs/telemetry.md §4)."""
     found = discover(paths)
     result = import_files(found.files, env=env, store=store, on_progress=on_progress)
     result.passed_over = found.passed_over

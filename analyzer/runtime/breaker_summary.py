@@ -1,5 +1,6 @@
 """What the breaker saw since its last summary, per (operation, VPC state): the fields of the
-contract's `breaker_summary` event (TELEMETRY.md v1.1), and the quiet timer that asks for one."""
+contract's `breaker_summary` event (docs/telemetry.md v1.1), and the quiet
+timer that asks for one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The telemetry emitter: contract events (TELEMETRY.md §2) as one-line JSON log records that
+"""The telemetry emitter: contract events (docs/telemetry.md §2) as one-line JSON log records that
 Cloud Run turns into `jsonPayload`, so `analyze import` and `analyze collect` read them back."""
 
 from __future__ import annotations

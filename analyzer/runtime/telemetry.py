@@ -1,4 +1,5 @@
-"""The contract's events (TELEMETRY.md §2) as payloads, and the seed's text line for each (§3)."""
+"""The contract's events (docs/telemetry.md §2) as payloads, and the seed's text line for each
+(§3)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ _BREAKER_LINES = {
 
 
 def text_line(event: str, fields: dict[str, Any]) -> str:
-    """The line a seed-following service prints for this event (TELEMETRY.md §3)."""
+    """The line a seed-following service prints for this event (docs/telemetry.md §3)."""
     phase = fields.get("phase")
     name = str(fields.get("phase_name") or "database")
     if event == "startup_started":

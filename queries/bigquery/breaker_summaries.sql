@@ -1,5 +1,5 @@
 -- breaker_summaries: what the services' in-process breakers saw over their lives, one row per
--- `breaker_summary` event of one env in a window (TELEMETRY.md §2 v1.1): structured events and
+-- `breaker_summary` event of one env in a window (docs/telemetry.md §2 v1.1): structured events and
 -- text lines alike, without those the lake would quarantine (lake_rows.sql reads and checks
 -- their counts), deduplicated by insert id as the events view does.
 -- Reads: events. Parameters: @env, @start, @end (TIMESTAMP), @default_env (STRING).

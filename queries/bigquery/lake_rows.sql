@@ -1,4 +1,4 @@
--- lake_rows: the telemetry entries among entry_fields, in the lake's columns (TELEMETRY.md §2-§4),
+-- lake_rows: the telemetry entries among entry_fields, in the lake's columns (docs/telemetry.md §2-§4),
 -- as the importer's normaliser (queries/normalised_entries.sql) reads them: structured events
 -- (a payload with an `event`) and the seed's text lines (textPayload, or a jsonPayload with only
 -- a message). Entries that are not telemetry, and telemetry the importer would quarantine
@@ -32,7 +32,7 @@ WITH lines AS (
     FROM entry_fields
 ),
 kinds AS (
-    -- The seed's text lines (TELEMETRY.md §3). Lines may carry a logger prefix: nothing anchored.
+    -- The seed's text lines (docs/telemetry.md §3). Lines may carry a logger prefix: nothing anchored.
     SELECT
         *,
         CASE

@@ -1,5 +1,5 @@
 -- phase_attempts: one row per startup × phase × operation, with its duration read as
--- TELEMETRY.md §5 says: observed when it completed, right-censored when it timed out or failed.
+-- docs/telemetry.md §5 says: observed when it completed, right-censored when it timed out or failed.
 -- VPC state: the attempt's own events, else the text form's "VPC connector state" line that
 -- follows it in the same startup, else the env's timeline at the attempt's start, else 'unknown'.
 -- "The value at the last row where c holds" is ANY_VALUE(x HAVING MAX IF(c AND x IS NOT NULL,
