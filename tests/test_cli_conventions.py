@@ -186,5 +186,5 @@ def test_completion_script_as_documented() -> None:
         check=False,
     )
     assert done.returncode == 0 and "_analyze_completion" in done.stdout
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert 'eval "$(_ANALYZE_COMPLETE=bash_source analyze)"' in readme
+    commands = (Path(__file__).resolve().parent.parent / "docs" / "commands.md").read_text()
+    assert 'eval "$(_ANALYZE_COMPLETE=bash_source analyze)"' in commands

@@ -130,9 +130,9 @@ def test_an_invalid_file_is_one_line_naming_the_key(project: Path, text: str, me
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 
-def test_the_readme_example_is_a_valid_project_file(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+def test_the_documented_example_is_a_valid_project_file(tmp_path: Path) -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "project-file.md").read_text()
+    example = page.split("```toml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "analyzer.toml").write_text(example)
     result = CliRunner().invoke(
         main, ["--project-file", str(tmp_path / "analyzer.toml"), "config", "show"]
