@@ -83,9 +83,11 @@ class CircuitBreaker:
     time a half-open period fails, `backoff_multiplier` times the last wait, at most
     `max_recovery_timeout_s`; closing starts over. HALF_OPEN admits at most
     `half_open_max_calls` probes; a probe whose outcome will never come (its task was
-    cancelled) gives its slot back with `release_probe()`; a half-open period in which no
-    outcome arrives for `max_half_open_wait_s` opens it again (default: the recovery time, at
-    least 300 s, longer than any call of a startup may take under Cloud Run's 240 s limit).
+    cancelled) gives its slot back with `release_probe(permit)`, and only a call that took a
+    slot of the current half-open period can give one back; a half-open period in which no
+    outcome arrives for `max_half_open_wait_s` ends at that deadline and opens it again, the
+    OPEN wait counting from the deadline (default: the recovery time, at least 300 s, longer
+    than any call of a startup may take under Cloud Run's 240 s limit).
 
     `calling()` (a context manager, sync or async) and `protect` (a decorator) wrap any call
     and record its duration and outcome; `should_attempt_request`, `record_success` and
@@ -154,6 +156,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at = 0.0
         self._half_open_since = 0.0
+        self._episode = 0  # the number of the current (or last) half-open period
         self._probes = 0
         self._probe_outcomes = [0, 0, 0]  # calls, failures, slow calls of this half-open period
         self._rejected = 0
@@ -260,35 +263,55 @@ class CircuitBreaker:
     ) -> bool:
         """May a call go through now? In HALF_OPEN each True takes one of the probe slots. A
         refusal is counted for the summary under the call's operation and VPC state."""
-        with self._lock:
-            before = self._state
-            allowed = self._admit()
-            after = self._state
-            if not allowed:
-                self._rejected += 1
-        self._notify(before, after)
-        if not allowed:
-            key = self._key(operation, vpc_state)
-            with self._lock:
-                self._tally.refused(*key)
-        self._after_call()
-        return allowed
+        return self._permit(operation, vpc_state) is not None
 
-    def acquire(self, *, operation: str | None = None, vpc_state: str | None = None) -> None:
-        """Admission or CircuitOpenError (with how long OPEN still refuses calls)."""
-        if not self.should_attempt_request(operation=operation, vpc_state=vpc_state):
+    def acquire(self, *, operation: str | None = None, vpc_state: str | None = None) -> int:
+        """Admission or CircuitOpenError (with how long OPEN still refuses calls). Returns
+        the call's permit for `release_probe`: the number of the half-open period whose probe
+        slot it took, 0 when it took none (admitted while CLOSED)."""
+        permit = self._permit(operation, vpc_state)
+        if permit is None:
             with self._lock:
                 state = self._state
                 left = self._opened_at + self._open_wait_s - self._clock()
             raise CircuitOpenError(
                 state.value, max(0.0, left) if state is BreakerState.OPEN else None
             )
+        return permit
 
-    def release_probe(self) -> None:
-        """Give back a slot taken by `should_attempt_request` for a call that will report no
-        outcome (cancelled, or never made). Outside HALF_OPEN it does nothing."""
+    def _permit(self, operation: str | None, vpc_state: str | None) -> int | None:
         with self._lock:
-            if self._state is BreakerState.HALF_OPEN and self._probes > 0:
+            before = self._state
+            permit = self._admit()
+            after = self._state
+            if permit is None:
+                self._rejected += 1
+        try:
+            self._notify(before, after)
+        except BaseException:
+            # a hook that raised past the breaker (a cancelled task, KeyboardInterrupt): the
+            # call never starts, so the slot it took is given back, not stranded
+            if permit:
+                self.release_probe(permit)
+            raise
+        if permit is None:
+            key = self._key(operation, vpc_state)
+            with self._lock:
+                self._tally.refused(*key)
+        self._after_call()
+        return permit
+
+    def release_probe(self, permit: int | None = None) -> None:
+        """Give back the probe slot of a call that will report no outcome (cancelled, an
+        ignored exception, or never made). With the call's `permit` (from `acquire`; `calling`
+        and `protect` pass it) only the slot that call took is freed: nothing for a call
+        admitted while CLOSED, nor for a probe of an earlier half-open period (resilience4j's
+        releasePermission). Without one, a slot of the current half-open period is freed: the
+        caller must hold one (it had True from `should_attempt_request` in this period)."""
+        with self._lock:
+            if self._state is not BreakerState.HALF_OPEN or self._probes <= 0:
+                return
+            if permit is None or permit == self._episode:
                 self._probes -= 1
 
     def calling(
@@ -544,28 +567,36 @@ class CircuitBreaker:
 
     def _expire_half_open(self) -> None:
         """A half-open period with no outcome for `half_open_wait_s`: its probes are taken as
-        lost, and the breaker opens again (resilience4j's maximum wait in half-open)."""
-        if (
-            self._state is BreakerState.HALF_OPEN
-            and self._clock() - self._half_open_since >= self.half_open_wait_s
-        ):
-            self._open(after_probe=True)
+        lost, and the breaker opens again (resilience4j's maximum wait in half-open). The
+        period ended at its deadline, however much later this is noticed: the OPEN wait
+        counts from the deadline, and is not backed off (a lost probe says nothing of the
+        dependency), so after a long idle spell the next call is a probe, not refused."""
+        if self._state is not BreakerState.HALF_OPEN:
+            return
+        deadline = self._half_open_since + self.half_open_wait_s
+        if self._clock() >= deadline:
+            self._state = BreakerState.OPEN
+            self._opened_at = deadline
+            self._probes = 0
 
-    def _admit(self) -> bool:
+    def _admit(self) -> int | None:
+        """None (refused), 0 (admitted, no probe slot) or the half-open period's number (a
+        probe slot of that period taken)."""
         self._expire_half_open()
         if self._state is BreakerState.CLOSED:
-            return True
+            return 0
         if self._state is BreakerState.OPEN:
             if self._clock() - self._opened_at < self._open_wait_s:
-                return False
+                return None
             self._state = BreakerState.HALF_OPEN
             self._half_open_since = self._clock()
+            self._episode += 1
             self._probes = 0
             self._probe_outcomes = [0, 0, 0]
         if self._probes < self.half_open_max_calls:
             self._probes += 1
-            return True
-        return False
+            return self._episode
+        return None
 
     def _would_admit(self) -> bool:
         if self._state is BreakerState.CLOSED:

@@ -33,7 +33,15 @@ class CallGuard:
     Exception, and no outcome (its probe slot given back) for an exception in `ignore` or one
     that is not an Exception (a cancelled task, KeyboardInterrupt). The exception goes on."""
 
-    __slots__ = ("_breaker", "_ignore", "_operation", "_started", "_timeout_s", "_vpc_state")
+    __slots__ = (
+        "_breaker",
+        "_ignore",
+        "_operation",
+        "_started",
+        "_timeout_s",
+        "_vpc_state",
+        "permit",
+    )
 
     def __init__(
         self,
@@ -50,9 +58,10 @@ class CallGuard:
         self._timeout_s = timeout_s
         self._ignore = ignore
         self._started = 0.0
+        self.permit = 0  # the half-open period whose probe slot this call holds (0: none)
 
     def __enter__(self) -> CallGuard:
-        self._breaker.acquire(operation=self._operation, vpc_state=self._vpc_state)
+        self.permit = self._breaker.acquire(operation=self._operation, vpc_state=self._vpc_state)
         self._started = self._breaker.now()
         return self
 
@@ -66,7 +75,7 @@ class CallGuard:
         if exc_type is not None and (
             issubclass(exc_type, self._ignore) or not issubclass(exc_type, Exception)
         ):
-            self._breaker.release_probe()
+            self._breaker.release_probe(self.permit)
             return
         if exc_type is None:
             self._breaker.record_success(
