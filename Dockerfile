@@ -11,7 +11,9 @@ ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/opt/analyzer
 WORKDIR /src
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --locked --no-dev --no-install-project
+# the workspace's other member, analyzer-runtime (analyzer.runtime's own distribution)
+COPY analyzer/runtime/pyproject.toml ./analyzer/runtime/
+RUN uv sync --locked --no-dev --no-install-workspace
 COPY analyzer ./analyzer
 COPY queries ./queries
 RUN uv sync --locked --no-dev --no-editable

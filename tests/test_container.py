@@ -109,6 +109,9 @@ def test_the_build_stage_makes_an_environment_that_runs_without_the_sources(
     (installed,) = environment.glob("lib/python3*/site-packages/analyzer")
     shipped = {p.name for p in (installed / "queries").glob("*.sql")}
     assert shipped == {p.name for p in (ROOT / "queries").glob("*.sql")}
+    # analyzer.runtime comes from its own distribution, installed beside the analyzer's
+    assert (installed / "runtime" / "calculator.py").is_file()
+    assert list(installed.parent.glob("analyzer_runtime-*.dist-info"))
 
 
 def _engine_problem() -> str | None:
