@@ -351,3 +351,29 @@ def test_objects_whose_names_leave_the_prefix_are_skipped_with_one_warning(
     for key in ("/etc/passwd", "a/../b", "a//b", "a\\b", "a\0b", ""):
         with pytest.raises(AnalyzerError, match="refused object key"):
             lake._upload(key, rows, if_generation_match=0)
+
+
+KILLED = """
+import os, signal
+from analyzer.lake.store import Store
+Store.resolve("gs://lake/killed")
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_commands_working_copy_is_removed_by_the_next_run(
+    bucket: Any, emulator_host: str, tmp_path: Path
+) -> None:
+    rows = write_ndjson(tmp_path / "a.jsonl", [entry({"event": "phase_started", "phase": 1})])
+    _run("import", str(rows), "--env", "staging", "--store", "gs://lake/killed")
+    env = {**os.environ, "STORAGE_EMULATOR_HOST": emulator_host}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    killed = subprocess.Popen([sys.executable, "-c", KILLED], env=env)
+    assert killed.wait(timeout=60) == -signal.SIGKILL
+    work = tmp_path / "cache" / "analyzer" / "gcs" / "lake" / "killed" / "work"
+    (left,) = list(work.iterdir())
+    assert str(killed.pid) in left.name and any(left.rglob("*.parquet"))
+    alive = work / f"{os.uname().nodename}-{os.getpid()}-0123456789ab"  # a running command's
+    alive.mkdir()
+    _run("summary", "--env", "staging", "--store", "gs://lake/killed")
+    assert not left.exists() and alive.is_dir()

@@ -85,7 +85,9 @@ class BucketLake:
         self.url = f"{GS_SCHEME}{bucket}/{prefix}".rstrip("/")
         self.cache = cache_home() / bucket / (prefix or "_")
         self.objects = self.cache / "objects"
-        self.working_copy = self.cache / "work" / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        work = self.cache / "work"
+        _remove_stale_working_copies(work)
+        self.working_copy = work / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.listed: dict[str, int] = {}  # key (store-relative) -> generation, as last synced
         self._bucket = _client().bucket(bucket)
         atexit.register(shutil.rmtree, self.working_copy, ignore_errors=True)
@@ -362,6 +364,21 @@ def _warn_refused(url: str, names: list[str]) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def _remove_stale_working_copies(work: Path) -> None:
+    """Working copies (`HOST-PID-ID`) left by commands of this host that were killed: a
+    working copy is removed when its command ends, except by SIGKILL or a power cut. (Those
+    named `PID-ID`, before the host was in the name, are taken as this host's.)"""
+    try:
+        folders = list(work.iterdir())
+    except OSError:
+        return
+    for folder in folders:
+        host, _, pid = folder.name.rpartition("-")[0].rpartition("-")
+        holder = {"host": host or socket.gethostname(), "pid": int(pid) if pid.isdigit() else 0}
+        if holder["pid"] and _gone_from_this_host(holder):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _hidden(key: str) -> bool:
