@@ -460,3 +460,27 @@ def test_a_malformed_text_summary_is_quarantined(
         [write_ndjson(tmp_path / "e.jsonl", [entry(line)])], env="staging", store=store
     )
     assert result.quarantine_reasons == {reason: 1}
+
+
+def test_a_file_nested_a_thousand_levels_deep_is_named_and_the_folder_goes_on(
+    tmp_path: Path, store: Store
+) -> None:
+    """Once a RecursionError (exit 70, naming no file) that stopped the folder's import."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "a-deep.json").write_text("[" * 1000 + "]" * 1000)
+    (folder / "b-deeper.json.gz").write_bytes(gzip.compress(b"[" * 100_000 + b"]" * 100_000))
+    inner = json.dumps(_startup(0)[0])
+    (folder / "c-deep-entry.json").write_text("[" * 1000 + inner + "]" * 1000)
+    write_ndjson(folder / "d-good.jsonl", _startup(1))
+    result = import_paths([folder], env="staging", store=store)
+    assert result.stored == len(_startup(1))
+    assert [line.split(" (")[0] for line in result.passed_over] == [
+        str(folder / name) for name in ("a-deep.json", "b-deeper.json.gz", "c-deep-entry.json")
+    ]
+    assert all("nested more than 64 levels deep" in line for line in result.passed_over)
+    # Nesting an export has (`jq -s` of arrays, saved responses) still reads.
+    (tmp_path / "shallow.json").write_text("[[[" + json.dumps(_startup(2)) + "]]]")
+    assert import_paths([tmp_path / "shallow.json"], env="staging", store=store).stored == len(
+        _startup(2)
+    )

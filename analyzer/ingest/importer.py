@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from analyzer.errors import AnalyzerError
-from analyzer.ingest.shapes import ShapeError, flatten_entries
+from analyzer.ingest.shapes import ShapeError, TooDeep, flatten_entries
 from analyzer.ingest.sources import Piece, batches, discover, file_size, vanished
 from analyzer.ingest.staging import (
     NOT_AN_ENTRY,
@@ -112,7 +112,7 @@ def import_paths(
     """Import export files and folders into the store's lake (see docs/telemetry.md §4)."""
     found = discover(paths)
     result = import_files(found.files, env=env, store=store, on_progress=on_progress)
-    result.passed_over = found.passed_over
+    result.passed_over = found.passed_over + result.passed_over
     return result
 
 
@@ -186,7 +186,7 @@ def _import_batch(
         return _normalise_and_publish(batch, env=env, store=store, source_name=source_name)
     except _OtherShapes as shapes:
         with _flattened(batch, shapes.sources, store) as flat:
-            return _import_batch(flat, env=env, store=store, source_name=source_name)
+            return _import_flattened(flat, batch, env=env, store=store, source_name=source_name)
     except UnreadableInput as exc:
         if len(batch) > 1:
             # Find the file at fault, so the message can name it; good files still import.
@@ -203,12 +203,29 @@ def _import_batch(
             # limit, behind a byte-order mark or one after another) is read value by value.
             try:
                 with _flattened(batch, {piece.source}, store) as flat:
-                    return _import_batch(flat, env=env, store=store, source_name=source_name)
+                    return _import_flattened(
+                        flat, batch, env=env, store=store, source_name=source_name
+                    )
             except (ShapeError, UnicodeError, EOFError, gzip.BadGzipFile) as shape_exc:
                 problem = f"{problem} ({shape_exc})"
         raise AnalyzerError(
             f"{piece.source}: cannot read as Cloud Logging JSON: {problem}"
         ) from exc
+
+
+def _import_flattened(
+    flat: list[Piece], batch: list[Piece], *, env: str, store: Store, source_name: str | None
+) -> ImportResult:
+    """The batch as `_flattened` rewrote it; its pieces too deep to rewrite are not read,
+    each named (the rest of the import goes on)."""
+    readable = [piece for piece in flat if piece.too_deep is None]
+    result = (
+        _import_batch(readable, env=env, store=store, source_name=source_name)
+        if readable
+        else ImportResult(env=env)
+    )
+    result.passed_over += [f"{p.source} ({p.too_deep}: not an export)" for p in flat if p.too_deep]
+    return result
 
 
 class _OtherShapes(Exception):
@@ -232,10 +249,14 @@ def _flattened(batch: list[Piece], sources: set[str], store: Store) -> Iterator[
                 handle, name = tempfile.mkstemp(dir=folder, suffix=".jsonl")
                 os.close(handle)
                 made.append(Path(name))
-                flatten_entries(piece.path, made[-1])
-                piece = dataclasses.replace(
-                    piece, path=made[-1], size=made[-1].stat().st_size, flattened=True
-                )
+                try:
+                    flatten_entries(piece.path, made[-1])
+                except TooDeep as exc:
+                    piece = dataclasses.replace(piece, too_deep=str(exc))
+                else:
+                    piece = dataclasses.replace(
+                        piece, path=made[-1], size=made[-1].stat().st_size, flattened=True
+                    )
             flat.append(piece)
         yield flat
     finally:

@@ -20,6 +20,9 @@ from typing import Any, Protocol
 
 CHUNK_CHARS = 1 << 20
 MAX_VALUE_CHARS = 64 << 20  # one value (not an array, which is walked) longer is refused
+# Arrays around entries go a few levels deep (`jq -s` of gcloud arrays: two); a file nested
+# deeper is not an export, and Python's JSON reader gives up near a thousand levels anyway.
+MAX_ARRAY_DEPTH = 64
 
 _WHITESPACE = " \t\r\n"
 # A LogEntry has at least one of these; an object with none of them and an `entries` list is
@@ -35,16 +38,23 @@ class ShapeError(ValueError):
     """The file is not JSON values one after another."""
 
 
+class TooDeep(ShapeError):
+    """The file nests arrays or objects deeper than an export does (or Python can read)."""
+
+
 def flatten_entries(source: Path, target: Path) -> int:
     """Write every entry of `source` (gzip or not, any of the shapes above) to `target`, one
     JSON object a line; returns how many values were written."""
     opener = gzip.open if source.name.lower().endswith(".gz") else open
     written = 0
     with opener(source, "rb") as raw, open(target, "w", encoding="utf-8") as out:
-        for value in _Values(raw).entries():
-            out.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
-            out.write("\n")
-            written += 1
+        try:
+            for value in _Values(raw).entries():
+                out.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+                out.write("\n")
+                written += 1
+        except RecursionError:
+            raise TooDeep("JSON nested deeper than Python reads (about 1,000 levels)") from None
     return written
 
 
@@ -64,18 +74,28 @@ class _Values:
             yield from self._unwrapped(self._value())
 
     def _unwrapped(self, value: Any) -> Iterator[Any]:
-        if isinstance(value, (_Array, list)):  # a list: an array inside a saved response
-            for element in value:
-                yield from self._unwrapped(element)
-        elif (
-            isinstance(value, dict)
-            and isinstance(value.get("entries"), list)
-            and not any(key in value for key in _ENTRY_KEYS)
-        ):
-            for element in value["entries"]:
-                yield from self._unwrapped(element)
-        else:
-            yield value
+        """The entries in `value`, arrays and saved responses opened (a stack of the ones
+        open, not recursion: the nesting is bounded by MAX_ARRAY_DEPTH, not by Python's)."""
+        open_: list[Iterator[Any]] = [iter((value,))]
+        while open_:
+            element = next(open_[-1], _END)
+            if element is _END:
+                open_.pop()
+                continue
+            if isinstance(element, (_Array, list)):  # a list: an array inside a saved response
+                inner: Iterator[Any] = iter(element)
+            elif (
+                isinstance(element, dict)
+                and isinstance(element.get("entries"), list)
+                and not any(key in element for key in _ENTRY_KEYS)
+            ):
+                inner = iter(element["entries"])
+            else:
+                yield element
+                continue
+            if len(open_) > MAX_ARRAY_DEPTH:
+                raise TooDeep(f"arrays nested more than {MAX_ARRAY_DEPTH} levels deep")
+            open_.append(inner)
 
     def _value(self) -> Any:
         """The next value: an array as an iterator over its elements, anything else decoded."""
@@ -119,6 +139,9 @@ class _Values:
         chunk = self._raw.read(CHUNK_CHARS)
         self._eof = not chunk
         self._buffer += self._decode(chunk, final=self._eof)
+
+
+_END = object()
 
 
 class _Array:

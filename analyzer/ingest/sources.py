@@ -107,6 +107,7 @@ class Piece:
     source: str  # what the lake's `source_file` column names: the export it came from
     size: int
     flattened: bool = False  # rewritten one entry a line (shapes.py)
+    too_deep: str | None = None  # why it could not be rewritten so (shapes.TooDeep): not read
 
 
 def batches(files: Sequence[Path], scratch: Path) -> Iterator[list[Piece]]:
