@@ -155,6 +155,7 @@ def fresh_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from analyzer import runtime
 
     monkeypatch.delenv("ANALYZER_TIMEOUT_CONFIG", raising=False)
+    monkeypatch.delenv("ANALYZER_VPC_CONNECTOR", raising=False)
     runtime.reset_runtime()
     yield
     runtime.reset_runtime()

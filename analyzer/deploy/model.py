@@ -10,6 +10,7 @@ only; a property test feeds the same documents to both and keeps them in agreeme
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -50,17 +51,22 @@ Operation = Annotated[Literal[limits.OPERATIONS], _known(limits.OPERATIONS)]  # 
 ValueSource = Annotated[Literal[limits.VALUE_SOURCES], _known(limits.VALUE_SOURCES)]  # type: ignore[valid-type]
 
 
-def _service_name(value: str) -> str:
-    problem = limits.service_name_problem(value)
-    if problem:
-        raise ValueError(problem)
-    return value
+def _rule(problem_of: Callable[[str], str | None]) -> AfterValidator:
+    """A name's check from the runtime's rule (which says what is wrong, or None)."""
+
+    def check(value: str) -> str:
+        problem = problem_of(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
 
 
 ServiceName = Annotated[
     str,
     StringConstraints(strict=True),
-    AfterValidator(_service_name),
+    _rule(limits.service_name_problem),
     WithJsonSchema(
         {
             "type": "string",
@@ -193,11 +199,68 @@ class ConfigPool(_Strict):
     capacity_safety_margin: Setting | None = None
 
 
+Connector = Annotated[
+    str,
+    StringConstraints(strict=True),
+    _rule(limits.connector_problem),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": limits.CONNECTOR_PATTERN,
+            "maxLength": limits.CONNECTOR_MAX_CHARS,
+        }
+    ),
+]
+VpcWait = Annotated[float, Field(gt=0, le=limits.MAX_VPC_WAIT_S, allow_inf_nan=False, strict=True)]
+
+
+def _bounded(
+    description: str, *, le: float, gt: float | None = None, ge: float | None = None
+) -> Any:
+    """An optional finite number within the bounds (pydantic's gt/ge/le)."""
+    return Field(
+        None, gt=gt, ge=ge, le=le, allow_inf_nan=False, strict=True, description=description
+    )
+
+
 class ConfigVpc(_Strict):
     monitoring_enabled: bool | None = Field(None, strict=True)
     capacity_aware_timeouts: bool | None = Field(None, strict=True)
-    capacity_pressure_threshold: Setting | None = None
+    capacity_pressure_threshold: Setting | None = Field(
+        None, description="The VPC monitor's pressure state: CPU utilisation at or over it."
+    )
     scaling_buffer_timeout: Setting | None = None
+    connector: Connector | None = Field(
+        None,
+        description="The VPC monitor's connector, projects/P/locations/REGION/connectors/NAME "
+        "($ANALYZER_VPC_CONNECTOR overrides it).",
+    )
+    critical_cpu_threshold: Rate | None = Field(
+        None, description="The critical state: at max instances with CPU at or over it (0.9)."
+    )
+    refresh_every_s: float | None = _bounded(
+        "How often the monitor reads the connector (30).",
+        ge=limits.MIN_VPC_REFRESH_EVERY_S,
+        le=limits.MAX_SETTING,
+    )
+    stale_after_s: float | None = _bounded(
+        "A reading older than this reads as unknown (90).", gt=0, le=limits.MAX_VPC_LOOKBACK_S
+    )
+    http_timeout_s: VpcWait | None = Field(None, description="Each HTTP call's timeout (5).")
+    refresh_deadline_s: VpcWait | None = Field(
+        None, description="A refresh running longer reads as unknown (12)."
+    )
+    lookback_s: float | None = _bounded(
+        "The metrics' window (600).", ge=60, le=limits.MAX_VPC_LOOKBACK_S
+    )
+
+    @model_validator(mode="after")
+    def _stale_after_a_refresh(self) -> ConfigVpc:
+        try:
+            limits.check_vpc_monitor(self.model_dump(exclude_none=True))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 def _one_entry_per_key(timeouts: list[ConfigTimeout], where: str) -> None:

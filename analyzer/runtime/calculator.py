@@ -26,6 +26,8 @@ TYPE_CHECKING = False  # typing costs the service's startup ~10 ms; only checker
 if TYPE_CHECKING:
     from typing import Any
 
+    from analyzer.runtime.vpc import VpcMonitorSettings, VpcStateMonitor
+
 CONFIG_ENV_VAR = "ANALYZER_TIMEOUT_CONFIG"
 SERVICE_ENV_VAR = "K_SERVICE"  # Cloud Run sets it in every container: the service's name
 UNKNOWN = "unknown"
@@ -63,6 +65,9 @@ class _Runtime:
         # (file, service) pairs already warned about a missing section: kept across reloads,
         # so a process says it once.
         self.sectionless: set[tuple[str, str]] = set()
+        # The built-in VPC monitor, made on the first state lookup when it is wired.
+        self.vpc_monitor: VpcStateMonitor | None = None
+        self.vpc_checked = False
 
 
 _runtime = _Runtime()
@@ -124,6 +129,7 @@ def load_config(
     with _runtime.lock:
         _runtime.loaded, _runtime.attempted, _runtime.path = config, True, chosen
         _runtime.warned, _runtime.hushed = {}, set()
+        _runtime.vpc_checked = False  # the monitor takes the new config's vpc block
         breaker, breaker_env = _runtime.breaker, _runtime.breaker_env
     if breaker is not None:
         breaker.update_settings(active_config(breaker_env or _service_env(None)).breaker)
@@ -171,13 +177,17 @@ def _warn_once(kind: str, name: str, message: str, *args: object) -> bool:
     return named
 
 
-def active_config(env: str) -> RuntimeConfig:
-    """The loaded config when it is for `env` (names match whatever their case), else the
-    seed's values for `env`, with one warning naming both envs."""
+def _ensure_loaded() -> None:
     if not _runtime.attempted:
         with _FIRST_LOAD:  # threads starting at once: one load, one config_loaded event
             if not _runtime.attempted:
                 load_config()
+
+
+def active_config(env: str) -> RuntimeConfig:
+    """The loaded config when it is for `env` (names match whatever their case), else the
+    seed's values for `env`, with one warning naming both envs."""
+    _ensure_loaded()
     wanted = env.strip().lower() if isinstance(env, str) else str(env)
     _runtime.asked_env = wanted
     loaded = _runtime.loaded
@@ -220,15 +230,79 @@ def register_vpc_state_provider(provider: VpcStateProvider | None) -> None:
 
 
 def current_vpc_state() -> str:
+    """The VPC connector's state: the registered provider's, else the built-in monitor's
+    (when wired), else `unknown`."""
+    return vpc_state_and_source()[0]
+
+
+def vpc_state_and_source() -> tuple[str, str]:
+    """The VPC state and where it came from: `provider`, `monitor` or `none`."""
     provider = _runtime.provider
     if provider is None:
-        return UNKNOWN
+        monitor = get_vpc_state_monitor()
+        return (monitor.state(), "monitor") if monitor is not None else (UNKNOWN, "none")
     try:
         state = provider()
     except Exception as exc:
         log.warning("VPC state provider failed (%s); treating the state as unknown", exc)
-        return UNKNOWN
-    return state if isinstance(state, str) and state else UNKNOWN
+        return UNKNOWN, "provider"
+    return (state if isinstance(state, str) and state else UNKNOWN), "provider"
+
+
+def vpc_state_source() -> str:
+    """Where the runtime's VPC state comes from now (no lookup): `provider`, `monitor` or
+    `none`."""
+    if _runtime.provider is not None:
+        return "provider"
+    return "monitor" if _runtime.vpc_monitor is not None else "none"
+
+
+def vpc_monitor_settings(env: str | None = None) -> VpcMonitorSettings | None:
+    """The built-in monitor's settings for the env served: the config's `vpc` block (when the
+    loaded config is for that env) and `$ANALYZER_VPC_CONNECTOR`; None when it is not wired.
+    Raises ConfigError for a connector name that is not one."""
+    from analyzer.runtime import vpc
+
+    _ensure_loaded()
+    served = _service_env(env)
+    loaded = _runtime.loaded
+    block = loaded.vpc if loaded is not None and loaded.env.lower() == served else {}
+    return vpc.monitor_settings({**defaults.VPC, **block})
+
+
+def get_vpc_state_monitor() -> VpcStateMonitor | None:
+    """The process's built-in VPC monitor (its thread starts on the first state lookup), or
+    None when it is not wired (a bad `$ANALYZER_VPC_CONNECTOR` says so once)."""
+    if _runtime.vpc_checked:
+        return _runtime.vpc_monitor
+    from analyzer.runtime import vpc
+
+    try:
+        settings = vpc_monitor_settings()
+    except ConfigError as exc:
+        _warn_once("vpc", "connector", "VPC monitor off: %s", exc)
+        settings = None
+    with _runtime.lock:
+        if _runtime.vpc_checked:
+            return _runtime.vpc_monitor
+        monitor = _runtime.vpc_monitor
+        if settings is None:
+            if monitor is not None:
+                monitor.stop()
+            monitor = None
+        elif monitor is None or monitor.settings != settings:
+            if monitor is not None:
+                monitor.stop()
+            env = _service_env(None)
+            monitor = vpc.VpcStateMonitor(settings, env=env, on_change=vpc.emit_state_change(env))
+            log.info(
+                "VPC monitor on: connector %s, refresh every %gs, unknown after %gs",
+                settings.connector,
+                settings.refresh_every_s,
+                settings.stale_after_s,
+            )
+        _runtime.vpc_monitor, _runtime.vpc_checked = monitor, True
+    return monitor
 
 
 def _state(state: object) -> str:
@@ -360,8 +434,9 @@ def _log_transition(before: BreakerState, after: BreakerState) -> None:
 
 def _emit_summaries(summaries: list[dict[str, Any]]) -> None:
     env = _runtime.breaker_env
+    source = vpc_state_source()
     for summary in summaries:
-        emit("breaker_summary", env=env, **summary)
+        emit("breaker_summary", env=env, vpc_state_source=source, **summary)
 
 
 def _breaker_timeout_s(operation: str, vpc_state: str) -> float | None:
@@ -404,4 +479,6 @@ def reset_runtime() -> None:
     global _runtime
     if _runtime.breaker is not None:
         _runtime.breaker.close()
+    if _runtime.vpc_monitor is not None:
+        _runtime.vpc_monitor.stop()
     _runtime = _Runtime()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
-from analyzer.runtime.calculator import current_vpc_state
+from analyzer.runtime.calculator import vpc_state_and_source
 from analyzer.runtime.emitter import emit
 
 TYPE_CHECKING = False  # typing costs the service's startup ~10 ms; only checkers need it
@@ -91,17 +91,28 @@ class VpcCapacityState(enum.StrEnum):
 
 
 class VpcMonitor:
-    """The seed's monitor: `current_state.value` is the state the registered provider gives."""
+    """The seed's monitor: `current_state.value` is the state the registered provider gives,
+    else the built-in monitor's (`$ANALYZER_VPC_CONNECTOR` or the config's `vpc.connector`),
+    else `unknown`; `source` says which."""
 
     def __init__(self, env: str) -> None:
         self.env = env
 
     @property
     def current_state(self) -> VpcCapacityState:
+        return self.current_state_and_source[0]
+
+    @property
+    def current_state_and_source(self) -> tuple[VpcCapacityState, str]:
+        state, source = vpc_state_and_source()
         try:
-            return VpcCapacityState(current_vpc_state())
+            return VpcCapacityState(state), source
         except ValueError:
-            return VpcCapacityState.UNKNOWN
+            return VpcCapacityState.UNKNOWN, source
+
+    @property
+    def source(self) -> str:
+        return self.current_state_and_source[1]
 
 
 def get_vpc_monitor(env: str) -> VpcMonitor:

@@ -72,6 +72,16 @@ class StartupTelemetry:
     def started(self) -> None:
         self.event("startup_started")
 
+    def context(self, *, phase: int = 3, **fields: Any) -> dict[str, Any]:
+        """`phase_context`: the VPC state now and where it came from (`vpc_state_source`:
+        provider, monitor or none), with the fields given (breaker_state, ...)."""
+        from analyzer.runtime.calculator import vpc_state_and_source
+
+        state, source = vpc_state_and_source()
+        fields.setdefault("vpc_state", state)
+        fields.setdefault("vpc_state_source", source)
+        return self.event("phase_context", phase=phase, **fields)
+
     def completed(self) -> None:
         self.event("startup_completed")
 

@@ -49,6 +49,25 @@ BREAKER_DEFAULTS: dict[str, Any] = {
     "max_half_open_s": None,
     "summary_every_s": 60.0,
 }
+# The VPC monitor's optional settings (the config's `vpc` block) and their values when absent:
+# a refresh every 30 s, a reading good for 90 s, 5 s per HTTP call and 12 s per refresh (so
+# failing or hanging APIs read as unknown within 15 s), metrics of the last 10 minutes.
+VPC_MONITOR_DEFAULTS: dict[str, float] = {
+    "critical_cpu_threshold": 0.9,
+    "refresh_every_s": 30.0,
+    "stale_after_s": 90.0,
+    "http_timeout_s": 5.0,
+    "refresh_deadline_s": 12.0,
+    "lookback_s": 600.0,
+}
+MIN_VPC_REFRESH_EVERY_S = 1.0  # more often spends the project's Monitoring API quota
+MAX_VPC_WAIT_S = 15.0  # an HTTP call or a whole refresh: failing APIs read unknown within it
+MAX_VPC_LOOKBACK_S = 86400.0
+CONNECTOR_MAX_CHARS = 200
+# The rule `connector_problem` checks, as the published JSON Schema states it.
+CONNECTOR_PATTERN = (
+    "^projects/[-_.A-Za-z0-9]+/locations/[-_.A-Za-z0-9]+/connectors/[-_.A-Za-z0-9]+$"
+)
 MAX_PHASE = 20
 MAX_ENTRIES = 10_000
 MAX_SERVICES = 1000
@@ -152,7 +171,7 @@ class RuntimeConfig:
         timeouts: dict[tuple[int, str, str], float] | None = None,
         breaker: BreakerSettings | None = None,
         pool: dict[str, float] | None = None,
-        vpc: dict[str, float | bool] | None = None,
+        vpc: dict[str, float | bool | str] | None = None,
         source: str = "built-in defaults",
         generated_at: str | None = None,
         run_id: str | None = None,
@@ -280,7 +299,13 @@ ENTRY_KEYS = {"phase", "operation", "vpc_state", "timeout_s", "source", "derived
 BREAKER_KEYS = {"failure_threshold", "recovery_timeout_s", "half_open_max_calls", *BREAKER_DEFAULTS}
 POOL_KEYS = {"pool_size", "max_overflow", "pool_timeout", "capacity_safety_margin"}
 VPC_FLAGS = {"monitoring_enabled", "capacity_aware_timeouts"}
-VPC_KEYS = {*VPC_FLAGS, "capacity_pressure_threshold", "scaling_buffer_timeout"}
+VPC_KEYS = {
+    *VPC_FLAGS,
+    "capacity_pressure_threshold",
+    "scaling_buffer_timeout",
+    "connector",
+    *VPC_MONITOR_DEFAULTS,
+}
 PROVENANCE_TEXTS = {"run_id", "generated_at", "window_start", "window_end"}
 PROVENANCE_KEYS = {*PROVENANCE_TEXTS, "overrides", "attempts", "service_attempts"}
 
@@ -297,6 +322,59 @@ def service_name_problem(name: str) -> str | None:
             "a letter first, no hyphen last)"
         )
     return None
+
+
+_CONNECTOR_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def connector_problem(name: str) -> str | None:
+    """Why `name` is not a connector's resource name
+    (`projects/P/locations/REGION/connectors/NAME`), or None when it is one."""
+    parts = name.split("/")
+    good = (
+        len(name) <= CONNECTOR_MAX_CHARS
+        and len(parts) == 6
+        and (parts[0], parts[2], parts[4]) == ("projects", "locations", "connectors")
+        and all(parts[i] and all(c in _CONNECTOR_CHARS for c in parts[i]) for i in (1, 3, 5))
+    )
+    if good:
+        return None
+    return f"VPC connector {shown(name)} is not projects/PROJECT/locations/REGION/connectors/NAME"
+
+
+def check_vpc_monitor(block: dict[str, Any], where: str = "vpc.") -> dict[str, Any]:
+    """The rules for the VPC monitor's settings in a config's `vpc` block: the given ones
+    checked, numbers as floats."""
+    checks: dict[str, Callable[[Any, str], Any]] = {
+        "critical_cpu_threshold": lambda v, w: _number(v, w, low=0.0, high=1.0),
+        "refresh_every_s": lambda v, w: _number(
+            v, w, low=MIN_VPC_REFRESH_EVERY_S, high=MAX_SETTING, low_open=False
+        ),
+        "stale_after_s": lambda v, w: _number(v, w, low=0.0, high=MAX_VPC_LOOKBACK_S),
+        "http_timeout_s": lambda v, w: _number(v, w, low=0.0, high=MAX_VPC_WAIT_S),
+        "refresh_deadline_s": lambda v, w: _number(v, w, low=0.0, high=MAX_VPC_WAIT_S),
+        "lookback_s": lambda v, w: _number(v, w, low=60.0, high=MAX_VPC_LOOKBACK_S, low_open=False),
+    }
+    checked = {
+        name: check(block[name], f"{where}{name}")
+        for name, check in checks.items()
+        if name in block
+    }
+    if "connector" in block:
+        connector = block["connector"]
+        if not isinstance(connector, str):
+            raise ConfigError(f"{where}connector: expected a text, got {shown(connector)}")
+        problem = connector_problem(connector)
+        if problem:
+            raise ConfigError(f"{where}connector: {problem}")
+        checked["connector"] = connector
+    every = checked.get("refresh_every_s", VPC_MONITOR_DEFAULTS["refresh_every_s"])
+    stale = checked.get("stale_after_s", VPC_MONITOR_DEFAULTS["stale_after_s"])
+    if stale <= every:
+        raise ConfigError(
+            f"{where}stale_after_s: must be more than refresh_every_s ({every:g}), got {stale:g}"
+        )
+    return checked
 
 
 def _service_name(value: Any, where: str) -> str:
@@ -481,9 +559,13 @@ def parse_config(data: Any, source: str = "config") -> RuntimeConfig:
     if "pool" in top:
         for name, value in _mapping(top["pool"], "pool", POOL_KEYS).items():
             pool[name] = _number(value, f"pool.{name}", low=0.0, high=MAX_SETTING, low_open=False)
-    vpc: dict[str, float | bool] = {}
+    vpc: dict[str, float | bool | str] = {}
     if "vpc" in top:
-        for name, value in _mapping(top["vpc"], "vpc", VPC_KEYS).items():
+        block = _mapping(top["vpc"], "vpc", VPC_KEYS)
+        vpc.update(check_vpc_monitor(block))
+        for name, value in block.items():
+            if name in vpc:
+                continue
             if name in VPC_FLAGS:
                 if not isinstance(value, bool):
                     raise ConfigError(f"vpc.{name}: expected true or false")
