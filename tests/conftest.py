@@ -205,3 +205,15 @@ def small_runs(small_runs_root: Path, store: Store) -> Store:
 
     shutil.copytree(small_runs_root, store.root)
     return store
+
+
+@pytest.fixture(scope="session")
+def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample (data/sample: staging and production), imported once; copy it before
+    writing to it."""
+    from analyzer.ingest import import_paths
+
+    root = tmp_path_factory.mktemp("sample-lake") / "lake"
+    for env in SAMPLE_SPECS:
+        import_paths([SAMPLE / env], env=env, store=Store(root))
+    return root
