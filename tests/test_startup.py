@@ -175,7 +175,7 @@ def test_a_summary_record_prints_as_pydantic_prints_it(
     from analyzer.cli.render import json_text, plain
     from analyzer.timewindow import Window
 
-    shown = ServiceStartups(*counts, rate, service)
+    shown = ServiceStartups(*counts, rate, service, rate)
     load = ConfigLoad(*texts, processes=counts[0], first_ts=at, last_ts=at)
     record = Summary(
         *counts, rate, env=service, window=Window(at, at), events=counts[1],

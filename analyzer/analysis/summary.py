@@ -32,6 +32,9 @@ class StartupCounts:
 @dataclass
 class ServiceStartups(StartupCounts):
     service: str
+    # Of the service's phase attempts, the share whose VPC state is `unknown` (None: no
+    # attempts): high when the service has no VPC state provider or monitor wired.
+    vpc_unknown_share: float | None
 
 
 @dataclass
@@ -103,16 +106,23 @@ def summarize(*, engine: Engine, env: str, services: Sequence[str] = ()) -> Summ
     if not overview.events or not overview.window_start or not overview.window_end:
         raise engine.no_data_error(env)
     rows = service_rows(engine, env, services)
-    chosen = [_record(ServiceStartups, _with_rate(row)) for row in rows]
-    totals = {k: sum(getattr(s, k) for s in chosen) for k in _COUNTS}
     asked = {"env": env, "services": list(services)}
+    phases = [_record(PhaseCounts, r) for r in engine.rows("phase_outcome_counts", asked)]
+    chosen = [
+        _record(
+            ServiceStartups,
+            {**_with_rate(row), "vpc_unknown_share": _unknown_share(phases, str(row["service"]))},
+        )
+        for row in rows
+    ]
+    totals = {k: sum(getattr(s, k) for s in chosen) for k in _COUNTS}
     return Summary(
         env=env,
         window=Window(start=overview.window_start, end=overview.window_end),
         events=overview.events,
         **_with_rate(totals),
         services=chosen,
-        phases=[_record(PhaseCounts, r) for r in engine.rows("phase_outcome_counts", asked)],
+        phases=phases,
         configs=_config_loads(engine, asked),
     )
 
@@ -125,6 +135,14 @@ def _with_rate(counts: Mapping[str, Any]) -> dict[str, Any]:
     ended = counts["startups_completed"] + counts["startups_failed"]
     rate = counts["startups_completed"] / ended if ended else None
     return {**counts, "startup_success_rate": rate}
+
+
+def _unknown_share(phases: Sequence[PhaseCounts], service: str) -> float | None:
+    """The share of the service's phase attempts in VPC state `unknown`."""
+    attempts = [p for p in phases if p.service == service]
+    total = sum(p.attempts for p in attempts)
+    unknown = sum(p.attempts for p in attempts if p.vpc_state == "unknown")
+    return unknown / total if total else None
 
 
 def _config_loads(engine: Engine, params: Mapping[str, object]) -> list[ConfigLoad] | None:

@@ -54,7 +54,8 @@ def format_summary(s: Summary) -> str:
             for p in s.phases
             if p.service == service.service
         ]
-        text += f"\nservice {service.service}: {_startups(service)}\n" + table(headers, rows)
+        text += f"\nservice {service.service}: {_startups(service)}\n"
+        text += _unknown_line(service.vpc_unknown_share) + table(headers, rows)
         text += "\n"
     text = text.rstrip("\n")
     if s.configs is None:
@@ -91,6 +92,21 @@ def format_summary(s: Summary) -> str:
     else:
         text += "\n\nNo config_loaded events: no revision has said which timeout config it ran."
     return text
+
+
+# Over this share of attempts in `unknown`, the service most likely has no VPC state wired.
+UNWIRED_SHARE = 0.5
+
+
+def _unknown_line(share: float | None) -> str:
+    if share is None:
+        return ""
+    hint = (
+        " (no VPC state wired? see the VPC monitor: $ANALYZER_VPC_CONNECTOR)"
+        if share > UNWIRED_SHARE
+        else ""
+    )
+    return f"VPC state unknown in {percent(share)} of phase attempts{hint}\n"
 
 
 def _startups(s: StartupCounts) -> str:
