@@ -16,7 +16,7 @@
 --   entry_json:  the whole entry as text, for the quarantine (NULL unless quarantined).
 --   A skipped entry's row holds its disposition and reason only, every other column NULL.
 --   A breaker_summary's counts are checked (whole non-negative numbers, failures and slow calls
---   at most the calls, ...); a text-form summary's payload gets its fields, as the structured
+--   at most the calls, at most 10,000 calls a second of window_s, ...); a text-form summary's payload gets its fields, as the structured
 --   form's has them, so one JSON path reads both.
 WITH payload AS (
     -- One parse of the payload for all its fields (none of an oversize one): its strings as
@@ -218,6 +218,11 @@ summary_checked AS (
                 THEN 'negative breaker_summary count'
             WHEN failures_value > calls_value THEN 'failures exceed calls'
             WHEN slow_calls_value > calls_value THEN 'slow_calls exceed calls'
+            -- one process's breaker: at most 10,000 calls a second of its window (1,000
+            -- concurrent requests of 10 database calls a second each); more is no process's
+            -- summary (calls = 2^63-1 in 60 s, window_s = 1e-300) and would rewrite the advice
+            WHEN calls_value > 10000 * window_value
+                THEN 'calls implausible for one process (over 10,000 a second of window_s)'
             WHEN summary_kinds[5] = 'other' THEN 'slow_threshold_s is not a number'
             WHEN NOT isfinite(slow_threshold_value) THEN 'slow_threshold_s is not finite'
             WHEN slow_threshold_value <= 0 THEN 'slow_threshold_s must be positive'

@@ -113,6 +113,9 @@ INVALID_SUMMARIES = [
     {"vpc_state": "healthy", "calls": 9000, "failures": 8000, "window_s": None},
     {"vpc_state": "healthy", "calls": 9000, "failures": 10, "slow_calls": 9001},
     {"vpc_state": "critical", "calls": 9000, "failures": 0, "rejected": -1},
+    # implausible for one process: over 10,000 calls a second of its window
+    {"vpc_state": "healthy", "calls": 10**15, "failures": 0},
+    {"vpc_state": "healthy", "calls": 9000, "failures": 8000, "window_s": 1e-300},
 ]
 # only the text line can say these: a window that is not finite, a count that is not whole
 INVALID_TEXT_SUMMARIES = [

@@ -410,6 +410,14 @@ def test_a_breaker_summary_is_kept_with_its_fields_in_payload(
         ({"rejected": -1}, "negative breaker_summary count"),
         ({"failures": 13}, "failures exceed calls"),
         ({"slow_calls": 13}, "slow_calls exceed calls"),
+        (
+            {"calls": 2**63 - 1},
+            "calls implausible for one process (over 10,000 a second of window_s)",
+        ),
+        (
+            {"window_s": 1e-300},
+            "calls implausible for one process (over 10,000 a second of window_s)",
+        ),
         ({"slow_threshold_s": 0}, "slow_threshold_s must be positive"),
         ({"slow_threshold_s": "fast"}, "slow_threshold_s is not a number"),
         ({"breaker_state": "AJAR"}, "breaker_state must be CLOSED, OPEN or HALF_OPEN"),
@@ -450,6 +458,10 @@ def test_a_malformed_breaker_summary_is_quarantined_with_its_reason(
         (
             "Circuit breaker summary: 3 calls, 1 failures, state OPEN (window_s=9 rejected=x)",
             "rejected is not an integer",
+        ),
+        (
+            "Circuit breaker summary: 3 calls, 1 failures, state OPEN (window_s=1e-300)",
+            "calls implausible for one process (over 10,000 a second of window_s)",
         ),
     ],
 )

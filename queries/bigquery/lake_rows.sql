@@ -12,7 +12,7 @@
 -- state X (window_s=... slow_calls=...)"), is read into the same columns and kept only when the
 -- normaliser's checks pass: window_s present and in 0..31 days, whole non-negative calls and
 -- failures (slow_calls and rejected too where given) with failures and slow_calls at most the
--- calls, slow_threshold_s finite and positive where given, breaker_state CLOSED, OPEN or HALF_OPEN.
+-- calls, at most 10,000 calls a second of window_s (one process's breaker), slow_threshold_s finite and positive where given, breaker_state CLOSED, OPEN or HALF_OPEN.
 -- Not kept: the payload as JSON (it would read every payload field), source_file, ingested_at.
 -- Reads: entry_fields (sink_entry_fields.sql or log_analytics_entry_fields.sql).
 -- Parameters: @default_env (STRING).
@@ -153,6 +153,7 @@ kept AS (
           COALESCE(summary_text_ok, TRUE)
           AND window_value BETWEEN 0 AND 31 * 86400
           AND calls_value = TRUNC(calls_value) AND calls_value BETWEEN 0 AND 9.2e18
+          AND calls_value <= 10000 * window_value  -- at most 10,000 calls a second of one process
           AND failures_value = TRUNC(failures_value) AND failures_value BETWEEN 0 AND calls_value
           AND (slow_calls_value IS NULL OR (slow_calls_value = TRUNC(slow_calls_value)
                                             AND slow_calls_value BETWEEN 0 AND calls_value))
