@@ -6,7 +6,8 @@ collector writes (AND of clauses; OR groups; `:*`, `:"text"`, `=`, `>=`, `<`, `>
 fields), answers 400 INVALID_ARGUMENT to anything else, 404 to unknown projects and 403 to
 `projects/forbidden`, and injects faults by request number: error statuses (429, 503, 401...),
 empty pages that carry a token, a connection cut mid-body ("cut"), a 200 with an HTML body
-("html"), a body dripped one byte every `drip_s` ("drip"). It can also serve the pages of a
+("html"), a body dripped one byte every `drip_s` ("drip"), a gzip answer padded to inflate to
+`inflated_bytes` ("gzip", a few kilobytes a megabyte on the wire). It can also serve the pages of a
 listing in a shuffled order (`shuffle_pages`) or send every page's own token back as the next
 one (`loop_tokens`), and pass entries the filter would refuse (`unfiltered_ids`).
 """
@@ -18,8 +19,10 @@ import json
 import math
 import random
 import re
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -144,7 +147,7 @@ def compile_filter(text: str) -> Callable[[dict[str, Any]], bool]:
 @dataclass
 class FakeCloudLogging:
     """The server's state; `faults` maps a request number (1-based) to a status code, "empty",
-    "cut", "html" or "drip"."""
+    "cut", "html", "drip" or "gzip"."""
 
     entries: list[dict[str, Any]]
     project: str = "demo"
@@ -153,6 +156,7 @@ class FakeCloudLogging:
     shuffle_pages: bool = False
     loop_tokens: bool = False
     drip_s: float = 2.0
+    inflated_bytes: int = 64 * 2**20
     unfiltered_ids: set[str] = field(default_factory=set)
     requests: list[dict[str, Any]] = field(default_factory=list)
     server_errors: int = 0  # handler errors the server swallowed (clients that hung up)
@@ -166,7 +170,7 @@ class FakeCloudLogging:
         self._selected: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], str | None]:
-        """(status, answer, how to send it: None, "cut", "html" or "drip")."""
+        """(status, answer, how to send it: None, "cut", "html", "drip" or "gzip")."""
         with self.lock:
             self.requests.append(body)
             number = len(self.requests)
@@ -201,7 +205,7 @@ class FakeCloudLogging:
             answer["nextPageToken"] = _encode(position)
         elif position + 1 < pages:
             answer["nextPageToken"] = _encode(position + 1)
-        if fault in ("cut", "html", "drip"):
+        if fault in ("cut", "html", "drip", "gzip"):
             return 200, answer, str(fault)
         with self.lock:
             self.answered_entries += len(page)
@@ -241,8 +245,12 @@ class FakeCloudLogging:
                 kind = "application/json"
                 if how == "html":
                     data, kind = b"<html><body><h1>Sign in</h1></body></html>", "text/html"
+                if how == "gzip":
+                    data = _gzip_padded(data, state.inflated_bytes)
                 self.send_response(status)
                 self.send_header("Content-Type", kind)
+                if how == "gzip":
+                    self.send_header("Content-Encoding", "gzip")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if how == "cut":  # half the body, then the connection closes
@@ -282,6 +290,26 @@ def running(entries: list[dict[str, Any]]) -> Iterator[FakeCloudLogging]:
         yield fake
     finally:
         server.shutdown()
+
+
+def _gzip_padded(answer: bytes, inflated_bytes: int) -> bytes:
+    """`answer` (a JSON object) gzipped, padded with spaces before its closing brace to inflate
+    to about `inflated_bytes`. Each megabyte of spaces is deflated once from a reset dictionary,
+    so its bytes repeat and a gigabyte costs the server no more than a megabyte."""
+    mebibyte = b" " * 2**20
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = deflate.compress(answer[:-1]) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(mebibyte) + deflate.flush(zlib.Z_FULL_FLUSH)
+    tail = deflate.compress(answer[-1:]) + deflate.flush()
+    blocks = max(inflated_bytes - len(answer), 0) // len(mebibyte)
+    crc = zlib.crc32(answer[:-1])
+    for _ in range(blocks):
+        crc = zlib.crc32(mebibyte, crc)
+    crc = zlib.crc32(answer[-1:], crc)
+    size = len(answer) + blocks * len(mebibyte)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return header + head + block * blocks + tail + trailer
 
 
 def _error(code: int, message: str) -> dict[str, Any]:

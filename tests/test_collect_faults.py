@@ -127,11 +127,66 @@ def test_a_dripping_server_that_never_stops_ends_the_run_and_frees_the_lock(
         pass
 
 
-def test_the_run_time_limit_stops_resumably(cloud, store: Store) -> None:
-    with pytest.raises(AnalyzerError, match=r"time limit of 0 s .*saved 1,000"):
-        collect(request(cloud, max_run_s=0.0), store=store)
+def test_the_run_time_limit_bounds_a_dripping_server(cloud, store: Store) -> None:
+    """Bound: a run ends within --max-run-s plus the storing of the pages it holds: no request
+    is sent past the limit, none is read past it (each request's deadline and timeouts are cut
+    to the time left), and no retry waits past it. Measured: a 1.5 s limit ended at 1.9 s, 3 s
+    at 3.7 s (storing the page it held); it was the request's own 120 s, then its retries."""
+    cloud.faults = {n: "drip" for n in range(2, 100)}
+    cloud.drip_s = 0.01  # never trips the read timeout; a page would take hours
+    limit_s = 3.0  # time for the first page on a busy machine (the client's import counts)
+    started = time.monotonic()
+    with pytest.raises(AnalyzerError, match=r"time limit of 3 s .*saved 1,000 new entries"):
+        collect(request(cloud, max_run_s=limit_s, max_retries=50), store=store)
+    assert time.monotonic() - started < limit_s + 2.0
+    with store.writer_lock():  # released
+        pass
+    cloud.faults = {}
     collect(request(cloud, since=None), store=store)
     assert sorted(stored_ids(store)) == sorted(TELEMETRY_IDS)
+
+
+def test_no_retry_waits_past_the_run_time_limit(cloud, store: Store) -> None:
+    cloud.faults = {2: 503}
+    started = time.monotonic()
+    with pytest.raises(
+        AnalyzerError, match=r"time limit of 5 s .*, before a retry after 503 .*saved"
+    ):
+        collect(request(cloud, max_run_s=5.0, backoff_base_s=60.0), store=store)
+    assert time.monotonic() - started < 5.0
+
+
+def test_a_run_time_limit_of_zero_sends_nothing(cloud, store: Store) -> None:
+    with pytest.raises(AnalyzerError, match=r"time limit of 0 s .*nothing was stored"):
+        collect(request(cloud, max_run_s=0.0), store=store)
+    assert cloud.requests == []
+
+
+def test_an_answer_that_inflates_past_the_limit_stops_the_run(
+    cloud, store: Store, tmp_path: Path
+) -> None:
+    """A 3 MB gzip answer that inflates to 3 GiB: read to --max-answer-size (100 MiB by
+    default), then one line saying what was saved, exit 1; the rerun resumes there."""
+    cloud.faults = {2: "gzip"}
+    cloud.inflated_bytes = 3 * 2**30
+    result = CliRunner().invoke(main, cli_args(cloud, store.root))
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert "answer too large" in line and "104,857,600 bytes (--max-answer-size)" in line
+    assert "saved 1,000 new entries" in line and "run the same command again" in line
+    assert len(stored_ids(store)) == 1000
+
+    cloud.faults = {3: "gzip"}
+    cloud.inflated_bytes = 2 * 2**20  # a gzip answer under the limit is read as any other
+    again = CliRunner().invoke(main, cli_args(cloud, store.root, "--max-answer-size", "4MiB"))
+    assert again.exit_code == 0, again.output
+    assert sorted(stored_ids(store)) == sorted(TELEMETRY_IDS)
+
+
+def test_a_max_answer_size_of_zero_is_a_usage_error(cloud, store: Store) -> None:
+    result = CliRunner().invoke(main, cli_args(cloud, store.root, "--max-answer-size", "0"))
+    assert result.exit_code == 2 and "--max-answer-size" in result.output
 
 
 def test_a_connection_cut_mid_body_is_retried(cloud, store: Store) -> None:

@@ -11,6 +11,7 @@ import click
 from analyzer.cli.main import (
     env_option,
     main,
+    parse_bytes,
     store_option,
 )
 from analyzer.errors import AnalyzerError
@@ -142,6 +143,13 @@ def import_command(
     help="Longest wait for the next bytes of an answer.",
 )
 @click.option(
+    "--max-answer-size",
+    default="100MiB",
+    show_default=True,
+    help="Largest answer one request may bring, inflated (a gzip answer that inflates to "
+    "gigabytes stops the run, keeping what it stored).",
+)
+@click.option(
     "--max-run-s",
     type=click.FloatRange(min=0.0),
     default=3600.0,
@@ -165,6 +173,7 @@ def collect(
     max_retries: int,
     request_timeout_s: float,
     read_timeout_s: float,
+    max_answer_size: str,
     max_run_s: float,
     lock_timeout_s: float | None,
 ) -> None:
@@ -185,6 +194,9 @@ def collect(
     from analyzer.ingest.collect import CollectProgress, CollectRequest
     from analyzer.ingest.collect import collect as run_collect
 
+    answer_bytes = parse_bytes(max_answer_size)
+    if answer_bytes < 1:
+        raise click.BadParameter("must be at least 1 byte", param_hint="--max-answer-size")
     request = CollectRequest(
         env=env,
         project=project,
@@ -197,7 +209,11 @@ def collect(
         requests_per_minute=requests_per_minute,
         backoff_base_s=backoff_base_s,
         max_retries=max_retries,
-        limits=RequestLimits(read_s=read_timeout_s, request_s=request_timeout_s),
+        limits=RequestLimits(
+            read_s=read_timeout_s,
+            request_s=request_timeout_s,
+            answer_bytes=answer_bytes,
+        ),
         max_run_s=max_run_s,
     )
 

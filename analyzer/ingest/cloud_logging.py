@@ -26,10 +26,24 @@ class RequestLimits:
     connect_s: float = 10.0
     read_s: float = 30.0
     request_s: float = 120.0
+    # An answer's size once inflated: a page of 1,000 entries is some 1-2 MB of startup
+    # telemetry; a gzip answer that inflates to gigabytes would end the run out of memory.
+    answer_bytes: int = 100 * 2**20
 
 
 class AnswerNotJson(Exception):
     """The endpoint answered with success but not with JSON (a proxy's or a login page)."""
+
+
+class AnswerTooLarge(Exception):
+    """An answer passed `RequestLimits.answer_bytes` as it was read (not retried)."""
+
+
+class RunTimeLimit(Exception):
+    """The run's time limit came before a request could end (or before the next one)."""
+
+    def __init__(self, limit_s: float) -> None:
+        super().__init__(f"stopped at the run's time limit of {limit_s:g} s (--max-run-s)")
 
 
 def rfc3339(ts: datetime) -> str:
@@ -79,14 +93,18 @@ class RequestPacer:
         self._next_at = 0.0
         self._lock = threading.Lock()
 
-    def wait_turn(self) -> None:
+    def wait_turn(self, *, by: float = float("inf")) -> bool:
+        """Wait for the next request's turn; False, without waiting, if it comes after `by`."""
         with self._lock:
             now = self.clock()
+            if max(now, self._next_at) > by:
+                return False
             if now < self._next_at:
                 self.sleep(self._next_at - now)
                 now = self._next_at
             self._next_at = now + self.interval_s
             self.requests += 1
+            return True
 
 
 def make_client(
@@ -96,10 +114,12 @@ def make_client(
     api_endpoint: str | None,
     anonymous: bool,
     limits: RequestLimits | None = None,
+    run_limit: tuple[float, float] | None = None,
 ) -> Any:
     """The official client on the HTTP/JSON transport, every request paced by `pacer` and held
-    to `limits`. Application Default Credentials unless `anonymous` (for private endpoints and
-    tests)."""
+    to `limits`, and to the run's limit (its `time.monotonic()` end, and its length in seconds
+    to name it): no request is sent, nor read, past it (`RunTimeLimit`). Application Default
+    Credentials unless `anonymous` (for private endpoints and tests)."""
     import google.auth
     from google.auth.credentials import AnonymousCredentials
     from google.auth.exceptions import DefaultCredentialsError
@@ -121,14 +141,25 @@ def make_client(
                 "login`, or give --anonymous with --api-endpoint for a private endpoint"
             ) from exc
 
+    run_ends, run_s = run_limit or (float("inf"), float("inf"))
+
     class PacedSession(AuthorizedSession):
         def request(self, *args: Any, **kwargs: Any) -> Any:
-            pacer.wait_turn()
-            deadline = time.monotonic() + bounds.request_s
-            kwargs["timeout"] = (bounds.connect_s, bounds.read_s)
+            if not pacer.wait_turn(by=run_ends):
+                raise RunTimeLimit(run_s)
+            left_s = run_ends - time.monotonic()
+            if left_s <= 0:
+                raise RunTimeLimit(run_s)
+            deadline = time.monotonic() + min(bounds.request_s, left_s)
+            kwargs["timeout"] = (min(bounds.connect_s, left_s), min(bounds.read_s, left_s))
             kwargs["stream"] = True
-            response = super().request(*args, **kwargs)
-            read_whole_answer(response, deadline=deadline, request_s=bounds.request_s)
+            try:
+                response = super().request(*args, **kwargs)
+                read_whole_answer(response, deadline=deadline, limits=bounds)
+            except Exception:
+                if time.monotonic() >= run_ends:
+                    raise RunTimeLimit(run_s) from None
+                raise
             return response
 
     options = {"api_endpoint": api_endpoint} if api_endpoint else None
@@ -170,24 +201,33 @@ def list_entry_pages(client: Any, *, project: str, filter_: str, page_token: str
     return pages
 
 
-def read_whole_answer(response: Any, *, deadline: float, request_s: float) -> None:
-    """Read the body of a streamed `requests` response by `deadline`, as `response.content`.
-    A body cut short is a connection error (retried); a success that is not JSON is
-    `AnswerNotJson` (not retried)."""
+def read_whole_answer(response: Any, *, deadline: float, limits: RequestLimits) -> None:
+    """Read the body of a streamed `requests` response by `deadline`, as `response.content`,
+    up to `limits.answer_bytes` inflated (`AnswerTooLarge` past it, not retried). A body cut
+    short is a connection error (retried); a success that is not JSON is `AnswerNotJson` (not
+    retried)."""
     from requests import exceptions as http
     from urllib3.exceptions import HTTPError as Urllib3Error
 
     if response._content_consumed:  # read already: a request retried after a refresh
         return
     chunks: list[bytes] = []
+    size = 0
     try:
         while True:
             if time.monotonic() > deadline:
                 response.close()
-                raise http.ReadTimeout(f"no whole answer within {request_s:g} s")
+                raise http.ReadTimeout(f"no whole answer within {limits.request_s:g} s")
             chunk = response.raw.read1(BODY_CHUNK_BYTES, decode_content=True)
             if not chunk:
                 break
+            size += len(chunk)
+            if size > limits.answer_bytes:
+                response.close()
+                raise AnswerTooLarge(
+                    f"answer too large: the endpoint's answer passed {limits.answer_bytes:,} "
+                    "bytes (--max-answer-size) as it was read, inflated"
+                )
             chunks.append(chunk)
     except Urllib3Error as exc:
         response.close()
@@ -219,7 +259,7 @@ def classify(exc: BaseException) -> tuple[bool, str]:
 
     if isinstance(exc, http.ConnectionError | http.Timeout | http.ChunkedEncodingError):
         return True, f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, AnswerNotJson):
+    if isinstance(exc, AnswerNotJson | AnswerTooLarge):
         return False, str(exc)
     if isinstance(exc, http.JSONDecodeError):
         return False, f"the endpoint's answer is not valid JSON ({exc})"

@@ -21,6 +21,7 @@ from analyzer.ingest.cloud_logging import (
     ENTRIES_PER_PAGE,
     RequestLimits,
     RequestPacer,
+    RunTimeLimit,
     build_filter,
     classify,
     list_entry_pages,
@@ -259,14 +260,15 @@ def collect(
     if not legs:
         return result
     pacer = RequestPacer(request.requests_per_minute, sleep=sleep)
+    started = time.monotonic()
     client = make_client(
         project=request.project,
         pacer=pacer,
         api_endpoint=request.api_endpoint,
         anonymous=request.anonymous,
         limits=request.limits,
+        run_limit=(started + request.max_run_s, request.max_run_s),
     )
-    started = time.monotonic()
     with store.writer_lock():
         run = _Run(store, request, result, committed)
         for leg in legs:
@@ -336,9 +338,14 @@ def _list_leg(
                         f"gave up after {request.max_retries} retries in a row ({text})", result
                     )
                 ) from exc
+            wait = random.uniform(0.5, 1.0) * request.backoff_base_s * 2 ** (in_a_row - 1)
+            if time.monotonic() + wait > started + request.max_run_s:
+                limit = RunTimeLimit(request.max_run_s)
+                raise AnalyzerError(
+                    _stopped(f"{limit}, before a retry after {text}", result)
+                ) from exc
             result.retries += 1
-            wait = request.backoff_base_s * 2 ** (in_a_row - 1)
-            sleep(random.uniform(wait / 2, wait))
+            sleep(wait)
 
 
 def _refused_request(exc: BaseException) -> bool:
@@ -351,11 +358,6 @@ class PageTokenLoop(Exception):
     def __init__(self, token: str) -> None:
         shown = token if len(token) <= 40 else token[:37] + "..."
         super().__init__(f"the API sent the page token {shown!r} a second time (a paging loop)")
-
-
-class RunTimeLimit(Exception):
-    def __init__(self, limit_s: float) -> None:
-        super().__init__(f"stopped at the run's time limit of {limit_s:g} s (--max-run-s)")
 
 
 def _progress(
