@@ -135,7 +135,9 @@ def deployment_repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         folder.mkdir()
     _run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
     _run(["git", "init", "-q", "-b", "main", str(repo)], tmp_path)
-    (repo / "analyzer.toml").write_text(f'[defaults]\nstore = "{tmp_path / "lake"}"\n')
+    (repo / "analyzer.toml").write_text(
+        f'[defaults]\nstore = "{tmp_path / "lake"}"\n\n[env.staging]\ndeployed = "{DEPLOYED}"\n'
+    )
     (bin_dir / "gh").write_text(FAKE_GH)
     (bin_dir / "gh").chmod(0o755)
     PATH = os.environ["PATH"]
@@ -144,7 +146,6 @@ def deployment_repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "PATH": os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), PATH]),
         "FAKE_GH_DIR": str(gh_dir),
         "ANALYZER_ENV": "staging",
-        "DEPLOYED_CONFIG": DEPLOYED,
         "ANALYZER_IMPORT": str(SAMPLE),
         "OUT_DIR": str(tmp_path / "out"),
         "REPORT_URL": "https://example.invalid/actions/runs/1",
@@ -208,8 +209,18 @@ def test_the_weekly_script_opens_skips_and_updates_one_pull_request(
     assert "no pull request" in second.stdout
     assert len((gh / "calls.log").read_text().splitlines()) == calls_before
 
-    # A deployed value far from the evidence: the same pull request is updated, naming it.
+    # A deployed value far from the evidence: the same pull request is updated, naming it. On
+    # a fresh store (a runner's), a value raised by hand where the window has no evidence
+    # stays: the job carries over from the deployed file.
+    shutil.rmtree(repo.parent / "lake")
     config = json.loads(shipped)
+    healthy = next(
+        t
+        for t in config["timeouts"]
+        if (t["phase"], t["operation"], t["vpc_state"]) == (3, "connection", "healthy")
+    )
+    assert healthy["source"] != "recommended"
+    healthy["timeout_s"] = 100.0
     entry = next(
         t
         for t in config["timeouts"]
@@ -224,6 +235,7 @@ def test_the_weekly_script_opens_skips_and_updates_one_pull_request(
     assert (gh / "calls.log").read_text().splitlines()[-1].startswith("pr edit 7 ")
     body = (gh / "body.md").read_text()
     assert re.search(rf"3/initialization/pressure\s+40 s -> {recommended:g} s", body), body
+    assert "3/connection/healthy" not in body
     if os.environ.get("ANALYZER_WRITE_EXAMPLES"):
         EXAMPLE_BODY.write_text(body)
     assert _volatile(EXAMPLE_BODY.read_text()) == _volatile(body), (

@@ -182,6 +182,93 @@ def test_a_deployed_file_is_carried_over_when_given(lake: Path, tmp_path: Path) 
     assert thin["previous_from"] == f"file {deployed}"
 
 
+def _raised_by_hand(config: Path, seconds: float) -> dict[tuple[str | None, str], float]:
+    """Every value of `config` the window gave no number for raised to at least `seconds`, and
+    3/connection/healthy to 100 s (each section's): what a person raised, by section and key."""
+    document = json.loads(config.read_text())
+    sections = [(None, document["timeouts"])]
+    sections += [(n, s["timeouts"]) for n, s in (document.get("services") or {}).items()]
+    raised: dict[tuple[str | None, str], float] = {}
+    for name, entries in sections:
+        for entry in entries:
+            key = f"{entry['phase']}/{entry['operation']}/{entry['vpc_state']}"
+            if key == "3/connection/healthy":
+                entry["timeout_s"] = 100.0
+            elif entry.get("source") != "recommended":
+                entry["timeout_s"] = max(entry["timeout_s"], seconds)
+            else:
+                continue
+            entry["source"] = "previous"
+            raised[(name, key)] = entry["timeout_s"]
+    config.write_text(json.dumps(document))
+    return raised
+
+
+def test_a_fresh_store_keeps_every_hand_raised_deployed_key(
+    imported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`deployed = PATH` in the project file is the floor: a fresh store (a CI runner's) has no
+    saved run, yet a key without evidence keeps the deployed value instead of the default."""
+    last_week = tmp_path / "last-week"
+    shutil.copytree(imported, last_week)
+    recommend(last_week)
+    repo = tmp_path / "repo"
+    shipped = repo / "deploy" / "staging" / "timeouts.json"
+    shipped.parent.mkdir(parents=True)
+    assert export(last_week, shipped).exit_code == 0
+    raised = _raised_by_hand(shipped, 150.0)
+    assert (None, "3/connection/healthy") in raised
+    (repo / "analyzer.toml").write_text(
+        '[env.staging]\ndeployed = "deploy/staging/timeouts.json"\n'
+    )
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("ANALYZER_PROJECT_FILE", raising=False)
+    fresh = tmp_path / "fresh"
+    shutil.copytree(imported, fresh)
+
+    run = json.loads(recommend(fresh).stdout)
+    assert run["previous_from"] == f"deployed file {shipped}"
+    rows = {
+        (t["service"], f"{t['phase']}/{t['operation']}/{t['vpc_state']}"): t
+        for t in run["timeouts"]
+    }
+    healthy = rows[(None, "3/connection/healthy")]
+    assert (healthy["timeout_s"], healthy["source"]) == (100.0, "previous")
+    kept = [k for k in raised if rows[k]["source"] != "recommended"]
+    assert len(kept) > len(raised) // 2  # most raised keys have no evidence in the window
+    for key in kept:
+        assert rows[key]["timeout_s"] >= raised[key], (key, rows[key]["timeout_s"], raised[key])
+    # what ships keeps them: a service asking for the key gets the raised value
+    assert export(fresh, tmp_path / "new.json").exit_code == 0
+    code = (
+        "from analyzer.runtime import get_capacity_aware_database_timeout as t\n"
+        "print(t('staging', 'connection', 'healthy'))\n"
+    )
+    env_vars = {"ANALYZER_TIMEOUT_CONFIG": str(tmp_path / "new.json"), "PATH": "/usr/bin:/bin"}
+    service = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env_vars, timeout=60
+    )
+    assert service.stdout.strip() == "100.0", service.stderr
+
+    # a store with history still carries from the deployed file, and --previous wins over it
+    again = json.loads(recommend(fresh).stdout)
+    assert again["previous_from"] == f"deployed file {shipped}"
+    other = tmp_path / "other.json"
+    assert export(last_week, other).exit_code == 0
+    chosen = json.loads(recommend(fresh, "--previous", str(other)).stdout)
+    assert chosen["previous_from"] == f"file {other}"
+
+    # nothing deployed yet: the latest saved run, and the table says the file is not there
+    shipped.unlink()
+    table = cli("recommend", "--env", "staging", "--store", str(fresh), "--no-history")
+    assert table.exit_code == 0, table.output
+    assert f"run {chosen['run_id']} (nothing deployed at {shipped} yet)" in table.stdout
+    # a deployed path that is there but broken is an error naming it, not "nothing deployed"
+    shipped.symlink_to(tmp_path / "gone.json")
+    broken = cli("recommend", "--env", "staging", "--store", str(fresh), "--no-history")
+    assert broken.exit_code == 1 and str(shipped) in broken.stderr
+
+
 def test_a_drop_beyond_the_confidence_interval_is_shown(lake: Path, tmp_path: Path) -> None:
     deployed = tmp_path / "deployed.json"
     document = {

@@ -39,6 +39,7 @@ SETTINGS = (
     Setting("store", "store", "--store", path=True),
     Setting("project", "project", "--project", ("collect",)),
     Setting("service", "service", "--service", ("collect", *MANY_SERVICES), many=MANY_SERVICES),
+    Setting("deployed", "deployed_file", "--deployed", ("recommend",), path=True),
     Setting("policy.since", "since", "--since", WINDOWED),
     Setting("policy.half-life", "half_life", "--half-life", ("recommend",)),
     Setting("policy.target-rate", "target_rate", "--target-rate", ("recommend",)),
@@ -148,6 +149,7 @@ class EnvTable(_Table):
     source_shape: Literal["sink", "log-analytics"] | None = None
     max_bytes_billed: str | int | None = None
     attempt_rows: Literal["auto", "rows", "counts"] | None = None
+    deployed: str | None = None
     policy: PolicyTable = PolicyTable()
     export: ExportTable = ExportTable()
 

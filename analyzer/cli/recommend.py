@@ -99,7 +99,17 @@ ENV_WIDE = "every service pooled"
     type=click.Path(dir_okay=False),
     default=None,
     help="The deployed config: where evidence is thin, its values are carried over. "
-    "Default: the latest saved run's.",
+    "Default: --deployed's, else the latest saved run's.",
+)
+@click.option(
+    "--deployed",
+    "deployed_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The config file the deployment ships (the project file's `deployed` for the env): "
+    "carried over from whether or not the store has history, so a key without evidence never "
+    "drops below it; while it does not exist yet, the latest saved run's values are. "
+    "--previous wins over it.",
 )
 @service_option
 @format_option("table", "json", "yaml", "csv")
@@ -116,6 +126,7 @@ def recommend_command(
     until: str | None,
     half_life: str | None,
     previous_file: str | None,
+    deployed_file: str | None,
     service: tuple[str, ...],
     fmt: str,
     save: bool,
@@ -145,6 +156,7 @@ def recommend_command(
         analyze recommend --env staging
         analyze recommend --env staging --service netra-backend-staging
         analyze recommend --env staging --since 14d --format json
+        analyze recommend --env staging --deployed deploy/staging/timeouts.json
     """
     from analyzer.recommend.runs import run_recommendation
 
@@ -162,6 +174,7 @@ def recommend_command(
         until=until,
         half_life=half_life,
         previous_file=previous_file,
+        deployed_file=deployed_file,
         save=False if no_history else (True if save else None),
         policy=policy,
         standing=standing,

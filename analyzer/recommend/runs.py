@@ -3,6 +3,8 @@ window and policy, what it carries over from, and whether it is saved (and so ca
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from analyzer.engine import Engine
@@ -85,6 +87,46 @@ def overrides_of(
     return found
 
 
+def config_values(path: str, env: str) -> dict[ServiceKey, float]:
+    """A deployed config's timeouts by service (None: its env default section) and key, as the
+    services ran with them; the file must be `env`'s."""
+    from analyzer.deploy.diff import own_values, timeout_values
+    from analyzer.deploy.model import check_config_file
+
+    deployed = check_config_file(Path(path))
+    if deployed.env.lower() != env.lower():
+        raise AnalyzerError(
+            f"{path}: a config for env {deployed.env!r}, not {env!r}; give the config deployed "
+            f"for {env}"
+        )
+    values: dict[ServiceKey, float] = {
+        (None, *key): value for key, value in timeout_values(deployed).items()
+    }
+    for name in deployed.services or {}:  # each service's section, as it ran
+        values.update({(name, *k): v for k, v in own_values(deployed, name).items()})
+    return values
+
+
+def carried_from(
+    store: Store, env: str, previous_file: str | None, deployed_file: str | None
+) -> tuple[dict[ServiceKey, float], str | None]:
+    """The values a run carries over where evidence is thin, and where they came from: the
+    deployed config is the floor whether or not the store has history (a fresh store on a CI
+    runner must not undo a value raised by hand); the latest saved run only until a config is
+    deployed."""
+    if previous_file:
+        return config_values(previous_file, env), f"file {previous_file}"
+    if deployed_file and os.path.lexists(deployed_file):  # a broken link is an error, not absent
+        return config_values(deployed_file, env), f"deployed file {deployed_file}"
+    runs = load_history(store, env)
+    previous = previous_values(runs[-1]) if runs else {}
+    found = f"run {runs[-1].run_id}" if runs else None
+    if not deployed_file:
+        return previous, found
+    before = found or "built-in defaults only"
+    return previous, f"{before} (nothing deployed at {deployed_file} yet)"
+
+
 def run_recommendation(
     *,
     engine: Engine,
@@ -94,41 +136,22 @@ def run_recommendation(
     until: str | None = None,
     half_life: str | None = None,
     previous_file: str | None = None,
+    deployed_file: str | None = None,
     save: bool | None = None,
     policy: dict[str, Any] | None = None,
     standing: dict[str, Any] | None = None,
     services: tuple[str, ...] = (),
 ) -> tuple[Recommendation, bool]:
-    """Recommend, carrying over from `previous_file` (a deployed config) or else the latest
-    saved run; save the run when `save`, or (None) when it overrides nothing. Returns the run
-    and whether it was saved. `services`, the ones to be shown, must be the env's: the run
-    (every service, and the env-wide rows) is saved only then."""
+    """Recommend, carrying over from `previous_file` (a deployed config), else `deployed_file`
+    (the file the deployment ships) once it exists, else the latest saved run; save the run
+    when `save`, or (None) when it overrides nothing. Returns the run and whether it was saved.
+    `services`, the ones to be shown, must be the env's: the run (every service, and the
+    env-wide rows) is saved only then."""
     chosen = policy_of(half_life, policy or {})
     overrides = overrides_of(
         since=since, until=until, half_life=half_life, policy=policy or {}, standing=standing
     )
-    if previous_file:
-        from pathlib import Path
-
-        from analyzer.deploy.diff import own_values, timeout_values
-        from analyzer.deploy.model import check_config_file
-
-        deployed = check_config_file(Path(previous_file))
-        if deployed.env.lower() != env.lower():
-            raise AnalyzerError(
-                f"{previous_file}: a config for env {deployed.env!r}, not {env!r}; give the "
-                f"config deployed for {env}"
-            )
-        previous: dict[ServiceKey, float] = {
-            (None, *key): value for key, value in timeout_values(deployed).items()
-        }
-        for name in deployed.services or {}:  # each service's section, as it ran
-            previous.update({(name, *k): v for k, v in own_values(deployed, name).items()})
-        previous_from: str | None = f"file {previous_file}"
-    else:
-        runs = load_history(store, env)
-        previous = previous_values(runs[-1]) if runs else {}
-        previous_from = f"run {runs[-1].run_id}" if runs else None
+    previous, previous_from = carried_from(store, env, previous_file, deployed_file)
     saved = (not overrides) if save is None else save
     if saved:
         writable_history(store, env)  # before the work, not after it

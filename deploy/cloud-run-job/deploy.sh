@@ -8,6 +8,10 @@
 #   BUCKET         the bucket holding the lake (gs://$BUCKET/lake) and the job's outputs
 #   ENV_NAME       the env to recommend for (default staging)
 #   SERVICE        the Cloud Run service whose startups are read (default: all services)
+#   DEPLOYED       the config the deployment ships, as an object path in the bucket (default
+#                  ENV_NAME/deployed.json); the deployment pipeline copies the file it ships
+#                  there, and `recommend --deployed` carries over from it (the project file's
+#                  `deployed`), so a value raised by hand is never lowered for want of evidence
 #   JOB            the job's name (default analyzer-weekly-$ENV_NAME)
 #   SCHEDULE       cron, in Cloud Scheduler's syntax (default "17 6 * * 1": Mondays 06:17)
 #   TIME_ZONE      the schedule's zone (default Etc/UTC)
@@ -23,6 +27,7 @@ project=${PROJECT:?set PROJECT}
 region=${REGION:?set REGION}
 bucket=${BUCKET:?set BUCKET}
 env_name=${ENV_NAME:-staging}
+deployed=${DEPLOYED:-${env_name}/deployed.json}
 job=${JOB:-analyzer-weekly-${env_name}}
 schedule=${SCHEDULE:-17 6 * * 1}
 time_zone=${TIME_ZONE:-Etc/UTC}
@@ -41,7 +46,7 @@ if [[ -n ${SERVICE:-} ]]; then
 fi
 steps="set -e
 analyze collect --env ${env_name} --project ${project} ${service_flag}
-analyze recommend --env ${env_name}
+analyze recommend --env ${env_name} --deployed /mnt/out/${deployed}
 analyze report --env ${env_name} --out /mnt/out/${env_name}/report.html
 analyze export --env ${env_name} --out /mnt/out/${env_name}/timeouts.json"
 

@@ -5,7 +5,10 @@
 #
 # Run from the repository's root (where analyzer.toml is). Settings, from the environment:
 #   ANALYZER_ENV        the env to recommend for (required), e.g. staging
-#   DEPLOYED_CONFIG     the config file the deployment ships, relative to the root (required)
+#   DEPLOYED_CONFIG     the config file the deployment ships, relative to the root (default:
+#                       the env's `deployed = "PATH"` in analyzer.toml; one of them is needed).
+#                       `recommend` carries over from it: on a fresh store (a runner's) a key
+#                       without evidence keeps its deployed value, never falls to the default
 #   ANALYZER_IMPORT     offline path: `analyze import` these files or folders instead of
 #                       `analyze collect` (no Cloud Logging needed; the tests use it)
 #   COLLECT_ARGS        extra `analyze collect` flags, e.g. "--since 28d" for a first fill
@@ -16,15 +19,22 @@
 #   OUT_DIR             where the report, the new config and the PR body go
 #                       (default $RUNNER_TEMP/analyzer-weekly, else ./analyzer-weekly)
 #   REPORT_URL          a link the body gives for the HTML report (default: this Actions run)
-# Needs `analyze`, `git` and `gh` (authenticated by $GH_TOKEN) on PATH; store, project, service
-# and policy come from analyzer.toml.
+# Needs `analyze`, `git`, `jq` and `gh` (authenticated by $GH_TOKEN) on PATH; store, project,
+# service, policy and the deployed file come from analyzer.toml.
 #
 # Exit codes: 0 nothing material changed (quiet) or the pull request is open and up to date;
 # 2 the deployed config is invalid (export --diff's 2); anything else non-zero is a failed step.
 set -euo pipefail
 
 env_name=${ANALYZER_ENV:?set ANALYZER_ENV, e.g. staging}
-deployed=${DEPLOYED_CONFIG:?set DEPLOYED_CONFIG, the config file the deployment ships}
+deployed=${DEPLOYED_CONFIG:-$(analyze config show --format json recommend --env "$env_name" |
+    jq -r '.[] | select(.setting == "deployed") | .value // empty')}
+deployed=${deployed#"$(pwd -P)/"} # shown and committed relative to the root
+deployed=${deployed#"$PWD/"}
+if [[ -z $deployed ]]; then
+    echo "no deployed config: set deployed = \"PATH\" under [env.$env_name] in analyzer.toml (or DEPLOYED_CONFIG)" >&2
+    exit 2
+fi
 min_change=${MIN_CHANGE:-10%,2s}
 branch=${PR_BRANCH:-analyzer/timeouts-${env_name}}
 base=${BASE_BRANCH:-$(git rev-parse --abbrev-ref HEAD)}
@@ -33,6 +43,11 @@ if [[ -z ${REPORT_URL:-} && -n ${GITHUB_RUN_ID:-} ]]; then
     REPORT_URL="${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}"
 fi
 mkdir -p "$out_dir"
+# An invalid deployed file stops the job before any work (recommend carries over from it).
+if [[ -e $deployed ]] && ! analyze export --check "$deployed"; then
+    echo "$deployed is not a config the service would load" >&2
+    exit 2
+fi
 new_config="$out_dir/$(basename "$deployed")"
 body="$out_dir/pr-body.md"
 
@@ -43,7 +58,7 @@ else
     # shellcheck disable=SC2086 # extra flags, split on purpose
     analyze collect --env "$env_name" ${COLLECT_ARGS:-}
 fi
-analyze recommend --env "$env_name" >"$out_dir/recommend.txt"
+analyze recommend --env "$env_name" --deployed "$deployed" >"$out_dir/recommend.txt"
 analyze report --env "$env_name" --out "$out_dir/report.html"
 
 # The diff: 0 nothing beyond --min-change, 1 something material, 2 the deployed file is invalid.
