@@ -45,9 +45,11 @@ def report(
         analyze report --env staging --out auth.html --service netra-auth-staging
     """
     from analyzer.analysis.fleet import service_rows
+    from analyzer.deploy.export import unfit_sections
     from analyzer.recommend.history import describe_run
     from analyzer.report import write_report
     from analyzer.report.page import report_run
+    from analyzer.runtime.schema import shown
 
     lake = Store.resolve(store)
     engine = command_engine(lake)
@@ -58,4 +60,13 @@ def report(
     path = write_report(
         engine=engine, store=lake, env=env, out=Path(out), since=since, run=run, services=services
     )
+    unfit = unfit_sections(run)
+    if unfit:
+        names = ", ".join(shown(name) for name in list(unfit)[:5])
+        more = f" and {len(unfit) - 5} more" if len(unfit) > 5 else ""
+        click.echo(
+            f"{len(unfit)} service(s) cannot have a config section, shown on the env "
+            f"default: {names}{more}",
+            err=True,
+        )
     click.echo(f"wrote {path}")

@@ -54,15 +54,29 @@ def _attempts(rows: list[PhaseTimeout]) -> dict[str, int]:
     return {f"{t.phase}/{t.operation}/{t.vpc_state}": t.attempts for t in rows}
 
 
+def unfit_sections(rec: Recommendation) -> dict[str, str]:
+    """The run's services whose names cannot have a config section (not a Cloud Run service
+    name), each with why."""
+    names = dict.fromkeys(t.service for t in rec.timeouts if t.service is not None)
+    return {name: problem for name in names if (problem := service_name_problem(name))}
+
+
 def _sections(
-    rec: Recommendation, rows: list[PhaseTimeout], services: Iterable[str] | None
+    rec: Recommendation,
+    rows: list[PhaseTimeout],
+    services: Iterable[str] | None,
+    leave_out_unfit: bool,
 ) -> dict[str, list[PhaseTimeout]]:
-    """The rows of each service's section: every service of the run, or the ones named."""
+    """The rows of each service's section: every service of the run, or the ones named; a
+    name that cannot have one is an error, or left out (`leave_out_unfit`)."""
     by_service: dict[str, list[PhaseTimeout]] = {}
     for t in rows:
         if t.service is not None:
             by_service.setdefault(t.service, []).append(t)
     chosen = by_service if services is None else _named(rec, by_service, services)
+    if leave_out_unfit:
+        unfit = unfit_sections(rec)
+        chosen = {name: own for name, own in chosen.items() if name not in unfit}
     for name in chosen:
         problem = service_name_problem(name)
         if problem:
@@ -105,11 +119,12 @@ def breaker_block(breaker: Breaker) -> dict[str, object]:
 
 
 def config_from_recommendation(
-    rec: Recommendation, services: Iterable[str] | None = None
+    rec: Recommendation, services: Iterable[str] | None = None, *, leave_out_unfit: bool = False
 ) -> TimeoutConfig:
     """The config of a run: every key with a value (carried-over ones marked with their
     source) as the env default (rows of no service) and one section per service (all of the
-    run's, or those `services` names), the breaker, and the run's provenance in one block."""
+    run's, or those `services` names; with `leave_out_unfit`, less those `unfit_sections`
+    names, which run the default), the breaker, and the run's provenance in one block."""
     rows = [
         t
         for t in rec.timeouts
@@ -121,7 +136,7 @@ def config_from_recommendation(
             f"the recommendation for env {rec.env!r} has no timeout a config can carry; "
             "collect more attempts or lower --min-attempts"
         )
-    sections = _sections(rec, rows, services)
+    sections = _sections(rec, rows, services, leave_out_unfit)
     return TimeoutConfig(
         schema_version=SCHEMA_VERSION,
         env=rec.env,

@@ -12,7 +12,7 @@ from analyzer.analysis.attempts import load_attempt_groups, pool_services
 from analyzer.analysis.estimate import estimate_durations
 from analyzer.analysis.fleet import service_rows
 from analyzer.backtest.replay import backtest
-from analyzer.deploy.export import config_from_recommendation
+from analyzer.deploy.export import config_from_recommendation, unfit_sections
 from analyzer.engine import Engine
 from analyzer.lake.store import Store
 from analyzer.recommend.history import chosen_run, describe_run, load_history
@@ -144,7 +144,8 @@ def write_report(
         if g.phase == phase and g.operation == "initialization"
     }
     rows = timeout_rows(rec, None, phase)
-    config = parse_config(config_from_recommendation(rec).document())
+    config = parse_config(config_from_recommendation(rec, leave_out_unfit=True).document())
+    unfit = unfit_sections(rec)
     replay = backtest(
         engine=engine,
         env=env,
@@ -180,6 +181,7 @@ def write_report(
         "(observed under the timeouts in force: "
         f"{percent(replay.overall.startup_success_rate_observed)}).</p>",
         _recommendation_table(rec, phase),
+        *_unfit_note(unfit),
         _warnings_section(rec),
         "<h2>Circuit breaker</h2>",
         _table(["setting", "value", "evidence"], _breaker_rows(b)),
@@ -194,6 +196,7 @@ def write_report(
         window=(start, end),
         since=since,
         services=services,
+        unfit=unfit,
         phase=phase,
         table=_table,
         percent=percent,
@@ -211,6 +214,19 @@ def write_report(
     temporary.write_text(page, encoding="utf-8")
     os.replace(temporary, out)
     return out
+
+
+def _unfit_note(unfit: dict[str, str]) -> list[str]:
+    """The services a config cannot name, each with why: they run the env default."""
+    if not unfit:
+        return []
+    items = "".join(f"<li>{html.escape(problem)}</li>" for problem in unfit.values())
+    return [
+        f"<p class='note' id='unfit-services'>{len(unfit)} service(s) cannot have a config "
+        "section (a Cloud Run service name has lowercase letters, digits and hyphens): the "
+        "backtest runs them on the env default; export names the others with "
+        f"--service.</p><ul class='note'>{items}</ul>"
+    ]
 
 
 def _wait_rows(b: Breaker, episodes: int) -> list[list[str]]:

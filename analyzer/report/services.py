@@ -12,7 +12,7 @@ from analyzer.backtest.replay import Backtest, Outcome, Sections, TimeoutTable, 
 from analyzer.engine import Engine
 from analyzer.recommend.model import PhaseTimeout, Recommendation
 from analyzer.report.charts import survival_chart, sweep_chart
-from analyzer.runtime.schema import BreakerSettings
+from analyzer.runtime.schema import BreakerSettings, shown
 
 Table = Callable[[list[str], list[list[str]]], str]
 
@@ -26,6 +26,7 @@ def services_section(
     window: tuple[datetime, datetime],
     since: str,  # the window's, for each service's backtest
     services: Sequence[str],
+    unfit: dict[str, str],
     phase: int,
     table: Table,
     percent: Callable[[float | None], str],
@@ -34,7 +35,8 @@ def services_section(
     """One block per service of `services` (every one of the window when empty; the caller
     checks they are the env's): its phase-`phase` survival curves per VPC state, the backtest
     of `replayed` (name, env default timeouts, breaker, per-service sections) over its
-    attempts, its sweep, and the run's rows for it (`recommendation_table`)."""
+    attempts, its sweep, and the run's rows for it (`recommendation_table`). A service of
+    `unfit` (a name no config section can have, with why) is named as a message shows it."""
     name, timeouts, breaker, sections = replayed
     start, end = window
     asked = {"env": env, "start": start, "end": end, "services": list(services)}
@@ -47,7 +49,7 @@ def services_section(
         "<p class='note'>Each service from its own attempts: its survival curves, and the "
         "recommendation replayed over its startups alone.</p>",
     ]
-    for service in sorted(set(frame["service"].to_list())):
+    for number, service in enumerate(sorted(set(frame["service"].to_list()))):
         mine = focus.filter(focus["service"] == service)
         estimates: dict[str, DurationEstimate] = {
             str(state): estimate_durations(
@@ -70,9 +72,16 @@ def services_section(
             sections=sections,
         )
         own = any(t.service == service and t.phase == phase for t in rec.timeouts)
-        anchor = html.escape(service, quote=True)
+        if service in unfit:
+            heading = f"<h3 id='service-{number}'>{html.escape(shown(service))}</h3>"
+            heading += (
+                f"<p class='note'>Its rows run the env default: {html.escape(unfit[service])}.</p>"
+            )
+        else:
+            anchor = html.escape(service, quote=True)
+            heading = f"<h3 id='service-{anchor}'>{html.escape(service)}</h3>"
         out += [
-            f"<h3 id='service-{anchor}'>{html.escape(service)}</h3>",
+            heading,
             f"<figure>{survival_chart(estimates, timeout_rows(rec, service, phase), phase)}"
             "</figure>",
             _backtest_table(replay, table, percent),
