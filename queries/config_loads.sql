@@ -1,7 +1,8 @@
 -- config_loads: which timeout config each service revision of an env ran with, from the
 -- runtime's `config_loaded` events (one per process start; fields read from `payload`).
 -- Parameters: $env, $services (VARCHAR[]: only these services; empty: every one).
--- Returns: service, revision, outcome ('loaded' | 'fallback'), config_path, generated_at,
+-- Returns: service, revision, outcome (analyzer.runtime CONFIG_OUTCOMES: 'loaded',
+--   'section-missing', 'env-mismatch' or 'fallback'), config_path, generated_at,
 --   config_sha256, run_id, error, processes (events counted), first_ts, last_ts; oldest first.
 SELECT
     service,

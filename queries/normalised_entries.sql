@@ -6,7 +6,9 @@
 --   $max_entry_bytes (named in the reason of an oversize entry; Cloud Logging itself refuses
 --   entries over 256 KiB), $events (the contract's event names, analyzer.runtime EVENTS: an
 --   `event` outside them is another application's, not telemetry), $env_pattern and
---   $refused_env_pattern (a payload's env matches the first and not the second), $earliest_ts and $future_slack (an entry's time is plausible from
+--   $refused_env_pattern (a payload's env matches the first and not the second; one that is
+--   $default_env but for its case is $default_env), $config_outcomes (a config_loaded
+--   event's known outcomes, analyzer.runtime CONFIG_OUTCOMES), $earliest_ts and $future_slack (an entry's time is plausible from
 --   $earliest_ts to $future_slack after it was received and after $ingested_at),
 --   $not_an_entry (the reason given a JSON value that is not a log entry at all).
 -- Returns: the columns of lake_schema.sql, plus
@@ -44,7 +46,10 @@ named AS (
         source_file, raw_entry, is_entry, oversize, p, insert_id, ts_raw, receive_raw, severity_raw,
         log_name_raw, text_payload, service_raw, revision_raw, instance_raw,
         pf.event AS p_event, pf.message AS p_message, pf.startup_id AS p_startup_id,
-        CASE WHEN is_contract_event THEN pf.env END AS payload_env,
+        -- an env is matched whatever its case, as the runtime matches it: `Staging` is --env staging's
+        CASE WHEN is_contract_event THEN
+            CASE WHEN lower(pf.env) = lower($default_env) THEN $default_env ELSE pf.env END
+        END AS payload_env,
         pf.phase_name AS p_phase_name, pf.operation AS p_operation, pf.outcome AS p_outcome,
         pf.vpc_state AS p_vpc_state, pf.breaker_state AS p_breaker_state,
         pf.from_state AS p_from_state, pf.to_state AS p_to_state,
@@ -284,6 +289,8 @@ judged AS (
             WHEN timeout_value > 86400 THEN 'timeout_s is implausibly large (over a day)'
             WHEN event_name = 'phase_failed' AND coalesce(p_outcome, '') NOT IN ('timeout', 'error')
                 THEN 'phase_failed outcome must be timeout or error'
+            WHEN event_name = 'config_loaded' AND NOT coalesce(list_contains($config_outcomes, p_outcome), false)
+                THEN 'config_loaded outcome must be one of ' || array_to_string($config_outcomes, ', ')
             WHEN utilization_type IS NOT NULL AND utilization_type NOT IN ('NULL', 'UBIGINT', 'BIGINT', 'DOUBLE')
                 THEN 'vpc_utilization is not a number'
             WHEN NOT (utilization_value BETWEEN 0 AND 1) THEN 'vpc_utilization outside 0..1'

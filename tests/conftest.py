@@ -154,8 +154,13 @@ def fresh_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """analyzer.runtime with nothing loaded, no provider and no breaker, before and after."""
     from analyzer import runtime
 
-    monkeypatch.delenv("ANALYZER_TIMEOUT_CONFIG", raising=False)
-    monkeypatch.delenv("ANALYZER_VPC_CONNECTOR", raising=False)
+    for name in (
+        "ANALYZER_TIMEOUT_CONFIG",
+        "ANALYZER_VPC_CONNECTOR",
+        "ANALYZER_STRICT_CONFIG",
+        "ENVIRONMENT",
+    ):
+        monkeypatch.delenv(name, raising=False)
     runtime.reset_runtime()
     yield
     runtime.reset_runtime()

@@ -67,9 +67,19 @@ def _config_loads(like: dict[str, Any], form: str) -> list[dict[str, Any]]:
         "outcome": "loaded",
     }
     fallback = {"env": FORMS[form], "outcome": "fallback", "error": "no config given"}
+    # the env in another case (the lake matches it as the runtime does) and an unknown outcome
+    # (the lake quarantines it)
+    mismatch = {"env": FORMS[form].capitalize(), "outcome": "env-mismatch", "error": "prod's"}
+    exploded = {"env": FORMS[form], "outcome": "exploded"}
     out = []
     for n, (revision, fields) in enumerate(
-        [("00001-7bd", loaded), ("00001-7bd", loaded), ("00002-x9q", fallback)]
+        [
+            ("00001-7bd", loaded),
+            ("00001-7bd", loaded),
+            ("00002-x9q", fallback),
+            ("00003-e5m", mismatch),
+            ("00004-k2p", exploded),
+        ]
     ):
         entry = _runtime_entry(like, form, "config_loaded", fields, f"config-{n}", f"0{n}:00")
         entry["resource"]["labels"]["revision_name"] = f"netra-backend-staging-{revision}"
@@ -323,7 +333,11 @@ def test_recommend_json_equals_the_lakes(
     # which config each revision ran with: known from structured events only
     configs = [(c["revision"][-9:], c["outcome"], c["processes"]) for c in ours["configs"]]
     if form == "structured":
-        assert configs == [("00001-7bd", "loaded", 2), ("00002-x9q", "fallback", 1)]
+        assert configs == [
+            ("00001-7bd", "loaded", 2),
+            ("00002-x9q", "fallback", 1),
+            ("00003-e5m", "env-mismatch", 1),
+        ]
         assert ours["configs"][0]["config_sha256"] == "5e" * 32
     else:
         assert configs == []

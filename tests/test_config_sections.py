@@ -205,7 +205,7 @@ def test_a_service_without_a_section_runs_the_default_and_says_so_once(
     assert "no section for service 'netra-billing-staging'" in said[0] and str(out) in said[0]
     first, again = loads(lines)  # the reload says what it runs too
     for load in (first, again):
-        assert load["outcome"] == "loaded" and load["service"] == "netra-billing-staging"
+        assert load["outcome"] == "section-missing" and load["service"] == "netra-billing-staging"
         assert "env default timeouts are in force" in load["error"]
         assert load["message"].endswith(load["error"])
 

@@ -13,7 +13,7 @@ import duckdb
 from analyzer.ingest.envs import env_params
 from analyzer.lake.connection import new_connection
 from analyzer.lake.sql import load_sql
-from analyzer.runtime.telemetry import EVENTS
+from analyzer.runtime.telemetry import CONFIG_OUTCOMES, EVENTS
 from analyzer.timewindow import plausible_time_params
 
 # Cloud Logging refuses entries over 256 KiB; one whose payload is over 1 MiB is quarantined whole.
@@ -94,6 +94,7 @@ def normaliser_params(env: str) -> dict[str, object]:
         "ingested_at": datetime.now(UTC),
         "max_entry_bytes": MAX_ENTRY_BYTES,
         "events": list(EVENTS),
+        "config_outcomes": list(CONFIG_OUTCOMES),
         "not_an_entry": NOT_AN_ENTRY,
         **plausible_time_params(),
         **env_params(),

@@ -12,6 +12,8 @@ A service that follows the seed switches by changing its imports:
 from analyzer.runtime.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 from analyzer.runtime.calculator import (
     CONFIG_ENV_VAR,
+    STRICT_ENV_VAR,
+    ConfigRefused,
     calculate_capacity_aware_timeout,
     current_vpc_state,
     get_capacity_aware_database_timeout,
@@ -35,16 +37,19 @@ from analyzer.runtime.degradation import (
 )
 from analyzer.runtime.emitter import CloudRunJsonFormatter, StartupTelemetry, emit
 from analyzer.runtime.schema import ConfigError, RuntimeConfig, parse_config
-from analyzer.runtime.telemetry import EVENTS, structured_payload, text_line
+from analyzer.runtime.telemetry import CONFIG_OUTCOMES, EVENTS, structured_payload, text_line
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "CONFIG_OUTCOMES",
     "EVENTS",
+    "STRICT_ENV_VAR",
     "BreakerState",
     "CircuitBreaker",
     "CircuitOpenError",
     "CloudRunJsonFormatter",
     "ConfigError",
+    "ConfigRefused",
     "DegradationManager",
     "RuntimeConfig",
     "StartupTelemetry",

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from analyzer.runtime.vpc import VpcMonitorSettings, VpcStateMonitor
 
 CONFIG_ENV_VAR = "ANALYZER_TIMEOUT_CONFIG"
+# Set to 1: a config that is set but cannot be used (unreadable, invalid, for another env)
+# stops the service at first use instead of leaving it on the built-in defaults.
+STRICT_ENV_VAR = "ANALYZER_STRICT_CONFIG"
 SERVICE_ENV_VAR = "K_SERVICE"  # Cloud Run sets it in every container: the service's name
 UNKNOWN = "unknown"
 OPERATION_ALIASES = {"pool": "pool_checkout", "health": "health_check", "init": "initialization"}
@@ -46,6 +49,11 @@ log = logging.getLogger("analyzer.runtime")
 VpcStateProvider = Callable[[], "str | None"]
 
 
+class ConfigRefused(ConfigError):
+    """Strict mode ($ANALYZER_STRICT_CONFIG=1): the config is set but this process cannot run
+    it, so the service refuses to start rather than run the built-in defaults."""
+
+
 class _Runtime:
     """The process-wide state: the loaded config, the VPC state provider, the breaker."""
 
@@ -59,6 +67,10 @@ class _Runtime:
         self.breaker_env: str | None = None
         self.asked_env: str | None = None
         self.path: str | None = None
+        self.sha256: str | None = None
+        self.service: str | None = None
+        # strict mode: why the set config cannot be used at all (every getter raises it)
+        self.refusal: str | None = None
         # per kind, the names warned about (at most MAX_NAMED_WARNINGS); kinds past the limit
         self.warned: dict[str, set[str]] = {}
         self.hushed: set[str] = set()
@@ -101,19 +113,46 @@ def _section(
     return config, note
 
 
+def strict_config() -> bool:
+    """Whether $ANALYZER_STRICT_CONFIG asks a set but unusable config to stop the service."""
+    return os.environ.get(STRICT_ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _served_env(env: str | None) -> str | None:
+    """The env the process says it runs in: the argument, else $ENVIRONMENT (None: not said)."""
+    chosen = env if isinstance(env, str) and env.strip() else os.environ.get("ENVIRONMENT")
+    return chosen.strip().lower() if chosen and chosen.strip() else None
+
+
+def _mismatch(config: RuntimeConfig, env: str) -> str:
+    return (
+        f"the config is for env {shown(config.env)}, not {shown(env)}; "
+        f"{shown(env)} runs the built-in defaults"
+    )
+
+
 def load_config(
-    path: str | os.PathLike[str] | None = None, *, service: str | None = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    service: str | None = None,
+    env: str | None = None,
 ) -> RuntimeConfig | None:
     """Load the config from `path`, else `$ANALYZER_TIMEOUT_CONFIG`, with the section of
     `service`, else `$K_SERVICE` (a service without one runs the env default, with one
-    warning). Never raises: a missing, unreadable or invalid config logs one warning and the
-    built-in defaults stay in force. Either way one `config_loaded` event says what the
-    process runs with. The breaker keeps its state; only its settings change."""
+    warning), for the env the process runs in (`env`, else `$ENVIRONMENT`; unsaid: the
+    config's). A missing, unreadable or invalid config, or one for another env, logs one
+    warning and the built-in defaults stay in force. Either way one `config_loaded` event says
+    what the process runs with: its `outcome` is `loaded`, `section-missing` (the env default
+    of the file), `env-mismatch` or `fallback` (built-in defaults). Never raises, unless
+    $ANALYZER_STRICT_CONFIG=1 and the config is set but not used (`ConfigRefused`). The
+    breaker keeps its state; only its settings change."""
     chosen = os.fspath(path) if path is not None else os.environ.get(CONFIG_ENV_VAR)
     name = (service if service is not None else os.environ.get(SERVICE_ENV_VAR) or "").strip()
+    served = _served_env(env)
     config: RuntimeConfig | None = None
     digest: str | None = None
     error: str | None = None
+    outcome = "fallback"
     if chosen:
         try:
             found = read_config_file(chosen)
@@ -123,29 +162,57 @@ def load_config(
             error = str(exc)
             log.warning("timeout config %s not used (%s); using built-in defaults", chosen, exc)
         else:
-            config, error = _section(config, chosen, name.lower() or None)
+            if served is not None and config.env.lower() != served:
+                outcome, error = "env-mismatch", _mismatch(config, served)
+                log.warning("timeout config %s not used: %s", chosen, error)
+            else:
+                config, error = _section(config, chosen, name.lower() or None)
+                outcome = "section-missing" if error else "loaded"
     else:
         error = f"no config given (${CONFIG_ENV_VAR} is not set)"
+    refusal = _refusal(chosen, error) if outcome in ("fallback", "env-mismatch") else None
     with _runtime.lock:
         _runtime.loaded, _runtime.attempted, _runtime.path = config, True, chosen
+        _runtime.sha256, _runtime.service = digest, name or None
+        _runtime.refusal = refusal if outcome == "fallback" else None
         _runtime.warned, _runtime.hushed = {}, set()
         _runtime.vpc_checked = False  # the monitor takes the new config's vpc block
+        if outcome == "env-mismatch" and served is not None:
+            _runtime.warned["env"] = {served}  # said here: the getters do not say it again
         breaker, breaker_env = _runtime.breaker, _runtime.breaker_env
+    _emit_loaded(outcome, env=served or (config.env if config else None), error=error)
+    if refusal is not None:
+        raise ConfigRefused(refusal)
     if breaker is not None:
         breaker.update_settings(active_config(breaker_env or _service_env(None)).breaker)
+    return config
+
+
+def _refusal(chosen: str | None, error: str | None) -> str | None:
+    """Strict mode's reason to stop a process whose set config is not used (None: go on)."""
+    if not chosen or not strict_config():
+        return None
+    return (
+        f"timeout config {chosen} not used ({error}); ${STRICT_ENV_VAR} is set, so the "
+        "service does not start on the built-in defaults"
+    )
+
+
+def _emit_loaded(outcome: str, *, env: str | None, error: str | None) -> None:
+    """The `config_loaded` event for the config the runtime holds now."""
+    config = _runtime.loaded
     emit(
         "config_loaded",
-        config_path=chosen,
-        env=os.environ.get("ENVIRONMENT") or (config.env if config else None),
-        service=name or None,
+        config_path=_runtime.path,
+        env=env,
+        service=_runtime.service,
         schema_version=config.schema_version if config else None,
         generated_at=config.generated_at if config else None,
-        config_sha256=digest,
+        config_sha256=_runtime.sha256,
         run_id=config.run_id if config else None,
-        outcome="loaded" if config else "fallback",
+        outcome=outcome,
         error=error,
     )
-    return config
 
 
 reload_config = load_config
@@ -177,24 +244,29 @@ def _warn_once(kind: str, name: str, message: str, *args: object) -> bool:
     return named
 
 
-def _ensure_loaded() -> None:
+def _ensure_loaded(env: str | None = None) -> None:
+    """The first load, for the env the caller asks for (None: $ENVIRONMENT's, if set)."""
     if not _runtime.attempted:
         with _FIRST_LOAD:  # threads starting at once: one load, one config_loaded event
             if not _runtime.attempted:
-                load_config()
+                load_config(env=env)
 
 
 def active_config(env: str) -> RuntimeConfig:
     """The loaded config when it is for `env` (names match whatever their case), else the
-    seed's values for `env`, with one warning naming both envs."""
-    _ensure_loaded()
+    seed's values for `env`, with one warning naming both envs and a `config_loaded` event
+    (`env-mismatch`) under `env`. In strict mode a set config that is not used raises
+    `ConfigRefused` instead."""
     wanted = env.strip().lower() if isinstance(env, str) else str(env)
+    _ensure_loaded(wanted)
+    if _runtime.refusal is not None:
+        raise ConfigRefused(_runtime.refusal)
     _runtime.asked_env = wanted
     loaded = _runtime.loaded
     if loaded is not None:
         if loaded.env.lower() == wanted:
             return loaded
-        _warn_once(
+        told = _warn_once(
             "env",
             wanted,
             "timeout config %s is for env %s, not %s; %s uses the built-in defaults",
@@ -203,6 +275,11 @@ def active_config(env: str) -> RuntimeConfig:
             shown(wanted),
             shown(wanted),
         )
+        if told:
+            _emit_loaded("env-mismatch", env=wanted, error=_mismatch(loaded, wanted))
+        refusal = _refusal(_runtime.path, _mismatch(loaded, wanted))
+        if refusal is not None:
+            raise ConfigRefused(refusal)
     found = _runtime.defaults.get(wanted)
     if found is None:
         found = defaults.default_config(wanted)

@@ -24,6 +24,12 @@ EVENTS = (
     "breaker_summary",
 )
 
+# config_loaded's outcomes: the file's own section (or the file, without sections) is in force;
+# the file's env default, as it has no section for the service; the file is for another env;
+# no usable file (missing, unreadable, invalid or not given). The last two run the built-in
+# defaults.
+CONFIG_OUTCOMES = ("loaded", "section-missing", "env-mismatch", "fallback")
+
 # breaker_summary's fields after its calls, failures and state, in its text line's order
 SUMMARY_DETAILS = (
     "window_s",
@@ -84,8 +90,8 @@ def text_line(event: str, fields: dict[str, Any]) -> str:
     if event == "startup_failed":
         return f"SMD startup failed: container exit code {fields.get('exit_code', 3)}"
     if event == "config_loaded":
-        if fields.get("outcome") == "loaded":
-            # With `loaded`, an error says why the service does not run its own section.
+        if fields.get("outcome") in ("loaded", "section-missing"):
+            # With `section-missing`, the error says why the service does not run its own section.
             note = f"; {fields['error']}" if fields.get("error") else ""
             return (
                 f"Timeout config loaded from {fields.get('config_path')} (env {fields.get('env')}, "

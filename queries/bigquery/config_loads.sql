@@ -3,7 +3,8 @@
 -- over the lake; the fields the lake reads from `payload` are lake_rows' config_* columns.
 -- Reads: events (events.sql). Parameters: @env (STRING), @services (ARRAY<STRING>: only these
 --   services; empty: every one).
--- Returns: service, revision, outcome ('loaded' | 'fallback'), config_path, generated_at,
+-- Returns: service, revision, outcome (analyzer.runtime CONFIG_OUTCOMES: 'loaded',
+--   'section-missing', 'env-mismatch' or 'fallback'), config_path, generated_at,
 --   config_sha256, run_id, error, processes (events counted), first_ts, last_ts; oldest first.
 SELECT
     service,

@@ -145,6 +145,9 @@ kept AS (
           AND (duration_value IS NOT NULL OR event_name NOT IN ('phase_completed', 'phase_failed'))
           AND (timeout_value IS NULL OR (timeout_value > 0 AND timeout_value <= 86400))
           AND (event_name <> 'phase_failed' OR p_outcome IN ('timeout', 'error'))
+          -- analyzer.runtime CONFIG_OUTCOMES
+          AND (event_name <> 'config_loaded'
+               OR p_outcome IN ('loaded', 'section-missing', 'env-mismatch', 'fallback'))
           AND (utilization_value IS NULL OR utilization_value BETWEEN 0 AND 1)
           AND (exit_code_value IS NULL OR (exit_code_value = TRUNC(exit_code_value)
                                            AND ABS(exit_code_value) < 2147483648))))
@@ -168,7 +171,8 @@ SELECT
     insert_id,
     ts,
     receive_ts,
-    COALESCE(IF(is_structured, p_env, NULL), @default_env) AS env,
+    -- an env matched whatever its case, as the runtime and the normaliser match it
+    COALESCE(IF(is_structured AND LOWER(p_env) <> LOWER(@default_env), p_env, NULL), @default_env) AS env,
     service,
     revision,
     instance_id,
