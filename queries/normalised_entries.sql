@@ -390,7 +390,9 @@ entries AS (
                     'slow_threshold_s', slow_threshold_value, 'rejected', rejected_value,
                     'breaker_state', summary_state,
                     'vpc_state', nullif(regexp_extract(text_line, '[( ]vpc_state=([^ )]+)', 1), ''),
-                    'operation', nullif(regexp_extract(text_line, '[( ]operation=([^ )]+)', 1), '')
+                    'operation', nullif(regexp_extract(text_line, '[( ]operation=([^ )]+)', 1), ''),
+                    'vpc_state_source',
+                    nullif(regexp_extract(text_line, '[( ]vpc_state_source=([^ )]+)', 1), '')
                 ))
             ELSE coalesce(p, to_json(text_payload))
         END::VARCHAR AS payload,

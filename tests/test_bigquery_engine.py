@@ -111,9 +111,11 @@ def _runtime_entry(
 # the lake quarantines, each with calls enough to change the breaker's advice were it kept.
 VALID_SUMMARIES = [
     {"vpc_state": "healthy", "calls": 400, "failures": 2, "slow_calls": 3, "rejected": 0},
+    {"vpc_state": "healthy", "calls": 350, "failures": 1, "vpc_state_source": "monitor"},
     {"vpc_state": "healthy", "calls": 350, "failures": 1, "slow_threshold_s": 8.5},
     {"vpc_state": "critical", "calls": 300, "failures": 120, "slow_calls": 40, "rejected": 7},
     {"vpc_state": "critical", "calls": 250, "failures": 90, "breaker_state": "OPEN"},
+    {"vpc_state": "unknown", "calls": 10, "failures": 0, "vpc_state_source": "none"},
 ]
 INVALID_SUMMARIES = [
     {"vpc_state": "healthy", "calls": 50, "failures": 5000},  # failures exceed calls
@@ -293,6 +295,22 @@ def test_per_attempt_numbers_equal_the_lakes(loaded: Loaded, shape: str, form: s
     lakes = _by_group(*local_engine(loaded.lakes[form]).attempt_columns(params))
     assert sum(n for n, _ in lakes.values()) > 200
     assert ours == lakes
+
+
+@pytest.mark.parametrize(("shape", "form"), CASES)
+def test_breaker_summaries_equal_the_lakes(loaded: Loaded, shape: str, form: str) -> None:
+    """Their counts, and where each process's VPC state came from (NULL: not said)."""
+    params = {"env": FORMS[form], "start": START, "end": START + timedelta(days=3)}
+    columns = ("vpc_state", "calls", "failures", "breaker_state", "vpc_state_source")
+
+    def rows(engine: Any) -> list[tuple[Any, ...]]:
+        found = engine.rows("breaker_summaries", params)
+        return sorted((tuple(row[c] for c in columns) for row in found), key=repr)
+
+    ours = rows(_engine(loaded, shape, form))
+    assert ours == rows(local_engine(loaded.lakes[form]))
+    assert [r[-1] for r in ours].count(None) == len(ours) - 2
+    assert {r[-1] for r in ours} == {"monitor", "none", None}
 
 
 def _json(args: list[str]) -> dict[str, Any]:

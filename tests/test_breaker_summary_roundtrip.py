@@ -69,6 +69,7 @@ S4_FIELDS = {
     "breaker_state",
     "vpc_state",
     "operation",
+    "vpc_state_source",  # provider, monitor or none: where the runtime's VPC state came from
 }
 SUMS = """
 SELECT vpc_state, operation,

@@ -158,6 +158,8 @@ PAYLOAD_TEXT = (
     "generated_at",
     "config_sha256",
     "run_id",
+    # breaker_summary and phase_context: where the VPC state came from
+    "vpc_state_source",
 )
 PAYLOAD_NUMBERS = (
     "phase",

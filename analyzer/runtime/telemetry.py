@@ -38,6 +38,7 @@ SUMMARY_DETAILS = (
     "rejected",
     "vpc_state",
     "operation",
+    "vpc_state_source",
 )
 
 _BREAKER_LINES = {

@@ -21,7 +21,8 @@
 --   error_type, error, severity, message, duration_s, timeout_s, vpc_utilization, exit_code,
 --   form ('structured' | 'text'); breaker_summary's window_s, calls, failures, slow_calls,
 --   slow_threshold_s, rejected (FLOAT64, as the sink holds numbers); and, where the lake reads them from `payload`, the
---   `config_loaded` fields config_path, generated_at, config_sha256, run_id. A text line of
+--   `config_loaded` fields config_path, generated_at, config_sha256, run_id, and
+--   vpc_state_source (breaker_summary, phase_context). A text line of
 --   config_loaded ("Timeout config loaded from ...") is not one of the seed's lines: the
 --   importer skips it as not telemetry, and so does this view.
 WITH lines AS (
@@ -241,5 +242,11 @@ SELECT
     p_config_path AS config_path,
     p_generated_at AS generated_at,
     p_config_sha256 AS config_sha256,
-    p_run_id AS run_id
+    p_run_id AS run_id,
+    -- what the lake reads from `payload` for breaker_summaries: where the VPC state came from
+    CASE
+        WHEN is_structured THEN p_vpc_state_source
+        WHEN line_kind = 'summary'
+            THEN REGEXP_EXTRACT_ALL(text_line, r'[( ]vpc_state_source=([^ )]+)')[SAFE_OFFSET(0)]
+    END AS vpc_state_source
 FROM kept

@@ -30,6 +30,7 @@ SELECT
     JSON_VALUE(json_payload, '$.generated_at') AS p_generated_at,
     JSON_VALUE(json_payload, '$.config_sha256') AS p_config_sha256,
     JSON_VALUE(json_payload, '$.run_id') AS p_run_id,
+    JSON_VALUE(json_payload, '$.vpc_state_source') AS p_vpc_state_source,
     SAFE_CAST(JSON_VALUE(json_payload, '$.phase') AS FLOAT64) AS p_phase,
     SAFE_CAST(JSON_VALUE(json_payload, '$.duration_s') AS FLOAT64) AS p_duration_s,
     SAFE_CAST(JSON_VALUE(json_payload, '$.timeout_s') AS FLOAT64) AS p_timeout_s,

@@ -7,7 +7,8 @@
 --   text_payload, and the payload fields p_* (strings; p_phase, p_duration_s, p_timeout_s,
 --   p_vpc_utilization, p_exit_code, and breaker_summary's p_window_s, p_calls, p_failures,
 --   p_slow_calls, p_slow_threshold_s, p_rejected as FLOAT64), among them those of
---   `config_loaded` (p_config_path, p_generated_at, p_config_sha256, p_run_id).
+--   `config_loaded` (p_config_path, p_generated_at, p_config_sha256, p_run_id), and
+--   p_vpc_state_source (breaker_summary, phase_context).
 SELECT
     r.insertId AS insert_id,
     r.timestamp AS ts,
@@ -35,6 +36,7 @@ SELECT
     r.jsonPayload.generated_at AS p_generated_at,
     r.jsonPayload.config_sha256 AS p_config_sha256,
     r.jsonPayload.run_id AS p_run_id,
+    r.jsonPayload.vpc_state_source AS p_vpc_state_source,
     r.jsonPayload.phase AS p_phase,
     r.jsonPayload.duration_s AS p_duration_s,
     r.jsonPayload.timeout_s AS p_timeout_s,
