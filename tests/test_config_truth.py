@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +185,29 @@ def test_import_keeps_the_known_outcomes_and_any_case_of_the_env(tmp_path: Path)
     assert reason.startswith(
         "config_loaded outcome must be one of loaded, section-missing, env-mismatch, fallback"
     )
+
+
+def test_the_runtime_pages_logging_setup_makes_config_loaded_visible(tmp_path: Path) -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "runtime.md").read_text()
+    (code,) = re.findall(r"<!-- service example -->\n```python\n(.*?)\n```", page, re.S)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ANALYZER_", "ENVIRONMENT"))},
+        "ANALYZER_TIMEOUT_CONFIG": str(config_file(tmp_path, env="staging")),
+        "K_SERVICE": "backend",
+    }
+
+    def run(source: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-c", source]
+        return subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True)
+
+    shown = run(code)
+    assert shown.returncode == 0, shown.stderr
+    (load,) = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert (load["event"], load["outcome"], load["env"]) == ("config_loaded", "loaded", "staging")
+    assert (load["severity"], load["service"]) == ("INFO", "backend")
+    # without the setup the process runs as well, and says nothing of what it runs
+    bare = run(
+        "from analyzer.runtime import get_capacity_aware_database_timeout as get\n"
+        "assert get('staging', 'initialization') == 136.0"
+    )
+    assert (bare.returncode, bare.stdout, bare.stderr) == (0, "", "")
