@@ -80,6 +80,10 @@ class GoogleVpcApis:
             "type": "vpc_access_connector",
             "labels": {"project_id": PROJECT, "location": REGION, "connector_name": NAME},
         }
+        other_region = {
+            "type": "vpc_access_connector",
+            "labels": {"project_id": PROJECT, "location": "us-east4", "connector_name": NAME},
+        }
 
         def series(kind: str, value_type: str, points: list[dict[str, Any]]) -> dict[str, Any]:
             return {
@@ -101,7 +105,9 @@ class GoogleVpcApis:
             ]
             if page is None:
                 return {"timeSeries": [series("GAUGE", "INT64", active)], "nextPageToken": "p2"}
-            return {"timeSeries": [series("GAUGE", "INT64", idle)]}
+            # a connector of the same name in another region: not this one's instances
+            elsewhere = {**series("GAUGE", "INT64", active), "resource": other_region}
+            return {"timeSeries": [series("GAUGE", "INT64", idle), elsewhere]}
         if metric.endswith("/cpu/utilizations"):
             points = [
                 {

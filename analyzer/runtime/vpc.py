@@ -296,8 +296,7 @@ class ConnectorReader:
         query = {
             "filter": (
                 f'metric.type = "{metric}" AND resource.type = "vpc_access_connector" '
-                f'AND resource.labels.connector_name = "{name}" '
-                f'AND resource.labels.location = "{region}"'
+                f'AND resource.labels.connector_name = "{name}"'
             ),
             "interval.startTime": _rfc3339(now - self.settings.lookback_s),
             "interval.endTime": _rfc3339(now),
@@ -315,7 +314,9 @@ class ConnectorReader:
             if not isinstance(answer, dict):
                 raise VpcApiError(f"Monitoring API ({metric}): the answer is not a JSON object")
             page = answer.get("timeSeries") or []
-            found.extend(s for s in page if isinstance(s, dict))
+            # A connector's name is unique in its region only: a series that names another
+            # region is another connector's.
+            found.extend(s for s in page if isinstance(s, dict) and _in_region(s, region))
             token = answer.get("nextPageToken")
             if not token:
                 break
@@ -349,6 +350,13 @@ class ConnectorReader:
         )
         reading.state, reading.reason = classify(reading, self.settings)
         return reading
+
+
+def _in_region(series: dict[str, Any], region: str) -> bool:
+    resource = series.get("resource")
+    labels = resource.get("labels") if isinstance(resource, dict) else None
+    location = labels.get("location") if isinstance(labels, dict) else None
+    return location is None or location == region
 
 
 def _rfc3339(seconds: float) -> str:
