@@ -9,7 +9,6 @@ checked as GCS would check them.
 
 from __future__ import annotations
 
-import socket
 from http import HTTPStatus
 from typing import Any
 
@@ -78,16 +77,13 @@ def _install_guards() -> None:
     objects.insert = _GUARDS.get(objects.insert, objects.insert)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_emulator() -> tuple[Any, str]:
-    """A running emulator with bucket `lake`, and its address for STORAGE_EMULATOR_HOST."""
+    """A running emulator with bucket `lake`, and its address for STORAGE_EMULATOR_HOST.
+
+    It binds port 0 and reports the port the system gave it: a port found free first and bound
+    after could be taken in between by another emulator starting on the host."""
     _install_guards()
-    port = free_port()
-    server = emulator.create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
+    server = emulator.create_server("127.0.0.1", 0, in_memory=True, default_bucket=BUCKET)
     server.start()
+    _, port = server._api._httpd.server_address
     return server, f"http://127.0.0.1:{port}"

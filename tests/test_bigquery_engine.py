@@ -27,7 +27,7 @@ from analyzer.lake.store import Store
 from analyzer.simulate import SimulationManifest, SimulationSpec, simulate_entries
 from tests.bigquery_emulator import PROJECT, EmulatorUnavailable, running_emulator
 from tests.bigquery_tables import log_analytics_row, log_analytics_schema, sink_row, sink_schema
-from tests.conftest import write_ndjson
+from tests.conftest import emulator_cannot_start, write_ndjson
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 LOOKBACK = "3650d"  # the entries are older than the default 35 days back from now
@@ -178,7 +178,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         with running_emulator(folder / "emulator.log") as endpoint:
             yield _load(folder, endpoint)
     except EmulatorUnavailable as exc:
-        pytest.skip(f"no BigQuery emulator here: {exc}")
+        emulator_cannot_start(f"no BigQuery emulator here: {exc}")
 
 
 def _load(folder: Path, endpoint: str) -> Loaded:

@@ -8,10 +8,11 @@ would refuse, so it shows the client wiring and the numbers, never that the SQL 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +42,16 @@ def emulator_python() -> Path:
     python = venv / "bin" / "python"
     if (venv / ".complete").exists():
         return python
+    # test workers running side by side (pytest-xdist) make it once: the others wait for it
+    _cache_dir().mkdir(parents=True, exist_ok=True)
+    with (_cache_dir() / f"bqemulator-{digest}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / ".complete").exists():
+            _make_environment(venv, python, requirements)
+    return python
+
+
+def _make_environment(venv: Path, python: Path, requirements: Path) -> None:
     uv = shutil.which("uv")
     if uv is None:
         raise EmulatorUnavailable("uv is not on PATH (needed to make the emulator's environment)")
@@ -54,28 +65,23 @@ def emulator_python() -> Path:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             raise EmulatorUnavailable(f"{' '.join(command[:3])} failed: {' / '.join(tail)}")
     (venv / ".complete").touch()
-    return python
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+LISTENING = re.compile(rb"^LISTENING (\d+)$", re.M)
 
 
 @contextmanager
 def running_emulator(log: Path) -> Iterator[str]:
     """The endpoint (http://127.0.0.1:PORT) of an emulator started for the block."""
     python = emulator_python()
-    port = _free_port()
     command = [
         str(python),
         str(HERE / "launch.py"),
         "start",
         "--rest-port",
-        str(port),
+        "0",  # the system's choice, which launch.py reports
         "--grpc-port",
-        str(_free_port()),
+        "0",
         "--project",
         PROJECT,
         "--log-level",
@@ -85,21 +91,18 @@ def running_emulator(log: Path) -> Iterator[str]:
     env = {**os.environ, "BQEMU_ENABLE_FORMAT_EXTENSIONS": "false"}
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
-        while True:
-            try:
-                url = f"{endpoint}/bigquery/v2/projects/{PROJECT}/datasets"
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-                    raise EmulatorUnavailable(
-                        f"bqemulator did not start: {' / '.join(tail)}"
-                    ) from None
-                time.sleep(0.3)
+        while not (listening := LISTENING.search(log.read_bytes())):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+                raise EmulatorUnavailable(f"bqemulator did not start: {' / '.join(tail)}")
+            time.sleep(0.2)
+        endpoint = f"http://127.0.0.1:{int(listening[1])}"
+        with urllib.request.urlopen(
+            f"{endpoint}/bigquery/v2/projects/{PROJECT}/datasets", timeout=10
+        ):
+            pass  # it answers
         yield endpoint
     finally:
         process.terminate()

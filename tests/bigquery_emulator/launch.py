@@ -16,17 +16,33 @@ detection, statement classification, table references, row access): each SQLGlot
 same text, under the same dialect and options, is kept too, and every caller gets its own copy
 of the tree (a copy costs a seventh of a parse), so what one caller changes no other sees.
 
-Run as: python launch.py start --rest-port N ... (bqemulator's own options)."""
+Started with `--rest-port 0 --grpc-port 0`, the emulator binds ports the system chooses; once it
+accepts requests this prints `LISTENING REST_PORT` on standard output, so whoever started it
+learns the port from the emulator itself (a port found free first and bound after could be taken
+in between by another emulator starting on the host).
+
+Run as: python launch.py start --rest-port 0 ... (bqemulator's own options)."""
 
 import sys
 from typing import Any
 
 from bqemulator.cli import main
+from bqemulator.server import EmulatorServer
 from bqemulator.sql.translator import SQLTranslator
 from bqemulator.storage import engine
 from sqlglot.dialects.dialect import Dialect
 
 engine.DuckDBEngine._load_spatial = lambda self: None  # type: ignore[method-assign]
+
+_start = EmulatorServer.start
+
+
+async def _start_and_report(self: EmulatorServer) -> None:
+    await _start(self)
+    print(f"LISTENING {self.rest_port}", flush=True)
+
+
+EmulatorServer.start = _start_and_report  # type: ignore[method-assign]
 
 _translate = SQLTranslator.translate
 _translations: dict[str, Any] = {}
