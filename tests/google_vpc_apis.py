@@ -47,6 +47,7 @@ def _rfc3339(seconds: float) -> str:
 class GoogleVpcApis:
     def __init__(self) -> None:
         self.mode = "idle"
+        self.token = TOKEN  # the one access token the APIs take now (revoke() changes it)
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.hung = threading.Event()  # set when a request starts hanging
         self._release = threading.Condition()
@@ -61,6 +62,10 @@ class GoogleVpcApis:
             self.mode = mode
             self.hung.clear()
             self._release.notify_all()
+
+    def revoke(self) -> None:
+        """The token handed out so far stops working; the metadata server hands out a new one."""
+        self.token = TOKEN + "-renewed"
 
     def environ(self) -> dict[str, str]:
         """The variables that point the runtime at this stand-in."""
@@ -156,8 +161,8 @@ class GoogleVpcApis:
         if path == "/computeMetadata/v1/instance/service-accounts/default/token":
             if headers.get("metadata-flavor") != "Google":
                 return 403, {"error": "Missing Metadata-Flavor: Google header"}
-            return 200, {"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"}
-        if headers.get("authorization") != f"Bearer {TOKEN}":
+            return 200, {"access_token": self.token, "expires_in": 3599, "token_type": "Bearer"}
+        if headers.get("authorization") != f"Bearer {self.token}":
             return 401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}}
         if self.mode == "failing":
             return 500, {"error": {"code": 500, "message": "Internal error", "status": "INTERNAL"}}

@@ -138,11 +138,24 @@ def test_the_connector_reads_as_its_state(apis: GoogleVpcApis, mode: str, state:
     monitor.stop()
 
 
+def test_a_revoked_token_is_fetched_again(apis: GoogleVpcApis) -> None:
+    monitor = monitor_for(apis, refresh_every_s=60.0, stale_after_s=120.0)  # refreshes by hand
+    monitor.refresh()
+    apis.revoke()
+    monitor.refresh()  # refused with the old token: unknown, and the token is dropped
+    assert (monitor.state(), "HTTP 401" in monitor.why()) == ("unknown", True)
+    monitor.refresh()
+    assert monitor.state() == "healthy"
+    tokens = [p for p, _ in apis.requests if p.startswith("/computeMetadata")]
+    assert len(tokens) == 2
+    monitor.stop()
+
+
 @pytest.mark.parametrize("mode", ["failing", "forbidden"])
 def test_failing_apis_read_unknown_with_one_warning_per_outage(
     apis: GoogleVpcApis, mode: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monitor = monitor_for(apis)
+    monitor = monitor_for(apis, refresh_every_s=60.0, stale_after_s=120.0)  # refreshes by hand
     monitor.refresh()
     assert monitor.state() == "healthy"
     apis.set_mode(mode)
@@ -223,14 +236,15 @@ def test_a_forked_child_runs_its_own_thread(apis: GoogleVpcApis) -> None:
     pid = os.fork()
     if pid == 0:  # the child: its first lookup starts its own thread, which reads again
         try:
-            apis_seen = len(apis.requests)
-            monitor.state()
-            alive = monitor._thread is not parent_thread and monitor._thread is not None
-            ok = alive and monitor._thread.is_alive()
-            monitor._reading = None
-            monitor._error = "no reading yet"
-            ok = ok and monitor.wait_for_reading(5.0) and monitor.state() == "healthy"
-            os.write(write, json.dumps({"ok": ok, "seen": apis_seen}).encode())
+            before = monitor.reading.read_at if monitor.reading else None
+            own = monitor.state() == "healthy" and monitor._thread is not parent_thread
+            ends = time.monotonic() + 5.0
+            while monitor.reading is None or monitor.reading.read_at == before:
+                if time.monotonic() > ends:
+                    own = False
+                    break
+                time.sleep(0.01)
+            os.write(write, json.dumps({"ok": own and monitor.state() == "healthy"}).encode())
         finally:
             os._exit(0)
     os.close(write)

@@ -54,7 +54,12 @@ log = logging.getLogger("analyzer.runtime")
 
 
 class VpcApiError(Exception):
-    """A Google API could not be read (the message says which and why)."""
+    """A Google API could not be read (the message says which and why; `status`: the HTTP
+    status when it answered one)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class VpcMonitorSettings:
@@ -216,6 +221,7 @@ class Endpoints:
 def _get_json(
     url: str, headers: dict[str, str], timeout_s: float, what: str, *, direct: bool = False
 ) -> Any:
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -228,8 +234,9 @@ def _get_json(
             body = response.read(MAX_BODY_BYTES + 1)
     except urllib.error.HTTPError as exc:
         detail = exc.read(300).decode("utf-8", "replace").strip().replace("\n", " ")
-        raise VpcApiError(f"{what}: HTTP {exc.code} {exc.reason}: {detail[:200]}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        message = f"{what}: HTTP {exc.code} {exc.reason}: {detail[:200]}"
+        raise VpcApiError(message, exc.code) from None
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise VpcApiError(f"{what}: {type(reason).__name__}: {reason} ({url})") from None
     if len(body) > MAX_BODY_BYTES:
@@ -325,6 +332,14 @@ class ConnectorReader:
 
     def read(self) -> VpcReading:
         """One reading, classified; raises VpcApiError when an API fails or has no data."""
+        try:
+            return self._read()
+        except VpcApiError as exc:
+            if exc.status == 401:  # a token revoked or expired early: the next read gets one
+                self._token = None
+            raise
+
+    def _read(self) -> VpcReading:
         deadline = _Deadline(self.settings)
         now = time.time()
         resource = self.connector(deadline)
@@ -486,6 +501,7 @@ class VpcStateMonitor:
         self._thread: threading.Thread | None = None
         self._reading: VpcReading | None = None
         self._error: str | None = "no reading yet"
+        self._tried = threading.Event()  # set when a refresh has ended, well or not
         self._refresh_began: float | None = None
         self._outage = False
         self._reported = UNKNOWN
@@ -550,9 +566,7 @@ class VpcStateMonitor:
         """Start if needed and wait up to `timeout_s` for a first reading or failure (for a
         service that would rather spend a moment at startup than start on `unknown`)."""
         self.state()
-        ends = time.monotonic() + timeout_s
-        while self._error == "no reading yet" and time.monotonic() < ends:
-            time.sleep(0.01)
+        self._tried.wait(timeout_s)
         return self._reading is not None and self._error is None
 
     def refresh(self) -> None:
@@ -579,6 +593,7 @@ class VpcStateMonitor:
             self._report(reading.state, reading)
         finally:
             self._refresh_began = None
+            self._tried.set()
 
     def _run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -618,6 +633,9 @@ class VpcStateMonitor:
         # The parent's thread did not come along; the next state() starts the child's own.
         self._lock = threading.Lock()
         self._thread = None
+        tried, self._tried = self._tried.is_set(), threading.Event()
+        if tried:
+            self._tried.set()
         self._refresh_began = None
 
     def status(self) -> dict[str, Any]:
