@@ -87,3 +87,80 @@ def start_emulator() -> tuple[Any, str]:
     server.start()
     _, port = server._api._httpd.server_address
     return server, f"http://127.0.0.1:{port}"
+
+
+class FailingFront:
+    """A local stand-in for a bucket that fails mid-push: an HTTP server on 127.0.0.1 that
+    passes requests on to the emulator at `upstream` until `uploads_before_failing` uploads have
+    passed, then fails every request as `how` says: "5xx" answers 503 Service Unavailable,
+    "dying" closes the connection unanswered and stops listening (later connections are
+    refused)."""
+
+    def __init__(self, upstream: str, *, how: str, uploads_before_failing: int) -> None:
+        import http.server
+        import threading
+        import urllib.parse
+
+        assert how in ("5xx", "dying")
+        self.how, self.uploads_left, self.failing = how, uploads_before_failing, False
+        self.failed_requests = 0
+        target = urllib.parse.urlsplit(upstream)
+        front = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _any(self) -> None:
+                import http.client
+
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if not front.failing and self.path.startswith("/upload/"):
+                    front.uploads_left -= 1
+                    front.failing = front.uploads_left < 0
+                if front.failing:
+                    front.failed_requests += 1
+                    if front.how == "dying":
+                        self.close_connection = True
+                        threading.Thread(target=front.stop, daemon=True).start()
+                        return
+                    text = b'{"error": {"code": 503, "message": "Service Unavailable"}}'
+                    self.send_response(HTTPStatus.SERVICE_UNAVAILABLE)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(text)))
+                    self.end_headers()
+                    self.wfile.write(text)
+                    return
+                upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    data = answer.read()
+                finally:
+                    upstream.close()
+                self.send_response(answer.status)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.host = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self._stopped = False
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._server.shutdown()
+            self._server.server_close()

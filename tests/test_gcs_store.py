@@ -377,3 +377,53 @@ def test_a_killed_commands_working_copy_is_removed_by_the_next_run(
     alive.mkdir()
     _run("summary", "--env", "staging", "--store", "gs://lake/killed")
     assert not left.exists() and alive.is_dir()
+
+
+@pytest.mark.slow
+def test_a_bucket_that_dies_or_answers_5xx_mid_push_ends_the_command_in_one_line(
+    bucket: Any, emulator_host: str, tmp_path: Path
+) -> None:
+    """The bound: a request is retried for RETRY_S (20 s) and waits at most REQUEST_TIMEOUT_S
+    (20 s) for an answer, so the command ends within 40 s of the failure with one line naming
+    the store and the error, exit 1 (before: 134-309 s of silence, then exit 70). Both
+    stand-ins fail after the lock and two segments are pushed."""
+    from analyzer.lake.gcs import REQUEST_TIMEOUT_S, RETRY_S
+    from tests.gcs_emulator import FailingFront
+
+    exports = tmp_path / "exports"
+    for day in range(6):
+        write_ndjson(
+            exports / f"day-{day}.jsonl",
+            [entry({"event": "phase_started", "phase": 1}, t=day * 86400 + i) for i in range(20)],
+        )
+    running = {}
+    for how in ("5xx", "dying"):
+        front = FailingFront(emulator_host, how=how, uploads_before_failing=3)
+        env = {**os.environ, "STORAGE_EMULATOR_HOST": front.host}
+        env["XDG_CACHE_HOME"] = str(tmp_path / f"cache-{how}")
+        command = [sys.executable, "-c", "from analyzer.cli import main; main()", "import"]
+        command += [str(exports), "--env", "staging", "--store", f"gs://lake/{how}"]
+        child = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+        running[how] = (front, command, child, time.monotonic())
+    bound_s = RETRY_S + REQUEST_TIMEOUT_S
+    for how, (front, command, child, started) in running.items():
+        _, stderr = child.communicate(timeout=bound_s + 60)
+        took_s = time.monotonic() - started
+        front.stop()
+        assert front.failed_requests > 0, "the push ended before the bucket failed"
+        assert child.returncode == 1, stderr
+        *progress, last = stderr.strip().splitlines()
+        assert last.startswith(f"error: store gs://lake/{how}: "), stderr
+        assert ("503" if how == "5xx" else "Connection refused") in last, last
+        assert any("retrying for up to 20 s" in line for line in progress), stderr
+        assert "Traceback" not in stderr and "internal error" not in stderr
+        assert took_s < bound_s + 20, (how, took_s)  # + the import's own work, on a busy machine
+        pushed = [n for n in _names(bucket, how) if n.startswith("events/")]
+        assert 0 < len(pushed) < 6 and ".lock" in _names(bucket, how)
+        # The bucket back: the rerun removes the lock the failed command left and finishes.
+        env = {**os.environ, "STORAGE_EMULATOR_HOST": emulator_host}
+        env["XDG_CACHE_HOME"] = str(tmp_path / f"cache-{how}")
+        rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+        ids = [r[0] for r in read_view(Store.resolve(f"gs://lake/{how}"), "lake_rows", "insert_id")]
+        assert len(ids) == 6 * 20 == len(set(ids))

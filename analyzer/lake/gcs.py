@@ -27,6 +27,7 @@ import contextlib
 import filecmp
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -39,12 +40,25 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import AnalyzerError
-from analyzer.lake.lock import this_command, wait_limit
+from analyzer.lake.lock import (
+    command_folder,
+    gone_from_this_host,
+    remove_folders_of_dead_commands,
+    this_command,
+    wait_limit,
+)
 
 GS_SCHEME = "gs://"
 LOCK_KEY = ".lock"
 EMULATOR_ENV_VAR = "STORAGE_EMULATOR_HOST"  # the client library's own: tests and emulators
 POLL_S = 0.25
+# A bucket that fails (refuses, resets, answers 5xx) is retried this long per request, and one
+# request waits this long for a connection or for its next bytes: a command whose bucket dies
+# ends within RETRY_S + REQUEST_TIMEOUT_S of its last good answer (about RETRY_S when the
+# bucket refuses or answers 5xx), with one line naming the store. The client's defaults (120 s
+# of retries, 60 s a request) kept a dying bucket's command silent for minutes.
+RETRY_S = 20.0
+REQUEST_TIMEOUT_S = 20.0
 SYNC_ATTEMPTS = 3
 # Pushed last among the replaced records: while it is stale, reads deduplicate (safe).
 SEALS_KEY = "sealed-segments.txt"
@@ -85,12 +99,59 @@ class BucketLake:
         self.url = f"{GS_SCHEME}{bucket}/{prefix}".rstrip("/")
         self.cache = cache_home() / bucket / (prefix or "_")
         self.objects = self.cache / "objects"
-        work = self.cache / "work"
-        _remove_stale_working_copies(work)
-        self.working_copy = work / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        # A command killed (SIGKILL, a power cut) leaves its working copy: the next removes it.
+        remove_folders_of_dead_commands(self.cache / "work")
+        self.working_copy = command_folder(self.cache / "work")
         self.listed: dict[str, int] = {}  # key (store-relative) -> generation, as last synced
+        self.failed = False  # the bucket failed past its retries: nothing more is sent to it
+        self._told_retrying = False
         self._bucket = _client().bucket(bucket)
         atexit.register(shutil.rmtree, self.working_copy, ignore_errors=True)
+
+    def _calls(self) -> dict[str, Any]:
+        """The timeout and retries every request to the bucket is made with (RETRY_S)."""
+        from google.api_core.retry import Retry
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        retry = Retry(predicate=DEFAULT_RETRY._predicate, timeout=RETRY_S, on_error=self._retrying)
+        return {"timeout": REQUEST_TIMEOUT_S, "retry": retry}
+
+    def _retrying(self, exc: Exception) -> None:
+        if not self._told_retrying:
+            self._told_retrying = True
+            print(
+                f"store {self.url}: the bucket failed ({_short(exc)}); retrying for up to "
+                f"{RETRY_S:g} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Failures of the service as one line (preconditions and absences are the caller's);
+        once it has failed, nothing more is sent to it."""
+        from google.api_core import exceptions
+
+        if self.failed:
+            raise AnalyzerError(f"store {self.url}: the bucket failed earlier in this command")
+        try:
+            yield
+        except (exceptions.PreconditionFailed, exceptions.NotFound):
+            raise
+        except exceptions.RetryError as exc:
+            self.failed = True
+            raise AnalyzerError(
+                f"store {self.url}: the bucket failed for {RETRY_S:g} s of retries "
+                f"({_short(exc.cause or exc)}); nothing more was sent to it, a rerun goes on "
+                "from what it holds"
+            ) from exc
+        except exceptions.GoogleAPICallError as exc:
+            raise AnalyzerError(f"store {self.url}: {exc.message or exc}") from exc
+        except OSError as exc:  # connection refused, DNS, a timeout
+            self.failed = True
+            raise AnalyzerError(
+                f"store {self.url}: cannot reach the bucket ({_short(exc)})"
+            ) from exc
 
     def _name(self, key: str) -> str:
         """The object's name in the bucket (the key checked: see `key_problem`)."""
@@ -127,8 +188,10 @@ class BucketLake:
 
     def _list(self) -> dict[str, int]:
         start = f"{self.prefix}/" if self.prefix else ""
-        with _bucket_errors(self.url):
-            blobs = list(self._bucket.client.list_blobs(self.bucket_name, prefix=start))
+        with self._errors():
+            blobs = list(
+                self._bucket.client.list_blobs(self.bucket_name, prefix=start, **self._calls())
+            )
         found, refused = {}, []
         for blob in blobs:
             key = blob.name[len(start) :]
@@ -150,9 +213,9 @@ class BucketLake:
             cached.parent.mkdir(parents=True, exist_ok=True)
             partial = cached.with_name(f".{cached.name}.{uuid.uuid4().hex}")
             try:
-                with _bucket_errors(self.url):
+                with self._errors():
                     self._bucket.blob(self._name(key)).download_to_filename(
-                        str(partial), if_generation_match=generation
+                        str(partial), if_generation_match=generation, **self._calls()
                     )
             except (exceptions.NotFound, exceptions.PreconditionFailed):
                 partial.unlink(missing_ok=True)
@@ -182,7 +245,8 @@ class BucketLake:
             finally:
                 self.push()
         finally:
-            self._release_lock(lock_generation)
+            if not self.failed:  # else its lock is left: the next command here removes it
+                self._release_lock(lock_generation)
 
     def push(self, *, create_only: bool = False) -> None:
         """The working copy's changes to the bucket, in an order that keeps it readable at
@@ -216,8 +280,10 @@ class BucketLake:
 
         blob = self._bucket.blob(self._name(key))
         try:
-            with _bucket_errors(self.url):
-                blob.upload_from_filename(str(path), if_generation_match=if_generation_match)
+            with self._errors():
+                blob.upload_from_filename(
+                    str(path), if_generation_match=if_generation_match, **self._calls()
+                )
         except exceptions.PreconditionFailed:
             what = (
                 "was created meanwhile by someone else"
@@ -239,9 +305,11 @@ class BucketLake:
     def _delete(self, key: str) -> None:
         from google.api_core import exceptions
 
-        with contextlib.suppress(exceptions.NotFound), _bucket_errors(self.url):
+        with contextlib.suppress(exceptions.NotFound), self._errors():
             try:
-                self._bucket.blob(self._name(key)).delete(if_generation_match=self.listed[key])
+                self._bucket.blob(self._name(key)).delete(
+                    if_generation_match=self.listed[key], **self._calls()
+                )
             except exceptions.PreconditionFailed:
                 raise AnalyzerError(
                     f"store {self.url}: {key} was replaced by someone else, so it was not "
@@ -257,23 +325,26 @@ class BucketLake:
         remove = f"gcloud storage rm {self.url}/{LOCK_KEY}"
         while True:
             try:
-                with _bucket_errors(self.url):
-                    blob.upload_from_string(_holder_text(), if_generation_match=0)
+                with self._errors():
+                    blob.upload_from_string(_holder_text(), if_generation_match=0, **self._calls())
                 return int(blob.generation)
             except exceptions.PreconditionFailed:
                 pass
             holder, generation = self._read_holder()
             if holder is None:
                 continue  # released meanwhile
-            if _gone_from_this_host(holder):
+            if gone_from_this_host(holder.get("host"), holder.get("pid")):
                 print(
                     f"removing the stale lock of store {self.url}: {_describe(holder)} is no "
                     "longer running on this host",
                     file=sys.stderr,
                     flush=True,
                 )
-                with contextlib.suppress(exceptions.NotFound, exceptions.PreconditionFailed):
-                    blob.delete(if_generation_match=generation)
+                with (
+                    contextlib.suppress(exceptions.NotFound, exceptions.PreconditionFailed),
+                    self._errors(),
+                ):
+                    blob.delete(if_generation_match=generation, **self._calls())
                 continue
             if timeout_s is not None and time.monotonic() - waited_since >= timeout_s:
                 raise AnalyzerError(
@@ -294,12 +365,12 @@ class BucketLake:
         from google.api_core import exceptions
 
         try:
-            with _bucket_errors(self.url):
-                blob = self._bucket.get_blob(self._name(LOCK_KEY))
+            with self._errors():
+                blob = self._bucket.get_blob(self._name(LOCK_KEY), **self._calls())
                 if blob is None:
                     return None, 0
                 generation = int(blob.generation)
-                text = blob.download_as_bytes(if_generation_match=generation)
+                text = blob.download_as_bytes(if_generation_match=generation, **self._calls())
         except (exceptions.NotFound, exceptions.PreconditionFailed):
             return None, 0  # released or replaced meanwhile: look again
         try:
@@ -312,8 +383,10 @@ class BucketLake:
         from google.api_core import exceptions
 
         try:
-            with _bucket_errors(self.url):
-                self._bucket.blob(self._name(LOCK_KEY)).delete(if_generation_match=generation)
+            with self._errors():
+                self._bucket.blob(self._name(LOCK_KEY)).delete(
+                    if_generation_match=generation, **self._calls()
+                )
         except (exceptions.NotFound, exceptions.PreconditionFailed):
             print(
                 f"warning: the lock of store {self.url} was removed by someone else "
@@ -323,7 +396,7 @@ class BucketLake:
 
     def close(self) -> None:
         try:
-            if self.working_copy.is_dir():
+            if self.working_copy.is_dir() and not self.failed:
                 self.push(create_only=True)
         finally:
             shutil.rmtree(self.working_copy, ignore_errors=True)
@@ -366,21 +439,6 @@ def _warn_refused(url: str, names: list[str]) -> None:
     )
 
 
-def _remove_stale_working_copies(work: Path) -> None:
-    """Working copies (`HOST-PID-ID`) left by commands of this host that were killed: a
-    working copy is removed when its command ends, except by SIGKILL or a power cut. (Those
-    named `PID-ID`, before the host was in the name, are taken as this host's.)"""
-    try:
-        folders = list(work.iterdir())
-    except OSError:
-        return
-    for folder in folders:
-        host, _, pid = folder.name.rpartition("-")[0].rpartition("-")
-        holder = {"host": host or socket.gethostname(), "pid": int(pid) if pid.isdigit() else 0}
-        if holder["pid"] and _gone_from_this_host(holder):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 def _hidden(key: str) -> bool:
     """The lock, staging folders and temporaries: never synced."""
     return any(part.startswith(".") for part in key.split("/"))
@@ -405,19 +463,14 @@ def _client() -> Any:
         ) from exc
 
 
-@contextmanager
-def _bucket_errors(url: str) -> Iterator[None]:
-    """Failures of the service as one line (preconditions and absences are the caller's)."""
-    from google.api_core import exceptions
-
-    try:
-        yield
-    except (exceptions.PreconditionFailed, exceptions.NotFound):
-        raise
-    except exceptions.GoogleAPICallError as exc:
-        raise AnalyzerError(f"store {url}: {exc.message or exc}") from exc
-    except OSError as exc:  # connection refused, DNS
-        raise AnalyzerError(f"store {url}: cannot reach the bucket ({exc})") from exc
+def _short(exc: BaseException) -> str:
+    """An error of the client or of its HTTP library in a few words: the OS's reason when
+    there is one (urllib3 nests it in a long text), else the error's first line."""
+    text = str(exc).strip()
+    if found := re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text):
+        return found.group(1).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:200] + "..."
 
 
 def _holder_text() -> str:
@@ -435,15 +488,3 @@ def _describe(holder: dict[str, Any]) -> str:
     if not {"pid", "host", "command", "since"} <= holder.keys():
         return "another writer (it left no details)"
     return f"pid {holder['pid']} on {holder['host']} ({holder['command']}) since {holder['since']}"
-
-
-def _gone_from_this_host(holder: dict[str, Any]) -> bool:
-    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
-        return False
-    try:
-        os.kill(holder["pid"], 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False

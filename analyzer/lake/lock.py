@@ -1,12 +1,16 @@
-"""The store's writer lock: one writer at a time, and a writer that must wait says for whom."""
+"""The store's writer lock: one writer at a time (a writer that must wait says for whom), and
+the folders of commands that died."""
 
 from __future__ import annotations
 
 import fcntl
 import json
 import os
+import shutil
+import socket
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -93,3 +97,37 @@ def _read_holder(fd: int) -> str:
         return f"pid {int(holder['pid'])} ({holder['command']}) since {holder['since']}"
     except (OSError, ValueError, TypeError, KeyError):
         return "another writer (it left no details)"
+
+
+def command_folder(parent: Path) -> Path:
+    """A folder of this command's own under `parent`, named `HOST-PID-ID` so that
+    `remove_folders_of_dead_commands` knows when its command is gone."""
+    return parent / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def remove_folders_of_dead_commands(parent: Path) -> None:
+    """The `command_folder`s under `parent` whose command ran on this host and is no longer
+    running (killed: a command removes its own when it ends). Those named `PID-ID`, from before
+    the host was in the name, are taken as this host's."""
+    try:
+        folders = list(parent.iterdir())
+    except OSError:
+        return
+    for folder in folders:
+        host, _, pid = folder.name.rpartition("-")[0].rpartition("-")
+        if pid.isdigit() and gone_from_this_host(host or socket.gethostname(), int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def gone_from_this_host(host: object, pid: object) -> bool:
+    """Whether the process `pid` of `host` is known to have ended (False when unsure: another
+    host, another user's process, a pid that is not a number)."""
+    if host != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
