@@ -11,6 +11,7 @@ import duckdb
 from analyzer.engine import AttemptRows
 from analyzer.errors import NoDataError
 from analyzer.lake.connection import new_connection, new_session
+from analyzer.lake.snapshot import Snapshot
 from analyzer.lake.sql import load_sql
 from analyzer.lake.store import Store
 from analyzer.lake.verify import naming_damaged_segments
@@ -23,23 +24,23 @@ if TYPE_CHECKING:  # numpy arrives with the first query that needs it, polars li
 
 # Views of queries/, in dependency order: each may read the ones before it.
 VIEWS = ("events", "vpc_states", "startups", "phase_attempts")
-# A compact replaces segments under a running question: it is asked again over the new set.
-READ_ATTEMPTS = 5
 T = TypeVar("T")
 
 
 class LocalEngine:
     """Answers questions over one store; each question reads the segments as they are listed
-    when it is asked. Opening a DuckDB database and its views costs more than most questions
-    take (`summary` asks three), so the engine opens one database, and a question asked over
-    the same listing as the one before reuses its connection (a connection serves one question
-    at a time; a question asked meanwhile, from another thread, opens one of its own)."""
+    when it is asked, through a snapshot that keeps them readable while a compact replaces
+    them (see `lake.snapshot`). Opening a DuckDB database and its views costs more than most
+    questions take (`summary` asks three), so the engine opens one database, and a question
+    asked over the same listing as the one before reuses its connection (a connection serves
+    one question at a time; a question asked meanwhile, from another thread, opens one of its
+    own)."""
 
     def __init__(self, store: Store, *, attempt_rows: AttemptRows = "auto") -> None:
         self.store = store
         self.attempt_rows: AttemptRows = attempt_rows
         self._database: duckdb.DuckDBPyConnection | None = None
-        self._idle: tuple[list[Path], duckdb.DuckDBPyConnection] | None = None
+        self._idle: tuple[Snapshot, duckdb.DuckDBPyConnection] | None = None
         self._lock = threading.Lock()
 
     def _session(self) -> duckdb.DuckDBPyConnection:
@@ -48,21 +49,30 @@ class LocalEngine:
                 self._database = new_connection()
             return new_session(self._database)
 
-    def _checkout(self, listing: list[Path]) -> duckdb.DuckDBPyConnection:
+    def _checkout(self) -> tuple[Snapshot, duckdb.DuckDBPyConnection]:
         with self._lock:
             idle, self._idle = self._idle, None
+        snapshot = Snapshot.take(self.store, unless=idle[0].segments if idle else None)
+        if snapshot is None:
+            assert idle is not None
+            return idle
         if idle is not None:
-            if idle[0] == listing:
-                return idle[1]
-            idle[1].close()
-        return connect(self.store, segments=listing, session=self._session)
+            _close(*idle)
+        try:
+            con = connect(
+                self.store, segments=snapshot.segments, files=snapshot.files, session=self._session
+            )
+        except BaseException:
+            snapshot.remove()
+            raise
+        return snapshot, con
 
-    def _checkin(self, listing: list[Path], con: duckdb.DuckDBPyConnection) -> None:
+    def _checkin(self, held: tuple[Snapshot, duckdb.DuckDBPyConnection]) -> None:
         with self._lock:
             if self._idle is None:
-                self._idle = (listing, con)
+                self._idle = held
                 return
-        con.close()
+        _close(*held)
 
     @property
     def where(self) -> str:
@@ -105,27 +115,23 @@ class LocalEngine:
         return found
 
     def ask(self, question: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """`question` over a connection to the store's segments as they are listed now. When
-        it fails and the listing has changed meanwhile (a compact removed segments it read),
-        it is asked again over the new listing; a failure over an unchanged listing names the
-        damaged segment if there is one."""
-        for attempt in range(READ_ATTEMPTS):
-            listing = self.store.segments("events")
-            with naming_damaged_segments(self.store):
-                try:
-                    con = self._checkout(listing)
-                    try:
-                        answer = question(con)
-                    except BaseException:
-                        con.close()
-                        raise
-                    self._checkin(listing, con)
-                    return answer
-                except duckdb.Error:
-                    if attempt + 1 < READ_ATTEMPTS and self.store.segments("events") != listing:
-                        continue
-                    raise
-        raise AssertionError("unreachable")  # the last attempt returns or raises
+        """`question` over a connection to a snapshot of the store's segments as they are
+        listed now (a compact meanwhile changes nothing it reads); a failure names the damaged
+        segment if there is one."""
+        with naming_damaged_segments(self.store):
+            held = self._checkout()
+            try:
+                answer = question(held[1])
+            except BaseException:
+                _close(*held)
+                raise
+            self._checkin(held)
+            return answer
+
+
+def _close(snapshot: Snapshot, con: duckdb.DuckDBPyConnection) -> None:
+    con.close()
+    snapshot.remove()
 
 
 def _window_attempts(
@@ -155,15 +161,17 @@ def connect(
     store: Store,
     *,
     segments: list[Path] | None = None,
+    files: list[Path] | None = None,
     session: Callable[[], duckdb.DuckDBPyConnection] = new_connection,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection (a new database, or what `session` opens) whose views
-    (`queries/`) read the store's segments (or these of them)."""
+    (`queries/`) read the store's segments (or these of them, read from `files`: a snapshot's
+    links to them)."""
     con = session()
     segments = store.segments("events") if segments is None else segments
-    files = [str(p) for p in segments]
-    if files:
-        con.execute("SET VARIABLE lake_files = ?", [files])
+    files_read = [str(p) for p in (segments if files is None else files)]
+    if files_read:
+        con.execute("SET VARIABLE lake_files = ?", [files_read])
         con.execute(
             "CREATE TEMP VIEW lake_rows AS SELECT * FROM read_parquet("
             "getvariable('lake_files'), hive_partitioning = false, union_by_name = true)"

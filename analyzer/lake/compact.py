@@ -5,7 +5,9 @@ reads it), whatever the old segments held: repeats left by a copied-in segment o
 cut short are dropped here. It is published (one rename) before the old ones are removed: a
 crash in between leaves each event twice on disk, which `events` reads once, and the next
 compact finishes the job. So the new segment is sealed (see `Store.seal`) only once the old
-ones are gone, and only if they all were. Writers are held off by the store's lock meanwhile.
+ones are gone, and only if they all were. Writers are held off by the store's lock meanwhile;
+readers list the segments before that swap or after it, and keep what they listed readable
+(`lake.snapshot`).
 
 A segment that is not a whole Parquet file, whose columns are not the lake's, or whose bytes
 differ from their recorded checksum is refused: named, left where it is, its rows not merged
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from analyzer.errors import NoDataError
 from analyzer.lake.connection import new_connection
+from analyzer.lake.lock import segment_swap
 from analyzer.lake.store import Store, check_env_name, file_checksum, segment_pattern
 from analyzer.lake.verify import naming_damaged_segments, quick_check
 
@@ -157,7 +160,8 @@ def _rewrite(store: Store, day: Path, segments: list[Path]) -> tuple[int, int, l
             ).fetchall()
     finally:
         con.close()
-    written = store.publish(staged, "events")
-    for old in segments:
-        old.unlink()
+    with segment_swap(store.root):  # readers list the day's segments before this or after
+        written = store.publish(staged, "events")
+        for old in segments:
+            old.unlink()
     return int(read), int(kept), written

@@ -1,5 +1,5 @@
-"""The store's writer lock: one writer at a time (a writer that must wait says for whom), and
-the folders of commands that died."""
+"""The store's locks: one writer at a time (a writer that must wait says for whom), segments
+listed by readers only between a compact's swaps, and the folders of commands that died."""
 
 from __future__ import annotations
 
@@ -97,6 +97,50 @@ def _read_holder(fd: int) -> str:
         return f"pid {int(holder['pid'])} ({holder['command']}) since {holder['since']}"
     except (OSError, ValueError, TypeError, KeyError):
         return "another writer (it left no details)"
+
+
+SWAP_LOCK = ".segments.lock"
+
+
+@contextmanager
+def segment_swap(root: Path) -> Iterator[None]:
+    """Held while a writer replaces segments (publishes new ones, removes the old): a reader
+    listing segments under `segment_listing` sees the set before or after, never between."""
+    with _flocked(root, fcntl.LOCK_EX):
+        yield
+
+
+@contextmanager
+def segment_listing(root: Path) -> Iterator[bool]:
+    """Held (shared) while a reader lists segments and takes its snapshot of them (see
+    `lake.snapshot`): it lasts milliseconds, so a compact's swap waits at most that long.
+    Yields False when the store cannot hold the lock file (a read-only folder)."""
+    try:
+        with _flocked(root, fcntl.LOCK_SH):
+            yield True
+            return
+    except _NoLockFile:
+        pass
+    yield False
+
+
+class _NoLockFile(Exception):
+    pass
+
+
+@contextmanager
+def _flocked(root: Path, how: int) -> Iterator[None]:
+    try:
+        fd = os.open(root / SWAP_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        if how == fcntl.LOCK_SH:
+            raise _NoLockFile from exc
+        raise AnalyzerError(f"cannot open store {root}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, how)
+        yield
+    finally:
+        os.close(fd)  # lets go of the flock
 
 
 def command_folder(parent: Path) -> Path:

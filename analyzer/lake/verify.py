@@ -21,6 +21,7 @@ import duckdb
 
 from analyzer.errors import AnalyzerError
 from analyzer.lake.connection import new_connection
+from analyzer.lake.lock import segment_swap
 from analyzer.lake.sql import load_sql
 from analyzer.lake.store import Store, file_checksum
 
@@ -199,10 +200,11 @@ def verify(*, store: Store, fix: bool = False) -> VerifyResult:
 
 def _move_aside(store: Store, segments: list[Path]) -> Path:
     folder = store.root / "damaged" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    for segment in segments:
-        target = folder / segment.relative_to(store.root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(segment, target)
+    with segment_swap(store.root):
+        for segment in segments:
+            target = folder / segment.relative_to(store.root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(segment, target)
     # Fewer segments repeat no more ids than before: the seals of the rest still hold.
     remaining = [p for kind in KINDS for p in store.segments(kind)]
     store.reseal(store.sealed_among(remaining))
