@@ -359,3 +359,30 @@ def test_the_wiring_check_prints_the_state_and_its_readings(apis: GoogleVpcApis)
     assert "not wired" in missing.stdout and "ANALYZER_VPC_CONNECTOR" in missing.stdout
     bad = _check({"ANALYZER_VPC_CONNECTOR": "db-connector"})
     assert bad.returncode == 1 and "is not projects/PROJECT" in bad.stdout
+
+
+def test_export_keeps_the_deployed_vpc_block(recommended_store: Path, tmp_path: Path) -> None:
+    """The monitor's settings live in the deployed config, set by hand: the weekly export
+    (`export --diff DEPLOYED`) keeps them, and the runtime reads them from the new file."""
+    from click.testing import CliRunner
+
+    from analyzer.cli import main
+
+    on = ["--env", "staging", "--store", str(recommended_store)]
+    first = tmp_path / "first.json"
+    done = CliRunner().invoke(main, ["export", *on, "--out", str(first)])
+    assert done.exit_code == 0, done.output
+    deployed = json.loads(first.read_text())
+    assert "vpc" not in deployed
+    block = {"connector": CONNECTOR, "critical_cpu_threshold": 0.85, "refresh_every_s": 20}
+    deployed["vpc"] = block
+    deployed["pool"] = {"pool_size": 12}
+    (tmp_path / "deployed.json").write_text(json.dumps(deployed))
+    args = ["export", *on, "--diff", str(tmp_path / "deployed.json")]
+    done = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "new.json")])
+    assert done.exit_code in (0, 1), done.output
+    assert "kept from" in done.stderr and "pool, vpc" in done.stderr
+    new = json.loads((tmp_path / "new.json").read_text())
+    assert (new["vpc"], new["pool"]) == (block, {"pool_size": 12})
+    settings = vpc.monitor_settings(runtime.read_config(tmp_path / "new.json").vpc, {})
+    assert settings is not None and settings.critical_cpu_threshold == 0.85

@@ -70,7 +70,7 @@ def _min_change(text: str) -> MinChange:
     default=None,
     help="The deployed config: print each value that changes, old -> new, with the predicted "
     "timeout rate under each; exit 0 when nothing changes beyond --min-change, 1 when "
-    "something does.",
+    "something does. Its vpc and pool blocks (set by hand: no run recommends them) are kept.",
 )
 @click.option(
     "--min-change",
@@ -124,7 +124,11 @@ def export_command(
     if check:  # no statistics needed: starts without numpy or scipy
         click.echo(f"{check}: {describe_config(check_config_file(Path(check)))}")
         return
-    from analyzer.deploy.export import config_from_recommendation, write_config
+    from analyzer.deploy.export import (
+        config_from_recommendation,
+        keep_hand_set_blocks,
+        write_config,
+    )
     from analyzer.recommend.history import chosen_run, describe_run
 
     if not env or not (out or deployed):
@@ -138,7 +142,11 @@ def export_command(
     config = config_from_recommendation(run, services or None)
     result: ConfigDiff | None = None
     if deployed:
-        result = _diff(lake, run, deployed, config, threshold)
+        old = _deployed_config(deployed, config)
+        config, kept = keep_hand_set_blocks(config, old)
+        if kept:
+            click.echo(f"kept from {deployed}: {', '.join(kept)}", err=True)
+        result = _diff(lake, run, old, config, threshold)
         click.echo(format_diff(result, deployed), err=out == "-")
     if out == "-":
         click.echo(render_config(config, fmt or "json"), nl=False)
@@ -151,13 +159,9 @@ def export_command(
         sys.exit(1)
 
 
-def _diff(
-    lake: Store, run: Recommendation, deployed: str, config: TimeoutConfig, threshold: MinChange
-) -> ConfigDiff:
-    from analyzer.deploy.diff import compared_values, diff_configs, section_names
+def _deployed_config(deployed: str, config: TimeoutConfig) -> TimeoutConfig:
+    """The --diff file, checked, and for the env exported."""
     from analyzer.deploy.model import check_config_file
-    from analyzer.engine import local_engine
-    from analyzer.recommend.rates import timeout_rates
 
     try:
         old = check_config_file(Path(deployed))
@@ -167,6 +171,20 @@ def _diff(
         raise AnalyzerError(
             f"--diff: {deployed} is a config for env {old.env!r}, not {config.env!r}", exit_code=2
         )
+    return old
+
+
+def _diff(
+    lake: Store,
+    run: Recommendation,
+    old: TimeoutConfig,
+    config: TimeoutConfig,
+    threshold: MinChange,
+) -> ConfigDiff:
+    from analyzer.deploy.diff import compared_values, diff_configs, section_names
+    from analyzer.engine import local_engine
+    from analyzer.recommend.rates import timeout_rates
+
     # the rates of the values the diff compares: the default's, then each section's
     values = {
         service: {

@@ -165,6 +165,16 @@ def config_from_recommendation(
     )
 
 
+def keep_hand_set_blocks(
+    config: TimeoutConfig, deployed: TimeoutConfig
+) -> tuple[TimeoutConfig, list[str]]:
+    """The new config with the deployed one's blocks that no run recommends, as a team set them
+    (`vpc`: the VPC monitor's connector and thresholds; `pool`), and their names."""
+    kept = {name: getattr(deployed, name) for name in ("vpc", "pool")}
+    kept = {name: block for name, block in kept.items() if block is not None}
+    return config.model_copy(update=kept), sorted(kept)
+
+
 def write_config(config: TimeoutConfig, out: Path, fmt: str = "json") -> Path:
     """Write the config to `out` atomically (temporary name, then rename)."""
     out.parent.mkdir(parents=True, exist_ok=True)
