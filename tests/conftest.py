@@ -224,11 +224,31 @@ def small_runs(small_runs_root: Path, store: Store) -> Store:
 
 @pytest.fixture(scope="session")
 def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled sample (data/sample: staging and production), imported once; copy it before
-    writing to it."""
+    """The bundled staging sample (data/sample/staging), imported once per test worker; copy it
+    (`copy_lake`) before writing to it."""
     from analyzer.ingest import import_paths
 
     root = tmp_path_factory.mktemp("sample-lake") / "lake"
-    for env in SAMPLE_SPECS:
-        import_paths([SAMPLE / env], env=env, store=Store(root))
+    import_paths([SAMPLE / "staging"], env="staging", store=Store(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def sample_recommended_lake(sample_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`sample_lake` with one standing `recommend --env staging` saved, made once per worker;
+    copy it (`copy_lake`) before writing to it."""
+    from click.testing import CliRunner
+
+    from analyzer.cli import main
+
+    root = copy_lake(sample_lake, tmp_path_factory.mktemp("sample-recommended"))
+    result = CliRunner().invoke(main, ["recommend", "--env", "staging", "--store", str(root)])
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def copy_lake(root: Path, folder: Path) -> Path:
+    """A copy of the lake at `root` as `folder/lake`, for a test that writes to it."""
+    import shutil
+
+    return Path(shutil.copytree(root, folder / "lake"))

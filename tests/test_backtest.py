@@ -14,7 +14,7 @@ from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.runtime.schema import BreakerSettings
-from tests.conftest import SAMPLE, entry, write_ndjson
+from tests.conftest import copy_lake, entry, write_ndjson
 
 
 def _attempt(n: int, duration: float, outcome: str) -> list[dict]:
@@ -134,16 +134,8 @@ def test_sweep_rises_with_the_timeout(hand_lake: Store) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = Store(tmp_path_factory.mktemp("bt") / "lake")
-    import_paths([SAMPLE / "staging"], env="staging", store=store)
-    assert (
-        CliRunner()
-        .invoke(main, ["recommend", "--env", "staging", "--store", str(store.root)])
-        .exit_code
-        == 0
-    )
-    return store
+def sample_store(sample_recommended_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Store:
+    return Store(copy_lake(sample_recommended_lake, tmp_path_factory.mktemp("bt")))
 
 
 def test_the_seed_story_on_the_sample(sample_store: Store) -> None:

@@ -13,21 +13,18 @@ from hypothesis import strategies as st
 from analyzer import runtime
 from analyzer.cli import main
 from analyzer.deploy.model import SCHEMA_PATH, TimeoutConfig, json_schema
-from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.recommend.history import latest_recommendation
 from analyzer.runtime import get_capacity_aware_database_timeout, load_config
 from analyzer.runtime.schema import ConfigError, parse_config
-from tests.conftest import SAMPLE
+from tests.conftest import copy_lake
 
 
 @pytest.fixture(scope="module")
-def recommended_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    store = Store(tmp_path_factory.mktemp("export") / "lake")
-    import_paths([SAMPLE / "staging"], env="staging", store=store)
-    result = CliRunner().invoke(main, ["recommend", "--env", "staging", "--store", str(store.root)])
-    assert result.exit_code == 0, result.output
-    return store
+def recommended_store(
+    sample_recommended_lake: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Store:
+    return Store(copy_lake(sample_recommended_lake, tmp_path_factory.mktemp("export")))
 
 
 pytestmark = pytest.mark.usefixtures("fresh_runtime")

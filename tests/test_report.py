@@ -11,9 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
-from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
-from tests.conftest import SAMPLE
+from tests.conftest import copy_lake
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -29,10 +28,9 @@ FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report(sample_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("report")
-    store = Store(folder / "lake")
-    import_paths([SAMPLE / "staging"], env="staging", store=store)
+    store = Store(copy_lake(sample_lake, folder))
     out = folder / "report.html"
     result = CliRunner().invoke(
         main, ["report", "--env", "staging", "--store", str(store.root), "--out", str(out)]

@@ -21,17 +21,15 @@ from analyzer.cli import main
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
 from analyzer.runtime.defaults import default_config
-from tests.conftest import SAMPLE
+from tests.conftest import copy_lake
 
 pytestmark = pytest.mark.usefixtures("fresh_runtime")
 STATES = ("healthy", "scaling", "pressure", "critical", "unknown")
 
 
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("safe") / "lake"
-    import_paths([SAMPLE / "staging"], env="staging", store=Store(root))
-    return root
+def imported(sample_lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_lake(sample_lake, tmp_path_factory.mktemp("safe"))
 
 
 @pytest.fixture
