@@ -361,6 +361,7 @@ def test_the_wiring_check_prints_the_state_and_its_readings(apis: GoogleVpcApis)
     assert bad.returncode == 1 and "is not projects/PROJECT" in bad.stdout
 
 
+@pytest.mark.slow  # the session's recommended store: ~20 s when no other test made it
 def test_export_keeps_the_deployed_vpc_block(recommended_store: Path, tmp_path: Path) -> None:
     """The monitor's settings live in the deployed config, set by hand: the weekly export
     (`export --diff DEPLOYED`) keeps them, and the runtime reads them from the new file."""
