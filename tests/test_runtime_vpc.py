@@ -346,7 +346,7 @@ def test_the_wiring_check_prints_the_state_and_its_readings(apis: GoogleVpcApis)
     done = _check(apis.environ())
     assert done.returncode == 0, done.stderr
     assert "state: critical" in done.stdout
-    assert "max_instances: 3" in done.stdout
+    assert "instances: 3 (at the window's start 3; min 2, max 3)" in done.stdout
     status = json.loads(_check(apis.environ(), "--json").stdout)
     assert status["state"] == "critical"
     assert status["reading"]["cpu_utilization"] == pytest.approx(0.95)

@@ -712,9 +712,27 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"connector: {status['connector']}")
         print(f"state: {status['state']} ({status['why']})")
-        for name, value in (status["reading"] or {}).items():
-            print(f"  {name}: {value}")
+        print(_readings_text(monitor.reading))
     return 0
+
+
+def _readings_text(reading: VpcReading) -> str:
+    """The readings behind a state, one a line, for a person."""
+    rate = reading.throughput_bytes_per_s
+    lines = {
+        "instances": (
+            f"{reading.instances:g} (at the window's start {reading.instances_at_start:g}; "
+            f"min {reading.min_instances}, max {reading.max_instances})"
+        ),
+        "cpu_utilization": f"{reading.cpu_utilization:.3f}",
+        "throughput": "no data" if rate is None else f"{rate * 8 / 1e6:.2f} Mbit/s",
+        "connector_state": str(reading.connector_state),
+        "newest_point": (
+            f"{reading.newest_point_age_s:.0f} s old (read at "
+            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(reading.read_at))})"
+        ),
+    }
+    return "\n".join(f"  {name}: {value}" for name, value in lines.items())
 
 
 if __name__ == "__main__":
