@@ -52,7 +52,7 @@ def test_no_color_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert ANSI.search(coloured.output)  # a terminal gets its red line
     monkeypatch.setenv("NO_COLOR", "1")
     plain = CliRunner().invoke(main, args, color=True)
-    assert plain.exit_code == 3 and plain.output.startswith("error: no telemetry")
+    assert plain.exit_code == 3 and plain.output.startswith("error: no store at")
     assert not ANSI.search(plain.output)
 
 

@@ -10,6 +10,7 @@ from analyzer.cli.main import (
     command_engine,
     engine_options,
     env_option,
+    existing_store,
     format_option,
     main,
     render_model,
@@ -17,7 +18,6 @@ from analyzer.cli.main import (
     store_option,
 )
 from analyzer.cli.render import percent, table, when
-from analyzer.lake.store import Store
 
 if TYPE_CHECKING:  # imported where used: other commands start without pydantic or numpy
     from analyzer.backtest.replay import Backtest, Outcome
@@ -86,7 +86,7 @@ def backtest_command(
 
     if config_file and timeout_s is not None:
         raise click.UsageError("give --config FILE or --timeout-s S, not both")
-    lake = Store.resolve(store)
+    lake = existing_store(store)
     name, timeouts, breaker, sections = replay_config(
         lake, env, config_file=config_file, static_timeout_s=timeout_s, phase=phase, run_id=run_id
     )

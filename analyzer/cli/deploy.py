@@ -10,6 +10,7 @@ import click
 
 from analyzer.cli.main import (
     ENV_HELP,
+    existing_store,
     main,
     store_option,
 )
@@ -136,7 +137,7 @@ def export_command(
             "give --env and --out (or --diff) to export, or --check FILE to validate"
         )
     threshold = _min_change(min_change)
-    lake = Store.resolve(store)
+    lake = existing_store(store)
     run = chosen_run(lake, env, run_id)
     click.echo(f"exporting {describe_run(run)}", err=True)
     config = config_from_recommendation(run, services or None)

@@ -12,6 +12,7 @@ from analyzer.cli.main import (
     command_engine,
     engine_options,
     env_option,
+    existing_store,
     format_option,
     main,
     render_model,
@@ -19,7 +20,7 @@ from analyzer.cli.main import (
 )
 from analyzer.cli.render import percent, table, when
 from analyzer.engine import Engine
-from analyzer.lake.store import Store
+from analyzer.errors import AnalyzerError
 
 if TYPE_CHECKING:
     from analyzer.analysis.blame import Blame
@@ -65,6 +66,11 @@ def service_window_options(since: str) -> Callable[[F], F]:
     help="False discovery rate across every comparison (Benjamini-Hochberg). [default: 0.02]",
 )
 @format_option("table", "json")
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when a comparison is flagged (a deploy gate); the report is printed first.",
+)
 def regressions(
     env: str,
     store: str | None,
@@ -74,6 +80,7 @@ def regressions(
     revisions: int,
     fdr: float | None,
     fmt: str,
+    fail_on_regression: bool,
 ) -> None:
     """Did a deploy make a phase slower? Each service's newest revision against the ones before.
 
@@ -85,12 +92,13 @@ def regressions(
     Example:
 
         analyze regressions --env staging --service netra-backend-staging --since 28d
+        analyze regressions --env staging --fail-on-regression
     """
     from analyzer.analysis.regressions import FDR
     from analyzer.analysis.regressions import regressions as find_regressions
 
     report = find_regressions(
-        engine=command_engine(Store.resolve(store)),
+        engine=command_engine(existing_store(store)),
         env=env,
         service=service,
         since=since,
@@ -99,6 +107,10 @@ def regressions(
         fdr=FDR if fdr is None else fdr,
     )
     click.echo(render_model(report, fmt, format_regressions))
+    if fail_on_regression and report.flagged:
+        raise AnalyzerError(
+            f"{len(report.flagged)} comparison(s) flagged slower (--fail-on-regression)"
+        )
 
 
 def regression_line(c: RevisionComparison) -> str:
@@ -218,7 +230,7 @@ def blame(
     from analyzer.analysis.blame import blame as find_blame
 
     result = find_blame(
-        engine=command_engine(Store.resolve(store)),
+        engine=command_engine(existing_store(store)),
         env=env,
         service=service,
         since=since,

@@ -10,6 +10,7 @@ import click
 
 from analyzer.cli.main import (
     env_option,
+    existing_store,
     main,
     parse_bytes,
     store_option,
@@ -253,7 +254,7 @@ def compact(env: str, store: str | None, min_segments: int, lock_timeout_s: floa
     """
     from analyzer.lake.compact import compact as run_compact
 
-    lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
+    lake = existing_store(store, lock_timeout_s=lock_timeout_s)
     result = run_compact(store=lake, env=env, min_segments=min_segments)
     click.echo(result.summary_line())
     for segment, why in sorted(result.refused.items()):
@@ -288,7 +289,7 @@ def verify(store: str | None, fix: bool, lock_timeout_s: float | None) -> None:
     """
     from analyzer.lake.verify import verify as run_verify
 
-    lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
+    lake = existing_store(store, lock_timeout_s=lock_timeout_s)
     result = run_verify(store=lake, fix=fix)
     for damage in result.damaged:
         click.echo(f"  damaged {lake.segment_key(damage.segment)}: {damage.reason}", err=True)

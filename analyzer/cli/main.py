@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, NoDataError
 from analyzer.lake.store import STORE_ENV_VAR
 
 if TYPE_CHECKING:  # imported where used: `analyze import` starts without pydantic or numpy
@@ -336,6 +336,23 @@ def engine_settings(ctx: click.Context) -> dict[str, Any]:
     """The values of `engine_options` as the command's parse resolved them (flag, environment,
     project file or default), by parameter name: they are not passed to the command."""
     return dict(ctx.meta.get(_ENGINE_META, {}))
+
+
+def existing_store(store: str | None, *, lock_timeout_s: float | None = None) -> Store:
+    """The store a command reads: `--store` resolved as `Store.resolve` does, which must exist
+    (a mistyped path is an error, never an empty lake, and nothing is made there). Only
+    `import` and `collect` start a store; a command on BigQuery needs none to read."""
+    from analyzer.lake.store import Store
+
+    lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
+    if lake.bucket is None and not lake.root.is_dir():
+        if engine_settings(click.get_current_context()).get("engine") == "bigquery":
+            return lake
+        raise NoDataError(
+            f"no store at {lake.location}: check --store (or $ANALYZER_STORE); "
+            "`analyze import` or `analyze collect` makes one"
+        )
+    return lake
 
 
 def command_engine(store: Store) -> Engine:

@@ -11,6 +11,7 @@ from analyzer.cli.main import (
     command_engine,
     engine_options,
     env_option,
+    existing_store,
     format_option,
     main,
     render_model,
@@ -18,7 +19,6 @@ from analyzer.cli.main import (
 )
 from analyzer.cli.render import percent, table, when
 from analyzer.cli.render_csv import csv_text
-from analyzer.lake.store import Store
 
 if TYPE_CHECKING:  # imported where used: other commands start without pydantic or numpy
     from analyzer.recommend.model import Breaker, PhaseTimeout, Recommendation
@@ -164,7 +164,7 @@ def recommend_command(
     # file's values for the env, else the defaults); a run that differs is a look.
     usual = click.get_current_context().default_map or {}
     standing = {k: usual.get(k) for k in ("since", "until", "half_life", *policy)}
-    lake = Store.resolve(store)
+    lake = existing_store(store)
     engine = command_engine(lake)
     rec, saved = run_recommendation(
         engine=engine,
@@ -218,7 +218,7 @@ def history(env: str, store: str | None, service: tuple[str, ...], fmt: str) -> 
     """
     from analyzer.recommend.history import required_history, runs_for_services
 
-    runs = runs_for_services(required_history(Store.resolve(store), env), service)
+    runs = runs_for_services(required_history(existing_store(store), env), service)
     if fmt == "json":
         click.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
     elif fmt == "csv":

@@ -10,11 +10,11 @@ from analyzer.cli.main import (
     command_engine,
     engine_options,
     env_option,
+    existing_store,
     main,
     services_option,
     store_option,
 )
-from analyzer.lake.store import Store
 
 
 @main.command()
@@ -51,7 +51,7 @@ def report(
     from analyzer.report.page import report_run
     from analyzer.runtime.schema import shown
 
-    lake = Store.resolve(store)
+    lake = existing_store(store)
     engine = command_engine(lake)
     if services:  # checked before any work: one the env does not hold lists those it does
         service_rows(engine, env, services)

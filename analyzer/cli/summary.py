@@ -10,6 +10,7 @@ from analyzer.cli.main import (
     command_engine,
     engine_options,
     env_option,
+    existing_store,
     format_option,
     main,
     render_model,
@@ -17,7 +18,6 @@ from analyzer.cli.main import (
     store_option,
 )
 from analyzer.cli.render import percent, table, when
-from analyzer.lake.store import Store
 
 if TYPE_CHECKING:
     from analyzer.analysis.summary import StartupCounts, Summary
@@ -39,7 +39,7 @@ def summary(env: str, store: str | None, services: tuple[str, ...], fmt: str) ->
     """
     from analyzer.analysis.summary import summarize
 
-    result = summarize(engine=command_engine(Store.resolve(store)), env=env, services=services)
+    result = summarize(engine=command_engine(existing_store(store)), env=env, services=services)
     click.echo(render_model(result, fmt, format_summary, csv_rows=["phases"]))
 
 
