@@ -83,3 +83,50 @@ def test_bit_rot_is_found_by_its_checksum(small_runs: Store) -> None:
     assert victim.exists()
     assert _run(store, "verify", "--fix").exit_code == 0 and not victim.exists()
     assert _run(store, "verify").exit_code == 0
+
+
+def _rot_record(store: Store, keep: int = 0) -> None:
+    """One hex digit changed on each line of the checksum record but the first `keep`."""
+    lines = store.checksums_path.read_text().splitlines(keepends=True)
+    for n in range(keep, len(lines)):
+        digit = lines[n][0]
+        lines[n] = ("0" if digit != "0" else "1") + lines[n][1:]
+    store.checksums_path.write_text("".join(lines))
+
+
+def test_a_rotten_checksum_record_is_the_suspect_and_fix_moves_nothing(small_runs: Store) -> None:
+    """Once every segment went to damaged/ and the env read "no telemetry"."""
+    store = small_runs
+    before = store.segments("events")
+    _rot_record(store)
+    checked = _run(store, "verify")
+    assert checked.exit_code == 1
+    assert "8 suspect (only their checksum differs)" in checked.output
+    assert "the checksum record condemns every segment it names" in checked.output
+    assert "damaged" not in checked.output.replace("0 damaged", "")
+    fixed = _run(store, "verify", "--fix")
+    assert fixed.exit_code == 1 and "not moved" in fixed.output
+    assert store.segments("events") == before and not (store.root / "damaged").exists()
+    assert _run(store, "summary", "--env", "staging").exit_code == 0
+    ((rows,),) = read_view(store, "events", "count(*)")
+    assert rows == 160
+
+
+def test_fix_moves_a_checksum_suspect_or_most_of_the_lake_only_with_yes(small_runs: Store) -> None:
+    store = small_runs
+    segments = store.segments("events")
+    _rot_record(store, keep=len(segments) - 1)  # one record line rotted, its segment whole
+    suspect = store.segment_key(segments[-1])
+    assert f"suspect {suspect}: its bytes differ" in _run(store, "verify", "--fix").output
+    assert segments[-1].exists()
+    assert _run(store, "verify", "--fix", "--yes").exit_code == 0 and not segments[-1].exists()
+
+    rest = store.segments("events")
+    for segment in rest[:4]:  # 4 of 7 truncated: more than half
+        _damage(segment, "truncated")
+    refused = _run(store, "verify", "--fix")
+    assert refused.exit_code == 1 and "would move 4 of the 7 segments" in refused.output
+    assert store.segments("events") == rest
+    assert _run(store, "verify", "--fix", "--yes").exit_code == 0
+    assert store.segments("events") == rest[4:]
+    assert _run(store, "verify").exit_code == 0

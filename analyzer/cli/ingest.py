@@ -273,15 +273,23 @@ def compact(env: str, store: str | None, min_segments: int, lock_timeout_s: floa
     help="Move damaged segments aside to STORE/damaged/<time>/ (keeping their paths), so the "
     "rest of the lake reads again.",
 )
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="With --fix: also move suspect segments (only their checksum differs), and move "
+    "more than half of the segments if that is what it takes.",
+)
 @lock_timeout_option
-def verify(store: str | None, fix: bool, lock_timeout_s: float | None) -> None:
+def verify(store: str | None, fix: bool, yes: bool, lock_timeout_s: float | None) -> None:
     """Check every segment of the lake, every byte, and name the damaged ones.
 
     Damaged: not a whole Parquet file (empty, truncated, overwritten), columns other than the
     lake's, values that cannot be read, or bytes that differ from the checksum recorded when
-    the segment was written (bit rot). Exits 1 when it finds one; with --fix it moves them
+    the segment was written (bit rot) and a read fails too. A segment that reads whole while
+    its checksum differs is suspect (the record may be what rotted), and so is a record that
+    condemns every segment. Exits 1 when it finds one; with --fix it moves the damaged ones
     aside instead, and what they held is no longer read (import the source again to restore
-    it).
+    it). --fix moves suspects, or more than half of the segments, only with --yes.
 
     Example:
 
@@ -290,9 +298,18 @@ def verify(store: str | None, fix: bool, lock_timeout_s: float | None) -> None:
     from analyzer.lake.verify import verify as run_verify
 
     lake = existing_store(store, lock_timeout_s=lock_timeout_s)
-    result = run_verify(store=lake, fix=fix)
-    for damage in result.damaged:
-        click.echo(f"  damaged {lake.segment_key(damage.segment)}: {damage.reason}", err=True)
+    result = run_verify(store=lake, fix=fix, yes=yes)
+    for damage in result.damaged + result.suspect:
+        what = "suspect" if damage.suspect else "damaged"
+        click.echo(f"  {what} {lake.segment_key(damage.segment)}: {damage.reason}", err=True)
     click.echo(result.summary_line())
+    if result.fix_refused:
+        raise AnalyzerError(result.fix_refused)
     if result.damaged and not fix:
         raise AnalyzerError(f"{len(result.damaged)} damaged segment(s) in store {lake.location}")
+    if result.suspect and not (fix and yes):
+        raise AnalyzerError(
+            f"{len(result.suspect)} suspect segment(s) in store {lake.location}, not moved: "
+            "they read whole, so the checksum record may be what changed; "
+            "`analyze verify --fix --yes` moves them aside"
+        )

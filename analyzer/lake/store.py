@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 DEFAULT_STORE = Path("data") / "lake"
 STORE_ENV_VAR = "ANALYZER_STORE"
+CHECKSUMS_FILE = "segment-checksums.sha256"
 ENV_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # `.` and `..` read as folders of their own, and DuckDB's hive partitioning reads `env=NULL`
 # back as a missing value.
@@ -179,7 +180,7 @@ class Store:
 
     @property
     def checksums_path(self) -> Path:
-        return self.root / "segment-checksums.sha256"
+        return self.root / CHECKSUMS_FILE
 
     def record_checksums(self, checksums: dict[Path, str]) -> None:
         """Append segments' SHA-256 (as `sha256sum` writes them: `sha256sum -c` checks them

@@ -5,6 +5,12 @@ columns are not the lake's (`queries/lake_schema.sql`), when it cannot be read t
 when its bytes no longer match the checksum recorded as it was published (bit rot, or a file
 overwritten by hand). Readers and writers run the quick checks (the first two) when DuckDB
 fails, so their error names the file; only `verify` reads every byte.
+
+The checksum record can rot too. A segment whose bytes differ from its record but whose footer,
+columns and every value read whole is only suspect (the record or the file changed; DuckDB's
+Parquet has no page checksums to tell which), and a record that condemns every segment it
+names is itself suspect. `--fix` moves suspects only with `--yes`, and never moves more than
+half of the segments without it: a damaged record must not empty the lake.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from analyzer.errors import AnalyzerError
 from analyzer.lake.connection import new_connection
 from analyzer.lake.lock import segment_swap
 from analyzer.lake.sql import load_sql
-from analyzer.lake.store import Store, file_checksum
+from analyzer.lake.store import CHECKSUMS_FILE, Store, file_checksum
 
 PARQUET_MAGIC = b"PAR1"
 KINDS = ("events", "quarantine")
@@ -34,6 +40,7 @@ NOT_WHOLE = "not a whole Parquet file"
 class Damage:
     segment: Path
     reason: str
+    suspect: bool = False  # only its checksum differs: it reads whole
 
 
 @dataclass
@@ -41,18 +48,78 @@ class VerifyResult:
     segments: int = 0
     with_checksum: int = 0
     damaged: list[Damage] = field(default_factory=list)
+    suspect: list[Damage] = field(default_factory=list)
     moved_to: Path | None = None
+    fix_refused: str | None = None  # why --fix moved nothing
+
+    @property
+    def record_suspect(self) -> bool:
+        """The checksum record condemns every segment it names, and they all read whole."""
+        return len(self.suspect) > 1 and len(self.suspect) == self.with_checksum
 
     def summary_line(self) -> str:
         line = (
             f"verified {self.segments:,} segments ({self.with_checksum:,} against their "
             f"checksums): {len(self.damaged)} damaged"
         )
+        if self.suspect:
+            line += f", {len(self.suspect)} suspect (only their checksum differs)"
+            if self.record_suspect:
+                line += (
+                    "; the checksum record condemns every segment it names while each reads "
+                    f"whole: the record ({CHECKSUMS_FILE}) is the suspect"
+                )
         if self.moved_to is not None:
             line += f", moved aside to {self.moved_to}"
-        elif self.damaged:
+        elif self.damaged and self.fix_refused is None:
             line += "; run `analyze verify --fix` to move them aside"
         return line
+
+
+MASS_MOVE_SHARE = 0.5  # --fix moves more than this share of the segments only with --yes
+
+
+def deep_check(
+    con: duckdb.DuckDBPyConnection, segment: Path, kind: str, recorded: str | None
+) -> Damage | None:
+    """`quick_check`, the recorded checksum, then every value read. A checksum that differs
+    damns a segment that also fails a read (an unreadable footer or foreign columns then read
+    as bit rot); one that reads whole is only suspect."""
+    problem = quick_check(con, segment, kind)
+    if problem and problem.startswith(NOT_WHOLE):
+        return Damage(segment, problem)
+    try:
+        differs = recorded is not None and file_checksum(segment) != recorded
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return Damage(segment, f"cannot be read ({exc.strerror})")
+    if differs and problem:
+        return Damage(segment, f"{ROT} (bit rot?)")
+    if problem:
+        return Damage(segment, problem)
+    try:
+        con.execute(
+            "SELECT count(*) FROM read_parquet(?) WHERE hash(COLUMNS(*)) IS NOT NULL",
+            [str(segment)],
+        ).fetchall()
+    except duckdb.Error as exc:
+        if not segment.exists():
+            return None
+        if differs:
+            return Damage(segment, f"{ROT}, and it cannot be read to the end ({_first_line(exc)})")
+        return Damage(segment, f"cannot be read to the end ({_first_line(exc)})")
+    if differs:
+        return Damage(
+            segment,
+            f"{ROT}, but its footer, columns and every value read whole: the record or the "
+            "file changed",
+            suspect=True,
+        )
+    return None
+
+
+ROT = "its bytes differ from the checksum recorded when it was written"
 
 
 @cache
@@ -108,33 +175,6 @@ def schema_difference(found: Sequence[tuple[str, str]]) -> str | None:
     return f"its columns are not the lake's ({'; '.join(problems)})" if problems else None
 
 
-def deep_check(
-    con: duckdb.DuckDBPyConnection, segment: Path, kind: str, recorded: str | None
-) -> str | None:
-    """`quick_check` (an unreadable footer or foreign columns only once the checksum, when one
-    was recorded, holds: bit rot is then the better explanation), then every value read."""
-    problem = quick_check(con, segment, kind)
-    if problem and problem.startswith(NOT_WHOLE):
-        return problem
-    try:
-        if recorded is not None and file_checksum(segment) != recorded:
-            return "its bytes differ from the checksum recorded when it was written (bit rot?)"
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"cannot be read ({exc.strerror})"
-    if problem:
-        return problem
-    try:
-        con.execute(
-            "SELECT count(*) FROM read_parquet(?) WHERE hash(COLUMNS(*)) IS NOT NULL",
-            [str(segment)],
-        ).fetchall()
-    except duckdb.Error as exc:
-        return f"cannot be read to the end ({_first_line(exc)})" if segment.exists() else None
-    return None
-
-
 def find_damaged(
     store: Store, segments: Sequence[Path], *, kind: str = "events", deep: bool = False
 ) -> list[Damage]:
@@ -145,13 +185,13 @@ def find_damaged(
         found = []
         for segment in segments:
             key = store.segment_key(segment)
-            problem = (
-                deep_check(con, segment, kind, recorded.get(key))
-                if deep
-                else quick_check(con, segment, kind)
-            )
-            if problem:
-                found.append(Damage(segment, problem))
+            if deep:
+                damage = deep_check(con, segment, kind, recorded.get(key))
+            else:
+                problem = quick_check(con, segment, kind)
+                damage = Damage(segment, problem) if problem else None
+            if damage:
+                found.append(damage)
         return found
     finally:
         con.close()
@@ -182,9 +222,11 @@ def naming_damaged_segments(store: Store) -> Iterator[None]:
         raise
 
 
-def verify(*, store: Store, fix: bool = False) -> VerifyResult:
-    """Check every segment of the store (every byte); with `fix`, move the damaged ones to
-    `STORE/damaged/<time>/`, keeping their paths, and forget their seals and checksums."""
+def verify(*, store: Store, fix: bool = False, yes: bool = False) -> VerifyResult:
+    """Check every segment of the store (every byte); with `fix`, move the damaged ones (and
+    with `yes` the suspect ones too) to `STORE/damaged/<time>/`, keeping their paths, and
+    forget their seals and checksums. Without `yes`, `fix` moves nothing when that would be
+    more than half of the segments (`fix_refused` says so)."""
     with store.writer_lock() if fix else contextlib.nullcontext():
         result = VerifyResult()
         recorded = store.checksums()
@@ -192,9 +234,19 @@ def verify(*, store: Store, fix: bool = False) -> VerifyResult:
             segments = store.segments(kind)
             result.segments += len(segments)
             result.with_checksum += sum(store.segment_key(p) in recorded for p in segments)
-            result.damaged += find_damaged(store, segments, kind=kind, deep=True)
-        if fix and result.damaged:
-            result.moved_to = _move_aside(store, [d.segment for d in result.damaged])
+            for damage in find_damaged(store, segments, kind=kind, deep=True):
+                (result.suspect if damage.suspect else result.damaged).append(damage)
+        moving = [d.segment for d in result.damaged + (result.suspect if yes else [])]
+        if fix and moving:
+            if len(moving) > 1 and len(moving) > MASS_MOVE_SHARE * result.segments and not yes:
+                result.fix_refused = (
+                    f"verify --fix would move {len(moving):,} of the {result.segments:,} "
+                    f"segments of store {store.location} aside, so it moved none: read what "
+                    "they are damaged by (a damaged disk, a restore gone wrong?), then add "
+                    "--yes to move them"
+                )
+            else:
+                result.moved_to = _move_aside(store, moving)
     return result
 
 
