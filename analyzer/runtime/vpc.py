@@ -516,7 +516,7 @@ class VpcStateMonitor:
 
     def state(self) -> str:
         """The connector's state now (starts the thread on first use; never waits on it)."""
-        if self._thread is None or not self._thread.is_alive():
+        if self._thread is None:  # (a thread that died leaves its reading to go stale)
             self.start()
         return self._judge()[0]
 
@@ -558,7 +558,7 @@ class VpcStateMonitor:
 
     def stop(self) -> None:
         self._stop.set()
-        thread = self._thread
+        thread, self._thread = self._thread, None  # a later lookup starts a new one
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=0.5)
 
