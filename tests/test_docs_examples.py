@@ -138,3 +138,14 @@ def test_no_link_or_path_points_outside_the_repository() -> None:
             linked = (path.parent / target.split("#")[0]).resolve()
             assert linked.is_relative_to(ROOT), f"{name}: {target} is outside the repository"
             assert linked.exists(), f"{name}: {target} does not exist"
+
+
+def test_the_contract_page_names_every_event_and_every_lake_column() -> None:
+    from analyzer.runtime.telemetry import EVENTS
+
+    page = (ROOT / "docs" / "telemetry.md").read_text()
+    schema = (ROOT / "queries" / "lake_schema.sql").read_text()
+    columns = re.findall(r"\bAS (\w+),?$", schema, re.M)
+    assert len(columns) > 20
+    for name in [*EVENTS, *columns]:
+        assert f"`{name}`" in page, f"docs/telemetry.md does not name `{name}`"
