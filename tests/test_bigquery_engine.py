@@ -340,7 +340,7 @@ def test_recommend_json_equals_the_lakes(
     assert recommended == _json(["recommend", "--no-history", *local])
     breaker = recommended["breaker"]
     valid_calls = sum(s["calls"] for s in VALID_SUMMARIES)
-    assert breaker["mode"] == "rate"
+    assert breaker["mode"] == "consecutive" and breaker["evidence"]["per_process"] is not None
     assert breaker["evidence"]["in_life"]["summaries"] == len(VALID_SUMMARIES)
     assert breaker["evidence"]["in_life"]["calls"] == valid_calls
     assert len(list(history.rglob("rec_*.json"))) == 1

@@ -74,6 +74,15 @@ def _groups(
     return groups
 
 
+# Two process-hours of healthy in-life calls (a call every 10 s, none failing): enough to
+# calibrate the breaker per process, so the waits the advice fits ship.
+IN_LIFE = [
+    {"ts": START + timedelta(minutes=5 * n), "instance_id": "p-1", "vpc_state": "healthy",
+     "window_s": 300.0, "calls": 30, "failures": 0, "slow_calls": 0}
+    for n in range(24)
+]  # fmt: skip
+
+
 def _advice(groups: list[AttemptGroup], lake: LakeEvidence) -> Breaker:
     rows = [phase_timeout(g, END, POLICY, start=START) for g in groups]
     return advise_breaker(groups, policy=POLICY, rows=rows, start=START, end=END, lake=lake)
@@ -110,7 +119,7 @@ def test_the_wait_in_open_grows_to_how_long_strained_episodes_last(per_day: int)
             for t, s in draw_vpc_timeline(gen, quiet=quiet, episode=episode, days=DAYS)
         ]
         groups = _groups(gen, timeline, per_day)
-        advice = _advice(groups, LakeEvidence(timeline=timeline, summaries=[]))
+        advice = _advice(groups, LakeEvidence(timeline=timeline, summaries=IN_LIFE))
         waits.append(advice.max_recovery_timeout_s)
         before.append(_median_outage_between_startups(groups))
         assert advice.evidence["max_recovery_timeout_source"].startswith("Kaplan-Meier median")
@@ -175,15 +184,11 @@ def test_false_trips_in_healthy_periods_stay_under_the_target() -> None:
         rows = {g.vpc_state: phase_timeout(g, END, POLICY, start=START) for g in groups}
         advice = _advice(groups, LakeEvidence(timeline=timeline, summaries=None))
         rule = advice.evidence["failure_rule"]
-        # No in-life calls: the consecutive mode is what ships; the rate rules are evidence,
-        # checked here as they would ship once in-life calls back them.
+        # No in-life calls: the runtime's built-in breaker ships; the rate rules are evidence,
+        # checked here as a rate-mode breaker would take them.
         assert advice.mode == "consecutive" and rule is not None
         assert advice.minimum_calls is None and advice.failure_rate_threshold is None
-        consecutive = advice.evidence["consecutive"]
-        assert advice.failure_threshold == consecutive["failure_threshold"]
-        assert (
-            consecutive["expected_false_trips_per_week"] <= consecutive["max_false_trips_per_week"]
-        )
+        assert advice.failure_threshold == 5 and advice.evidence["per_process"] is None
         threshold, window, minimum = rule["threshold"], rule["window_calls"], rule["minimum_calls"]
         healthy_t = rows["healthy"].timeout_s
         critical_t = rows["critical"].timeout_s
@@ -240,13 +245,16 @@ def test_with_in_life_calls_false_trips_a_process_week_stay_under_the_target() -
         assert ev["rates_by_state"]["healthy"]["source"] == "in-life calls (breaker_summary)"
         per_week = ev["in_life"]["evaluations_per_process_week"]
         assert per_week == pytest.approx(10 * 60 * 24 * 7, rel=0.05)
+        rate_mode = ev["rate_mode"]
         threshold, window, minimum = (
-            advice.failure_rate_threshold,
-            advice.window_calls,
-            advice.minimum_calls,
+            rate_mode["failure_rate_threshold"],
+            rate_mode["window_calls"],
+            rate_mode["minimum_calls"],
         )
-        assert threshold is not None and window is not None and minimum is not None
-        assert advice.mode == "rate"  # in-life volume backs the rate rules
+        # in-life volume calibrates the consecutive threshold per process; the rate rules
+        # are evidence, calibrated on the same volume
+        assert advice.mode == "consecutive" and ev["per_process"] is not None
+        assert ev["per_process"]["calls_per_process_minute"] == pytest.approx(10, rel=0.05)
         results.append(
             per_week * false_trip_chance(threshold, window, minimum, truth["healthy"])
             <= POLICY.max_false_trips_per_week / 2
@@ -322,14 +330,21 @@ def test_without_in_life_calls_the_evidence_says_so(tmp_path: Path) -> None:
     ev = advice.evidence
     assert ev["in_life"]["calls"] == 0
     assert ev["false_trip_target"] == "0.001 per evaluation (no in-life volume)"
-    # a process need not make minimum_calls calls: the consecutive mode ships, which opens
+    # nothing says how many calls a process makes: the runtime's built-in breaker ships
     assert advice.mode == "consecutive" and advice.minimum_calls is None
-    assert 1 <= advice.failure_threshold <= 50
-    assert any("consecutive mode is recommended" in text for text in ev["limits"])
+    assert (advice.failure_threshold, advice.recovery_timeout_s) == (5, 30.0)
+    assert advice.backoff_multiplier is None and advice.max_recovery_timeout_s is None
+    assert any("built-in breaker ships" in text for text in ev["limits"])
     assert any("not checked against in-life volume" in text for text in ev["limits"])
-    # no strained episode in the timeline: the runtime's default wait, and it says why
-    assert advice.recovery_timeout_s == 30.0
-    assert ev["recovery_timeout_source"].startswith("default (no pressure or critical")
+    assert ev["recovery_timeout_source"] == "the runtime's built-in breaker (no per-process volume)"
+    # with in-life calls but no strained episode in the timeline: the default wait, and why
+    calibrated = _advice(
+        _groups(gen, timeline, 60), LakeEvidence(timeline=timeline, summaries=IN_LIFE)
+    )
+    assert calibrated.recovery_timeout_s == 30.0
+    assert calibrated.evidence["recovery_timeout_source"].startswith(
+        "default (no pressure or critical"
+    )
 
 
 def test_a_run_saved_before_the_rate_mode_still_loads_and_prints() -> None:

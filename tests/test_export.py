@@ -55,16 +55,19 @@ def test_export_then_the_runtime_returns_the_recommended_value_for_every_state(
         assert got == row.timeout_s, row.vpc_state
     breaker = runtime.get_database_circuit_breaker()
     assert breaker.failure_threshold == rec.breaker.failure_threshold
-    # the sample holds no in-life calls: the service's breaker runs the recommended
-    # consecutive mode, with the advised wait, backoff and limits
+    # the sample holds no in-life calls: the service's breaker is the runtime's built-in one,
+    # exactly what it runs with no config
     assert rec.breaker.mode == loaded.breaker.mode == breaker.mode == "consecutive"
+    built_in = runtime.CircuitBreaker()
     for name in (
+        "failure_threshold",
         "recovery_timeout_s",
+        "half_open_max_calls",
         "backoff_multiplier",
         "max_recovery_timeout_s",
+        "max_half_open_wait_s",
     ):
-        assert getattr(breaker, name) == getattr(rec.breaker, name), name
-    assert breaker.max_half_open_wait_s == rec.breaker.max_half_open_s
+        assert getattr(breaker, name) == getattr(built_in, name), name
 
 
 def test_a_rate_mode_recommendation_ships_every_rate_setting(
@@ -82,6 +85,8 @@ def test_a_rate_mode_recommendation_ships_every_rate_setting(
             "minimum_calls": 20,
             "failure_rate_threshold": 0.2,
             "slow_call_rate_threshold": 0.5,
+            "backoff_multiplier": 2.0,
+            "max_recovery_timeout_s": 600.0,
         }
     )
     out = write_config(
@@ -116,14 +121,12 @@ def test_export_carries_version_window_and_sample_sizes(
     assert {"run_id", "generated_at", "window_start", "window_end"} <= set(provenance)
     assert len(provenance["attempts"]) == len(document["timeouts"])
     assert all("source" in t for t in document["timeouts"])
-    assert set(document["breaker"]) == {
-        "failure_threshold",
-        "recovery_timeout_s",
-        "half_open_max_calls",
-        "backoff_multiplier",
-        "max_recovery_timeout_s",
-        "max_half_open_s",
-    }  # the consecutive mode (no in-life calls in the sample): no rate settings
+    # no in-life calls in the sample: the runtime's built-in breaker (the seed's defaults)
+    assert document["breaker"] == {
+        "failure_threshold": 5,
+        "recovery_timeout_s": 30.0,
+        "half_open_max_calls": 1,
+    }
 
 
 def test_check_says_exactly_what_is_wrong(tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ from analyzer.analysis.stats import (
     GeneralizedGammaFit,
     KaplanMeier,
     LognormalFit,
-    expected_false_trips,
-    failure_threshold,
+    burst_correlation,
+    dispersion,
+    run_false_opens,
 )
 from analyzer.simulate import PHASE3_LAWS, WeibullLaw, draw_attempts
 
@@ -192,14 +193,56 @@ def test_false_trip_formula_matches_simulated_bernoulli_sequences() -> None:
         # a trip starts where k failures in a row begin after a success (or at the start)
         runs = failure_streaks(failed)
         trips.append(sum(1 for r in runs if r >= k))
-    expected = expected_false_trips(k, p, calls)
+    expected = run_false_opens(k, p, 0.0, calls)
+    assert expected == pytest.approx(calls * (1 - p) * p**k)
     assert np.mean(trips) == pytest.approx(expected, rel=0.05)
 
 
-def test_failure_threshold_is_the_smallest_that_meets_the_target() -> None:
-    k = failure_threshold(0.01, 1000, 1.0)
-    assert expected_false_trips(k, 0.01, 1000) <= 1.0 < expected_false_trips(k - 1, 0.01, 1000)
-    assert failure_threshold(0.3, 5000, 0.1) > failure_threshold(0.01, 5000, 0.1)
+def markov_failures(calls: int, rate: float, rho: float, rng: np.random.Generator) -> Any:
+    """Calls failing `rate` of the time in a Markov chain of lag-one correlation `rho`: runs of
+    successes and of failures of geometric lengths, alternating (the chain's own runs)."""
+    start, go_on = rate * (1 - rho), rate + rho * (1 - rate)
+    pairs = int(calls * start * 1.5) + 20
+    lengths = np.empty(2 * pairs, dtype=np.int64)
+    lengths[0::2] = rng.geometric(start, pairs)
+    lengths[1::2] = rng.geometric(1 - go_on, pairs)
+    failed = np.repeat(np.tile([False, True], pairs), lengths)
+    assert failed.size >= calls
+    return failed[:calls]
+
+
+def test_runs_in_bursts_match_simulated_markov_chains() -> None:
+    rng = np.random.default_rng(12)
+    p, rho, calls, k = 0.05, 0.6, 4000, 4
+    trips = [
+        sum(1 for r in failure_streaks(markov_failures(calls, p, rho, rng)) if r >= k)
+        for _ in range(150)
+    ]
+    expected = run_false_opens(k, p, rho, calls)
+    assert np.mean(trips) == pytest.approx(expected, rel=0.1)
+    # bursts make long runs far likelier than independent failures at the same rate
+    assert expected > 20 * run_false_opens(k, p, 0.0, calls)
+
+
+@pytest.mark.parametrize(("rho", "window"), [(0.0, 60), (0.5, 60), (0.7, 6), (0.7, 600)])
+def test_the_burst_correlation_is_read_back_from_windows_failure_counts(
+    rho: float, window: int
+) -> None:
+    """Windows of `window` calls (12,000 calls at least) of known Markov chains, 30 seeds:
+    the dispersion's upper bound gives a correlation at or over the truth in most seeds, and
+    its point estimate one near the truth in the median."""
+    found, covered = [], []
+    windows = max(400, 12_000 // window)
+    for seed in range(30):
+        rng = np.random.default_rng(300 + seed)
+        failed = markov_failures(window * windows, 0.02, rho, rng).reshape(windows, window)
+        calls = np.full(windows, float(window))
+        index, upper = dispersion(calls, failed.sum(axis=1).astype(float), 0.975)
+        assert 1.0 <= index <= upper
+        found.append(burst_correlation(index, calls))
+        covered.append(burst_correlation(upper, calls) >= rho - 1e-9)
+    assert np.mean(covered) >= 0.9
+    assert float(np.median(found)) == pytest.approx(rho, abs=0.08)
 
 
 def test_streaks_by_hand() -> None:

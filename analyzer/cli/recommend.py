@@ -322,8 +322,14 @@ def breaker_lines(b: Breaker) -> list[str]:
         ),
         f"  mode                {b.mode}",
     ]
+    if "per_process" in ev:
+        from analyzer.recommend.breaker import threshold_basis
+
+        lines.append(
+            f"  failure_threshold   {b.failure_threshold} in a row ({threshold_basis(ev)})"
+        )
     rule, slow = ev["failure_rule"], ev["slow_rule"]
-    if rule:
+    if rule and b.mode == "rate":  # a run saved when the rate mode shipped
         lines.append(
             f"  window_calls        {b.window_calls}, minimum_calls {b.minimum_calls} "
             f"(false trips at most {ev['false_trip_target']})"
@@ -333,14 +339,18 @@ def breaker_lines(b: Breaker) -> list[str]:
             f"with chance {rule['false_trip_per_evaluation']:.1e} per evaluation; a full window "
             f"of {ev['strained_state']} calls with {percent(rule['trip_probability_strained'])})"
         )
-    if slow:
+    if slow and b.mode == "rate":
         lines.append(
             f"  slow_call_rate      {percent(b.slow_call_rate_threshold)} of calls over their "
             f"state's timeout (chance {slow['false_trip_per_evaluation']:.1e} per evaluation)"
         )
     episodes = ev["episodes"]
     counted = f"{episodes['count']} episodes, {episodes['censored']} still going at the end"
-    if "max_recovery_timeout_source" in ev:
+    if b.max_recovery_timeout_s is None:  # the built-in breaker: one wait, no backoff
+        lines.append(
+            f"  recovery_timeout_s  {b.recovery_timeout_s:g} s ({ev['recovery_timeout_source']})"
+        )
+    elif "max_recovery_timeout_source" in ev:
         failed = ev["probes_failed_in_a_median_episode"]
         lines += [
             f"  recovery_timeout_s  {b.recovery_timeout_s:g} s ({ev['recovery_timeout_source']}; "
@@ -356,17 +366,29 @@ def breaker_lines(b: Breaker) -> list[str]:
             f"failed probe up to {b.max_recovery_timeout_s:g} s "
             f"({ev['recovery_timeout_source']}: {counted})"
         )
-    lines += [
-        f"  half_open_max_calls {b.half_open_max_calls}, at most {b.max_half_open_s:g} s half-open",
-        f"  failure_threshold   {b.failure_threshold} in a row (consecutive mode: "
-        f"{ev['consecutive']['expected_false_trips_per_week']:.3f} false trips a week)",
+    half_open = f", at most {b.max_half_open_s:g} s half-open" if b.max_half_open_s else ""
+    lines.append(f"  half_open_max_calls {b.half_open_max_calls}{half_open}")
+    if "per_process" not in ev:  # a run saved before the per-process threshold
+        lines.append(
+            f"  failure_threshold   {b.failure_threshold} in a row (consecutive mode: "
+            f"{ev['consecutive']['expected_false_trips_per_week']:.3f} false trips a week)"
+        )
+    if "rate_mode" in ev and rule:
+        rate = ev["rate_mode"]
+        lines.append(
+            f"  rate mode (evidence only): window_calls {rate['window_calls']}, minimum_calls "
+            f"{rate['minimum_calls']}, failure_rate {percent(rate['failure_rate_threshold'])}, "
+            f"slow_call_rate {percent(rate['slow_call_rate_threshold'])} (false trips at most "
+            f"{ev['false_trip_target']})"
+        )
+    lines.append(
         "  rates by VPC state under the recommended timeouts: "
         + ", ".join(
             f"{state} {percent(v['failure_rate'])} failed, {percent(v['slow_rate'])} slow "
             f"of {v['calls']:,.0f}"
             for state, v in ev["rates_by_state"].items()
-        ),
-    ]
+        )
+    )
     lines += [f"  limit: {text}" for text in ev["limits"]]
     lines.append(f"  model: {ev['model']}")
     return lines

@@ -1,28 +1,34 @@
-"""Circuit-breaker settings for a phase's dependency, for a breaker that lives in one process:
-rate rules from the calls' failure and slow-call rates under the recommended timeouts, the wait
-in OPEN from how long strained episodes of the VPC timeline last."""
+"""Circuit-breaker settings for a phase's dependency, for a breaker that lives in one process
+and guards every call it makes: the threshold from how many calls a process makes and how its
+failures come (alone or in bursts), as its `breaker_summary` events show, else the runtime's
+built-in breaker; the wait in OPEN from how long strained episodes of the VPC timeline last;
+rate rules as evidence."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from analyzer.analysis.attempts import AttemptGroup
 from analyzer.analysis.stats import (
     KaplanMeier,
+    burst_correlation,
+    dispersion,
     episodes,
-    failure_threshold,
     lower_rate,
     rate_rule,
+    run_false_opens,
     upper_rate,
 )
-from analyzer.analysis.stats.breaker import RateRule, expected_false_trips
+from analyzer.analysis.stats.breaker import RateRule
 from analyzer.engine import Engine, QuestionNotAnswered
 from analyzer.recommend.model import Breaker, PhaseTimeout
 from analyzer.recommend.policy import Policy
-from analyzer.runtime.schema import MAX_RECOVERY_TIMEOUT_S
+from analyzer.runtime.schema import MAX_RECOVERY_TIMEOUT_S, BreakerSettings
 
 HEALTHY = "healthy"
 STRAINED = frozenset({"pressure", "critical"})
@@ -35,11 +41,28 @@ FALSE_TRIP_PER_EVALUATION = 0.001
 TRIP_TARGET = 0.9  # the chance a full window of strained calls should open it
 WINDOWS = (10, 20, 50, 100, 200)
 WEEK_S = 7 * 86400.0
+# The runtime's built-in breaker (the seed's: 5 failures in a row, 30 s), what a service runs
+# with no config: the advice never ships one that opens more readily.
+BUILT_IN = BreakerSettings()
+# In-life calls of quiet states must cover this much process time before their volume counts.
+MIN_PROCESS_S = 3600.0
+# The printed bound on false opens a process-week holds in this share of process-weeks.
+FALSE_OPEN_LEVEL = 0.999
+MAX_CONSECUTIVE = 50
 MODEL = (
-    "Rate mode (recommended where the lake holds in-life calls; else the consecutive mode, "
-    "failure_threshold failures in a row, with the same wait and backoff): over the last "
-    "window_calls calls of a process (in-life calls, not only its one "
-    "startup call), once minimum_calls are in the window, a share of failed calls at or over "
+    "Consecutive mode, for a breaker in each process that guards every call it makes: "
+    "failure_threshold failures in a row open it. Where the lake's breaker_summary events "
+    "cover an hour or more of quiet (healthy; else not pressure or critical) process time, "
+    "the threshold is the smallest, never under the runtime's built-in "
+    f"{BUILT_IN.failure_threshold}, whose false opens in a process-week at the calls a process "
+    "makes there stay at or under --max-false-trips in "
+    f"{FALSE_OPEN_LEVEL:.1%} of process-weeks: failures are a two-state Markov chain (alone, "
+    "or in bursts) at the failure rate's upper confidence bound, its burstiness read from how "
+    "much the summaries' failure counts vary beyond the binomial (their index of dispersion, "
+    "upper bound). Else the built-in breaker ships "
+    f"({BUILT_IN.failure_threshold} in a row, {BUILT_IN.recovery_timeout_s:g} s). "
+    "The rate rules, evidence only: over the last window_calls calls of a process, once "
+    "minimum_calls are in the window, a share of failed calls at or over "
     "failure_rate_threshold, or of slow calls (over the call's phase and VPC state timeout) at "
     "or over slow_call_rate_threshold, opens it. Calls are taken as independent, each failing "
     "with its state's rate under the recommended timeouts (errors, plus the predicted timeout "
@@ -183,6 +206,141 @@ def in_life_rates(summaries: list[dict[str, Any]], level: float) -> dict[str, St
     }
 
 
+@dataclass
+class ProcessVolume:
+    """The in-life calls of quiet states, per process: each summary window's calls and failures
+    (a process's summaries of one window, one per operation, summed), and the process time the
+    windows cover."""
+
+    states: list[str]
+    calls: np.ndarray
+    failures: np.ndarray
+    process_s: float
+    timeout_s: float | None  # the longest timeout the calls ran under (slow_threshold_s)
+    by_state: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def per_s(self) -> float:
+        """Calls per process-second."""
+        return float(self.calls.sum()) / self.process_s if self.process_s else 0.0
+
+
+def process_volume(summaries: list[dict[str, Any]]) -> ProcessVolume:
+    """The calls per process of the quiet states: healthy where its summaries cover
+    MIN_PROCESS_S, else every state but pressure and critical (unknown among them: a service
+    without a VPC monitor reports only that). A process's summaries of one window (one per
+    operation) are one window: its time counts once."""
+    windows: dict[str, dict[tuple[object, ...], list[float]]] = {}
+    for n, row in enumerate(summaries):
+        calls = float(row.get("calls") or 0)
+        if calls <= 0:
+            continue
+        state = str(row.get("vpc_state") or "unknown")
+        window_s = float(row.get("window_s") or 0.0)
+        instance = row.get("instance_id")
+        key = (instance, str(row.get("ts")), round(window_s, 3)) if instance else (n,)
+        acc = windows.setdefault(state, {}).setdefault(key, [0.0, 0.0, window_s, 0.0])
+        acc[0] += calls
+        acc[1] += float(row.get("failures") or 0)
+        acc[3] = max(acc[3], float(row.get("slow_threshold_s") or 0.0))
+    by_state = {
+        state: {
+            "calls": sum(w[0] for w in found.values()),
+            "process_s": sum(w[2] for w in found.values()),
+        }
+        for state, found in windows.items()
+    }
+    for found in by_state.values():
+        found["calls_per_process_minute"] = (
+            60.0 * found["calls"] / found["process_s"] if found["process_s"] else 0.0
+        )
+    if by_state.get(HEALTHY, {}).get("process_s", 0.0) >= MIN_PROCESS_S:
+        states = [HEALTHY]
+    else:
+        states = sorted(s for s in windows if s not in STRAINED)
+    rows = [w for state in states for w in windows[state].values()]
+    timeouts = [w[3] for w in rows if w[3] > 0]
+    return ProcessVolume(
+        states=states,
+        calls=np.array([w[0] for w in rows], dtype=np.float64),
+        failures=np.array([w[1] for w in rows], dtype=np.float64),
+        process_s=sum(w[2] for w in rows),
+        timeout_s=max(timeouts) if timeouts else None,
+        by_state=by_state,
+    )
+
+
+def per_process_threshold(
+    volume: ProcessVolume, level: float, max_per_week: float
+) -> dict[str, Any]:
+    """The consecutive threshold for a process making `volume`'s calls: the smallest, from the
+    built-in one, whose false opens in a process-week stay at or under `max_per_week` in
+    FALSE_OPEN_LEVEL of process-weeks, at the failure rate's and the burstiness's upper bounds."""
+    from scipy.stats import poisson
+
+    calls, failures = float(volume.calls.sum()), float(volume.failures.sum())
+    rate_upper = upper_rate(failures, calls, level)
+    index, index_upper = dispersion(volume.calls, volume.failures, level)
+    correlation = burst_correlation(index_upper, volume.calls)
+    per_week = volume.per_s * WEEK_S
+
+    def bound(k: int) -> int:
+        expected = run_false_opens(k, rate_upper, correlation, per_week)
+        return int(poisson.ppf(FALSE_OPEN_LEVEL, expected))
+
+    threshold = next(
+        (
+            k
+            for k in range(BUILT_IN.failure_threshold, MAX_CONSECUTIVE + 1)
+            if bound(k) <= max_per_week
+        ),
+        MAX_CONSECUTIVE,
+    )
+    expected = run_false_opens(threshold, rate_upper, correlation, per_week)
+    go_on = rate_upper + correlation * (1.0 - rate_upper)
+    return {
+        "failure_threshold": threshold,
+        "quiet_states": volume.states,
+        "calls_per_process_minute": 60.0 * volume.per_s,
+        "calls_per_process_week": per_week,
+        "process_hours": volume.process_s / 3600.0,
+        "calls": calls,
+        "failure_rate": failures / calls if calls else 0.0,
+        "failure_rate_upper": rate_upper,
+        "dispersion": index,
+        "dispersion_upper": index_upper,
+        "burst_correlation": correlation,
+        "mean_failure_run_calls": 1.0 / (1.0 - go_on) if go_on < 1.0 else None,
+        "false_opens_per_process_week": expected,
+        "false_opens_per_process_week_bound": int(poisson.ppf(FALSE_OPEN_LEVEL, expected)),
+        "bound_level": FALSE_OPEN_LEVEL,
+        "max_false_trips_per_process_week": max_per_week,
+        "outage_opens_after_s": threshold / volume.per_s if volume.per_s else None,
+        "by_state": volume.by_state,
+    }
+
+
+def threshold_basis(ev: dict[str, Any]) -> str:
+    """What the threshold rests on: the volume it was calibrated on, or why it is built in."""
+    found = ev["per_process"]
+    if found is None:
+        return "the runtime's built-in breaker: the lake shows no per-process call volume"
+    outage = found["outage_opens_after_s"]
+    return (
+        f"calibrated per process at {found['calls_per_process_minute']:,.1f} calls a minute "
+        f"in {' or '.join(found['quiet_states'])}, {found['process_hours']:,.1f} "
+        "process-hours of breaker_summary): "
+        f"{found['false_opens_per_process_week']:.3g} false opens a process-week expected, at "
+        f"most {found['false_opens_per_process_week_bound']} in "
+        f"{found['bound_level']:.1%} of process-weeks; failures at "
+        f"{100 * found['failure_rate_upper']:.2f} % (upper bound) in runs of "
+        f"{found['mean_failure_run_calls'] or float('inf'):.1f} calls on average; an outage "
+        "opens it after "
+        + ("?" if outage is None else f"{outage:,.1f} s")
+        + " of failed calls at this volume"
+    )
+
+
 def episode_wait(
     timeline: list[tuple[float, str]], *, start: float, end: float, states: frozenset[str]
 ) -> dict[str, Any]:
@@ -261,7 +419,6 @@ def advise_breaker(
     )
     strained = rates[strained_state]
 
-    window_s = (end - start).total_seconds()
     wait = episode_wait(
         lake.timeline or [], start=start.timestamp(), end=end.timestamp(), states=STRAINED
     )
@@ -275,9 +432,10 @@ def advise_breaker(
     limits: list[str] = []
     per_week: float | None = None  # evaluations (quiet in-life calls) per process-week
     longest_window: int | None = None
-    exposure = in_life[HEALTHY].exposure_s if HEALTHY in in_life else None
-    if exposure:
-        per_week = in_life[HEALTHY].calls / (exposure / WEEK_S)
+    volume = process_volume(lake.summaries or [])
+    calibrated = volume.process_s >= MIN_PROCESS_S
+    if calibrated:
+        per_week = volume.per_s * WEEK_S
         alpha = min(0.5, policy.max_false_trips_per_week / max(per_week, 1.0))
         strained_in_life = in_life.get(strained_state)
         episode_s = wait["median_s"] or wait["longest_s"]
@@ -286,16 +444,22 @@ def advise_breaker(
             longest_window = max(WINDOWS[0], int(per_s * episode_s))
     else:
         alpha = FALSE_TRIP_PER_EVALUATION
+        seen = (
+            "no in-life calls (no breaker_summary events)"
+            if not volume.process_s
+            else f"in-life calls of quiet states over {volume.process_s / 3600:.2f} "
+            f"process-hours only (under {MIN_PROCESS_S / 3600:g})"
+        )
         limits.append(
-            "The lake holds no in-life calls (no breaker_summary events): each process makes "
-            "one startup call of the phase, so a rate window fills only from the calls a "
-            "process makes in its life, and nothing says a process makes minimum_calls of "
-            "them (one that makes fewer would never open its breaker). So the consecutive "
-            "mode is recommended, with the failure threshold from the startup calls' rates "
-            "under the recommended timeouts; the rate rules below (false trips held to "
-            f"{FALSE_TRIP_PER_EVALUATION:g} per evaluation, minimum_calls and window_calls "
-            "not checked against in-life volume) are evidence only, and become the "
-            "recommendation once the runtime's breaker_summary events are in the lake."
+            f"The lake holds {seen}: the breaker guards every database call of a process, "
+            "and how many a process makes decides how often healthy failures open it (a "
+            "threshold fitted to a week of startup calls opens dozens of times a week in a "
+            "process making a call a second). So the runtime's built-in breaker ships "
+            f"({BUILT_IN.failure_threshold} failures in a row, {BUILT_IN.recovery_timeout_s:g} "
+            "s), which no config is less safe than; the rate rules below (false trips held "
+            f"to {FALSE_TRIP_PER_EVALUATION:g} per evaluation, minimum_calls and window_calls "
+            "not checked against in-life volume) are evidence only. The advice fits the "
+            "breaker once the runtime's breaker_summary events are in the lake."
         )
     # the failure and the slow-call rules share the false-trip allowance
     failure_rule = _choose_window(
@@ -323,17 +487,24 @@ def advise_breaker(
         "state the timeouts already cover."
     )
 
-    # consecutive mode: calls a week in healthy periods, per process where in-life calls say
-    consecutive_calls = per_week if per_week is not None else quiet.calls / (window_s / WEEK_S)
-    threshold = failure_threshold(
-        quiet.failure_upper, consecutive_calls, policy.max_false_trips_per_week
+    # The threshold: for one process, from the calls it makes and how their failures come;
+    # without that volume, the runtime's built-in breaker.
+    per_process = (
+        per_process_threshold(volume, level, policy.max_false_trips_per_week)
+        if calibrated
+        else None
     )
 
     # The wait grows to how long a strained episode lasts; it starts at the time one probe may
     # take: a false trip then keeps the service off its database that long, not an episode's.
-    longest_call = max((r.timeout_s or 0.0 for r in env_rows), default=0.0) or policy.ceiling_s
-    max_half_open = _clamp_up(1.1 * longest_call, 1.0, MAX_RECOVERY_TIMEOUT_S)
+    # A probe is one of the calls the breaker guards: the in-life calls' timeout where the
+    # summaries say it, else the phase's longest recommended timeout.
+    longest_call = (volume.timeout_s if calibrated else None) or max(
+        (r.timeout_s or 0.0 for r in env_rows), default=0.0
+    )
+    max_half_open = _clamp_up(1.1 * (longest_call or policy.ceiling_s), 1.0, MAX_RECOVERY_TIMEOUT_S)
     wanted = wait["median_s"] if wait["median_s"] is not None else wait["longest_s"]
+    max_recovery: float | None
     if wanted is not None:
         max_recovery = _clamp_up(wanted, *RECOVERY_BOUNDS_S)
         max_source = (
@@ -355,24 +526,31 @@ def advise_breaker(
             if lake.timeline is None
             else "default (no pressure or critical episode in the VPC timeline)"
         )
-    probes_failed = _probes_failed(recovery, max_recovery, wait["median_s"])
+    if per_process is None:  # the built-in breaker, as a service with no config runs it
+        recovery, max_recovery = BUILT_IN.recovery_timeout_s, None
+        source = max_source = "the runtime's built-in breaker (no per-process volume)"
+    probes_failed = _probes_failed(
+        recovery,
+        max_recovery or recovery,
+        wait["median_s"],
+        BACKOFF_MULTIPLIER if per_process else BUILT_IN.backoff_multiplier,
+    )
+    if per_process is not None:
+        # a false open refuses the calls a process makes while it waits in OPEN
+        per_process["refused_calls_per_false_open"] = volume.per_s * recovery
 
-    # The rate mode only where in-life volume shows a process makes the calls it needs.
-    rated = per_week is not None
     return Breaker(
-        failure_threshold=threshold,
+        failure_threshold=(
+            per_process["failure_threshold"] if per_process else BUILT_IN.failure_threshold
+        ),
         recovery_timeout_s=recovery,
-        half_open_max_calls=policy.half_open_max_calls,
-        mode="rate" if rated else "consecutive",
-        window_calls=window if rated else None,
-        window_s=None,
-        minimum_calls=minimum if rated else None,
-        failure_rate_threshold=(failure_rule.threshold if failure_rule else 1.0) if rated else None,
-        slow_call_rate_threshold=(slow_rule.threshold if slow_rule else 1.0) if rated else None,
-        slow_call_s=None,
-        backoff_multiplier=BACKOFF_MULTIPLIER,
+        half_open_max_calls=(
+            policy.half_open_max_calls if per_process else BUILT_IN.half_open_max_calls
+        ),
+        mode="consecutive",
+        backoff_multiplier=BACKOFF_MULTIPLIER if per_process else None,
         max_recovery_timeout_s=max_recovery,
-        max_half_open_s=max_half_open,
+        max_half_open_s=max_half_open if per_process else None,
         evidence={
             "phase": policy.breaker_phase,
             "calls": int(sum(g.size for g in calls)),
@@ -381,6 +559,7 @@ def advise_breaker(
                 "calls": sum(r.calls for r in in_life.values()),
                 "evaluations_per_process_week": per_week,
             },
+            "per_process": per_process,
             "rates_by_state": {s: rates[s].as_evidence() for s in sorted(rates)},
             "quiet_state": HEALTHY if HEALTHY in rates else "all states pooled",
             "strained_state": strained_state,
@@ -398,14 +577,11 @@ def advise_breaker(
             ),
             "failure_rule": _rule_evidence(failure_rule, strained.failure_lower),
             "slow_rule": _rule_evidence(slow_rule, 0.0),
-            "consecutive": {
-                "failure_threshold": threshold,
-                "healthy_failure_rate": quiet.failure_upper,
-                "calls_per_week": consecutive_calls,
-                "expected_false_trips_per_week": expected_false_trips(
-                    threshold, quiet.failure_upper, consecutive_calls
-                ),
-                "max_false_trips_per_week": policy.max_false_trips_per_week,
+            "rate_mode": {  # evidence only: what a rate-mode breaker would take
+                "window_calls": window,
+                "minimum_calls": minimum,
+                "failure_rate_threshold": failure_rule.threshold if failure_rule else 1.0,
+                "slow_call_rate_threshold": slow_rule.threshold if slow_rule else 1.0,
             },
             "episodes": wait,
             "critical_episodes": critical,
@@ -421,15 +597,17 @@ def advise_breaker(
     )
 
 
-def _probes_failed(first_s: float, cap_s: float, episode_s: float | None) -> int | None:
+def _probes_failed(
+    first_s: float, cap_s: float, episode_s: float | None, multiplier: float
+) -> int | None:
     """Half-open probes an episode of `episode_s` fails when the breaker opens at its start
-    and the wait doubles from `first_s` up to `cap_s`."""
+    and the wait grows by `multiplier` from `first_s` up to `cap_s`."""
     if episode_s is None:
         return None
     failed, at, wait = 0, first_s, first_s
     while at < episode_s:
         failed += 1
-        wait = min(wait * BACKOFF_MULTIPLIER, cap_s)
+        wait = min(wait * multiplier, cap_s)
         at += wait
     return failed
 

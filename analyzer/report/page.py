@@ -15,6 +15,7 @@ from analyzer.backtest.replay import backtest
 from analyzer.deploy.export import config_from_recommendation, unfit_sections
 from analyzer.engine import Engine
 from analyzer.lake.store import Store
+from analyzer.recommend.breaker import threshold_basis
 from analyzer.recommend.history import chosen_run, describe_run, load_history
 from analyzer.recommend.model import Breaker, Recommendation
 from analyzer.recommend.timeouts import recommend
@@ -270,6 +271,25 @@ def _breaker_rows(b: Breaker) -> list[list[str]]:
             ["half_open_max_calls", str(b.half_open_max_calls), ""],
         ]
     rule, slow, episodes = ev["failure_rule"] or {}, ev["slow_rule"] or {}, ev["episodes"]
+    if "per_process" in ev:
+        half_open = f"{b.max_half_open_s:g} s" if b.max_half_open_s else "built-in"
+        return [
+            ["mode", b.mode, ""],
+            ["failure_threshold", str(b.failure_threshold), threshold_basis(ev)],
+            *(
+                _wait_rows(b, episodes["count"])
+                if b.max_recovery_timeout_s is not None
+                else [
+                    [
+                        "recovery_timeout_s",
+                        f"{b.recovery_timeout_s:g} s",
+                        ev["recovery_timeout_source"],
+                    ]
+                ]
+            ),
+            ["half_open_max_calls", str(b.half_open_max_calls), ""],
+            ["max_half_open_s", half_open, "longer than the longest timeout"],
+        ]
     return [
         ["mode", b.mode, f"false trips at most {ev['false_trip_target']}"],
         [

@@ -2,11 +2,12 @@
 
 from analyzer.analysis.stats.breaker import (
     at_least,
+    burst_correlation,
+    dispersion,
     episodes,
-    expected_false_trips,
-    failure_threshold,
     lower_rate,
     rate_rule,
+    run_false_opens,
     upper_rate,
 )
 from analyzer.analysis.stats.gengamma import GeneralizedGammaFit, Sample
@@ -21,11 +22,12 @@ __all__ = [
     "LognormalFit",
     "Sample",
     "at_least",
+    "burst_correlation",
+    "dispersion",
     "effective_sample_size",
     "episodes",
-    "expected_false_trips",
-    "failure_threshold",
     "lower_rate",
     "rate_rule",
+    "run_false_opens",
     "upper_rate",
 ]

@@ -1,5 +1,6 @@
 """The circuit-breaker model: false trips from independent failures (consecutive and rate
-rules, binomial tails), failure streaks, and episodes of the VPC timeline."""
+rules, binomial tails) and from failures in bursts (a Markov chain whose correlation the
+dispersion of windows' failure counts shows), and episodes of the VPC timeline."""
 
 from __future__ import annotations
 
@@ -9,23 +10,77 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-MAX_THRESHOLD = 50
 
-
-def expected_false_trips(threshold: int, failure_rate: float, calls: float) -> float:
-    """Expected runs of `threshold` failures in a row among `calls` independent calls that each
-    fail with probability `failure_rate`: a run starts at a call with probability (1-p)·p^k."""
+def run_false_opens(threshold: int, failure_rate: float, correlation: float, calls: float) -> float:
+    """Expected runs of `threshold` failures in a row among `calls` calls whose failures come
+    in bursts: a two-state Markov chain whose failure share is `failure_rate` and whose lag-one
+    correlation is `correlation` (0: independent: calls·(1-p)·p^threshold). A run starts at a
+    call that fails after a success, (1-p)·a with a = p(1-rho), and goes on with probability
+    q = p + rho(1-p) per call, so it reaches `threshold` calls with q^(threshold-1)."""
     p = min(max(failure_rate, 0.0), 1.0)
-    return calls * (1.0 - p) * p**threshold if p < 1.0 else float(calls > 0)
+    rho = min(max(correlation, 0.0), 1.0)
+    if p >= 1.0 or rho >= 1.0:
+        return float(calls > 0) if p > 0 else 0.0
+    starts = p * (1.0 - rho)
+    go_on = p + rho * (1.0 - p)
+    return calls * (1.0 - p) * starts * go_on ** (threshold - 1)
 
 
-def failure_threshold(failure_rate: float, calls_per_week: float, max_trips_per_week: float) -> int:
-    """The smallest number of consecutive failures that opens the breaker while keeping expected
-    false trips in healthy periods at or below `max_trips_per_week`."""
-    for k in range(1, MAX_THRESHOLD + 1):
-        if expected_false_trips(k, failure_rate, calls_per_week) <= max_trips_per_week:
-            return k
-    return MAX_THRESHOLD
+def dispersion(
+    calls: NDArray[np.float64], failures: NDArray[np.float64], level: float
+) -> tuple[float, float]:
+    """How much more the failures of windows of calls vary than independent failures would
+    (the index of dispersion: 1 when independent, more when they come in bursts), and its upper
+    confidence bound at `level`: the point and the bound, each at least 1. The bound is the
+    mean of the windows' standardised squared deviations plus its normal margin from their own
+    spread (few failures in short windows make their sum far more variable than chi-square
+    says). Windows without calls say nothing and are left out."""
+    from scipy.stats import norm
+
+    used = calls > 0
+    c, f = calls[used], failures[used]
+    total = float(c.sum())
+    p = float(f.sum()) / total if total else 0.0
+    if c.size < 2 or p <= 0.0 or p >= 1.0:
+        return 1.0, 1.0
+    terms = ((f - c * p) ** 2) / (c * p * (1.0 - p))
+    index = float(terms.sum()) / (c.size - 1)
+    margin = float(norm.ppf(level)) * float(terms.std(ddof=1)) / math.sqrt(c.size)
+    return max(1.0, index), max(1.0, index + margin)
+
+
+def _window_dispersion(rho: float, sizes: NDArray[np.int64], weights: NDArray[np.float64]) -> float:
+    """The index of dispersion of a window of n calls of the Markov chain of lag-one
+    correlation `rho`, 1 + 2 sum_k<n (1 - k/n) rho^k, averaged over the windows' sizes
+    (`weights`: how many windows have each size)."""
+    if rho <= 0.0:
+        return 1.0
+    lags = np.arange(1, int(sizes.max()))
+    powers = rho**lags
+    values = [1.0 + 2.0 * float(((1.0 - lags[: n - 1] / n) * powers[: n - 1]).sum()) for n in sizes]
+    return float(np.average(values, weights=weights))
+
+
+def burst_correlation(index: float, calls: NDArray[np.float64]) -> float:
+    """The lag-one correlation of a Markov chain of failures whose windows of `calls` calls
+    show the index of dispersion `index` (0 for 1 or less); the windows' sizes matter, since a
+    burst longer than a window cannot show its whole length in it (a window of n calls shows
+    at most n, so an index no window size can show gives the largest correlation)."""
+    found = calls[calls > 0]
+    if index <= 1.0 or not found.size:
+        return 0.0
+    sizes, counts = np.unique(np.rint(found).astype(np.int64), return_counts=True)
+    weights = counts.astype(np.float64)
+    low, high = 0.0, 1.0 - 1e-6
+    if _window_dispersion(high, sizes, weights) <= index:
+        return high
+    for _ in range(60):
+        mid = (low + high) / 2
+        if _window_dispersion(mid, sizes, weights) < index:
+            low = mid
+        else:
+            high = mid
+    return high
 
 
 def at_least(k: int, n: int, p: float) -> float:
