@@ -58,11 +58,13 @@ def _linked(store: Store, segments: list[Path], folder: Path) -> list[Path] | No
     by hand meanwhile is read in place, and fails as it would have); None if links cannot be
     made here."""
     remove_folders_of_dead_commands(store.root / READERS_DIR)
-    files = []
+    files, made = [], set()
     try:
         for segment in segments:
             link = folder / segment.relative_to(store.root)
-            link.parent.mkdir(parents=True, exist_ok=True)
+            if link.parent not in made:  # a day's segments share their folder
+                link.parent.mkdir(parents=True, exist_ok=True)
+                made.add(link.parent)
             try:
                 os.link(segment, link)
             except FileNotFoundError:
