@@ -347,6 +347,9 @@ def test_objects_whose_names_leave_the_prefix_are_skipped_with_one_warning(
     written = [p for p in (tmp_path / "cache-2").rglob("*") if p.is_file()]
     assert written and not [p for p in written if p.name.startswith("x")]
 
+    for store in ("gs://lake/../../outside", "gs://../x", "gs://lake/a/./b"):  # and in --store
+        refused = CliRunner().invoke(main, ["summary", "--env", "staging", "--store", store])
+        assert refused.exit_code == 1 and "invalid store" in refused.output, refused.output
     lake = open_bucket_lake("gs://lake/keys")  # the same rule on the way up
     for key in ("/etc/passwd", "a/../b", "a//b", "a\\b", "a\0b", ""):
         with pytest.raises(AnalyzerError, match="refused object key"):

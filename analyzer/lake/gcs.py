@@ -62,6 +62,7 @@ REQUEST_TIMEOUT_S = 20.0
 SYNC_ATTEMPTS = 3
 # Pushed last among the replaced records: while it is stale, reads deduplicate (safe).
 SEALS_KEY = "sealed-segments.txt"
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")  # GCS allows up to 222
 
 _open_lakes: list[BucketLake] = []
 
@@ -78,7 +79,8 @@ def open_bucket_lake(url: str) -> BucketLake:
     """The lake at `url`, its working copy in step with the bucket as of now."""
     bucket, _, prefix = url.removeprefix(GS_SCHEME).partition("/")
     prefix = prefix.strip("/")
-    if not bucket:
+    # Both name folders of the cache: held to GCS's bucket names and to the key rule.
+    if not BUCKET_NAME.fullmatch(bucket) or (prefix and key_problem(prefix)):
         raise AnalyzerError(f"invalid store {url!r}: use gs://BUCKET/PREFIX")
     lake = BucketLake(bucket, prefix)
     lake.sync_down()
