@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class AnalyzerError(Exception):
     """A problem with the input, the store or the environment, told in one line.
@@ -25,3 +27,11 @@ class NoDataError(AnalyzerError):
     """
 
     exit_code = 3
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """`; did you mean 'X'?` for the closest of `choices` to a mistyped name, else nothing."""
+    import difflib  # only on the error path
+
+    close = difflib.get_close_matches(value.lower(), list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

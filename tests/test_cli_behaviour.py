@@ -40,5 +40,42 @@ def test_regressions_fail_on_regression_gates_a_deploy(sample_lake: Path) -> Non
     gated = CliRunner().invoke(main, [*on, "--env", "staging", "--fail-on-regression"])
     assert gated.exit_code == 1 and "SLOWER" in gated.output
     assert "flagged slower (--fail-on-regression)" in gated.output
-    calm = CliRunner().invoke(main, [*on, "--env", "production", "--fail-on-regression"])
+    calm = CliRunner().invoke(
+        main, [*on, "--env", "staging", "--service", "netra-auth-staging", "--fail-on-regression"]
+    )
     assert calm.exit_code == 0, calm.output
+
+
+def test_envs_and_services_match_whatever_their_case(recommended_store: Path) -> None:
+    on = ["--store", str(recommended_store)]
+    lower = CliRunner().invoke(main, ["history", "--env", "staging", *on])
+    upper = CliRunner().invoke(main, ["history", "--env", "Staging", *on])
+    assert upper.exit_code == 0 and upper.output == lower.output
+    services = CliRunner().invoke(main, ["history", "--env", "staging", "--format", "json", *on])
+    (name, *_) = sorted({r["service"] for r in _rows(services.output) if r["service"]})
+    shouted = CliRunner().invoke(
+        main, ["history", "--env", "STAGING", "--service", name.upper(), *on]
+    )
+    assert shouted.exit_code == 0, shouted.output
+
+
+def _rows(text: str) -> list[dict[str, object]]:
+    import json
+
+    return [row for run in json.loads(text) for row in run["timeouts"]]
+
+
+def test_a_mistyped_env_or_service_gets_a_did_you_mean(recommended_store: Path) -> None:
+    on = ["--store", str(recommended_store)]
+    env = CliRunner().invoke(main, ["summary", "--env", "stagign", *on])
+    assert env.exit_code == 3 and "did you mean 'staging'?" in env.output
+    history = CliRunner().invoke(main, ["history", "--env", "staging", "--format", "json", *on])
+    name = sorted({str(r["service"]) for r in _rows(history.output) if r["service"]})[0]
+    for command in ("summary", "history", "recommend"):
+        result = CliRunner().invoke(
+            main,
+            [command, "--env", "staging", "--service", name[:-1] + "x", *on, "--no-history"]
+            if command == "recommend"
+            else [command, "--env", "staging", "--service", name[:-1] + "x", *on],
+        )
+        assert result.exit_code != 0 and f"did you mean {name!r}?" in result.output, result.output

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from analyzer.analysis.window import no_attempts_error, resolve_window
 from analyzer.engine import Engine
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, did_you_mean
 from analyzer.timewindow import Window
 
 if TYPE_CHECKING:
@@ -48,7 +48,10 @@ def service_frame(
 
 
 def unknown_service_error(service: str, where: str, found: Sequence[str]) -> AnalyzerError:
-    return AnalyzerError(f"no service {service!r} in {where}; services found: {', '.join(found)}")
+    return AnalyzerError(
+        f"no service {service!r} in {where}{did_you_mean(service, found)}; "
+        f"services found: {', '.join(found)}"
+    )
 
 
 def service_rows(engine: Engine, env: str, services: Sequence[str] = ()) -> list[dict[str, object]]:

@@ -94,7 +94,22 @@ class ProjectCommand(click.Command):
         if project is not None:
             defaults = project.command_defaults(self.name or "", _env_given(self, ctx, args))
             ctx.default_map = {**(ctx.default_map or {}), **defaults}
-        return super().parse_args(ctx, args)
+        rest = super().parse_args(ctx, args)
+        _names_in_lower_case(ctx.params)
+        return rest
+
+
+def _names_in_lower_case(params: dict[str, Any]) -> None:
+    """Envs and services are matched whatever their case, as the runtime matches them
+    (`--env Staging` is staging; Cloud Run service names are lower case)."""
+    for name in ("env", "service", "services"):
+        value = params.get(name)
+        if isinstance(value, str):
+            params[name] = value.strip().lower()
+        elif isinstance(value, tuple | list):
+            params[name] = type(value)(
+                v.strip().lower() if isinstance(v, str) else v for v in value
+            )
 
 
 def _env_given(command: click.Command, ctx: click.Context, args: Sequence[str]) -> str | None:
@@ -104,7 +119,7 @@ def _env_given(command: click.Command, ctx: click.Context, args: Sequence[str]) 
     except click.UsageError:
         return None  # the real parse says what is wrong
     env = opts.get("env")
-    return env if isinstance(env, str) else None
+    return env.strip().lower() if isinstance(env, str) else None
 
 
 class AnalyzerGroup(click.Group):

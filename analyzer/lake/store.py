@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, did_you_mean
 from analyzer.lake.lock import exclusive_lock
 
 if TYPE_CHECKING:
@@ -85,7 +85,9 @@ class Store:
     def other_envs_hint(self, env: str) -> str:
         """For a message about a missing env: the envs there are, so a typo shows."""
         others = [e for e in self.envs() if e != env]
-        return f" (envs in this store: {', '.join(others)})" if others else ""
+        if not others:
+            return ""
+        return f" (envs in this store: {', '.join(others)}){did_you_mean(env, others)}"
 
     @property
     def recommendations_dir(self) -> Path:

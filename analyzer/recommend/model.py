@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from analyzer.analysis.methods import Method
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, did_you_mean
 from analyzer.recommend.policy import Policy
 from analyzer.timewindow import Window
 
@@ -220,5 +220,6 @@ def check_services(asked: Sequence[str], known: Sequence[str], where: str) -> No
     if unknown:
         has = ", ".join(known) if known else "none (rows recorded before services were)"
         raise AnalyzerError(
-            f"no service {', '.join(repr(s) for s in unknown)} in {where}; its services: {has}"
+            f"no service {', '.join(repr(s) for s in unknown)} in {where}"
+            f"{did_you_mean(unknown[0], known)}; its services: {has}"
         )
