@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from scipy.stats import poisson
 
 from analyzer.analysis.attempts import AttemptGroup
+from analyzer.cli.recommend import breaker_lines
 from analyzer.deploy.export import breaker_block
 from analyzer.recommend.breaker import LakeEvidence, advise_breaker
 from analyzer.recommend.model import Breaker
@@ -267,3 +268,12 @@ def test_without_per_process_volume_the_built_in_breaker_ships() -> None:
         }
         assert advised.evidence["per_process"] is None
         assert any("built-in breaker ships" in text for text in advised.evidence["limits"])
+        assert "5 in a row (the runtime's built-in breaker" in "\n".join(breaker_lines(advised))
+
+
+def test_the_table_says_which_volume_the_threshold_was_calibrated_on() -> None:
+    advised = advice(summaries(0.01, 1.0, 1.0, np.random.default_rng(2)))
+    found = advised.evidence["per_process"]
+    lines = "\n".join(breaker_lines(advised))
+    assert f"{advised.failure_threshold} in a row (calibrated per process at 60.0 calls a " in lines
+    assert f"{found['false_opens_per_process_week']:.3g} false opens a process-week" in lines

@@ -328,7 +328,7 @@ def threshold_basis(ev: dict[str, Any]) -> str:
     outage = found["outage_opens_after_s"]
     return (
         f"calibrated per process at {found['calls_per_process_minute']:,.1f} calls a minute "
-        f"in {' or '.join(found['quiet_states'])}, {found['process_hours']:,.1f} "
+        f"(in {' or '.join(found['quiet_states'])}, {found['process_hours']:,.1f} "
         "process-hours of breaker_summary): "
         f"{found['false_opens_per_process_week']:.3g} false opens a process-week expected, at "
         f"most {found['false_opens_per_process_week_bound']} in "
