@@ -189,7 +189,7 @@ def collect(
 
     Example:
 
-        analyze collect --env staging --project my-project --service backend --since 7d
+        analyze collect --env staging --project my-gcp --service netra-backend-staging --since 7d
     """
     from analyzer.ingest.cloud_logging import RequestLimits
     from analyzer.ingest.collect import CollectProgress, CollectRequest
