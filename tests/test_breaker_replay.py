@@ -7,6 +7,7 @@ opens it within 120 s at a call a second."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,12 +18,17 @@ from scipy.stats import poisson
 from analyzer.analysis.attempts import AttemptGroup
 from analyzer.cli.recommend import breaker_lines
 from analyzer.deploy.export import breaker_block
+from analyzer.engine import local_engine
+from analyzer.ingest import import_paths
+from analyzer.lake.store import Store
 from analyzer.recommend.breaker import LakeEvidence, advise_breaker
 from analyzer.recommend.model import Breaker
 from analyzer.recommend.policy import Policy
-from analyzer.recommend.timeouts import phase_timeout
+from analyzer.recommend.timeouts import phase_timeout, recommend
 from analyzer.runtime import CircuitBreaker
 from analyzer.runtime.schema import BreakerSettings, parse_config
+from analyzer.simulate import SimulationSpec, write_export
+from tests.conftest import T0, entry, write_ndjson
 
 WEEK_S = 7 * 86400.0
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -277,3 +283,48 @@ def test_the_table_says_which_volume_the_threshold_was_calibrated_on() -> None:
     lines = "\n".join(breaker_lines(advised))
     assert f"{advised.failure_threshold} in a row (calibrated per process at 60.0 calls a " in lines
     assert f"{found['false_opens_per_process_week']:.3g} false opens a process-week" in lines
+
+
+def test_fresh_simulated_data_ships_the_built_in_breaker_until_summaries_show_the_volume(
+    tmp_path: Path, store: Store
+) -> None:
+    """`analyze simulate` writes no breaker_summary: the export is the built-in breaker. Then
+    a process's own breaker (the runtime's, on a simulated clock) logs two hours of minute
+    summaries at a call a second, and the advice is calibrated on that volume."""
+    spec = SimulationSpec(env="staging", days=3, start=datetime(2026, 10, 5, tzinfo=UTC), seed=7)
+    write_export(spec, tmp_path / "sim.jsonl")
+    import_paths([tmp_path / "sim.jsonl"], env="staging", store=store)
+    fresh = recommend(engine=local_engine(store), env="staging", since="3d").breaker
+    assert breaker_block(fresh) == {
+        "failure_threshold": 5,
+        "recovery_timeout_s": 30.0,
+        "half_open_max_calls": 1,
+    }
+
+    clock, sent = Clock(), []
+    process = CircuitBreaker(
+        clock=clock,
+        on_summary=sent.extend,
+        summary_every_s=None,
+        vpc_state_provider=lambda: "healthy",
+    )
+    rng = np.random.default_rng(4)
+    for second in range(2 * 3600):
+        clock.now = float(second)
+        if rng.random() < 0.01:
+            process.record_failure(TimeoutError(), duration_s=0.2, timeout_s=CALL_TIMEOUT_S)
+        else:
+            process.record_success(0.05, timeout_s=CALL_TIMEOUT_S)
+        if second % 60 == 59:
+            process.flush()
+    offset = (spec.start - T0).total_seconds() + 86400
+    entries = [
+        entry({"event": "breaker_summary", **s}, t=offset + 60 * (n + 1), instance="process-1")
+        for n, s in enumerate(sent)
+    ]
+    import_paths([write_ndjson(tmp_path / "summaries.jsonl", entries)], env="staging", store=store)
+    calibrated = recommend(engine=local_engine(store), env="staging", since="3d").breaker
+    found = calibrated.evidence["per_process"]
+    assert found is not None and found["quiet_states"] == ["healthy"]
+    assert found["calls_per_process_minute"] == pytest.approx(60.0, rel=0.02)
+    assert calibrated.failure_threshold >= 5 and found["false_opens_per_process_week_bound"] <= 1
