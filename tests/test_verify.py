@@ -85,13 +85,15 @@ def test_bit_rot_is_found_by_its_checksum(small_runs: Store) -> None:
     assert _run(store, "verify").exit_code == 0
 
 
-def _rot_record(store: Store, keep: int = 0) -> None:
-    """One hex digit changed on each line of the checksum record but the first `keep`."""
+def _rot_record(store: Store, keep: int = 0) -> list[Path]:
+    """One hex digit changed on each line of the checksum record but the first `keep`; the
+    segments those lines name."""
     lines = store.checksums_path.read_text().splitlines(keepends=True)
     for n in range(keep, len(lines)):
         digit = lines[n][0]
         lines[n] = ("0" if digit != "0" else "1") + lines[n][1:]
     store.checksums_path.write_text("".join(lines))
+    return [store.root / line.rstrip("\n").partition("  ")[2] for line in lines[keep:]]
 
 
 def test_a_rotten_checksum_record_is_the_suspect_and_fix_moves_nothing(small_runs: Store) -> None:
@@ -115,11 +117,13 @@ def test_a_rotten_checksum_record_is_the_suspect_and_fix_moves_nothing(small_run
 def test_fix_moves_a_checksum_suspect_or_most_of_the_lake_only_with_yes(small_runs: Store) -> None:
     store = small_runs
     segments = store.segments("events")
-    _rot_record(store, keep=len(segments) - 1)  # one record line rotted, its segment whole
-    suspect = store.segment_key(segments[-1])
-    assert f"suspect {suspect}: its bytes differ" in _run(store, "verify", "--fix").output
-    assert segments[-1].exists()
-    assert _run(store, "verify", "--fix", "--yes").exit_code == 0 and not segments[-1].exists()
+    # One record line rotted, its segment whole.
+    (suspect,) = _rot_record(store, keep=len(segments) - 1)
+    kept = _run(store, "verify", "--fix")
+    assert kept.exit_code == 1
+    assert f"suspect {store.segment_key(suspect)}: its bytes differ" in kept.output
+    assert suspect.exists()
+    assert _run(store, "verify", "--fix", "--yes").exit_code == 0 and not suspect.exists()
 
     rest = store.segments("events")
     for segment in rest[:4]:  # 4 of 7 truncated: more than half
