@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
+from tests.conftest import entry, write_ndjson
 
 READ_COMMANDS = [
     ["summary", "--env", "staging"],
@@ -79,3 +80,28 @@ def test_a_mistyped_env_or_service_gets_a_did_you_mean(recommended_store: Path) 
             else [command, "--env", "staging", "--service", name[:-1] + "x", *on],
         )
         assert result.exit_code != 0 and f"did you mean {name!r}?" in result.output, result.output
+
+
+def test_an_import_under_another_env_stores_nothing_and_says_so(tmp_path: Path) -> None:
+    export = write_ndjson(
+        tmp_path / "e.jsonl",
+        [entry({"event": "phase_started", "phase": 1, "env": "staging"}, t=i) for i in range(5)],
+    )
+    lake = tmp_path / "lake"
+    result = CliRunner().invoke(
+        main, ["import", str(export), "--env", "stagng", "--store", str(lake)]
+    )
+    assert result.exit_code == 1
+    assert "nothing stored in env stagng: the entries carry env staging" in result.output
+    assert "did you mean 'staging'?" in result.output
+    assert not lake.exists()
+    right = CliRunner().invoke(
+        main, ["import", str(export), "--env", "staging", "--store", str(lake)]
+    )
+    assert right.exit_code == 0 and "stored 5" in right.output
+    again = CliRunner().invoke(
+        main, ["import", str(export), "--env", "staging", "--store", str(lake)]
+    )
+    assert again.exit_code == 0  # all duplicates: nothing new, and nothing wrong
+    other = CliRunner().invoke(main, ["import", str(export), "--env", "prod", "--store", str(lake)])
+    assert other.exit_code == 1 and lake.is_dir()  # an existing store stays

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,7 +16,7 @@ from analyzer.cli.main import (
     parse_bytes,
     store_option,
 )
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, did_you_mean
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:  # imported where used: every other command starts without the importer
@@ -78,11 +79,20 @@ def import_command(
     from analyzer.lake.verify import naming_damaged_segments
 
     lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
+    new_store = lake.bucket is None and not lake.root.exists()
     with naming_damaged_segments(lake):
         result = import_paths(list(paths), env=env, store=lake, on_progress=_progress_printer())
     click.echo(result.summary_line())
     for line in result.detail_lines():
         click.echo(line)
+    if result.stored == result.duplicates == 0 and result.other_envs:
+        if new_store and not lake.segments("events") and not lake.segments("quarantine"):
+            shutil.rmtree(lake.root)  # made by this import's lock alone: a typo leaves nothing
+        envs = sorted(result.other_envs)
+        raise AnalyzerError(
+            f"nothing stored in env {env}: the entries carry env {', '.join(envs)}"
+            f"{did_you_mean(env, envs)} (import them with that --env)"
+        )
 
 
 @main.command()
