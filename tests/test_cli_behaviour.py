@@ -105,3 +105,22 @@ def test_an_import_under_another_env_stores_nothing_and_says_so(tmp_path: Path) 
     assert again.exit_code == 0  # all duplicates: nothing new, and nothing wrong
     other = CliRunner().invoke(main, ["import", str(export), "--env", "prod", "--store", str(lake)])
     assert other.exit_code == 1 and lake.is_dir()  # an existing store stays
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["recommend", "--env", "staging", "--since", "5y"],
+        ["recommend", "--env", "staging", "--half-life", "3q"],
+        ["regressions", "--env", "staging", "--until", "tomorrow"],
+        ["backtest", "--env", "staging", "--timeout-s", "20", "--since", "5y"],
+        ["collect", "--env", "staging", "--project", "p", "--since", "yesterday"],
+        ["summary", "--env", "staging", "--engine", "bigquery", "--lookback", "9x"],
+    ],
+    ids=lambda a: f"{a[0]} {a[-2]}",
+)
+def test_spans_are_checked_before_any_work(tmp_path: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(main, [*args, "--store", str(tmp_path / "lake")])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {args[-2]}" in result.output
+    assert not (tmp_path / "lake").exists()

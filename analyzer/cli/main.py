@@ -96,7 +96,31 @@ class ProjectCommand(click.Command):
             ctx.default_map = {**(ctx.default_map or {}), **defaults}
         rest = super().parse_args(ctx, args)
         _names_in_lower_case(ctx.params)
+        _check_times(ctx)
         return rest
+
+
+def _check_times(ctx: click.Context) -> None:
+    """Spans and times are checked before any work: a bad one is a usage error (exit 2)."""
+    from datetime import UTC, datetime
+
+    from analyzer.timewindow import parse_instant, parse_span, window_start
+
+    checks: dict[str, Callable[[str], object]] = {
+        "since": lambda text: window_start(text, datetime.now(UTC)),
+        "until": parse_instant,
+        "half_life": parse_span,
+        "lookback": parse_span,
+    }
+    given = {**ctx.params, **ctx.meta.get(_ENGINE_META, {})}
+    for name, check in checks.items():
+        value = given.get(name)
+        if isinstance(value, str):
+            try:
+                check(value)
+            except AnalyzerError as exc:
+                hint = f"--{name.replace('_', '-')}"
+                raise click.BadParameter(str(exc), ctx=ctx, param_hint=hint) from None
 
 
 def _names_in_lower_case(params: dict[str, Any]) -> None:
