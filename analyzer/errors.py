@@ -35,3 +35,13 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
 
     close = difflib.get_close_matches(value.lower(), list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on one terminal line: control and format characters (a newline,
+    an ANSI escape, a bidi override) written as escapes, so a string taken from a file can
+    neither split the line nor drive the terminal."""
+    return "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )

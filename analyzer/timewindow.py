@@ -20,22 +20,25 @@ def plausible_time_params() -> dict[str, object]:
     return {"earliest_ts": EARLIEST_EVENT, "future_slack": FUTURE_SLACK}
 
 
-_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_SPAN = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 SPAN_RULE = "a positive number and one unit of s, m, h, d or w (like 90m, 12h, 28d or 2w)"
 
 
 def parse_span(text: str) -> timedelta:
     """`28d`, `12h`, `2w`, `90m`, `30s` as a timedelta."""
-    match = _SPAN.match(text)
+    match = _SPAN.fullmatch(text)
     if not match:
         raise AnalyzerError(f"invalid span {text!r}: use {SPAN_RULE}")
     try:
-        return timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
+        span = timedelta(**{_UNITS[match.group(2)]: float(match.group(1))})
     except OverflowError:
         raise AnalyzerError(
             f"span {text!r} is too long: at most {timedelta.max.days:,} days"
         ) from None
+    if span <= timedelta(0):  # `0s` (or under a microsecond): no window, no half-life
+        raise AnalyzerError(f"invalid span {text!r}: use {SPAN_RULE}")
+    return span
 
 
 def parse_instant(text: str) -> datetime:
@@ -51,7 +54,7 @@ def parse_instant(text: str) -> datetime:
 
 def window_start(since: str, end: datetime) -> datetime:
     """`--since` as a start: a span back from `end`, or an instant."""
-    if _SPAN.match(since):
+    if _SPAN.fullmatch(since):
         span = parse_span(since)
         try:
             return end - span
@@ -66,6 +69,22 @@ def window_start(since: str, end: datetime) -> datetime:
             f"invalid window start {since!r}: use a span back from the window's end, "
             f"{SPAN_RULE}, or an ISO-8601 time like 2026-11-01T12:00:00Z"
         ) from None
+
+
+def check_window(since: str, until: str | None) -> None:
+    """A window given by two instants must run forward: a reversed one is a usage error, said
+    before any work (not "no attempts between 2999 and 2026")."""
+    if until is None or _SPAN.fullmatch(since):
+        return
+    try:
+        start, end = parse_instant(since), parse_instant(until)
+    except AnalyzerError:
+        return  # the window's own parse says what is wrong
+    if start >= end:
+        raise AnalyzerError(
+            f"the window is reversed: --since {since} is not before --until {until}",
+            exit_code=2,
+        )
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,7 @@ def test_bad_policy_is_one_clear_line(hand_lake: Store) -> None:
     result = CliRunner().invoke(
         main, ["recommend", "--env", "staging", "--store", str(hand_lake.root), "--margin", "-1"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a bad flag value is a usage error
     assert "margin" in result.output and "Traceback" not in result.output
 
 

@@ -9,7 +9,12 @@ from datetime import datetime, timedelta
 from analyzer.engine import Engine
 from analyzer.errors import NoDataError
 from analyzer.lake.store import check_env_name
-from analyzer.timewindow import parse_instant, plausible_time_params, window_start
+from analyzer.timewindow import (
+    check_window,
+    parse_instant,
+    plausible_time_params,
+    window_start,
+)
 
 
 def resolve_window(
@@ -17,6 +22,7 @@ def resolve_window(
 ) -> tuple[datetime, datetime]:
     """[start, end): ending at `until`, else just after the env's last event."""
     check_env_name(env)
+    check_window(since, until)
     last_ts = engine.rows("env_time_range", {"env": env, **plausible_time_params()})[0]["last_ts"]
     if not isinstance(last_ts, datetime):
         raise engine.no_data_error(env)

@@ -86,6 +86,9 @@ def backtest_command(
 
     if config_file and timeout_s is not None:
         raise click.UsageError("give --config FILE or --timeout-s S, not both")
+    from analyzer.timewindow import check_window
+
+    check_window(since, until)  # before the run or config is read
     lake = existing_store(store)
     name, timeouts, breaker, sections = replay_config(
         lake, env, config_file=config_file, static_timeout_s=timeout_s, phase=phase, run_id=run_id

@@ -15,7 +15,7 @@ from analyzer.cli.main import (
     store_option,
 )
 from analyzer.cli.render import percent, table
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, printable
 from analyzer.lake.store import Store
 
 if TYPE_CHECKING:
@@ -25,21 +25,32 @@ if TYPE_CHECKING:
 
 
 def _min_change(text: str) -> MinChange:
-    """`10%`, `2s` or `10%,2s`: a change counts when it is larger than both."""
+    """`10%`, `2s` or `10%,2s`: a change counts when it is larger than both. Each part at most
+    once, a finite number of at least 0."""
+    import math
+
     from analyzer.deploy.diff import MinChange
 
-    percent_value, seconds = 0.0, 0.0
-    try:
-        for part in (p.strip() for p in text.split(",") if p.strip()):
-            if part.endswith("%"):
-                percent_value = float(part[:-1])
-            elif part.endswith("s"):
-                seconds = float(part[:-1])
-            else:
-                raise ValueError(part)
-    except ValueError as exc:
-        raise click.BadParameter(f"{text!r}: use 10%, 2s or 10%,2s") from exc
-    return MinChange(percent=percent_value, seconds=seconds)
+    found: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        unit = part[-1:]
+        try:
+            value = float(part[:-1])
+        except ValueError:
+            value = math.nan
+        problem = None
+        if unit not in ("%", "s"):
+            problem = f"{text!r}"
+        elif unit in found:
+            problem = f"{text!r}: {unit} given twice"
+        elif not math.isfinite(value) or value < 0:
+            problem = f"{text!r}: {part!r} is not a number of 0 or more"
+        if problem:
+            raise click.BadParameter(
+                f"{problem}; use 10%, 2s or 10%,2s", param_hint="'--min-change'"
+            )
+        found[unit] = value
+    return MinChange(percent=found.get("%", 0.0), seconds=found.get("s", 0.0))
 
 
 @main.command(name="export")
@@ -123,7 +134,8 @@ def export_command(
     from analyzer.deploy.model import check_config_file, describe_config, render_config
 
     if check:  # no statistics needed: starts without numpy or scipy
-        click.echo(f"{check}: {describe_config(check_config_file(Path(check)))}")
+        described = describe_config(check_config_file(Path(check)))
+        click.echo(printable(f"{check}: {described}"))
         return
     from analyzer.deploy.export import (
         config_from_recommendation,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from analyzer.errors import AnalyzerError, NoDataError
+from analyzer.errors import AnalyzerError, NoDataError, printable
 from analyzer.lake.store import STORE_ENV_VAR
 
 if TYPE_CHECKING:  # imported where used: `analyze import` starts without pydantic or numpy
@@ -69,10 +69,12 @@ def without_project_file(ctx: click.Context) -> None:
 
 
 def find_project_file(start: Path) -> Path | None:
-    """`analyzer.toml` in `start` or the nearest folder above it."""
+    """`analyzer.toml` in `start` or the nearest folder above it. Whatever is there by that
+    name ends the search (a folder, a FIFO, a broken link): reading it then says what is wrong,
+    rather than a parent folder's file and its store being used in silence."""
     for folder in (start, *start.parents):
         candidate = folder / PROJECT_FILE_NAME
-        if candidate.is_file():
+        if os.path.lexists(candidate):
             return candidate
     return None
 
@@ -167,7 +169,7 @@ class AnalyzerGroup(click.Group):
         except AnalyzerError as exc:
             if ctx.meta.get("debug"):
                 raise
-            click.secho(f"error: {exc}", fg="red", err=True)
+            click.secho(f"error: {printable(str(exc))}", fg="red", err=True)
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
@@ -175,7 +177,8 @@ class AnalyzerGroup(click.Group):
             if ctx.meta.get("debug"):
                 raise
             click.secho(
-                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for details)",
+                f"internal error: {type(exc).__name__}: {printable(str(exc))} (rerun with --debug "
+                "for details)",
                 fg="red",
                 err=True,
             )

@@ -69,7 +69,16 @@ def _kebab(name: str) -> str:
 
 
 class _Table(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, frozen=True)
+    # strict: a boolean is not a number (`min-attempts = true` is not 1), nor a number a text
+    model_config = ConfigDict(extra="forbid", alias_generator=_kebab, frozen=True, strict=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_null(cls, value: Any) -> Any:
+        """A NUL in a text passes TOML but fails every command that opens the path later."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("a text with a NUL character")
+        return value
 
 
 class PolicyTable(_Table):
@@ -236,13 +245,19 @@ def _lookup(table: BaseModel, key: str) -> Any:
 
 
 def load_project_file(path: Path) -> ProjectFile:
-    """The file, checked: one line naming the key for anything wrong in it."""
+    """The file, checked: one line naming the key for anything wrong in it. It is read as the
+    runtime reads configs: a regular file only (a FIFO is never waited on), at most 4 MB."""
+    from analyzer.runtime.configfile import read_bytes
+    from analyzer.runtime.schema import ConfigError
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AnalyzerError(f"cannot read project file {path}: {exc.strerror}") from exc
+        data = tomllib.loads(read_bytes(str(path)).decode("utf-8"))
+    except ConfigError as exc:
+        raise AnalyzerError(f"cannot read project file {path}: {exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise AnalyzerError(f"invalid project file {path}: {exc}") from exc
+    except RecursionError as exc:
+        raise AnalyzerError(f"invalid project file {path}: nested too deeply") from exc
     try:
         tables = ProjectTables.model_validate(data)
     except ValidationError as exc:

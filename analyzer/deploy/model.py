@@ -98,7 +98,9 @@ class ConfigTimeout(_Strict):
     phase: int = Field(ge=1, le=limits.MAX_PHASE, strict=True)
     operation: Operation
     vpc_state: VpcState
-    timeout_s: float = Field(gt=0, le=limits.MAX_TIMEOUT_S, allow_inf_nan=False, strict=True)
+    timeout_s: float = Field(
+        ge=limits.MIN_TIMEOUT_S, le=limits.MAX_TIMEOUT_S, allow_inf_nan=False, strict=True
+    )
     source: ValueSource | None = Field(
         None,
         description="Where the value came from: recommended (the window's evidence), previous "

@@ -47,7 +47,7 @@ COUNT_VIEWS = (*WINDOW_VIEWS, ("attempt_rows", "attempt_numbers"))
 # What the SQL calls the source: an identifier cannot be a bound parameter, so the engine puts
 # the checked table name in its place.
 SOURCE_PLACEHOLDERS = ("`sink_table`", "`sink_table_*`", "`log_analytics_table`")
-_TABLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+$")
+_TABLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+")
 _PARAMETER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
 _COMMENT_LINE = re.compile(r"^\s*--[^\n]*\n?", re.MULTILINE)
@@ -120,7 +120,7 @@ def with_source(sql: str, table: str) -> str:
 
 
 def check_table_id(table: str) -> str:
-    if not _TABLE_ID.match(table):
+    if not _TABLE_ID.fullmatch(table):  # `$` would let a trailing newline through
         raise AnalyzerError(
             f"invalid --source {table!r}: give PROJECT.DATASET.TABLE "
             "(e.g. my-project.logs.run_googleapis_com_stdout)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -42,12 +43,16 @@ def append_recommendation(store: Store, recommendation: Recommendation) -> Path:
     run_id = recommendation.run_id or uuid.uuid4().hex[:8]
     target = folder / f"rec_{stamp}_{run_id}.json"
     temporary = folder / f".{target.name}.tmp"
+    text = recommendation.model_copy(update={"run_id": run_id}).model_dump_json(indent=2)
+    try:  # a run that would not read back (a number JSON cannot hold) would poison history
+        Recommendation.model_validate_json(text)
+    except ValidationError as exc:
+        raise AnalyzerError(
+            f"run {run_id} not saved: it would not read back ({first_problem(exc)})"
+        ) from exc
     with _named_write_errors(folder):
         try:
-            temporary.write_text(
-                recommendation.model_copy(update={"run_id": run_id}).model_dump_json(indent=2),
-                encoding="utf-8",
-            )
+            temporary.write_text(text, encoding="utf-8")
             os.replace(temporary, target)
         finally:
             temporary.unlink(missing_ok=True)
@@ -67,19 +72,45 @@ def _named_write_errors(folder: Path) -> Iterator[None]:
 
 def load_history(store: Store, env: str) -> list[Recommendation]:
     """Every saved recommendation for `env`, oldest first (a run from before ids were written
-    takes the id in its file name)."""
+    takes the id in its file name). A file that does not read back is skipped with one warning
+    naming it: one damaged run must not take the history, and every command on it, down."""
     folder = _env_dir(store, env)
     runs = []
     for path in sorted(folder.glob("rec_*.json")) if folder.is_dir() else []:
         try:
-            run = Recommendation.model_validate_json(path.read_text(encoding="utf-8"))
-        except (OSError, ValidationError) as exc:
-            raise AnalyzerError(f"{path}: not a readable recommendation ({exc})") from exc
+            run = read_run(path)
+        except AnalyzerError as exc:
+            print(f"warning: {exc}; skipped", file=sys.stderr, flush=True)
+            continue
         named = _RUN_FILE.match(path.name)
         if not run.run_id and named:
             run = run.model_copy(update={"run_id": named.group(1)})
         runs.append(run)
     return sorted(runs, key=lambda r: r.generated_at)
+
+
+def read_run(path: Path) -> Recommendation:
+    """One saved run, or one line naming the file and its first problem."""
+    try:
+        if not path.is_file():  # a FIFO or a folder under a run's name is never opened
+            raise AnalyzerError(f"{path}: not a readable recommendation (not a regular file)")
+        return Recommendation.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise AnalyzerError(f"{path}: not a readable recommendation ({why})") from exc
+    except ValidationError as exc:
+        raise AnalyzerError(
+            f"{path}: not a readable recommendation ({first_problem(exc)})"
+        ) from exc
+
+
+def first_problem(exc: ValidationError) -> str:
+    """A validation error's first problem as one short line: where, and what."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(p) for p in first["loc"])[:200]
+    what = " ".join(str(first["msg"]).split())[:200]
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {what}{more}" if where else f"{what}{more}"
 
 
 def required_history(store: Store, env: str) -> list[Recommendation]:

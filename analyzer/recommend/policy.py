@@ -8,13 +8,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from analyzer.errors import AnalyzerError
-from analyzer.runtime.schema import MAX_TIMEOUT_S
+from analyzer.runtime.schema import MAX_TIMEOUT_S, MIN_TIMEOUT_S
 
 
 class Policy(BaseModel):
     """How numbers become recommendations. Every field has a sensible default."""
 
-    model_config = ConfigDict(extra="forbid")
+    # inf and nan are never a policy, and JSON cannot hold them: a saved run must read back
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     target_rate: float | None = Field(
         0.005,
@@ -25,7 +26,11 @@ class Policy(BaseModel):
     )
     target_quantile: float = Field(0.99, gt=0, lt=1, description="Quantile a timeout must cover.")
     margin: float = Field(0.2, ge=0, le=10, description="Headroom over the target quantile.")
-    floor_s: float = Field(5.0, gt=0, description="Smallest timeout recommended.")
+    floor_s: float = Field(
+        5.0,
+        ge=MIN_TIMEOUT_S,
+        description="Smallest timeout recommended (at least the shortest a config may set).",
+    )
     ceiling_s: float = Field(
         240.0, gt=0, le=MAX_TIMEOUT_S, description="Largest (Cloud Run's startup limit)."
     )
@@ -67,4 +72,4 @@ def make_policy(**settings: Any) -> Policy:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in exc.errors()
         )
-        raise AnalyzerError(f"invalid policy: {problems}") from exc
+        raise AnalyzerError(f"invalid policy: {problems}", exit_code=2) from exc

@@ -20,7 +20,7 @@ from analyzer.recommend.history import (
 from analyzer.recommend.model import Recommendation
 from analyzer.recommend.policy import Policy, make_policy
 from analyzer.recommend.timeouts import DEFAULT_SINCE, recommend
-from analyzer.timewindow import parse_span
+from analyzer.timewindow import check_window, parse_span
 
 # Command-line names of policy settings whose Policy field is named otherwise.
 _POLICY_FIELDS = {"max_false_trips": "max_false_trips_per_week"}
@@ -147,6 +147,7 @@ def run_recommendation(
     when `save`, or (None) when it overrides nothing. Returns the run and whether it was saved.
     `services`, the ones to be shown, must be the env's: the run (every service, and the
     env-wide rows) is saved only then."""
+    check_window(since, until)  # before the history folder is made
     chosen = policy_of(half_life, policy or {})
     overrides = overrides_of(
         since=since, until=until, half_life=half_life, policy=policy or {}, standing=standing

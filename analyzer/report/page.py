@@ -114,8 +114,11 @@ def report_run(
 ) -> tuple[Recommendation, bool]:
     """The run a report shows, and whether it is a saved one: the one `run_id` names, else the
     latest saved run, else (no history yet) a fresh run that is not saved."""
-    if run_id is not None or load_history(store, env):
+    if run_id is not None:
         return chosen_run(store, env, run_id), True
+    runs = load_history(store, env)  # read once: a damaged run is warned about once
+    if runs:
+        return runs[-1], True
     return recommend(engine=engine, env=env, since=since), False
 
 

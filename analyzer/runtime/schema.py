@@ -24,6 +24,10 @@ OPERATIONS = ("initialization", "connection", "pool_checkout", "health_check")
 # default, or (no evidence and nothing before it) the policy's ceiling.
 VALUE_SOURCES = ("recommended", "previous", "default", "ceiling")
 MAX_TIMEOUT_S = 240.0  # Cloud Run's startup limit, and the recommender's own ceiling
+# The shortest timeout a config may set, and the lowest floor `recommend` takes (its default
+# floor is 5 s): under a second no database call of a starting service completes, so such a
+# value (`5e-324`, `0.001` for 1 ms) is a typo that would fail every startup.
+MIN_TIMEOUT_S = 1.0
 MAX_RECOVERY_TIMEOUT_S = 3600.0  # an hour: a breaker that waits longer is a mistake
 MAX_SETTING = 3600.0  # pool and connector settings
 MAX_FAILURE_THRESHOLD = 1000
@@ -397,7 +401,13 @@ def _entry(raw: Any, where: str) -> tuple[tuple[int, str, str], float]:
         _choice(entry["source"], f"{where}.source", VALUE_SOURCES)
     if "derived_from" in entry:
         _choice(entry["derived_from"], f"{where}.derived_from", VPC_STATES)
-    seconds = _number(entry.get("timeout_s"), f"{where}.timeout_s", low=0.0, high=MAX_TIMEOUT_S)
+    seconds = _number(
+        entry.get("timeout_s"),
+        f"{where}.timeout_s",
+        low=MIN_TIMEOUT_S,
+        high=MAX_TIMEOUT_S,
+        low_open=False,
+    )
     return key, seconds
 
 
