@@ -363,3 +363,21 @@ def test_a_run_saved_before_the_rate_mode_still_loads_and_prints() -> None:
         "recovery_timeout_s": 600.0,
         "half_open_max_calls": 1,
     }
+
+
+def test_a_process_window_counts_its_time_once() -> None:
+    """A process's summaries of one window, one per operation (and, pooled, per quiet state),
+    are one window of its time; two processes' windows are two."""
+    from analyzer.recommend.breaker import process_volume
+
+    def row(instance: str, operation: str, state: str, calls: int) -> dict[str, Any]:
+        return {"ts": START, "instance_id": instance, "operation": operation, "vpc_state": state,
+                "window_s": 60.0, "calls": calls, "failures": 1}  # fmt: skip
+
+    one = process_volume([row("p-1", "query", "healthy", 40), row("p-1", "connect", "healthy", 20)])
+    assert (one.process_s, one.per_s, one.calls.tolist()) == (60.0, 1.0, [60.0])
+    pooled = process_volume([row("p-1", "query", "unknown", 30), row("p-1", "query", "scaling", 30),
+                             row("p-2", "query", "unknown", 60)])  # fmt: skip
+    assert pooled.states == ["scaling", "unknown"]
+    assert (pooled.process_s, pooled.per_s) == (120.0, 1.0)
+    assert sorted(pooled.failures.tolist()) == [1.0, 2.0]

@@ -238,7 +238,9 @@ def process_volume(summaries: list[dict[str, Any]]) -> ProcessVolume:
         state = str(row.get("vpc_state") or "unknown")
         window_s = float(row.get("window_s") or 0.0)
         instance = row.get("instance_id")
-        key = (instance, str(row.get("ts")), round(window_s, 3)) if instance else (n,)
+        key: tuple[object, ...] = (
+            (instance, str(row.get("ts")), round(window_s, 3)) if instance else (n,)
+        )
         acc = windows.setdefault(state, {}).setdefault(key, [0.0, 0.0, window_s, 0.0])
         acc[0] += calls
         acc[1] += float(row.get("failures") or 0)
@@ -258,7 +260,15 @@ def process_volume(summaries: list[dict[str, Any]]) -> ProcessVolume:
         states = [HEALTHY]
     else:
         states = sorted(s for s in windows if s not in STRAINED)
-    rows = [w for state in states for w in windows[state].values()]
+    # a process's window seen in several of the states is one window: its time counts once
+    merged: dict[tuple[object, ...], list[float]] = {}
+    for state in states:
+        for seen, (calls, failures, window_s, timeout_s) in windows[state].items():
+            acc = merged.setdefault(seen, [0.0, 0.0, window_s, 0.0])
+            acc[0] += calls
+            acc[1] += failures
+            acc[3] = max(acc[3], timeout_s)
+    rows = list(merged.values())
     timeouts = [w[3] for w in rows if w[3] > 0]
     return ProcessVolume(
         states=states,
