@@ -3,6 +3,7 @@ sample, and no link in them points outside the repository."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -149,3 +150,24 @@ def test_the_contract_page_names_every_event_and_every_lake_column() -> None:
     assert len(columns) > 20
     for name in [*EVENTS, *columns]:
         assert f"`{name}`" in page, f"docs/telemetry.md does not name `{name}`"
+
+
+def test_the_site_builds_strictly_with_the_generated_command_reference(tmp_path: Path) -> None:
+    """What CI builds (.ci/run): a broken link, a page left out of the nav or a reference that
+    cannot be generated fails here too, not only in CI."""
+    import sys
+
+    mkdocs = Path(sys.executable).parent / "mkdocs"
+    done = subprocess.run(
+        [str(mkdocs), "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    reference = (tmp_path / "site" / "reference" / "index.html").read_text()
+    for command in ("analyze import", "analyze recommend", "analyze config show"):
+        assert command in reference
+    assert "Sentinel" not in reference
