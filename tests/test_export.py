@@ -153,6 +153,7 @@ def test_check_says_exactly_what_is_wrong(tmp_path: Path) -> None:
 
 
 def test_export_without_a_recommendation_says_how(tmp_path: Path) -> None:
+    (tmp_path / "s").mkdir()  # a store that holds no run (one that does not exist is exit 3)
     result = CliRunner().invoke(
         main,
         [
