@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,47 @@ def test_spans_are_checked_before_any_work(tmp_path: Path, args: list[str]) -> N
     assert result.exit_code == 2, result.output
     assert f"Invalid value for {args[-2]}" in result.output
     assert not (tmp_path / "lake").exists()
+
+
+def test_ctrl_c_during_an_import_keeps_whole_segments_and_a_rerun_finishes(tmp_path: Path) -> None:
+    """SIGINT lands once the first batch is published, while the next ones are read."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from analyzer.ingest.sources import BATCH_FILES
+
+    exports = tmp_path / "exports"
+    for n in range(4 * BATCH_FILES):  # four batches, each published on its own
+        rows = [
+            entry({"event": "phase_started", "phase": 1 + i % 5}, t=n * 600 + i) for i in range(40)
+        ]
+        write_ndjson(exports / f"run-{n:05d}.jsonl", rows)
+    lake = tmp_path / "lake"
+    command = [str(Path(sys.executable).parent / "analyze"), "import", str(exports)]
+    command += ["--env", "staging", "--store", str(lake)]
+    running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((lake / "events").rglob("*.parquet")) and running.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=120)
+    assert running.returncode == 130, out + err
+    kept = len(list((lake / "events").rglob("*.parquet")))
+    assert f"interrupted; {kept} segments kept, run again to finish" in err
+    assert "Traceback" not in err and "internal error" not in err
+    assert kept >= 1
+    assert not (lake / ".tmp").exists()  # no staged leftovers
+    checked = CliRunner().invoke(main, ["verify", "--store", str(lake)])
+    assert checked.exit_code == 0, checked.output  # every segment whole, checksummed
+    again = CliRunner().invoke(
+        main, ["import", str(exports), "--env", "staging", "--store", str(lake)]
+    )
+    assert again.exit_code == 0, again.output
+    total = 4 * BATCH_FILES * 40
+    counts = re.search(r"stored ([\d,]+) in env staging, duplicates ([\d,]+)", again.output)
+    assert counts, again.output
+    stored, duplicates = (int(n.replace(",", "")) for n in counts.groups())
+    assert stored + duplicates == total and duplicates > 0 and stored > 0  # stopped midway

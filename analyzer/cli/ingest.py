@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from analyzer.cli.main import (
+    INTERRUPTED_META,
     env_option,
     existing_store,
     main,
@@ -80,6 +81,10 @@ def import_command(
 
     lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
     new_store = lake.bucket is None and not lake.root.exists()
+    before = len(lake.segments("events"))
+    click.get_current_context().meta[INTERRUPTED_META] = lambda: (
+        f"{len(lake.segments('events')) - before} segments kept, run again to finish"
+    )
     with naming_damaged_segments(lake):
         result = import_paths(list(paths), env=env, store=lake, on_progress=_progress_printer())
     click.echo(result.summary_line())

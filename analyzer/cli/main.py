@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import is_dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -30,7 +30,8 @@ STORE_HELP = (
     "Default: $ANALYZER_STORE, else the project file's, else ./data/lake."
 )
 # Exit codes: 0 done; 1 a problem with the input, the store or the environment (one red line);
-# 2 a usage error (click's); 3 no data for what was asked; 70 an internal error (EX_SOFTWARE).
+# 2 a usage error (click's); 3 no data for what was asked; 70 an internal error (EX_SOFTWARE);
+# 130 interrupted (Ctrl-C).
 EXIT_INTERNAL_ERROR = 70
 PROJECT_FILE_NAME = "analyzer.toml"
 PROJECT_FILE_ENV_VAR = "ANALYZER_PROJECT_FILE"
@@ -173,7 +174,11 @@ class AnalyzerGroup(click.Group):
             sys.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except KeyboardInterrupt:
+            _interrupted(ctx)
         except Exception as exc:
+            if _is_interrupt(exc):
+                _interrupted(ctx)
             if ctx.meta.get("debug"):
                 raise
             click.secho(
@@ -183,6 +188,26 @@ class AnalyzerGroup(click.Group):
                 err=True,
             )
             sys.exit(EXIT_INTERNAL_ERROR)
+
+
+INTERRUPTED_META = "analyzer.interrupted"
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
+
+
+def _is_interrupt(exc: Exception) -> bool:
+    """Ctrl-C as DuckDB reports it when it lands inside a query."""
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(exc, duckdb.InterruptException):
+        return True
+    return isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
+
+
+def _interrupted(ctx: click.Context) -> NoReturn:
+    """Ctrl-C: one line saying what was kept (a command that writes says, through
+    `ctx.meta[INTERRUPTED_META]`), exit 130, never a traceback."""
+    kept: Callable[[], str] | None = ctx.meta.get(INTERRUPTED_META)
+    click.secho("interrupted" + (f"; {kept()}" if kept else ""), fg="red", err=True)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 def _close_bucket_lakes() -> None:
@@ -210,7 +235,7 @@ def main(ctx: click.Context, debug: bool, project_file: str | None) -> None:
     then get timeouts (`recommend`). `analyze demo` walks through it on bundled data.
     Options missing from the command line come from the project file (`analyze config
     show`). Exit codes: 0 done, 1 bad input or store, 2 usage error, 3 no data, 70 internal
-    error.
+    error, 130 interrupted.
 
     Example:
 
