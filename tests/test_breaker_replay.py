@@ -328,3 +328,10 @@ def test_fresh_simulated_data_ships_the_built_in_breaker_until_summaries_show_th
     assert found is not None and found["quiet_states"] == ["healthy"]
     assert found["calls_per_process_minute"] == pytest.approx(60.0, rel=0.02)
     assert calibrated.failure_threshold >= 5 and found["false_opens_per_process_week_bound"] <= 1
+
+
+def test_quiet_calls_no_threshold_can_tell_from_an_outage_are_named() -> None:
+    """A quarter of healthy calls failing in long runs: even 50 in a row is not enough."""
+    advised = advice(summaries(0.25, 20.0, 10.0, np.random.default_rng(5)))
+    assert advised.failure_threshold == 50
+    assert any(text.startswith("Even 50 failures") for text in advised.evidence["limits"])

@@ -548,6 +548,15 @@ def advise_breaker(
     if per_process is not None:
         # a false open refuses the calls a process makes while it waits in OPEN
         per_process["refused_calls_per_false_open"] = volume.per_s * recovery
+        if per_process["false_opens_per_process_week_bound"] > policy.max_false_trips_per_week:
+            limits.append(
+                f"Even {MAX_CONSECUTIVE} failures in a row open it on healthy calls more than "
+                f"--max-false-trips ({policy.max_false_trips_per_week:g}) a process-week: "
+                f"the quiet calls fail too often or in too long runs "
+                f"({per_process['failure_rate_upper']:.2%} at the upper bound, in runs of "
+                f"{per_process['mean_failure_run_calls'] or float('inf'):.1f} calls on "
+                "average) for a consecutive breaker to tell them from an outage."
+            )
 
     return Breaker(
         failure_threshold=(
