@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -169,3 +170,17 @@ def test_ctrl_c_during_an_import_keeps_whole_segments_and_a_rerun_finishes(tmp_p
     assert counts, again.output
     stored, duplicates = (int(n.replace(",", "")) for n in counts.groups())
     assert stored + duplicates == total and duplicates > 0 and stored > 0  # stopped midway
+
+
+def test_config_show_takes_the_store_and_env_of_the_commands_it_shows(tmp_path: Path) -> None:
+    lake = str(tmp_path / "lake")
+    shown = CliRunner().invoke(
+        main, ["config", "show", "--env", "staging", "--store", lake, "--format", "json"]
+    )
+    assert shown.exit_code == 0, shown.output
+    (store,) = [row for row in json.loads(shown.output) if row["setting"] == "store"]
+    assert store["value"] == lake and store["source"] == "flag"
+    one = CliRunner().invoke(
+        main, ["config", "show", "--store", lake, "--format", "json", "recommend", "--env", "x"]
+    )
+    assert [r["value"] for r in json.loads(one.output) if r["setting"] == "store"] == [lake]

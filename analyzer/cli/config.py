@@ -29,10 +29,18 @@ def config() -> None:
     name="show", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
 )
 @click.option("--env", default=None, help=ENV_HELP + " Default: the file's [defaults] only.")
+@click.option(
+    "--store",
+    default=None,
+    help="As the commands' --store (shown as a flag). Default: theirs ($ANALYZER_STORE, the "
+    "project file's, else ./data/lake).",
+)
 @format_option("table", "json", "csv")
 @click.argument("command_line", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def show(ctx: click.Context, env: str | None, fmt: str, command_line: tuple[str, ...]) -> None:
+def show(
+    ctx: click.Context, env: str | None, store: str | None, fmt: str, command_line: tuple[str, ...]
+) -> None:
     """Print each setting, its value and where it came from (flag, environment variable,
     project file, built-in default). After the options, a command line shows what that
     command would use, flags included.
@@ -40,12 +48,13 @@ def show(ctx: click.Context, env: str | None, fmt: str, command_line: tuple[str,
     Example:
 
         analyze config show --env staging
+        analyze config show --env staging --store gs://my-bucket/lake
         analyze config show recommend --env staging --margin 0.3
     """
     from analyzer.cli.render import table
     from analyzer.cli.render_csv import csv_text
 
-    rows = settings_in_force(ctx, env, list(command_line))
+    rows = settings_in_force(ctx, env, list(command_line), store=store)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
     elif fmt == "csv":
@@ -59,9 +68,10 @@ def show(ctx: click.Context, env: str | None, fmt: str, command_line: tuple[str,
 
 
 def settings_in_force(
-    ctx: click.Context, env: str | None, command_line: list[str]
+    ctx: click.Context, env: str | None, command_line: list[str], *, store: str | None = None
 ) -> list[dict[str, object]]:
-    """One row per setting: resolved by click exactly as the command would resolve it."""
+    """One row per setting: resolved by click exactly as the command would resolve it; `env`
+    and `store` as that command line's --env and --store where it gives none."""
     from analyzer.cli.project import SETTINGS
 
     if command_line:
@@ -70,8 +80,11 @@ def settings_in_force(
             raise click.UsageError(f"no command {name!r}; see `analyze --help`")
         wanted = [name]
     else:
-        args = ["--env", env] if env else []
+        args = []
         wanted = sorted(main.commands)
+    for flag, given in (("--env", env), ("--store", store)):
+        if given and not any(a == flag or a.startswith(flag + "=") for a in args):
+            args = [*args, flag, given]
     project = project_file_for(ctx)
     rows: list[dict[str, object]] = []
     for setting in SETTINGS:
