@@ -45,3 +45,14 @@ def printable(text: str) -> str:
         c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
         for c in text
     )
+
+
+class TooManyServices(AnalyzerError):
+    """More services than one config carries (`MAX_SERVICES` of the runtime's schema), none
+    named: per-service work over them all would cost as much and ship nothing."""
+
+    def __init__(self, what: str, count: int, limit: int) -> None:
+        super().__init__(
+            f"{what} {count:,} services, more than {limit:,} (the most one config carries); "
+            "name them with --service"
+        )

@@ -252,3 +252,27 @@ def copy_lake(root: Path, folder: Path) -> Path:
     import shutil
 
     return Path(shutil.copytree(root, folder / "lake"))
+
+
+def relabelled_sample(
+    folder: Path, service_of: Callable[[dict[str, Any]], str | None], *, since: str = ""
+) -> Store:
+    """The staging sample from `since` on (an RFC 3339 prefix) imported into a store in
+    `folder`, each entry's service renamed to `service_of(entry)` where that is not None."""
+    text = gzip.decompress((SAMPLE / "staging" / "staging-structured.jsonl.gz").read_bytes())
+    lines = []
+    for line in text.decode().splitlines():
+        entry = json.loads(line)
+        if entry["timestamp"] < since:
+            continue
+        name = service_of(entry)
+        if name is not None:
+            entry["resource"]["labels"]["service_name"] = name
+        lines.append(json.dumps(entry))
+    source = folder / "relabelled.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    store = Store(folder / "lake")
+    from analyzer.ingest import import_paths
+
+    import_paths([source], env="staging", store=store)
+    return store

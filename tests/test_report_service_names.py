@@ -3,18 +3,16 @@ service it can, names those it cannot (escaped, cut), and the command succeeds."
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 import zlib
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
 from analyzer.cli import main
-from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
-from tests.conftest import SAMPLE
+from tests.conftest import relabelled_sample
 
 # Each takes a share of the sample's auth service, by instance (a startup stays whole).
 UNFIT = ["Netra-Auth-Staging", "auth\nstaging", "a" * 10_000, "<script>alert(1)</script>"]
@@ -23,22 +21,13 @@ KEPT = "netra-backend-staging"
 
 def _lake(folder: Path) -> Store:
     """The sample's last week, its auth service renamed into the names of UNFIT."""
-    text = gzip.decompress((SAMPLE / "staging" / "staging-structured.jsonl.gz").read_bytes())
-    entries = []
-    for line in text.decode().splitlines():
-        entry = json.loads(line)
-        if entry["timestamp"] < "2026-11-16":
-            continue
-        labels = entry["resource"]["labels"]
-        if labels["service_name"] == "netra-auth-staging":
-            instance = entry["labels"]["instanceId"]
-            labels["service_name"] = UNFIT[zlib.crc32(instance.encode()) % len(UNFIT)]
-        entries.append(json.dumps(entry))
-    source = folder / "renamed.jsonl"
-    source.write_text("\n".join(entries) + "\n")
-    store = Store(folder / "lake")
-    import_paths([source], env="staging", store=store)
-    return store
+
+    def renamed(entry: dict[str, Any]) -> str | None:
+        if entry["resource"]["labels"]["service_name"] != "netra-auth-staging":
+            return None
+        return UNFIT[zlib.crc32(entry["labels"]["instanceId"].encode()) % len(UNFIT)]
+
+    return relabelled_sample(folder, renamed, since="2026-11-16")
 
 
 def test_names_no_config_can_hold_do_not_take_the_report_down(tmp_path: Path) -> None:

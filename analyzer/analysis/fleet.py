@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from analyzer.analysis.window import no_attempts_error, resolve_window
 from analyzer.engine import Engine
-from analyzer.errors import AnalyzerError, did_you_mean
+from analyzer.errors import AnalyzerError, TooManyServices, did_you_mean
+from analyzer.runtime.schema import MAX_SERVICES
 from analyzer.timewindow import Window
 
 if TYPE_CHECKING:
@@ -47,6 +48,13 @@ def service_frame(
     return frame.filter(pl.col("service") == service), [service], window
 
 
+def check_service_count(env: str, count: int, named: Sequence[str] = ()) -> None:
+    """Refuse per-service work over every service of an env that holds more than
+    `MAX_SERVICES` (each would get a section no config can carry), unless `named`."""
+    if count > MAX_SERVICES and not named:
+        raise TooManyServices(f"env {env!r} holds", count, MAX_SERVICES)
+
+
 def unknown_service_error(service: str, where: str, found: Sequence[str]) -> AnalyzerError:
     return AnalyzerError(
         f"no service {service!r} in {where}{did_you_mean(service, found)}; "
@@ -66,3 +74,12 @@ def service_rows(engine: Engine, env: str, services: Sequence[str] = ()) -> list
         if service not in found:
             raise unknown_service_error(service, f"env {env!r} ({engine.where})", found)
     return [r for r in rows if not services or r["service"] in services]
+
+
+def check_services(engine: Engine, env: str, services: Sequence[str]) -> None:
+    """Before per-service work: the `services` named are the env's (the error lists those it
+    holds); with none named, the env holds no more than a config carries
+    (`check_service_count`)."""
+    rows = service_rows(engine, env, services)
+    if not services:
+        check_service_count(env, len(rows))

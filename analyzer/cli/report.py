@@ -44,7 +44,7 @@ def report(
         analyze report --env staging --out report.html
         analyze report --env staging --out auth.html --service netra-auth-staging
     """
-    from analyzer.analysis.fleet import service_rows
+    from analyzer.analysis.fleet import check_services
     from analyzer.deploy.export import unfit_sections
     from analyzer.recommend.history import describe_run
     from analyzer.report import write_report
@@ -53,8 +53,7 @@ def report(
 
     lake = existing_store(store)
     engine = command_engine(lake)
-    if services:  # checked before any work: one the env does not hold lists those it does
-        service_rows(engine, env, services)
+    check_services(engine, env, services)  # before any work
     run, saved = report_run(engine=engine, store=lake, env=env, since=since, run_id=run_id)
     click.echo(f"showing {describe_run(run)}" + ("" if saved else ", not saved"), err=True)
     path = write_report(

@@ -14,7 +14,7 @@ from analyzer.deploy.model import (
     TimeoutConfig,
     render_config,
 )
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, TooManyServices
 from analyzer.recommend.model import (
     BOTH_MODES_SETTINGS,
     RATE_SETTINGS,
@@ -23,6 +23,7 @@ from analyzer.recommend.model import (
     Recommendation,
 )
 from analyzer.runtime.schema import (
+    MAX_SERVICES,
     OPERATIONS,
     SCHEMA_VERSION,
     VPC_STATES,
@@ -77,6 +78,9 @@ def _sections(
     if leave_out_unfit:
         unfit = unfit_sections(rec)
         chosen = {name: own for name, own in chosen.items() if name not in unfit}
+    if len(chosen) > MAX_SERVICES:
+        what = f"run {rec.run_id or '(unsaved)'} has" if services is None else "named"
+        raise TooManyServices(what, len(chosen), MAX_SERVICES)
     for name in chosen:
         problem = service_name_problem(name)
         if problem:

@@ -15,7 +15,9 @@ the phase's states, at 1 - confidence.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
@@ -23,7 +25,7 @@ from numpy.typing import NDArray
 
 from analyzer.analysis.attempts import AttemptGroup
 from analyzer.analysis.stats import LognormalFit
-from analyzer.analysis.stats.logrank import LogRank, logrank, stratified_logrank
+from analyzer.analysis.stats.logrank import LogRank, LogRankPool, stratified_logrank
 from analyzer.recommend.carryover import Key, no_evidence
 from analyzer.recommend.model import PhaseTimeout, RecommendationWarning
 from analyzer.recommend.policy import Policy
@@ -74,39 +76,40 @@ def service_spread(
     }
 
 
-def slower_than_others(
-    own: list[AttemptGroup], others: list[AttemptGroup], state: str, alpha: float
-) -> LogRank | None:
-    """The log-rank statistic that shows the service's attempts slower than the other
-    services' (in `state`, else stratified over every state both have), or None."""
+@dataclass(frozen=True)
+class Pools:
+    """Every service's attempts of each phase, operation and VPC state, ready for the log-rank
+    of one service against the others (`LogRankPool`), and how many services each holds."""
 
-    def joined(groups: list[AttemptGroup], state: str, name: str) -> NDArray[np.generic]:
-        return np.concatenate([getattr(g, name) for g in groups if g.vpc_state == state])
+    pools: dict[Key, LogRankPool]
+    services: dict[Key, int]
 
-    def counts(groups: list[AttemptGroup], state: str) -> NDArray[np.float64]:
-        """How many attempts each row stands for (one, but for attempts read as counts)."""
-        return np.concatenate(
-            [
-                np.ones(g.duration_s.size) if g.counts is None else g.counts.astype(np.float64)
-                for g in groups
-                if g.vpc_state == state
-            ]
+    @classmethod
+    def of(cls, groups: list[AttemptGroup], pooled: list[AttemptGroup]) -> Pools:
+        """From the per-service `groups` and the same pooled over services (`pool_services`)."""
+        return cls(
+            pools={g.key: LogRankPool.of(g.duration_s, g.observed, g.counts) for g in pooled},
+            services=Counter(g.key for g in groups),
         )
+
+
+def slower_than_others(
+    own: list[AttemptGroup], pools: Pools, state: str, alpha: float
+) -> LogRank | None:
+    """The log-rank statistic that shows the service's attempts (`own`: its groups of one
+    phase and operation) slower than the other services' (in `state`, else stratified over
+    every state both have), or None."""
+    mine = {g.vpc_state: g for g in own}
+    shared = {s for s, g in mine.items() if pools.services.get(g.key, 0) > 1}
 
     def strata(states: set[str]) -> LogRank:
         return stratified_logrank(
-            logrank(
-                joined(own, s, "duration_s"),
-                joined(own, s, "observed"),
-                joined(others, s, "duration_s"),
-                joined(others, s, "observed"),
-                counts(own, s),
-                counts(others, s),
+            pools.pools[mine[s].key].part_against_rest(
+                mine[s].duration_s, mine[s].observed, mine[s].counts
             )
             for s in sorted(states)
         )
 
-    shared = {g.vpc_state for g in own} & {g.vpc_state for g in others}
     for states in ({state} & shared, shared):
         if states:
             found = strata(states)
@@ -188,7 +191,7 @@ def borrow(
     rows: list[PhaseTimeout],
     *,
     own: list[AttemptGroup],
-    others: list[AttemptGroup],
+    pools: Pools,
     env_rows: list[PhaseTimeout],
     spread: dict[tuple[int, str], float | None],
     carried: dict[Key, float],
@@ -198,7 +201,7 @@ def borrow(
 ) -> list[PhaseTimeout]:
     """One service's rows (`rows`, from its `own` groups) with each key it has too few
     attempts in settled against the env's: where its attempts, in that state or over the
-    phase's states, are slower than the `others`' (the other services'), its own conservative
+    phase's states, are slower than the other services' (`pools`), its own conservative
     value (`bound`: its row with no minimum of attempts; `carried`, `defaults`: what it ran
     with before); else, where the env has evidence and the spread is known, the env's timeout
     widened (pooled); else nothing here (carried over later)."""
@@ -219,7 +222,7 @@ def borrow(
         )
         slower = slower_than_others(
             [g for g in own if g.key[:2] == key[:2]],
-            [g for g in others if g.key[:2] == key[:2]],
+            pools,
             key[2],
             alpha=1 - policy.confidence,
         )

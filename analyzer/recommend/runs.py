@@ -165,6 +165,7 @@ def run_recommendation(
         previous=previous,
         previous_from=previous_from,
         overrides=overrides,
+        services=services,
     )
     rec.for_services(services)  # an unknown service is an error before anything is saved
     if saved:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -13,14 +15,16 @@ from numpy.typing import NDArray
 
 from analyzer.analysis.attempts import AttemptGroup, load_attempt_groups, pool_services
 from analyzer.analysis.estimate import QUANTILES, DurationEstimate, estimate_durations
+from analyzer.analysis.fleet import check_service_count
 from analyzer.engine import Engine
 from analyzer.recommend.breaker import LakeEvidence, advise_breaker, lake_evidence
 from analyzer.recommend.carryover import ServiceKey, carry_over, previous_of
 from analyzer.recommend.caveats import collect_warnings, row_warnings
 from analyzer.recommend.model import Methods, PhaseTimeout, Quantiles, Recommendation
 from analyzer.recommend.policy import Policy
-from analyzer.recommend.pooling import borrow, service_spread
+from analyzer.recommend.pooling import Pools, borrow, service_spread
 from analyzer.runtime.defaults import default_config
+from analyzer.runtime.schema import MAX_SERVICES
 from analyzer.timewindow import Window
 
 UNKNOWN = "unknown"
@@ -48,10 +52,15 @@ def recommend(
     previous: dict[ServiceKey, float] | None = None,
     previous_from: str | None = None,
     overrides: dict[str, str] | None = None,
+    services: Sequence[str] = (),
 ) -> Recommendation:
     """Timeouts per service, phase, operation and VPC state, the env-wide ones over every
-    service pooled, and breaker settings, for `env` (see `recommendation_of`)."""
+    service pooled, and breaker settings, for `env` (see `recommendation_of`). An env of more
+    services than a config carries (`check_service_count`) gets rows for the `services` named
+    only."""
     start, end, groups = load_attempt_groups(engine, env, since=since, until=until)
+    found = {g.service for g in groups if g.service is not None}
+    check_service_count(env, len(found), services)
     return recommendation_of(
         groups,
         env=env,
@@ -61,6 +70,7 @@ def recommend(
         previous_from=previous_from,
         overrides=overrides or {},
         lake=lake_evidence(engine, env, start, end),
+        only=set(services) if len(found) > MAX_SERVICES else None,
     )
 
 
@@ -74,6 +84,7 @@ def recommendation_of(
     previous_from: str | None = None,
     overrides: dict[str, str] | None = None,
     lake: LakeEvidence | None = None,
+    only: set[str] | None = None,
 ) -> Recommendation:
     """The recommendation from per-service groups (and `lake`, the breaker's evidence beyond
     them: none by default). The env-wide rows (service None) come from
@@ -81,7 +92,8 @@ def recommendation_of(
     `policy.min_attempts`; where it has fewer, the env's timeout widened by how much services
     differ (`pooling`), unless its own attempts show it slower than the others; a key without
     evidence keeps the larger of `previous` (the previous run's values, the service's own else
-    the env-wide) and the runtime's built-in default."""
+    the env-wide) and the runtime's built-in default. `only`: the services that get rows of
+    their own (None: every one); the env-wide rows and the spread still read them all."""
     start, end = window.start, window.end
     pooled = pool_services(groups)
     env_rows, states_read = _own_rows(pooled, start, end, policy)
@@ -96,24 +108,31 @@ def recommendation_of(
     spread = service_spread(groups, weights) if len(services) > 1 else {}
     loose = policy.model_copy(update={"min_attempts": 1})
 
+    # each service's groups, and the states of each of its phases and operations: looked up, not
+    # searched for, so the cost stays linear in the services
+    by_service: dict[str | None, list[AttemptGroup]] = {}
+    for g in groups:
+        by_service.setdefault(g.service, []).append(g)
+    states_of = Counter((g.service, g.phase, g.operation) for g in groups)
+    pools = Pools.of(groups, pooled) if len(services) > 1 else Pools({}, {})
+
     def bound(group: AttemptGroup) -> PhaseTimeout:
         """A sparse group's row from its own attempts, however few."""
-        states = sum(g.service == group.service and g.key[:2] == group.key[:2] for g in groups)
+        states = states_of[group.service, group.phase, group.operation]
         return phase_timeout(group, end, loose, level=band_level(policy, states))
 
-    for service in services:
+    for service in services if only is None else [s for s in services if s in only]:
         carried = previous_of(previous, service)
         if len(services) == 1 and carried == env_previous:
             # The env's only service: its attempts are the env's, in the same order.
             timeouts += [t.model_copy(update={"service": service}) for t in env_timeouts]
             continue
-        own = [g for g in groups if g.service == service]
-        others = [g for g in groups if g.service != service]
+        own = by_service[service]
         rows, _ = _own_rows(own, start, end, policy)
         rows = borrow(
             rows,
             own=own,
-            others=others,
+            pools=pools,
             env_rows=env_timeouts,
             spread=spread,
             carried=carried,

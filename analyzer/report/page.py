@@ -10,7 +10,7 @@ from pathlib import Path
 
 from analyzer.analysis.attempts import load_attempt_groups, pool_services
 from analyzer.analysis.estimate import estimate_durations
-from analyzer.analysis.fleet import service_rows
+from analyzer.analysis.fleet import check_services
 from analyzer.backtest.replay import backtest
 from analyzer.deploy.export import config_from_recommendation, unfit_sections
 from analyzer.engine import Engine
@@ -136,8 +136,7 @@ def write_report(
     """Write the report for `env` to `out` (atomically) and return its path: the numbers from
     `engine`, the recommendation `run` (default: see `report_run`); the env's services pooled,
     then a section per service (of `services` only, when given)."""
-    if services:  # one the env does not hold: the error lists those it does
-        service_rows(engine, env, services)
+    check_services(engine, env, services)
     rec = run or report_run(engine=engine, store=store, env=env, since=since)[0]
     start, end, groups = load_attempt_groups(engine, env, since=since, until=None)
     estimates = {
@@ -148,7 +147,9 @@ def write_report(
         if g.phase == phase and g.operation == "initialization"
     }
     rows = timeout_rows(rec, None, phase)
-    config = parse_config(config_from_recommendation(rec, leave_out_unfit=True).document())
+    sectioned = {t.service for t in rec.timeouts if t.service is not None}
+    named = [s for s in services if s in sectioned] if services else None
+    config = parse_config(config_from_recommendation(rec, named, leave_out_unfit=True).document())
     unfit = unfit_sections(rec)
     replay = backtest(
         engine=engine,

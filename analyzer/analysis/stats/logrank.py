@@ -105,3 +105,68 @@ def _events(
     ordered, behind = durations[order], np.concatenate(([0.0], np.cumsum(counts[order])))
     left = np.searchsorted(ordered, times, side="left")
     return np.asarray(behind[np.searchsorted(ordered, times, side="right")] - behind[left])
+
+
+@dataclass(frozen=True)
+class LogRankPool:
+    """Every attempt of one stratum, ready to test any part of it against the rest: the same
+    statistic as `logrank(part, pool less part)`, in time linear in the part's size (after one
+    sort of the pool), so testing each of many services against the others stays linear.
+
+    The pool's completion times, its events d and at-risk n there, and prefix sums of d/n,
+    d*ties/n and d*ties/n^2: the part's at-risk count a is constant between its own distinct
+    durations, so E = sum a*d/n and V = sum d*(a/n)*(1 - a/n)*ties are sums over those spans."""
+
+    times: NDArray[np.float64]
+    expected_sums: NDArray[np.float64]
+    variance_sums: NDArray[np.float64]
+    variance_square_sums: NDArray[np.float64]
+
+    @classmethod
+    def of(
+        cls, durations: ArrayLike, observed: ArrayLike, counts: ArrayLike | None = None
+    ) -> LogRankPool:
+        t, d = np.asarray(durations, dtype=np.float64), np.asarray(observed, dtype=bool)
+        c = np.ones(t.size) if counts is None else np.asarray(counts, dtype=np.float64)
+        times = np.unique(t[d])
+        at_risk = _at_risk(t, c, times)
+        events = _events(t[d], c[d], times)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ties = np.where(at_risk > 1, (at_risk - events) / (at_risk - 1), 0.0)
+            per_risk = np.where(at_risk > 0, 1.0 / at_risk, 0.0)
+
+        def prefix(values: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.concatenate(([0.0], np.cumsum(values)))
+
+        return cls(
+            times=times,
+            expected_sums=prefix(events * per_risk),
+            variance_sums=prefix(events * ties * per_risk),
+            variance_square_sums=prefix(events * ties * per_risk**2),
+        )
+
+    def part_against_rest(
+        self, durations: ArrayLike, observed: ArrayLike, counts: ArrayLike | None = None
+    ) -> LogRank:
+        """`logrank(part, rest)` for a part of the pool (its attempts are among the pool's)."""
+        t, d = np.asarray(durations, dtype=np.float64), np.asarray(observed, dtype=bool)
+        c = np.ones(t.size) if counts is None else np.asarray(counts, dtype=np.float64)
+        if self.times.size == 0 or t.size == 0:
+            return LogRank(float(c[d].sum()), 0.0, 0.0)
+        spans, where = np.unique(t, return_inverse=True)
+        # at risk over (previous duration, this duration]: the part's attempts this long or longer
+        at_risk = np.cumsum(np.bincount(where, weights=c, minlength=spans.size)[::-1])[::-1]
+        high = np.searchsorted(self.times, spans, side="right")
+        low = np.concatenate(([0], high[:-1]))
+
+        def over_spans(sums: NDArray[np.float64]) -> NDArray[np.float64]:
+            return np.asarray(sums[high] - sums[low])
+
+        variance = at_risk @ over_spans(self.variance_sums) - (at_risk**2) @ over_spans(
+            self.variance_square_sums
+        )
+        return LogRank(
+            observed=float(c[d].sum()),
+            expected=float(at_risk @ over_spans(self.expected_sums)),
+            variance=max(float(variance), 0.0),
+        )
