@@ -71,7 +71,11 @@ ENV_WIDE = "every service pooled"
     help="Make each phase's VPC states' bounds hold jointly (Sidak).",
 )
 @click.option(
-    "--floor", "floor_s", type=float, default=None, help="Smallest timeout, s. [default: 5]"
+    "--floor",
+    "floor_s",
+    type=float,
+    default=None,
+    help="Smallest timeout, s: at least 1, the shortest a config may set. [default: 5]",
 )
 @click.option(
     "--ceiling", "ceiling_s", type=float, default=None, help="Largest timeout, s. [default: 240]"
