@@ -468,6 +468,9 @@ def _client() -> Any:
 def _short(exc: BaseException) -> str:
     """An error of the client or of its HTTP library in a few words: the OS's reason when
     there is one (urllib3 nests it in a long text), else the error's first line."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int) and not str(exc).startswith(str(status)):
+        return f"HTTP {status}"  # an upload's error: its text is a tuple of fragments
     text = str(exc).strip()
     if found := re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text):
         return found.group(1).strip()
