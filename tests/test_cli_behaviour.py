@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -184,3 +185,49 @@ def test_config_show_takes_the_store_and_env_of_the_commands_it_shows(tmp_path: 
         main, ["config", "show", "--store", lake, "--format", "json", "recommend", "--env", "x"]
     )
     assert [r["value"] for r in json.loads(one.output) if r["setting"] == "store"] == [lake]
+
+
+def test_collect_finds_the_project_as_gcloud_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_collect import ENTRIES, TELEMETRY_IDS, cli_args, running
+
+    gcloud = tmp_path / "gcloud"
+    (gcloud / "configurations").mkdir(parents=True)
+    (gcloud / "active_config").write_text("work\n")
+    (gcloud / "configurations" / "config_work").write_text("[core]\nproject = demo\n")
+    (gcloud / "configurations" / "config_default").write_text("[core]\nproject = other\n")
+    for name in ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT", "CLOUDSDK_ACTIVE_CONFIG_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(gcloud))
+    with running(ENTRIES) as cloud:
+
+        def collect(store: str) -> Any:
+            args = cli_args(
+                cloud,
+                tmp_path / store,
+                "--requests-per-minute",
+                "60000",
+                "--backoff-base-s",
+                "0.001",
+            )
+            at = args.index("--project")
+            return CliRunner().invoke(main, args[:at] + args[at + 2 :])
+
+        configured = collect("a")  # the active configuration's core/project
+        assert configured.exit_code == 0, configured.output
+        assert f"stored {len(TELEMETRY_IDS):,}" in configured.output
+        assert "project demo (from gcloud configuration" in configured.output
+        monkeypatch.setenv("CLOUDSDK_CORE_PROJECT", "nope")  # the variable wins: unknown here
+        core = collect("b")
+        assert core.exit_code == 1 and "project nope (from $CLOUDSDK_CORE_PROJECT)" in core.output
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "gone")  # and this one over it
+        google = collect("c")
+        assert google.exit_code == 1 and "project gone (from $GOOGLE_CLOUD_PROJECT)" in (
+            google.output
+        )
+        for name in ("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT"):
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "none"))
+        nothing = collect("d")
+        assert nothing.exit_code == 2 and "give --project" in nothing.output

@@ -102,7 +102,12 @@ def import_command(
 
 @main.command()
 @env_option
-@click.option("--project", required=True, help="Google Cloud project whose logs to read.")
+@click.option(
+    "--project",
+    default=None,
+    help="Google Cloud project whose logs to read. Default: $GOOGLE_CLOUD_PROJECT, else "
+    "$CLOUDSDK_CORE_PROJECT, else gcloud's configured project (`gcloud config set project`).",
+)
 @click.option("--service", default=None, help="Cloud Run service name (default: every service).")
 @click.option(
     "--filter",
@@ -176,7 +181,7 @@ def import_command(
 @lock_timeout_option
 def collect(
     env: str,
-    project: str,
+    project: str | None,
     service: str | None,
     extra_filter: str | None,
     since: str | None,
@@ -210,6 +215,16 @@ def collect(
     from analyzer.ingest.collect import CollectProgress, CollectRequest
     from analyzer.ingest.collect import collect as run_collect
 
+    if project is None:
+        from analyzer.ingest.default_project import default_project
+
+        found = default_project()
+        if found is None:
+            raise click.UsageError(
+                "give --project, or set GOOGLE_CLOUD_PROJECT (or `gcloud config set project`)"
+            )
+        project, where = found
+        click.echo(f"project {project} (from {where})", err=True)
     answer_bytes = parse_bytes(max_answer_size)
     if answer_bytes < 1:
         raise click.BadParameter("must be at least 1 byte", param_hint="--max-answer-size")
