@@ -463,12 +463,18 @@ def format_history(runs: list[Recommendation]) -> str:
         + (", ".join(f"{k}={v}" for k, v in r.overrides.items()) or "none")
         for i, r in enumerate(runs)
     ]
-    keys = sorted({_history_key(t) for r in runs for t in r.timeouts})
+    # each run's rows by key, looked up, not searched: linear in the rows however many services
+    indexed: list[dict[tuple[str, int, str, str], PhaseTimeout]] = []
+    for r in runs:
+        indexed.append({})
+        for t in r.timeouts:
+            indexed[-1].setdefault(_history_key(t), t)
+    keys = sorted({key for by_key in indexed for key in by_key})
     rows = []
     for key in keys:
         values = []
-        for r in runs:
-            found = next((t for t in r.timeouts if _history_key(t) == key), None)
+        for by_key in indexed:
+            found = by_key.get(key)
             values.append(
                 "-" if found is None or found.timeout_s is None else f"{found.timeout_s:g}"
             )
