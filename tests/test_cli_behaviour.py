@@ -231,3 +231,49 @@ def test_collect_finds_the_project_as_gcloud_does(
         monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "none"))
         nothing = collect("d")
         assert nothing.exit_code == 2 and "give --project" in nothing.output
+
+
+def test_forget_undoes_an_import_under_the_wrong_env(tmp_path: Path) -> None:
+    rows = [entry({"event": "phase_started", "phase": 1 + i % 5}, t=i * 60) for i in range(30)]
+    wrong = write_ndjson(tmp_path / "exports" / "wrong.jsonl", rows)
+    kept = write_ndjson(
+        tmp_path / "exports" / "kept.jsonl",
+        [entry({"event": "phase_started", "phase": 2}, t=i * 60 + 7) for i in range(10)],
+    )
+    lake = tmp_path / "lake"
+    on = ["--store", str(lake)]
+
+    def cli(*args: str) -> Any:
+        return CliRunner().invoke(main, [*args, *on])
+
+    assert cli("import", str(kept), str(wrong), "--env", "production").exit_code == 0
+    again = cli("import", str(wrong), "--env", "staging")
+    assert again.exit_code == 0 and "stored 0" in again.output  # its ids are taken
+    missing = cli("forget", "--env", "production", "--source", str(tmp_path / "wrng.jsonl"))
+    assert missing.exit_code == 1 and "did you mean" in missing.output
+
+    done = cli("forget", "--env", "production", "--source", str(wrong))
+    assert done.exit_code == 0, done.output
+    assert "forgot 30 events and 0 quarantined entries of env production" in done.output
+    assert cli("verify").exit_code == 0
+    redone = cli("import", str(wrong), "--env", "staging")
+    assert redone.exit_code == 0 and "stored 30 in env staging" in redone.output
+    assert _events(lake) == {"production": 10, "staging": 30}
+    (logged,) = [json.loads(line) for line in (lake / "forgotten.jsonl").read_text().splitlines()]
+    assert logged["env"] == "production" and logged["sources"] == [str(wrong)]
+    assert logged["events"] == 30
+
+
+def _events(lake: Path) -> dict[str, int]:
+    """Rows per env in the lake's event segments, each row as many times as it is stored."""
+    import duckdb
+
+    found = (
+        duckdb.connect()
+        .execute(
+            "SELECT env, count(*) FROM read_parquet(?, hive_partitioning = true) GROUP BY env",
+            [str(lake / "events" / "**" / "*.parquet")],
+        )
+        .fetchall()
+    )
+    return {str(env): int(n) for env, n in found}

@@ -343,3 +343,30 @@ def verify(store: str | None, fix: bool, yes: bool, lock_timeout_s: float | None
             "they read whole, so the checksum record may be what changed; "
             "`analyze verify --fix --yes` moves them aside"
         )
+
+
+@main.command()
+@env_option
+@click.option(
+    "--source",
+    required=True,
+    metavar="PATH",
+    help="The file an import read, as it named it (or a folder: every file imported from it).",
+)
+@store_option
+@lock_timeout_option
+def forget(env: str, source: str, store: str | None, lock_timeout_s: float | None) -> None:
+    """Undo an import: take out of --env every event and quarantined entry that came from
+    --source, so it can be imported again under the right --env.
+
+    Segments holding such rows are rewritten without them (whole, as compact writes), and the
+    forget is recorded in the store's forgotten.jsonl.
+
+    Example:
+
+        analyze forget --env production --source exports/staging-2026-11-30.jsonl
+    """
+    from analyzer.lake.forget import forget as run_forget
+
+    lake = existing_store(store, lock_timeout_s=lock_timeout_s)
+    click.echo(run_forget(store=lake, env=env, source=source).summary_line())

@@ -151,7 +151,7 @@ class Store:
         """Record event segments whose insert_ids their writer, holding the lock, found in no
         other segment and not twice in themselves. While every segment is sealed, `events`
         needs no deduplication (see `connect`). One line per segment, appended."""
-        _append(self.seals_path, "".join(f"{self.segment_key(p)}\n" for p in segments))
+        append_line(self.seals_path, "".join(f"{self.segment_key(p)}\n" for p in segments))
 
     def sealed(self) -> set[str]:
         """The sealed segments (paths relative to the store), whole lines only."""
@@ -187,7 +187,7 @@ class Store:
     def record_checksums(self, checksums: dict[Path, str]) -> None:
         """Append segments' SHA-256 (as `sha256sum` writes them: `sha256sum -c` checks them
         from the store's folder), before the segments are published."""
-        _append(
+        append_line(
             self.checksums_path,
             "".join(f"{digest}  {self.segment_key(p)}\n" for p, digest in checksums.items()),
         )
@@ -220,7 +220,8 @@ def file_checksum(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _append(path: Path, text: str) -> None:
+def append_line(path: Path, text: str) -> None:
+    """Append whole lines to a record file, on disk before this returns."""
     with open(path, "a", encoding="utf-8") as f:
         f.write(text)
         f.flush()
