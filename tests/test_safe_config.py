@@ -561,8 +561,13 @@ def test_hostile_files_are_refused_quickly(tmp_path: Path) -> None:
         "isinstance(result.exception, SystemExit), result.output\n"
         "        print(len(result.stderr), result.stderr.strip()[:200])\n"
     )
+    (tmp_path / "data" / "lake").mkdir(parents=True)  # backtest's default store: it exists
     ran = subprocess.run(
-        [sys.executable, "-c", checks, *paths], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", checks, *paths],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert ran.returncode == 0, ran.stderr[-2000:]
     lines = ran.stdout.splitlines()
