@@ -168,18 +168,20 @@ def test_target_rate_policy_meets_the_target_in_nine_seeds_of_ten(case: str) -> 
 
 
 def test_the_tail_shape_band_leaves_large_lognormal_samples_alone() -> None:
-    """Where the attempts pin the tail's shape down, the heaviest plausible shape adds little:
-    on 400 pressure attempts the timeouts stay within a few per cent of the lognormal band's
-    alone (the widening is for samples that cannot tell a lognormal from a heavier law)."""
+    """Where the attempts pin the tail's shape down, the band over the shapes they allow adds
+    or takes little: on 400 pressure attempts the timeouts stay within a few per cent of the
+    lognormal band's alone (the widening is for samples that cannot tell a lognormal from a
+    heavier law, the narrowing for those that rule its tail out)."""
     ratios = []
     for a in _draws(PHASE3_LAWS["pressure"], 400, 30, timeouts_s=(75.0,)):
         estimate = _estimate(a)
         assert estimate.km is not None
         alone = JoinedCurve(estimate.km, estimate.tail).time_for_rate(0.005, 0.95)
-        widened = estimate.time_for_rate(0.005, 0.95)
-        assert alone is not None and widened is not None and widened >= alone
-        ratios.append(widened / alone)
-    assert float(np.median(ratios)) <= 1.05, np.median(ratios)
+        shaped = estimate.time_for_rate(0.005, 0.95)
+        assert alone is not None and shaped is not None
+        ratios.append(shaped / alone)
+    assert 0.95 <= float(np.median(ratios)) <= 1.05, np.median(ratios)
+    assert min(ratios) >= 0.85, min(ratios)
 
 
 def test_small_heavy_tailed_samples_get_the_wider_band() -> None:

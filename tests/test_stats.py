@@ -17,6 +17,8 @@ from analyzer.analysis.stats import (
     dispersion,
     run_false_opens,
 )
+from analyzer.analysis.stats.survival import InvalidDurationsError
+from analyzer.errors import AnalyzerError
 from analyzer.simulate import PHASE3_LAWS, WeibullLaw, draw_attempts
 
 
@@ -163,11 +165,38 @@ def test_the_tail_shape_is_found_and_its_lower_edge_covers_it(law: object, shape
 
 def test_evenly_spread_durations_rule_heavier_tails_out() -> None:
     """Durations 1 to 40 s: the fit runs to the light end of the search, and the heaviest
-    plausible law is the fit itself, not an unbounded tail."""
+    plausible law is lighter than the Weibull (its shape's interval lies above 1), not an
+    unbounded tail."""
     t = np.arange(1.0, 41.0)
     done = np.ones(40, dtype=bool)
     fit = GeneralizedGammaFit.fit(t, done, start=LognormalFit.fit(t, done))
-    assert fit.shape > 1.0 and fit.heaviest_plausible(0.95) == fit
+    heaviest = fit.heaviest_plausible(0.95)
+    assert fit.shape > 1.0 and heaviest is not None and heaviest.shape > 1.0
+
+
+@pytest.mark.parametrize("bad", [math.nan, -1.0, math.inf], ids=["nan", "negative", "infinite"])
+def test_estimators_refuse_durations_they_cannot_take(bad: float) -> None:
+    """A NaN, negative or infinite duration (or weight, or count) is refused with one clear
+    error naming what and where, by every estimator, never fitted silently."""
+    t = np.array([1.0, 2.0, bad, 4.0, 5.0, 6.0])
+    done = np.ones(t.size, dtype=bool)
+    fits = (
+        lambda: KaplanMeier.fit(t, done),
+        lambda: LognormalFit.fit(t, done),
+        lambda: GeneralizedGammaFit.fit(t, done, start=LognormalFit(1.0, 1.0, ((1, 0), (0, 1)))),
+        lambda: estimate_durations(t, done, min_attempts=1),
+    )
+    for fit in fits:
+        with pytest.raises(InvalidDurationsError, match=r"durations must be finite .* row 2"):
+            fit()
+    good = np.arange(1.0, 7.0)
+    with pytest.raises(InvalidDurationsError, match="weights must be finite"):
+        KaplanMeier.fit(good, done, weights=t)
+    with pytest.raises(InvalidDurationsError, match="counts must be finite"):
+        LognormalFit.fit(good, done, counts=t)
+    with pytest.raises(InvalidDurationsError, match="differ in length"):
+        KaplanMeier.fit(good, done[:3])
+    assert isinstance(InvalidDurationsError("x"), AnalyzerError)
 
 
 def test_too_few_attempts_give_no_number() -> None:

@@ -16,6 +16,7 @@ from analyzer.analysis.stats import (
     Sample,
     effective_sample_size,
 )
+from analyzer.analysis.stats.survival import checked_durations
 
 QUANTILES: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 # A lognormal needs a few exact durations to say anything about the tail.
@@ -91,6 +92,7 @@ def estimate_durations(
     """Fit both estimators to one group; `enough` is false under `min_attempts` attempts.
     With `counts` each row stands for that many attempts of its duration and outcome (the
     engine's counts per distinct duration), each of the row's weight."""
+    durations, observed = checked_durations(durations, observed, weights, counts)
     w = np.ones_like(durations) if weights is None else weights
     if counts is None:
         attempts, completed = int(durations.size), int(observed.sum())

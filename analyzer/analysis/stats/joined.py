@@ -97,11 +97,9 @@ class JoinedCurve:
     def band(self, level: float, beyond: bool = True) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Times and the band's lower and upper edges there (each non-increasing). Within the
         data Greenwood's band (on the log(-log S) scale); beyond the join, the band of
-        S(join_s) times the delta-method band of the fitted conditional tail, its upper edge
-        raised to the conditional tail of the heaviest plausible generalized gamma (the lower
-        edge of its shape's interval at `level`) where that lies higher: a lognormal fitted
-        to a heavier-tailed law understates the tail beyond the data, and few attempts cannot
-        tell the two apart. `beyond` false: the band inside the data alone."""
+        S(join_s) times a band of the conditional tail from the tail shape's profile-
+        likelihood interval at `level` (see `_tail_band`). `beyond` false: the band inside
+        the data alone."""
         km = self.km
         inside = km.times <= self.join_s
         km_low, km_high = km.band(level)
@@ -110,9 +108,7 @@ class JoinedCurve:
             s_low, s_high = (low[-1], high[-1]) if low.size else (1.0, 1.0)
             start = max(self.join_s, 1e-3)
             grid = start * np.logspace(0.0, GRID_DECADES, GRID_POINTS)[1:]
-            c_low, _, c_high = self.tail.conditional_survival_bounds(grid, self.join_s, level)
-            if self.shape_fit is not None:
-                c_high = np.maximum(c_high, self._heaviest_conditional(grid, level))
+            c_low, c_high = self._tail_band(grid, level)
             times = np.concatenate((times, grid))
             low = np.concatenate((low, s_low * c_low))
             high = np.concatenate((high, s_high * c_high))
@@ -122,14 +118,19 @@ class JoinedCurve:
         low = np.maximum.accumulate(low[::-1])[::-1]
         return times, low, high
 
-    def _heaviest_conditional(self, t: FloatArray, level: float) -> FloatArray:
-        """P(X > t | X > join_s) under the heaviest plausible generalized gamma; 1 where its
-        shape is not identified (nothing bounds the tail)."""
-        assert self.shape_fit is not None
-        heaviest = self.shape_fit.heaviest_plausible(level)
-        if heaviest is None:
-            return np.ones_like(t)
-        return np.exp(heaviest.log_conditional_survival(t, self.join_s))
+    def _tail_band(self, t: FloatArray, level: float) -> tuple[FloatArray, FloatArray]:
+        """P(X > t | X > join_s)'s band: the fitted lognormal's delta-method band, or, where
+        the attempts fit the generalized gamma, the band over every tail shape they do not
+        rule out (`GeneralizedGammaFit.conditional_band`): lighter than the lognormal's
+        where they rule its tail out, heavier where they cannot (a lognormal fitted to a
+        heavier-tailed law understates the tail beyond the data, and few attempts cannot
+        tell the two apart); [0, 1] beyond the join where nothing bounds the shape."""
+        assert self.tail is not None
+        if self.shape_fit is None:
+            c_low, _, c_high = self.tail.conditional_survival_bounds(t, self.join_s, level)
+            return c_low, c_high
+        found = self.shape_fit.conditional_band(t, self.join_s, level)
+        return found if found is not None else (np.zeros_like(t), np.ones_like(t))
 
     def disagreement(self) -> tuple[float, float]:
         """How far the fitted law strays from the curve inside the data: the largest gap

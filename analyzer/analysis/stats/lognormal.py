@@ -8,36 +8,13 @@ from statistics import NormalDist
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import optimize, special, stats
 
-from analyzer.analysis.stats.information import inverse_hessian
-from analyzer.analysis.stats.survival import observation_weights
-
-# Durations of zero have no logarithm; anything under a millisecond is a millisecond.
-MIN_DURATION_S = 1e-3
-# Where every weighted duration is (nearly) the same, the likelihood grows without bound as
-# sigma shrinks; a spread under 0.1 % in log terms is not searched.
-MIN_SIGMA = 1e-3
-
-
-def censored_logs(
-    durations: ArrayLike,
-    observed: ArrayLike,
-    weights: ArrayLike | None,
-    counts: ArrayLike | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Attempts as a likelihood over log durations takes them: the completed ones' logs and
-    weights, and the distinct censoring points with their total weight (`counts`: how many
-    attempts each row stands for). Weights are rescaled to their effective sample size (as in
-    the Kaplan-Meier curve), so a fit's covariance stays honest under decay."""
-    logs = np.log(np.maximum(np.asarray(durations, dtype=np.float64), MIN_DURATION_S))
-    done = np.asarray(observed, dtype=bool)
-    w = observation_weights(logs.size, weights, counts)
-    if not done.any():
-        raise ValueError("a fit to durations needs at least one completed duration")
-    cut_at, inverse = np.unique(logs[~done], return_inverse=True)
-    cut_weight = np.bincount(inverse, weights=w[~done], minlength=cut_at.size)
-    return logs[done], w[done], cut_at, cut_weight
+from analyzer.analysis.stats.likelihood import (
+    LOG_SQRT_2PI,
+    MIN_DURATION_S,
+    CensoredLogs,
+    fit_location_scale,
+)
 
 
 @dataclass(frozen=True)
@@ -57,43 +34,18 @@ class LognormalFit:
         weights: ArrayLike | None = None,
         counts: ArrayLike | None = None,
     ) -> LognormalFit:
-        """Maximum likelihood over the attempts (weights and counts as in `censored_logs`)."""
-        x_done, w_done, cut_at, cut_weight = censored_logs(durations, observed, weights, counts)
-        # Exact durations enter the likelihood only through three weighted sums; censored ones
-        # through their distinct values (timeouts take few). Each evaluation is then cheap
-        # however many attempts there are.
-        n_done, s1, s2 = float(w_done.sum()), float(w_done @ x_done), float(w_done @ x_done**2)
-
-        def negative_log_likelihood(params: np.ndarray) -> float:
-            mu, sigma = float(params[0]), float(params[1])
-            if sigma < MIN_SIGMA:
-                return math.inf
-            exact = 0.5 * (s2 - 2 * mu * s1 + mu * mu * n_done) / sigma**2 + n_done * math.log(
-                sigma
-            )
-            censored = float(cut_weight @ special.log_ndtr((mu - cut_at) / sigma))  # log P(X > cut)
-            return exact - censored
-
-        if counts is None:
-            start = np.array([x_done.mean(), max(float(x_done.std()), 0.1)])
-        else:  # the same start as over the attempts one by one
-            c = np.asarray(counts, dtype=np.float64)[np.asarray(observed, dtype=bool)]
-            mean = float(c @ x_done) / float(c.sum())
-            spread = math.sqrt(float(c @ (x_done - mean) ** 2) / float(c.sum()))
-            start = np.array([mean, max(spread, 0.1)])
-        result = optimize.minimize(
-            negative_log_likelihood,
-            start,
-            method="Nelder-Mead",
-            options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000},
-        )
-        mu, sigma = float(result.x[0]), float(result.x[1])
-        x = np.array([mu, sigma])
-        found = inverse_hessian(negative_log_likelihood, x, np.maximum(np.abs(x) * 1e-4, 1e-5))
-        if found is None:
-            return cls(mu=mu, sigma=sigma, covariance=((math.inf, 0.0), (0.0, math.inf)))
-        (v_mu, c), (c_t, v_sigma) = found.tolist()
-        return cls(mu=mu, sigma=sigma, covariance=((v_mu, c), (c_t, v_sigma)))
+        """Maximum likelihood over the attempts (weights and counts as in `CensoredLogs`), by
+        Newton's method from the completed durations' log mean and spread."""
+        data = CensoredLogs.of(durations, observed, weights, counts)
+        mean, spread = data.moments()
+        found = fit_location_scale(data, 0.0, mean, math.log(max(spread, 0.1)))
+        covariance = found.covariance()
+        if covariance is None:
+            return cls(found.mu, found.sigma, ((math.inf, 0.0), (0.0, math.inf)))
+        # from (mu, log sigma) to (mu, sigma): d sigma = sigma d log sigma
+        jacobian = np.diag([1.0, found.sigma])
+        (v_mu, c), (c_t, v_sigma) = (jacobian @ covariance @ jacobian).tolist()
+        return cls(found.mu, found.sigma, ((v_mu, c), (c_t, v_sigma)))
 
     def quantile(self, q: float) -> float:
         return math.exp(self.mu + self.sigma * NormalDist().inv_cdf(q))
@@ -101,22 +53,28 @@ class LognormalFit:
     def survival_at(self, t: float) -> float:
         if t <= 0:
             return 1.0
-        return float(stats.norm.sf((math.log(t) - self.mu) / self.sigma))
+        from scipy import special
+
+        return float(special.ndtr((self.mu - math.log(t)) / self.sigma))
 
     def survival_many(self, t: np.ndarray) -> np.ndarray:
+        from scipy import special
+
         with np.errstate(divide="ignore"):
             z = (np.log(np.asarray(t, dtype=np.float64)) - self.mu) / self.sigma
-        return np.asarray(stats.norm.sf(z), dtype=np.float64)
+        return np.asarray(special.ndtr(-z), dtype=np.float64)
 
     def conditional_quantile(self, q: float, start_s: float, start_survival: float) -> float | None:
         """The t with start_survival x P(X > t | X > start_s) = 1 - q: the quantile of a curve
         that is `start_survival` at `start_s` and follows this law beyond. None where the law
         puts (numerically) nothing past `start_s`."""
+        from scipy import special
+
         z_start = (math.log(max(start_s, MIN_DURATION_S)) - self.mu) / self.sigma
         log_p = math.log1p(-q) - math.log(start_survival) + float(special.log_ndtr(-z_start))
         if log_p >= 0.0:
             return start_s
-        z = float(stats.norm.isf(math.exp(log_p)))
+        z = -float(special.ndtri(math.exp(log_p)))
         return math.exp(self.mu + self.sigma * z) if math.isfinite(z) else None
 
     def _z(self, t: np.ndarray | float) -> np.ndarray:
@@ -126,6 +84,8 @@ class LognormalFit:
     def log_conditional_survival(self, t: np.ndarray, start_s: float) -> np.ndarray:
         """log P(X > t | X > start_s) for t >= start_s, in log space so the far tail keeps
         its precision."""
+        from scipy import special
+
         ratio = special.log_ndtr(-self._z(t)) - special.log_ndtr(-self._z(start_s))
         return np.asarray(np.minimum(ratio, 0.0), dtype=np.float64)
 
@@ -135,12 +95,14 @@ class LognormalFit:
         """P(X > t | X > start_s) for t >= start_s, with its confidence band: the delta method
         on the log of that ratio, over the covariance of (mu, sigma). An unidentified fit
         gives the band [0, 1]."""
+        from scipy import special
+
         z_level = NormalDist().inv_cdf(0.5 + level / 2)
         z_t, z_a = self._z(t), self._z(start_s)
         log_ratio = self.log_conditional_survival(t, start_s)
         # d log P(X > x) / d(mu, sigma) = h(z) / sigma * (1, z), h the normal's hazard
-        h_t = np.exp(stats.norm.logpdf(z_t) - special.log_ndtr(-z_t))
-        h_a = np.exp(stats.norm.logpdf(z_a) - special.log_ndtr(-z_a))
+        h_t = np.exp(-0.5 * z_t**2 - LOG_SQRT_2PI - special.log_ndtr(-z_t))
+        h_a = np.exp(-0.5 * z_a**2 - LOG_SQRT_2PI - special.log_ndtr(-z_a))
         g_mu = (h_t - h_a) / self.sigma
         g_sigma = (h_t * z_t - h_a * z_a) / self.sigma
         (v_mu, c), (_, v_sigma) = self.covariance

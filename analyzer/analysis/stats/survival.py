@@ -8,7 +8,55 @@ from statistics import NormalDist
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from analyzer.errors import AnalyzerError
+
 FloatArray = NDArray[np.float64]
+
+
+class InvalidDurationsError(AnalyzerError, ValueError):
+    """Durations, weights or counts an estimator cannot take (NaN, negative, infinite, or of
+    different lengths)."""
+
+
+def _refuse_bad(name: str, values: FloatArray) -> None:
+    bad = ~np.isfinite(values) | (values < 0)
+    if not bad.any():
+        return
+    first = int(np.flatnonzero(bad)[0])
+    nan, infinite = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+    negative = int((values < 0).sum())
+    parts = [
+        f"{k} {label}"
+        for k, label in ((nan, "NaN"), (infinite, "infinite"), (negative, "negative"))
+        if k
+    ]
+    raise InvalidDurationsError(
+        f"{name} must be finite and not negative: {int(bad.sum())} of {values.size} are not "
+        f"({', '.join(parts)}; the first is row {first}: {values[first]!r})"
+    )
+
+
+def checked_durations(
+    durations: ArrayLike,
+    observed: ArrayLike,
+    weights: ArrayLike | None = None,
+    counts: ArrayLike | None = None,
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Durations and outcomes as arrays, refused with a clear error where an estimator cannot
+    take them: a NaN, negative or infinite duration, weight or count, or lengths that differ."""
+    t = np.asarray(durations, dtype=np.float64).reshape(-1)
+    d = np.asarray(observed, dtype=bool).reshape(-1)
+    sizes = {"durations": t.size, "observed": d.size}
+    for name, extra in (("weights", weights), ("counts", counts)):
+        if extra is not None:
+            values = np.asarray(extra, dtype=np.float64).reshape(-1)
+            sizes[name] = values.size
+            _refuse_bad(name, values)
+    if len(set(sizes.values())) > 1:
+        told = ", ".join(f"{k} {v}" for k, v in sizes.items())
+        raise InvalidDurationsError(f"durations and their outcomes differ in length: {told}")
+    _refuse_bad("durations", t)
+    return t, d
 
 
 def effective_sample_size(weights: FloatArray, counts: ArrayLike | None = None) -> float:
@@ -63,8 +111,7 @@ class KaplanMeier:
         counts: ArrayLike | None = None,
     ) -> KaplanMeier:
         """The curve of `durations` (`counts`: how many attempts each row stands for)."""
-        t = np.asarray(durations, dtype=np.float64)
-        d = np.asarray(observed, dtype=bool)
+        t, d = checked_durations(durations, observed, weights, counts)
         if t.size == 0:
             raise ValueError("Kaplan-Meier needs at least one duration")
         w = observation_weights(t.size, weights, counts)
