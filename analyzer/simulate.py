@@ -459,6 +459,19 @@ def draw_attempts(
     independent of the duration, as in the export generator."""
     window_s = days * 86400.0
     started = np.sort(gen.uniform(0.0, window_s, n))
+    return _attempts_started(law, started, window_s, gen, timeouts_s, error_rate)
+
+
+def _attempts_started(
+    law: AnyLaw,
+    started: NDArray[np.float64],
+    window_s: float,
+    gen: np.random.Generator,
+    timeouts_s: tuple[float, ...],
+    error_rate: float,
+) -> DrawnAttempts:
+    """Attempts of `law` started at `started` (ascending seconds into the window)."""
+    n = started.size
     fraction = started / window_s
     if isinstance(law, ShiftingLaw):
         late = fraction >= law.at
@@ -476,6 +489,42 @@ def draw_attempts(
         started_s=started,
         window_s=window_s,
     )
+
+
+def draw_state_attempts(
+    laws: Mapping[str, AnyLaw],
+    startups_per_day: float,
+    gen: np.random.Generator,
+    *,
+    timeouts_s: tuple[float, ...] = (STATIC_TIMEOUT_S, RAISED_TIMEOUT_S),
+    days: float = 28.0,
+) -> dict[str, DrawnAttempts]:
+    """The phase-3 attempts of a window of startups, by VPC state: startups at random
+    (Poisson, `startups_per_day`) from midnight UTC, each in a state drawn from the hour's
+    mix (`STATE_MIX`: peak 13:00-21:59), its duration from that state's law in `laws`
+    (`PHASE3_LAWS` for a state it lacks), struck by errors at the state's rate
+    (`PHASE3_ERROR_RATE`), cut by the timeout in force (`timeouts_s`, as in `draw_attempts`).
+    A state no startup drew is left out."""
+    window_s = days * 86400.0
+    started = np.sort(gen.uniform(0.0, window_s, gen.poisson(startups_per_day * days)))
+    peak = (started // 3600 % 24 >= 13) & (started // 3600 % 24 <= 21)
+    states = list(STATE_MIX["peak"])
+    chance = np.where(
+        peak[:, None],
+        np.array([STATE_MIX["peak"][s] for s in states]),
+        np.array([STATE_MIX["off_peak"][s] for s in states]),
+    )
+    above = gen.random(started.size)[:, None] > np.cumsum(chance, axis=1)
+    drawn = np.minimum(above.sum(axis=1), len(states) - 1)
+    found = {}
+    for index, state in enumerate(states):
+        mine = started[drawn == index]
+        if mine.size:
+            law = laws.get(state, PHASE3_LAWS[state])
+            found[state] = _attempts_started(
+                law, mine, window_s, gen, timeouts_s, PHASE3_ERROR_RATE[state]
+            )
+    return found
 
 
 def draw_vpc_timeline(
