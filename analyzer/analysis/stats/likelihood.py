@@ -59,7 +59,7 @@ class CensoredLogs:
         t, done = checked_durations(durations, observed, weights, counts)
         if not done.any():
             raise ValueError("a fit to durations needs at least one completed duration")
-        logs = np.round(np.log(np.maximum(t, MIN_DURATION_S)) / LOG_RESOLUTION) * LOG_RESOLUTION
+        logs = np.log(np.maximum(t, MIN_DURATION_S))
         w = observation_weights(logs.size, weights, counts)
         done_at, done_weight = _distinct(logs[done], w[done])
         cut_at, cut_weight = _distinct(logs[~done], w[~done])
@@ -76,10 +76,18 @@ class CensoredLogs:
         return mean, spread
 
 
-def _distinct(values: FloatArray, weights: FloatArray) -> tuple[FloatArray, FloatArray]:
-    at, inverse = np.unique(values, return_inverse=True)
-    total = np.bincount(inverse, weights=weights, minlength=at.size)
-    return at, np.asarray(total, dtype=np.float64)
+def _distinct(logs: FloatArray, weights: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Logs agreeing to `LOG_RESOLUTION` as one: their weighted mean (equal logs stay exact,
+    and so do the weighted sums of the logs) and their total weight."""
+    _, inverse = np.unique(np.round(logs / LOG_RESOLUTION), return_inverse=True)
+    inverse = inverse.reshape(-1)
+    total = np.bincount(inverse, weights=weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(inverse, weights=weights * logs) / total
+    # a bin of zero weight (fully decayed attempts) sits at its logs' plain mean
+    plain = np.bincount(inverse, weights=logs) / np.bincount(inverse)
+    at = np.where(total > 0, mean, plain)
+    return np.asarray(at, dtype=np.float64), np.asarray(total, dtype=np.float64)
 
 
 def _gamma_constant(shape: float) -> tuple[float, float]:
@@ -206,6 +214,9 @@ def fit_location_scale(
                 raise np.linalg.LinAlgError
         except np.linalg.LinAlgError:
             step = -gradient / max(float(np.abs(gradient).max()), 1.0)
+        if x[1] <= floor and step[1] < 0 and hessian[0, 0] > 0:
+            # sigma held at its floor: Newton's step in mu alone
+            step = np.array([-gradient[0] / hessian[0, 0], 0.0])
         moved = False
         for _ in range(40):
             trial = x + step
