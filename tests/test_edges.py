@@ -17,7 +17,12 @@ from analyzer.analysis.stats.logrank import logrank
 from analyzer.recommend.caveats import MISFIT_SE
 from analyzer.recommend.model import PhaseTimeout
 from analyzer.recommend.policy import Policy
-from analyzer.recommend.timeouts import attempt_weights, band_level, phase_timeout
+from analyzer.recommend.timeouts import (
+    attempt_weights,
+    band_level,
+    phase_timeout,
+    recommendation_of,
+)
 from analyzer.simulate import (
     PHASE3_LAWS,
     AnyLaw,
@@ -28,6 +33,7 @@ from analyzer.simulate import (
     WeibullLaw,
     draw_attempts,
 )
+from analyzer.timewindow import Window
 
 START = datetime(2026, 10, 26, tzinfo=UTC)
 # Pressure with a slow tenth: a tail no single lognormal has.
@@ -236,17 +242,71 @@ def test_halves_that_differ_are_warned_and_a_raised_timeout_is_not_a_change() ->
     assert np.mean(np.array(same) < 0.01) <= 0.03
 
 
-def test_without_the_half_life_the_shift_misses_the_target() -> None:
-    """Why the drift warning suggests --half-life: without it the older, faster half pulls the
-    timeout down and the target is missed in many seeds."""
-    met = [
-        SHIFT.survival(_row(a, Policy()).timeout_s or 0.0) <= 0.005 for a in _draws(SHIFT, 400, 60)
-    ]
-    remedied = [
-        SHIFT.survival(_row(a, Policy(half_life_days=3.0)).timeout_s or 0.0) <= 0.005
-        for a in _draws(SHIFT, 400, 60)
-    ]
-    assert np.mean(remedied) > np.mean(met)
+def test_the_standing_run_starts_its_window_at_the_change_point() -> None:
+    """Without --half-life the run responds to the drift itself: the state's window starts at
+    the change point (found within three days of the true one in nine seeds of ten), the
+    warning says so with its evidence, and the target is met as with the half-life (the
+    older, faster half pulled the timeout down and missed it in many seeds before)."""
+    met, near, remedied = [], [], []
+    for a in _draws(SHIFT, 400, 40):
+        row = _row(a, Policy())
+        warning = next(w for w in row.warnings if w.kind == "drift")
+        assert "starts at the change point" in warning.message and "log-rank p" in warning.message
+        since = int((a.started_s >= a.window_s / 2).sum())
+        near.append(abs(row.attempts - since) <= 3 * 400 / 28)
+        met.append(SHIFT.survival(row.timeout_s or 0.0) <= 0.005)
+        remedied.append(
+            SHIFT.survival(_row(a, Policy(half_life_days=3.0)).timeout_s or 0.0) <= 0.005
+        )
+    assert np.mean(near) >= 0.9, np.mean(near)
+    assert np.mean(met) >= 0.9 and np.mean(met) >= np.mean(remedied) - 0.05, (met, remedied)
+
+
+def _recommend_states(drawn: dict[str, DrawnAttempts]) -> dict[str, PhaseTimeout]:
+    """The env's phase-3 rows of a recommendation made of the states' attempts."""
+    groups = [_group(a, state) for state, a in drawn.items()]
+    window_s = max(a.window_s for a in drawn.values())
+    window = Window(start=START, end=START + timedelta(seconds=window_s))
+    rec = recommendation_of(groups, env="staging", window=window, policy=Policy(), previous={})
+    return {t.vpc_state: t for t in rec.timeouts if (t.phase, t.operation) == (3, "initialization")}
+
+
+def test_a_thin_state_is_raised_by_its_own_attempts_never_lowered() -> None:
+    """15 critical attempts of about 100 s, under --min-attempts 20: the 115 s default they
+    show too short is not left in force; the key takes their upper band (at least 115 s in
+    every seed, the ceiling where they bound nothing), and the warning names the key and the
+    count. 12 quick healthy attempts never lower the 75 s default."""
+    slow, quick = DurationLaw(100.0, 0.2), DurationLaw(3.0, 0.2)
+    for seed in range(5):
+        gen = np.random.default_rng(seed)
+        rows = _recommend_states(
+            {
+                "critical": draw_attempts(slow, 15, gen, timeouts_s=(240.0,), error_rate=0.0),
+                "healthy": draw_attempts(quick, 12, gen, timeouts_s=(240.0,), error_rate=0.0),
+            }
+        )
+        critical, healthy = rows["critical"], rows["healthy"]
+        assert critical.own_bound_s is not None and critical.own_bound_s > 115.0
+        assert critical.timeout_s == critical.own_bound_s and critical.source == "recommended"
+        assert slow.survival(critical.timeout_s) <= 0.01
+        thin = [w.message for w in critical.warnings if w.kind == "thin-evidence"]
+        assert thin and "critical" in thin[0] and "15 attempts" in thin[0]
+        assert healthy.timeout_s is not None and healthy.timeout_s >= 75.0
+
+
+def test_attempts_all_cut_get_the_ceiling_not_the_untested_default() -> None:
+    """Every critical attempt cut at 20 s (the data say only "longer than 20 s"): the key
+    gets the ceiling, never the default they cannot vouch for, with a warning saying what to
+    do; the same with a handful completed among hundreds cut."""
+    law = PHASE3_LAWS["critical"]
+    for seed in range(3):
+        gen = np.random.default_rng(seed)
+        drawn = draw_attempts(law, 287, gen, timeouts_s=(20.0,), error_rate=0.0)
+        row = _recommend_states({"critical": drawn})["critical"]
+        assert row.completed <= 10 and row.timeout_s == Policy().ceiling_s, row
+        assert law.survival(row.timeout_s) <= 0.01
+        told = [w.message for w in row.warnings if w.kind == "all-cut"]
+        assert told and "for a week and measure again" in told[0] and "critical" in told[0]
 
 
 def test_joint_coverage_uses_the_sidak_level() -> None:

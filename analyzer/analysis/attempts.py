@@ -49,6 +49,20 @@ class AttemptGroup:
         """How many attempts the selected rows stand for."""
         return int(rows.sum() if self.counts is None else self.counts[rows].sum())
 
+    def since(self, start_s: float) -> AttemptGroup:
+        """The attempts started at or after `start_s` (epoch seconds), in the same order."""
+        rows = self.started_s >= start_s
+        return replace(
+            self,
+            started_s=self.started_s[rows],
+            ended_s=self.ended_s[rows],
+            duration_s=self.duration_s[rows],
+            observed=self.observed[rows],
+            timeout_s=self.timeout_s[rows],
+            counts=None if self.counts is None else self.counts[rows],
+            last_started_s=None if self.last_started_s is None else self.last_started_s[rows],
+        )
+
     def current_timeout_s(self) -> float | None:
         """The timeout in force for the latest attempt that logged one."""
         known = ~np.isnan(self.timeout_s)

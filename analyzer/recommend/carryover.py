@@ -4,6 +4,7 @@ the most demanding state, carried-over ones included."""
 
 from __future__ import annotations
 
+from analyzer.recommend.caveats import thin_evidence_warnings
 from analyzer.recommend.model import Methods, PhaseTimeout, Quantiles
 from analyzer.recommend.policy import Policy
 from analyzer.runtime.defaults import default_config
@@ -49,16 +50,25 @@ def _width(row: PhaseTimeout) -> float:
 
 
 def _settled(
-    row: PhaseTimeout, previous: float | None, default: float | None, ceiling: float
+    row: PhaseTimeout, previous: float | None, default: float | None, policy: Policy
 ) -> PhaseTimeout:
     if row.timeout_s is None:  # no evidence: carry the larger of what was there before
         # A tie is the default's: a value carried run after run keeps saying where it began.
-        pairs = ((default, "default"), (previous, "previous"))
+        # Thin evidence may raise it, never lower it: the bound of the key's own few attempts.
+        pairs = ((default, "default"), (previous, "previous"), (row.own_bound_s, "recommended"))
         known = [(v, s) for v, s in pairs if v is not None]
-        value, source = max(known, key=lambda k: k[0]) if known else (ceiling, "ceiling")
-        return row.model_copy(
-            update={"timeout_s": value, "source": source, "previous_timeout_s": previous}
+        value, source = max(known, key=lambda k: k[0]) if known else (policy.ceiling_s, "ceiling")
+        clamped = "ceiling" if row.own_bound_s is not None and value >= policy.ceiling_s else None
+        settled = row.model_copy(
+            update={
+                "timeout_s": value,
+                "source": source,
+                "previous_timeout_s": previous,
+                "clamped": clamped,
+            }
         )
+        settled.warnings = [*row.warnings, *thin_evidence_warnings(settled, policy)]
+        return settled
     below = previous is not None and row.timeout_s < previous - _width(row)
     return row.model_copy(update={"previous_timeout_s": previous, "below_previous": below})
 
@@ -89,7 +99,7 @@ def carry_over(
                 or no_evidence(phase, operation, state, service),
                 previous.get((phase, operation, state)),
                 defaults.get((phase, operation, state)),
-                policy.ceiling_s,
+                policy,
             )
             for state in states
         ]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
 
 from analyzer.analysis.attempts import AttemptGroup
 from analyzer.analysis.estimate import DurationEstimate, estimate_durations
@@ -18,7 +22,11 @@ MISFIT_SE = 3.3
 # The window's halves differ when the log-rank test's p-value is under this (one comparison
 # per group of attempts, a dozen or so per run: about one false alarm in a hundred runs).
 DRIFT_P = 0.001
+# A key whose attempts were this much cut (timeouts and errors) says little beyond "longer
+# than the cut".
+MOSTLY_CUT = 0.9
 UNKNOWN = "unknown"
+DAY_S = 86400.0
 
 
 def _seconds(value: float) -> str:
@@ -34,17 +42,12 @@ def row_warnings(
     estimate: DurationEstimate,
     group: AttemptGroup,
     policy: Policy,
-    *,
-    start: datetime | None,
-    end: datetime,
 ) -> list[RecommendationWarning]:
     """The warnings of one phase, operation and VPC state."""
     if row.timeout_s is None or estimate.curve is None:
         return []
     found: list[tuple[WarningKind, str]] = []
-    where = (f"{row.service} " if row.service else "") + (
-        f"phase {row.phase} {row.operation} {row.vpc_state}"
-    )
+    where = _where(row)
     # Raising a timeout to the floor only lengthens it: the row says so, no warning.
     if row.clamped == "ceiling":
         asked = (
@@ -55,6 +58,8 @@ def row_warnings(
         found.append(
             ("clamped", f"{where}: timeout clamped to the ceiling {row.timeout_s:g} s; {asked}")
         )
+        if _mostly_cut(row):
+            found.append(("all-cut", _all_cut_message(row, policy)))
     longest = float(group.duration_s[group.observed].max()) if group.observed.any() else 0.0
     candidates = {
         f"p{100 * policy.target_quantile:g}": estimate.quantile(policy.target_quantile)[0],
@@ -90,62 +95,157 @@ def row_warnings(
                 "data, and any quantile read from it, may be wrong",
             )
         )
-    if start is not None and policy.half_life_days is None:
-        found.extend(_drift(group, policy, start, end, where))
+    return [_warning(row, kind, m) for kind, m in found]
+
+
+def _where(row: PhaseTimeout) -> str:
+    return (f"{row.service} " if row.service else "") + (
+        f"phase {row.phase} {row.operation} {row.vpc_state}"
+    )
+
+
+def _warning(row: PhaseTimeout, kind: WarningKind, message: str) -> RecommendationWarning:
+    return RecommendationWarning(
+        kind=kind,
+        service=row.service,
+        phase=row.phase,
+        operation=row.operation,
+        vpc_state=row.vpc_state,
+        message=message,
+    )
+
+
+def _mostly_cut(row: PhaseTimeout) -> bool:
+    return row.attempts > 0 and row.censored >= MOSTLY_CUT * row.attempts
+
+
+def _all_cut_message(row: PhaseTimeout, policy: Policy) -> str:
+    at = f" (the timeout in force: {row.current_timeout_s:g} s)" if row.current_timeout_s else ""
+    value = f"{row.timeout_s:g} s" + (" (the ceiling)" if row.timeout_s == policy.ceiling_s else "")
+    return (
+        f"{_where(row)}: {row.censored} of {row.attempts} attempts were cut{at}: they say only "
+        f"that it takes longer, and vouch for no timeout above the cut, so {value}, not an "
+        "untested default; run with this timeout for a week and measure again"
+    )
+
+
+def thin_evidence_warnings(row: PhaseTimeout, policy: Policy) -> list[RecommendationWarning]:
+    """The warning of a key settled without a number of its own that has attempts (see
+    `PhaseTimeout.own_bound_s`): what its few attempts bound and what it keeps."""
+    if row.own_bound_s is None or row.timeout_s is None:
+        return []
+    if _mostly_cut(row):
+        return [_warning(row, "all-cut", _all_cut_message(row, policy))]
+    kept = (
+        "its own bound"
+        if row.source == "recommended"
+        else f"the {row.source} value, which its attempts do not show too short"
+    )
     return [
-        RecommendationWarning(
-            kind=kind,
-            service=row.service,
-            phase=row.phase,
-            operation=row.operation,
-            vpc_state=row.vpc_state,
-            message=m,
+        _warning(
+            row,
+            "thin-evidence",
+            f"{_where(row)}: {row.attempts} attempts, under --min-attempts {policy.min_attempts}: "
+            f"their upper band at {100 * policy.confidence:g} % asks for at least "
+            f"{row.own_bound_s:g} s; it keeps {row.timeout_s:g} s, {kept}",
         )
-        for kind, m in found
     ]
 
 
-def _drift(
-    group: AttemptGroup, policy: Policy, start: datetime, end: datetime, where: str
-) -> list[tuple[WarningKind, str]]:
-    """The window's first and second halves compared by the log-rank test (censoring-aware,
-    so a timeout raised mid-window does not count as a change). Attempts read as counts know
-    their day only: a day goes to the half its middle falls in."""
-    middle = (start.timestamp() + end.timestamp()) / 2
-    second = group.started_s >= middle
-    if min(group.attempts_where(second), group.attempts_where(~second)) < policy.min_attempts:
-        return []
-    first = ~second
+@dataclass(frozen=True)
+class Drift:
+    """A change in a key's durations within the window: where, and the evidence."""
+
+    at_s: float  # epoch seconds: the change point (a UTC midnight)
+    p_value: float  # the log-rank test that found it (corrected for the splits tried)
+    split: str  # which split found it: the window's halves or thirds
+    medians_s: tuple[float | None, float | None]  # before and since
+    since: int  # attempts since the change point
+
+
+# The splits tried, as shares of the window: its halves (one comparison, the long-standing
+# check) and its thirds (a change later or earlier than the middle, Bonferroni-corrected).
+SPLITS = {"halves": (0.5,), "thirds": (1 / 3, 2 / 3)}
+
+
+def _split_p(group: AttemptGroup, at_s: float, least: int) -> float | None:
+    """The two-sided log-rank p of the attempts before `at_s` against those since; None where
+    either side has fewer than `least` attempts."""
+    since = group.started_s >= at_s
+    if min(group.attempts_where(since), group.attempts_where(~since)) < least:
+        return None
     counts = group.counts
-    p_value = logrank(
-        group.duration_s[first],
-        group.observed[first],
-        group.duration_s[second],
-        group.observed[second],
-        None if counts is None else counts[first],
-        None if counts is None else counts[second],
+    return logrank(
+        group.duration_s[~since],
+        group.observed[~since],
+        group.duration_s[since],
+        group.observed[since],
+        None if counts is None else counts[~since],
+        None if counts is None else counts[since],
     ).p_two_sided
-    if p_value >= DRIFT_P:
-        return []
-    medians = [
-        estimate_durations(
-            group.duration_s[part],
-            group.observed[part],
-            min_attempts=1,
-            counts=None if counts is None else counts[part],
-        ).quantile(0.5)[0]
-        for part in (~second, second)
-    ]
-    told = " then ".join("beyond the data" if m is None else _seconds(m) for m in medians)
-    days = (end - start).total_seconds() / 86400
-    return [
-        (
-            "drift",
-            f"{where}: the window's first and second halves differ (log-rank p = {p_value:.1g}; "
-            f"median {told}): weigh recent attempts more with --half-life "
-            f"{max(days / 8, 1):.0f}d, or shorten --since",
+
+
+def find_drift(group: AttemptGroup, policy: Policy, start: datetime, end: datetime) -> Drift | None:
+    """Whether the key's durations changed within the window, by the log-rank test
+    (censoring-aware, so a timeout raised mid-window is not a change) of its halves, then of
+    its thirds, at p < `DRIFT_P` (split by the number of splits); where one fires, the change
+    point is the UTC midnight between those splits' neighbours that the test separates best.
+    Attempts read as counts know their day only: a day goes to the side its middle falls in."""
+    begin, finish = start.timestamp(), end.timestamp()
+    for name, shares in SPLITS.items():
+        tried = [
+            (_split_p(group, begin + s * (finish - begin), policy.min_attempts), s) for s in shares
+        ]
+        found = [(p * len(shares), s) for p, s in tried if p is not None]
+        if not found or min(found)[0] >= DRIFT_P:
+            continue
+        p_value, share = min(found)
+        at_s = _change_point(group, begin + share * (finish - begin), begin, finish, policy)
+        since = group.started_s >= at_s
+        medians = tuple(
+            estimate_durations(
+                group.duration_s[part],
+                group.observed[part],
+                min_attempts=1,
+                counts=None if group.counts is None else group.counts[part],
+            ).quantile(0.5)[0]
+            for part in (~since, since)
         )
+        return Drift(at_s, p_value, name, (medians[0], medians[1]), group.attempts_where(since))
+    return None
+
+
+def _change_point(
+    group: AttemptGroup, near_s: float, begin: float, finish: float, policy: Policy
+) -> float:
+    """The UTC midnight within a sixth of the window of `near_s` whose split the log-rank
+    test separates best (smallest p), `near_s`'s own midnight where none can be tested."""
+    reach = (finish - begin) / 6
+    first = math.ceil(max(begin, near_s - reach) / DAY_S) * DAY_S
+    days = np.arange(first, min(finish, near_s + reach), DAY_S)
+    tried = [
+        (p, float(at))
+        for at in days
+        if (p := _split_p(group, float(at), policy.min_attempts)) is not None
     ]
+    return min(tried)[1] if tried else math.floor(near_s / DAY_S) * DAY_S
+
+
+def drift_warning(
+    row: PhaseTimeout, drift: Drift, start: datetime, end: datetime
+) -> RecommendationWarning:
+    """The drift the run responded to: where the key's window now starts, and why."""
+    told = " then ".join("beyond the data" if m is None else _seconds(m) for m in drift.medians_s)
+    day = datetime.fromtimestamp(drift.at_s, UTC).strftime("%Y-%m-%d")
+    days = (end - start).total_seconds() / 86400
+    return _warning(
+        row,
+        "drift",
+        f"{_where(row)}: the attempts changed around {day} (log-rank p = {drift.p_value:.1g} "
+        f"over the window's {drift.split}; median {told}): this state's window starts at the "
+        f"change point, {drift.since} attempts since; --half-life {max(days / 8, 1):.0f}d "
+        "weighs the whole window instead",
+    )
 
 
 def collect_warnings(
@@ -175,4 +275,4 @@ def collect_warnings(
     return found
 
 
-__all__ = ["collect_warnings", "row_warnings"]
+__all__ = ["collect_warnings", "drift_warning", "find_drift", "row_warnings"]

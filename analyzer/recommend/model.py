@@ -38,6 +38,8 @@ WarningKind = Literal[
     "drift",
     "joint-coverage",
     "slower-than-pool",
+    "thin-evidence",
+    "all-cut",
 ]
 
 
@@ -95,6 +97,12 @@ class PhaseTimeout(BaseModel):
         description="Where timeout_s came from: recommended (this window's evidence), previous "
         "(carried over from the previous export: no evidence here), default (the runtime's "
         "built-in value), ceiling (no evidence and nothing before it: the policy's ceiling).",
+    )
+    own_bound_s: float | None = Field(
+        None,
+        description="Under --min-attempts, or with (almost) every attempt cut: the least "
+        "timeout its own attempts allow (their upper band at the policy's level; the ceiling "
+        "where they bound nothing). The key keeps the larger of this and what it carries.",
     )
     pooled: bool = Field(
         False,

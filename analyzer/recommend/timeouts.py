@@ -19,7 +19,7 @@ from analyzer.analysis.fleet import check_service_count
 from analyzer.engine import Engine
 from analyzer.recommend.breaker import LakeEvidence, advise_breaker, lake_evidence
 from analyzer.recommend.carryover import ServiceKey, carry_over, previous_of
-from analyzer.recommend.caveats import collect_warnings, row_warnings
+from analyzer.recommend.caveats import collect_warnings, drift_warning, find_drift, row_warnings
 from analyzer.recommend.model import Methods, PhaseTimeout, Quantiles, Recommendation
 from analyzer.recommend.policy import Policy
 from analyzer.recommend.pooling import Pools, borrow, service_spread
@@ -200,8 +200,16 @@ def phase_timeout(
     level: float | None = None,
 ) -> PhaseTimeout:
     """The estimate and the recommended timeout for one group of attempts (bands at `level`,
-    default the policy's confidence; `start` is the window's, for the halves' comparison)."""
+    default the policy's confidence). With `start`, the window's, and no half-life: where the
+    attempts changed within the window (`find_drift`), the row of those since the change
+    point, with a warning saying so and why."""
     level = policy.confidence if level is None else level
+    if start is not None and policy.half_life_days is None:
+        drift = find_drift(group, policy, start, end)
+        if drift is not None:
+            row = phase_timeout(group.since(drift.at_s), end, policy, level=level)
+            row.warnings = [*row.warnings, drift_warning(row, drift, start, end)]
+            return row
     estimate = estimate_durations(
         group.duration_s,
         group.observed,
@@ -215,6 +223,7 @@ def phase_timeout(
     current = group.current_timeout_s()
     timeout_s = choice.timeout_s
     row = PhaseTimeout(
+        own_bound_s=own_bound(group, estimate, end, policy, level) if timeout_s is None else None,
         service=group.service,
         phase=group.phase,
         operation=group.operation,
@@ -236,8 +245,30 @@ def phase_timeout(
         raw_timeout_s=choice.raw_s,
         clamped=choice.clamped,
     )
-    row.warnings = row_warnings(row, estimate, group, policy, start=start, end=end)
+    row.warnings = row_warnings(row, estimate, group, policy)
     return row
+
+
+def own_bound(
+    group: AttemptGroup, estimate: DurationEstimate, end: datetime, policy: Policy, level: float
+) -> float | None:
+    """A key without a number of its own (too few attempts, or too few completed): the least
+    timeout its own attempts allow, their upper band at `level` however few they are; the
+    ceiling where they bound nothing (none completed, or a tail they cannot pin down). None
+    without attempts."""
+    if estimate.attempts == 0:
+        return None
+    if estimate.completed == 0:
+        return policy.ceiling_s
+    loose = estimate_durations(
+        group.duration_s,
+        group.observed,
+        attempt_weights(group.started_s, end, policy.half_life_days),
+        min_attempts=1,
+        counts=group.counts,
+    )
+    found = recommended_timeout(loose, policy, level).timeout_s
+    return policy.ceiling_s if found is None else found
 
 
 @dataclass(frozen=True)
