@@ -14,7 +14,7 @@ import io
 import json
 import math
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -140,6 +140,68 @@ class ShiftingLaw:
 Law = DurationLaw | WeibullLaw | MixtureLaw
 AnyLaw = Law | ShiftingLaw
 
+LAW_FORMS = (
+    "lognormal(MEDIAN_S,SIGMA)",
+    "weibull(MEDIAN_S,SHAPE)",
+    "mix(FAST,SLOW,SLOW_SHARE)",
+    "shift(BEFORE,AFTER,AT)",
+)
+
+
+def parse_law(text: str) -> AnyLaw:
+    """A phase-3 law from its text (`LAW_FORMS`): a lognormal or a Weibull by median, a
+    mixture of two laws (a share `SLOW_SHARE` from the second), or a law that changes a share
+    `AT` (0 to 1) into the window. Example: mix(lognormal(45,0.35),weibull(120,3),0.1)."""
+    try:
+        law, rest = _law_at(text.replace(" ", ""))
+    except (ValueError, IndexError, TypeError, ZeroDivisionError) as exc:
+        raise AnalyzerError(f"law {text!r}: {exc}; the forms: {', '.join(LAW_FORMS)}") from exc
+    if rest:
+        raise AnalyzerError(
+            f"law {text!r}: {rest!r} after the law; the forms: {', '.join(LAW_FORMS)}"
+        )
+    return law
+
+
+def _law_at(text: str) -> tuple[AnyLaw, str]:
+    """The law at the start of `text` and what follows it."""
+    name, _, rest = text.partition("(")
+    args: list[AnyLaw | float] = []
+    while True:
+        if rest[:1].isalpha():
+            law, rest = _law_at(rest)
+            args.append(law)
+        else:
+            end = min((i for i in (rest.find(","), rest.find(")")) if i >= 0), default=-1)
+            if end < 0:
+                raise ValueError("a ')' is missing")
+            args.append(float(rest[:end]))
+            rest = rest[end:]
+        mark, rest = rest[0], rest[1:]
+        if mark == ")":
+            break
+    numbers = [a for a in args if isinstance(a, float)]
+    laws = [a for a in args if not isinstance(a, float)]
+    if name in ("lognormal", "weibull") and len(numbers) == 2 == len(args):
+        median, spread = numbers
+        if median <= 0 or spread <= 0:
+            raise ValueError("a median and a spread above 0")
+        if name == "lognormal":
+            return DurationLaw(median, spread), rest
+        return WeibullLaw(median / math.log(2) ** (1 / spread), spread), rest
+    if name in ("mix", "shift") and len(args) == 3 and len(laws) == 2 and args[2] == numbers[0]:
+        share = numbers[0]
+        if not 0 < share < 1:
+            raise ValueError("a share between 0 and 1")
+        first, second = laws
+        if isinstance(first, ShiftingLaw) or isinstance(second, ShiftingLaw):
+            raise ValueError(f"{name}(...) of laws that do not shift")
+        if name == "shift":
+            return ShiftingLaw(first, second, share), rest
+        return MixtureLaw(first, second, share), rest
+    raise ValueError(f"not a law: {name}(...) with {len(args)} arguments")
+
+
 # Phase 3 (database initialisation) by VPC connector state: the truth the estimates must find.
 PHASE3_LAWS: dict[str, DurationLaw] = {
     "healthy": DurationLaw(median_s=6.0, sigma=0.35),
@@ -203,6 +265,37 @@ class SimulationSpec:
     @property
     def timeout_raised_at(self) -> datetime:
         return self.start + timedelta(days=self.days / 2)
+
+
+def simulation_spec(
+    *,
+    env: str,
+    days: int,
+    seed: int,
+    form: str,
+    startups_per_hour: float | None,
+    startups_per_day: float | None,
+    laws: Sequence[str],
+) -> SimulationSpec:
+    """The spec `analyze simulate` asks for: one rate (per hour or per day) and phase-3 laws
+    as STATE=LAW texts (`parse_law`) over the sample's."""
+    if startups_per_hour is not None and startups_per_day is not None:
+        raise AnalyzerError("give one rate: --startups-per-hour or --startups-per-day")
+    chosen: dict[str, AnyLaw] = dict(PHASE3_LAWS)
+    for text in laws:
+        state, sep, law = text.partition("=")
+        if not sep or state.strip() not in PHASE3_LAWS:
+            raise AnalyzerError(f"--law {text!r}: STATE=LAW, STATE one of {', '.join(PHASE3_LAWS)}")
+        chosen[state.strip()] = parse_law(law)
+    rate = startups_per_day / 24 if startups_per_day is not None else startups_per_hour
+    return SimulationSpec(
+        env=env,
+        days=days,
+        seed=seed,
+        form=form,  # type: ignore[arg-type]
+        startups_per_hour=rate,
+        phase3_laws=chosen if laws else None,
+    )
 
 
 @dataclass

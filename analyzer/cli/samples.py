@@ -53,6 +53,20 @@ from analyzer.errors import AnalyzerError
     help="Startup rate (default 3 in staging, 4 in production); with --services, per service.",
 )
 @click.option(
+    "--startups-per-day",
+    type=click.FloatRange(min=0.1, max=2_400_000),
+    default=None,
+    help="Startup rate per day instead of per hour.",
+)
+@click.option(
+    "--law",
+    "laws",
+    multiple=True,
+    metavar="STATE=LAW",
+    help="Phase 3's law in a VPC state instead of the sample's: lognormal(MEDIAN_S,SIGMA), "
+    "weibull(MEDIAN_S,SHAPE), mix(FAST,SLOW,SLOW_SHARE), shift(BEFORE,AFTER,AT); repeatable.",
+)
+@click.option(
     "--services",
     default=None,
     help=(
@@ -79,6 +93,8 @@ def simulate(
     seed: int,
     form: str,
     startups_per_hour: float | None,
+    startups_per_day: float | None,
+    laws: tuple[str, ...],
     services: str | None,
     deploy_every: float,
     regression: str | None,
@@ -95,17 +111,25 @@ def simulate(
 
         analyze simulate --env staging --days 28 --out staging.jsonl.gz
         analyze simulate --env staging --services backend,auth --regression auth:1.3 --out f.jsonl
+        analyze simulate --env staging --startups-per-day 12 --law "critical=weibull(45,1.5)" \
+            --out w.jsonl
     """
     from analyzer.lake.store import check_env_name
-    from analyzer.simulate import SimulationSpec, manifest_counts, write_export
+    from analyzer.simulate import simulation_spec
 
-    spec = SimulationSpec(
+    spec = simulation_spec(
         env=check_env_name(env),
         days=days,
         seed=seed,
-        form=form,  # type: ignore[arg-type]
+        form=form,
         startups_per_hour=startups_per_hour,
+        startups_per_day=startups_per_day,
+        laws=laws,
     )
+    from analyzer.simulate import manifest_counts, write_export
+
+    if services is not None and laws:
+        raise AnalyzerError("--law sets the single-service sample's laws: not with --services")
     if services is None:
         if regression is not None:
             raise AnalyzerError("--regression needs --services (a fleet with revisions)")
