@@ -110,7 +110,8 @@ def _sweep(services: tuple[str, ...], days: float, seeds: range) -> Sweep:
             if seed % 3 == 0:
                 alone = _rows(_recommend([g for g in groups if g.service == service], days), None)
                 for state, row in rows.items():
-                    if alone[state].source != "recommended":
+                    # (a key under --min-attempts has no number of its own, only a bound)
+                    if alone[state].source != "recommended" or alone[state].own_bound_s:
                         continue
                     found.compared += 1
                     assert not row.pooled and row.source == "recommended"
@@ -122,11 +123,12 @@ def _sweep(services: tuple[str, ...], days: float, seeds: range) -> Sweep:
 @pytest.mark.slow
 def test_a_sparse_slower_service_gets_its_own_timeouts() -> None:
     """The outside review's fleet: billing's phase 3 1.7x backend's at half its rate, a week
-    at 40 startups a day. The env's pooled rows would fail billing in most seeds; its own
-    rows meet the target in at least 90 % of seeds, as backend's do."""
+    at 40 startups a day. The env's pooled rows fail billing in some seeds (in most before a
+    thin env state was raised by its own attempts, not left at the default); its own rows
+    meet the target in at least 90 % of seeds, as backend's do."""
     found = _sweep(("backend", "billing"), days=7, seeds=range(30))
     assert found.met is not None and found.met_by_env_row is not None
-    assert found.met_by_env_row["billing"] <= 0.5 * found.seeds, found
+    assert found.met_by_env_row["billing"] < found.seeds, found
     for service in ("backend", "billing"):
         assert found.met[service] >= 0.9 * found.seeds, (service, found)
     assert found.compared >= 20 and found.own_slower > 0, found
