@@ -27,8 +27,12 @@ def json_payload_fields() -> list[SchemaField]:
     ]
 
 
-def sink_schema(*, with_json_payload: bool = True) -> list[SchemaField]:
-    """A sink table of Cloud Run stdout: LogEntry names as they are, label keys lowercased."""
+def sink_schema(
+    *, with_json_payload: bool = True, payload_fields: set[str] | None = None
+) -> list[SchemaField]:
+    """A sink table of Cloud Run stdout: LogEntry names as they are, label keys lowercased;
+    `payload_fields`, when given, the only jsonPayload fields it has (a day's shard has those
+    its entries carried)."""
     fields = [
         SchemaField("logName", "STRING"),
         SchemaField(
@@ -49,8 +53,11 @@ def sink_schema(*, with_json_payload: bool = True) -> list[SchemaField]:
         SchemaField("labels", "RECORD", fields=[SchemaField("instanceid", "STRING")]),
         SchemaField("trace", "STRING"),
     ]
-    if with_json_payload:
-        fields.append(SchemaField("jsonPayload", "RECORD", fields=json_payload_fields()))
+    payload = [
+        f for f in json_payload_fields() if payload_fields is None or f.name in payload_fields
+    ]
+    if with_json_payload and payload:
+        fields.append(SchemaField("jsonPayload", "RECORD", fields=payload))
     return fields
 
 

@@ -23,6 +23,8 @@ PARAMETERS = {
     "scan_end": "TYPE_TIMESTAMP",
 }
 ARRAY_PARAMETERS = {"services": "TYPE_STRING"}  # name -> element type
+# Two days' shards of a date-sharded sink (as the engine names them in its statements)
+SHARDS = ("project.logs.stdout_20261120", "project.logs.stdout_20261121")
 _KINDS = {
     "STRING": "TYPE_STRING",
     "FLOAT": "TYPE_DOUBLE",
@@ -90,11 +92,12 @@ class GoogleSqlAnalyzer:
 
         language = LanguageOptions.maximum_features()
         language.product_mode = ProductMode.PRODUCT_EXTERNAL  # BigQuery's: FLOAT64, INT64 only
-        shards = [*sink_schema(), SchemaField("_TABLE_SUFFIX", "STRING")]
         catalog = (
             CatalogBuilder("bigquery")
             .add_table(_table("sink_table", sink_schema()))
-            .add_table(_table("sink_table_*", shards))
+            # two days of a date-sharded sink: the newer without a jsonPayload column
+            .add_table(_table(SHARDS[0], sink_schema()))
+            .add_table(_table(SHARDS[1], sink_schema(with_json_payload=False)))
             .add_table(_table("log_analytics_table", log_analytics_schema()))
             .with_builtin_functions(ZetaSQLBuiltinFunctionOptions(language_options=language))
             .build()

@@ -42,6 +42,9 @@ class Loaded:
     sources: dict[tuple[str, str], str]  # (shape, form) -> PROJECT.DATASET.TABLE
     fleet_lake: Store  # a fleet with a slower newest revision, and its sink table
     fleet_source: str
+    shards_lake: Store  # the fleet cut at 00:40 of its last day, and its date shards
+    shards_source: str
+    newest_lacks: set[str]  # jsonPayload fields older shards have and the newest lacks
 
 
 def _entries(form: str) -> list[dict[str, Any]]:
@@ -223,12 +226,16 @@ def _load(folder: Path, endpoint: str) -> Loaded:
             [log_analytics_row(e) for e in entries],
         )
     fleet_lake, fleet_source = _load_fleet(client, folder)
+    shards_lake, shards_source, newest_lacks = _load_shards(client, folder)
     return Loaded(
         endpoint=endpoint,
         lakes=lakes,
         sources=sources,
         fleet_lake=fleet_lake,
         fleet_source=fleet_source,
+        shards_lake=shards_lake,
+        shards_source=shards_source,
+        newest_lacks=newest_lacks,
     )
 
 
@@ -256,6 +263,33 @@ def _load_fleet(client: Any, folder: Path) -> tuple[Store, str]:
     table = f"{PROJECT}.fleet.run_googleapis_com_stdout"
     _insert(client, table, sink_schema(), [sink_row(e) for e in entries])
     return lake, table
+
+
+def _load_shards(client: Any, folder: Path) -> tuple[Store, str, set[str]]:
+    """The fleet's entries up to 00:40 UTC of its last day, as a structured sink shards them by
+    day: each day's shard has the payload fields its entries carried, so the newest (a partial
+    day) lacks some the others have."""
+    entries = [
+        json.loads(line) for line in (folder / "fleet" / "fleet.jsonl").read_text().splitlines()
+    ]
+    last_day = max(e["timestamp"][:10] for e in entries)
+    kept = [e for e in entries if e["timestamp"] < f"{last_day}T00:40:00"]
+    export = write_ndjson(folder / "shards" / "cut.jsonl", kept)
+    lake = Store(folder / "lake-shards")
+    imported = CliRunner().invoke(
+        main, ["import", str(export), "--env", "staging", "--store", str(lake.root)]
+    )
+    assert imported.exit_code == 0, imported.output
+    client.create_dataset("shards")
+    table = f"{PROJECT}.shards.run_googleapis_com_stdout"
+    fields: dict[str, set[str]] = {}
+    for day in sorted({e["timestamp"][:10] for e in kept}):
+        rows = [sink_row(e) for e in kept if e["timestamp"].startswith(day)]
+        fields[day] = {k for r in rows for k in r.get("jsonPayload", {})}
+        schema = sink_schema(payload_fields=fields[day])
+        _insert(client, f"{table}_{day.replace('-', '')}", schema, rows)
+    older = set().union(*(f for day, f in fields.items() if day != last_day))
+    return lake, table, older - fields[last_day]
 
 
 CASES = [(shape, form) for shape in ("sink", "log-analytics") for form in FORMS]
@@ -359,6 +393,21 @@ def test_recommend_json_equals_the_lakes(
         assert ours["configs"][0]["config_sha256"] == "5e" * 32
     else:
         assert configs == []
+
+
+def test_date_shards_whose_schemas_differ_give_the_lakes_recommend(loaded: Loaded) -> None:
+    """Each shard read with its own columns: the fields the newest shard lacks are NULL there
+    only, so no phase_failed or timeout of the older days is lost."""
+    assert {"error_type", "error"} <= loaded.newest_lacks
+    engine = open_bigquery(source=loaded.shards_source, endpoint=loaded.endpoint, anonymous=True)
+    assert engine.shape == "sink-shards" and len(engine.shards) >= 7
+    remote = _remote(loaded, loaded.shards_source, "staging")
+    local = ["--env", "staging", "--store", str(loaded.shards_lake.root)]
+    args = ["--since", "7d", "--format", "json", "--no-history"]
+    ours = _json(["recommend", *remote, *args])
+    assert ours == _json(["recommend", *local, *args])
+    assert sum(g["attempts"] for g in ours["timeouts"]) > 1000
+    assert sum(g["attempts"] - g["completed"] for g in ours["timeouts"]) > 20  # failed ones
 
 
 def _remote(loaded: Loaded, source: str, env: str) -> list[str]:

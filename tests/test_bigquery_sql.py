@@ -16,14 +16,16 @@ from analyzer.engine.bigquery_sql import (
     bigquery_sql,
     compose,
     schema_paths,
+    shard_rows,
     sink_padding,
+    type_paths,
 )
 from analyzer.lake.sql import queries_dir
 from tests.bigquery_tables import sink_schema
 
 pytest.importorskip("zetasql", reason="the zetasql package (dev dependency) is not installed")
 
-from tests.googlesql_analyzer import GoogleSqlAnalyzer
+from tests.googlesql_analyzer import SHARDS, GoogleSqlAnalyzer
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +36,28 @@ def analyzer() -> Iterator[GoogleSqlAnalyzer]:
 def _statements() -> Iterator[tuple[str, str, str]]:
     """Every question over the sink table; over the other shapes, the question that reads every
     view (a shape changes only the scan and the mapping under the shared views)."""
+    # date shards, each with its own columns (the newer lacks jsonPayload)
+    shards = {
+        SHARDS[0]: schema_paths(sink_schema()),
+        SHARDS[1]: schema_paths(sink_schema(with_json_payload=False)),
+    }
     for shape in SHAPES:
         for question in QUESTIONS if shape == "sink" else ("attempt_numbers",):
             extra = WINDOW_VIEWS if question == "attempt_numbers" else ()
-            yield shape, question, compose(question, shape=shape, extra_views=extra).sql
+            sql = compose(question, shape=shape, extra_views=extra, shards=shards).sql
+            yield shape, question, sql
         # the window's attempts counted per distinct duration (--attempt-rows counts)
         yield (
             shape,
             "attempt_counts",
-            compose("attempt_counts", shape=shape, extra_views=COUNT_VIEWS).sql,
+            compose("attempt_counts", shape=shape, extra_views=COUNT_VIEWS, shards=shards).sql,
         )
+    # no shard in the window
+    yield (
+        "sink-shards",
+        "attempt_numbers, no shard",
+        compose("attempt_numbers", shape="sink-shards", extra_views=WINDOW_VIEWS, shards={}).sql,
+    )
     # a sink table with no jsonPayload (text lines only): the engine pads its columns
     padding = sink_padding(schema_paths(sink_schema(with_json_payload=False)))
     yield (
@@ -66,7 +80,8 @@ def test_every_statement_is_googlesql(analyzer: GoogleSqlAnalyzer) -> None:
 def test_every_file_is_in_some_statement() -> None:
     sent = "\n".join(sql for _, _, sql in _statements())
     for path in sorted((queries_dir() / "bigquery").glob("*.sql")):
-        assert bigquery_sql(path.stem) in sent, f"{path.name} is never sent"
+        text = bigquery_sql(path.stem).replace("`sink_shard`", f"`{SHARDS[0]}`")  # a shard's
+        assert text in sent, f"{path.name} is never sent"
 
 
 def test_the_analyzer_refuses_what_bigquery_would(analyzer: GoogleSqlAnalyzer) -> None:
@@ -88,3 +103,29 @@ def test_sink_padding_only_where_a_column_is_missing() -> None:
     assert padding is not None
     assert "CAST(NULL AS STRING) AS event" in padding
     assert "textPayload AS textPayload" in padding
+
+
+def test_each_shard_is_read_with_its_own_columns() -> None:
+    """A field one shard lacks is NULL in that shard's select only; the others read it."""
+    rows = shard_rows(
+        {
+            SHARDS[0]: schema_paths(sink_schema()),
+            SHARDS[1]: schema_paths(sink_schema(with_json_payload=False)),
+        }
+    )
+    first, second = rows.split("\nUNION ALL\n")
+    assert f"`{SHARDS[0]}`" in first and "jsonPayload.event AS event" in first
+    assert f"`{SHARDS[1]}`" in second and "CAST(NULL AS STRING) AS event" in second
+    assert "textPayload AS textPayload" in second
+    assert "LIMIT 0" in shard_rows({})
+
+
+def test_information_schema_types_give_leaf_paths() -> None:
+    kind = "STRUCT<labels STRUCT<service_name STRING, `revision_name` STRING>, type STRING>"
+    assert type_paths("resource", kind) == {
+        "resource.labels.service_name",
+        "resource.labels.revision_name",
+        "resource.type",
+    }
+    assert type_paths("textPayload", "STRING") == {"textPayload"}
+    assert type_paths("tags", "ARRAY<STRING>") == {"tags"}

@@ -31,6 +31,7 @@ from analyzer.engine.bigquery_sql import (
     compose,
     schema_paths,
     sink_padding,
+    type_paths,
     with_source,
 )
 from analyzer.errors import AnalyzerError, NoDataError
@@ -101,6 +102,8 @@ class BigQueryEngine:
     report: Callable[[str], None] = field(default=lambda line: to_stderr(line))
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     endpoint: str | None = None
+    # shape sink-shards: each shard's table id to its leaf paths (INFORMATION_SCHEMA.COLUMNS)
+    shards: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def where(self) -> str:
@@ -122,7 +125,7 @@ class BigQueryEngine:
         self, question: str, params: Mapping[str, object] | None = None
     ) -> list[dict[str, object]]:
         self._check_answers(question)
-        job = self._run(compose(question, shape=self.shape, padding=self.padding), params)
+        job = self._run(self._compose(question, params), params)
         with reaching(self.endpoint):
             return [dict(row.items()) for row in job.result(retry=self._retry())]
 
@@ -130,7 +133,7 @@ class BigQueryEngine:
         import polars as pl
 
         self._check_answers(question)
-        job = self._run(compose(question, shape=self.shape, padding=self.padding), params)
+        job = self._run(self._compose(question, params), params)
         frame = pl.from_arrow(self._arrow(job))
         assert isinstance(frame, pl.DataFrame)
         return frame
@@ -140,9 +143,7 @@ class BigQueryEngine:
     ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
         """The window's attempts in one query (attempt_numbers.sql): each row carries its
         group's key, cut out here into the keys the local engine returns."""
-        statement = compose(
-            "attempt_numbers", shape=self.shape, extra_views=WINDOW_VIEWS, padding=self.padding
-        )
+        statement = self._compose("attempt_numbers", params, WINDOW_VIEWS)
         table = self._arrow(self._run(statement, params))
         return _group_keys(table), _numbers(table, ("started_s", "ended_s"))
 
@@ -151,7 +152,7 @@ class BigQueryEngine:
     ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
         """The window's attempts counted per distinct duration in BigQuery
         (attempt_counts.sql), keyed as `attempt_columns`."""
-        table = self._arrow(self._run(self._counts_statement(), params))
+        table = self._arrow(self._run(self._counts_statement(params), params))
         columns = _numbers(table, ("day_s", "last_started_s", "last_ended_s"))
         columns["counted"] = np.asarray(table.column("counted").to_numpy(), dtype=np.int64)
         return _group_keys(table), columns
@@ -159,12 +160,58 @@ class BigQueryEngine:
     def attempt_total(self, params: Mapping[str, object]) -> int:
         """From the dry run of attempt_counts: its bytes over BYTES_PER_ATTEMPT (no rows are
         read; the emulator's dry runs say 0)."""
-        return self._dry_run(self._counts_statement(), params) // BYTES_PER_ATTEMPT
+        return self._dry_run(self._counts_statement(params), params) // BYTES_PER_ATTEMPT
 
-    def _counts_statement(self) -> Statement:
+    def _counts_statement(self, params: Mapping[str, object]) -> Statement:
+        return self._compose("attempt_counts", params, COUNT_VIEWS)
+
+    def _compose(
+        self,
+        question: str,
+        params: Mapping[str, object] | None,
+        extra_views: tuple[tuple[str, str], ...] = (),
+    ) -> Statement:
+        """The question's statement; over date shards, those of the scan window, each with its
+        own columns."""
+        shards = None
+        if self.shape == "sink-shards":
+            values = self._values(params)
+            first, last = (
+                f"{value:%Y%m%d}" if isinstance(value, datetime) else ""
+                for value in (values["scan_start"], values["scan_end"])
+            )
+            shards = {t: p for t, p in self.shards.items() if first <= t[-8:] <= last}
         return compose(
-            "attempt_counts", shape=self.shape, extra_views=COUNT_VIEWS, padding=self.padding
+            question,
+            shape=self.shape,
+            extra_views=extra_views,
+            padding=self.padding,
+            shards=shards,
         )
+
+    def read_shard_schemas(self) -> None:
+        """Each date shard's columns, from its dataset's INFORMATION_SCHEMA.COLUMNS (one small
+        query): a sink adds a payload field to a day's shard only when an entry of that day
+        first carries it, so the shards' schemas differ."""
+        dataset, prefix = self.source.rsplit(".", 1)
+        statement = Statement(
+            sql=(
+                "-- analyzer: the date shards' columns\n"
+                f"SELECT table_name, column_name, data_type\n"
+                f"FROM `{dataset}.INFORMATION_SCHEMA.COLUMNS`\n"
+                "WHERE STARTS_WITH(table_name, @shard_prefix)"
+            ),
+            parameters=("shard_prefix",),
+        )
+        job = self._run(statement, {"shard_prefix": f"{prefix}_"})
+        shards: dict[str, set[str]] = {}
+        with reaching(self.endpoint):
+            for row in job.result(retry=self._retry()):
+                suffix = str(row["table_name"])[len(prefix) + 1 :]
+                if len(suffix) == 8 and suffix.isdigit():
+                    paths = type_paths(str(row["column_name"]), str(row["data_type"]))
+                    shards.setdefault(f"{dataset}.{row['table_name']}", set()).update(paths)
+        self.shards = shards
 
     # -- running a statement ------------------------------------------------------------
 
@@ -435,7 +482,7 @@ def open_bigquery(
         )
     chosen: Shape = "sink-shards" if sharded else detected
     assert chosen in SHAPES
-    return BigQueryEngine(
+    engine = BigQueryEngine(
         client=client,
         source=source,
         shape=chosen,
@@ -443,6 +490,9 @@ def open_bigquery(
         lookback=lookback,
         storage_api=endpoint is None,
         attempt_rows=attempt_rows,
-        padding=sink_padding(paths) if chosen != "log-analytics" else None,
+        padding=sink_padding(paths) if chosen == "sink" else None,
         endpoint=endpoint,
     )
+    if sharded:
+        engine.read_shard_schemas()
+    return engine

@@ -46,7 +46,7 @@ WINDOW_VIEWS = (
 COUNT_VIEWS = (*WINDOW_VIEWS, ("attempt_rows", "attempt_numbers"))
 # What the SQL calls the source: an identifier cannot be a bound parameter, so the engine puts
 # the checked table name in its place.
-SOURCE_PLACEHOLDERS = ("`sink_table`", "`sink_table_*`", "`log_analytics_table`")
+SOURCE_PLACEHOLDERS = ("`sink_table`", "`log_analytics_table`")
 _TABLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+")
 _PARAMETER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
@@ -77,13 +77,18 @@ def compose(
     shape: Shape,
     extra_views: Iterable[tuple[str, str]] = (),
     padding: str | None = None,
+    shards: Mapping[str, set[str]] | None = None,
 ) -> Statement:
     """`queries/bigquery/<question>.sql` with the views it reads as its WITH clause.
 
     `padding`, when given, is a SELECT over `sink_scan` that adds the payload fields a sink
-    table lacks (as NULLs): a sink's schema holds only the fields its entries ever had."""
+    table lacks (as NULLs): a sink's schema holds only the fields its entries ever had.
+    `shards` (shape sink-shards): the shards in the scan window, each table's id to its leaf
+    paths; each is read with its own columns (`shard_rows`)."""
     views = [*_SHAPE_VIEWS[shape], *_SHARED_VIEWS, *extra_views]
     texts = {name: bigquery_sql(file) for name, file in views}
+    if shape == "sink-shards":
+        texts["sink_rows"] = shard_rows(shards or {})
     body = bigquery_sql(question)
     needed: set[str] = set()
     pending = [body]
@@ -97,7 +102,7 @@ def compose(
     for name, _ in views:
         if name not in needed:
             continue
-        if name == "sink_rows" and padding is not None:
+        if name == "sink_rows" and padding is not None and shape != "sink-shards":
             clauses.append(f"sink_scan AS (\n{texts[name]}\n)")
             clauses.append(f"sink_rows AS (\n{padding}\n)")
         else:
@@ -109,14 +114,10 @@ def compose(
 
 
 def with_source(sql: str, table: str) -> str:
-    """`sql` reading `table` (PROJECT.DATASET.TABLE; of a date-sharded sink, the name of its
-    shards without the `_YYYYMMDD`)."""
+    """`sql` reading `table` (PROJECT.DATASET.TABLE; a date-sharded sink's shards are named in
+    its `sink_rows` already, see `shard_rows`)."""
     check_table_id(table)
-    return (
-        sql.replace("`sink_table_*`", f"`{table}_*`")
-        .replace("`sink_table`", f"`{table}`")
-        .replace("`log_analytics_table`", f"`{table}`")
-    )
+    return sql.replace("`sink_table`", f"`{table}`").replace("`log_analytics_table`", f"`{table}`")
 
 
 def check_table_id(table: str) -> str:
@@ -191,19 +192,16 @@ SINK_FIELDS: FieldTree = {
 }
 
 
-def sink_padding(present: set[str]) -> str | None:
-    """A SELECT over `sink_scan` giving every column of SINK_FIELDS, NULL where the table's
-    leaf paths (`present`: e.g. `jsonPayload.event`) lack it; None when nothing is missing."""
+def _leaves(tree: FieldTree, prefix: str) -> list[str]:
+    out: list[str] = []
+    for name, kind in tree.items():
+        path = f"{prefix}{name}"
+        out += _leaves(kind, f"{path}.") if isinstance(kind, dict) else [path]
+    return out
 
-    def leaves(tree: FieldTree, prefix: str) -> list[str]:
-        out: list[str] = []
-        for name, kind in tree.items():
-            path = f"{prefix}{name}"
-            out += leaves(kind, f"{path}.") if isinstance(kind, dict) else [path]
-        return out
 
-    if all(path in present for path in leaves(SINK_FIELDS, "")):
-        return None
+def _sink_columns(present: set[str]) -> str:
+    """Every column of SINK_FIELDS as a select list, NULL where `present` lacks it."""
 
     def column(name: str, kind: str | FieldTree, prefix: str) -> str:
         path = f"{prefix}{name}"
@@ -212,9 +210,52 @@ def sink_padding(present: set[str]) -> str | None:
         inner = ", ".join(f"{column(n, k, f'{path}.')} AS {n}" for n, k in kind.items())
         return f"STRUCT({inner})"
 
-    select = ",\n    ".join(f"{column(n, k, '')} AS {n}" for n, k in SINK_FIELDS.items())
+    return ",\n    ".join(f"{column(n, k, '')} AS {n}" for n, k in SINK_FIELDS.items())
+
+
+def sink_padding(present: set[str]) -> str | None:
+    """A SELECT over `sink_scan` giving every column of SINK_FIELDS, NULL where the table's
+    leaf paths (`present`: e.g. `jsonPayload.event`) lack it; None when nothing is missing."""
+    if all(path in present for path in _leaves(SINK_FIELDS, "")):
+        return None
     head = "-- the sink table's columns, NULL where its schema lacks them"
-    return f"{head}\nSELECT\n    {select}\nFROM sink_scan"
+    return f"{head}\nSELECT\n    {_sink_columns(present)}\nFROM sink_scan"
+
+
+def shard_rows(shards: Mapping[str, set[str]]) -> str:
+    """The `sink_rows` view of a date-sharded sink: each shard (table id -> its leaf paths) read
+    by sink_shard_rows.sql with its own columns, NULL where it lacks a field, in UNION ALL;
+    no shard in the window is no row."""
+    if not shards:
+        return f"SELECT\n    {_sink_columns(set())}\nLIMIT 0"
+    one = bigquery_sql("sink_shard_rows")
+    return "\nUNION ALL\n".join(
+        f"SELECT\n    {_sink_columns(paths)}\nFROM (\n"
+        + one.replace("`sink_shard`", f"`{check_table_id(table)}`")
+        + "\n)"
+        for table, paths in sorted(shards.items())
+    )
+
+
+def type_paths(name: str, data_type: str) -> set[str]:
+    """The leaf paths of a column from INFORMATION_SCHEMA.COLUMNS: `data_type` as BigQuery
+    writes it (`STRUCT<event STRING, phase FLOAT64, labels STRUCT<...>>`)."""
+    kind = data_type.strip()
+    if not kind.upper().startswith("STRUCT<") or not kind.endswith(">"):
+        return {name}
+    paths: set[str] = set()
+    depth, start, inner = 0, 0, kind[len("STRUCT<") : -1]
+    for at, char in enumerate(inner + ","):
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth -= 1
+        elif char == "," and depth == 0:
+            field, _, sub = inner[start:at].strip().partition(" ")
+            if field:
+                paths |= type_paths(f"{name}.{field.strip('`')}", sub)
+            start = at + 1
+    return paths
 
 
 def schema_paths(fields: Iterable[Any], prefix: str = "") -> set[str]:

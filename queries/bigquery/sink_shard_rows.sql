@@ -1,11 +1,12 @@
--- sink_shard_rows: the rows of a date-sharded Log Router sink (one table per day,
--- `<log>_YYYYMMDD`), in the scan window only: the shards are chosen by _TABLE_SUFFIX, the rows
--- by `timestamp` (a shard holds the entries of its UTC day).
--- Reads: `sink_table_*` (the --source prefix, put in by the engine).
+-- sink_shard_rows: the rows of one day's shard of a date-sharded Log Router sink
+-- (`<log>_YYYYMMDD`, the entries of one UTC day) in the scan window. A sink adds a payload
+-- column to a day's shard only when an entry of that day first carries it, so shards differ:
+-- the engine reads each shard in the window by its own name with its own columns (NULL for the
+-- fields it lacks), the shards' selects joined by UNION ALL. A wildcard (`<log>_*`) would read
+-- every shard with the newest one's schema, a field it lacks NULL across the window.
+-- Reads: `sink_shard` (one shard, put in by the engine: an identifier cannot be bound).
 -- Parameters: @scan_start, @scan_end (TIMESTAMP).
--- Returns: the sink table's columns.
+-- Returns: the shard's columns.
 SELECT *
-FROM `sink_table_*`
-WHERE _TABLE_SUFFIX BETWEEN FORMAT_TIMESTAMP('%Y%m%d', @scan_start, 'UTC')
-                        AND FORMAT_TIMESTAMP('%Y%m%d', @scan_end, 'UTC')
-  AND timestamp >= @scan_start AND timestamp < @scan_end
+FROM `sink_shard`
+WHERE timestamp >= @scan_start AND timestamp < @scan_end
