@@ -218,7 +218,8 @@ OTHER_PHASES = {
     4: ("cache", DurationLaw(1.5, 0.3)),
     5: ("routes", DurationLaw(0.8, 0.3)),
 }
-# VPC connector state mix: off-peak hours, and peak hours (13:00-21:59 UTC).
+# VPC connector state mix: off-peak hours, and peak hours (13:00-21:59 UTC; with the weekly
+# pattern, on weekdays only: the weekend is off-peak all day).
 STATE_MIX = {
     "off_peak": {"healthy": 0.85, "scaling": 0.07, "pressure": 0.06, "critical": 0.02},
     "peak": {"healthy": 0.35, "scaling": 0.15, "pressure": 0.40, "critical": 0.10},
@@ -249,6 +250,8 @@ class SimulationSpec:
     project: str = "netra-demo"
     # Phase-3 laws by VPC state; None: `PHASE3_LAWS`.
     phase3_laws: dict[str, AnyLaw] | None = None
+    # Busy hours on weekdays only (a weekly pattern of strain); off: every day alike.
+    weekly_strain: bool = False
 
     def phase3_law(self, state: str, at: datetime, laws: Mapping[str, AnyLaw] | None = None) -> Law:
         """The phase-3 law of `state` for an attempt starting at `at` (from `laws`, else the
@@ -276,6 +279,7 @@ def simulation_spec(
     startups_per_hour: float | None,
     startups_per_day: float | None,
     laws: Sequence[str],
+    weekly_strain: bool = False,
 ) -> SimulationSpec:
     """The spec `analyze simulate` asks for: one rate (per hour or per day) and phase-3 laws
     as STATE=LAW texts (`parse_law`) over the sample's."""
@@ -295,6 +299,7 @@ def simulation_spec(
         form=form,  # type: ignore[arg-type]
         startups_per_hour=rate,
         phase3_laws=chosen if laws else None,
+        weekly_strain=weekly_strain,
     )
 
 
@@ -382,8 +387,13 @@ def _rfc3339(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _draw_state(rng: random.Random, hour: int) -> str:
-    mix = STATE_MIX["peak" if 13 <= hour <= 21 else "off_peak"]
+def is_peak(moment: datetime, *, weekly_strain: bool) -> bool:
+    """Whether `moment` (UTC) falls in the connector's busy hours."""
+    return 13 <= moment.hour <= 21 and not (weekly_strain and moment.weekday() >= 5)
+
+
+def _draw_state(rng: random.Random, moment: datetime, weekly_strain: bool) -> str:
+    mix = STATE_MIX["peak" if is_peak(moment, weekly_strain=weekly_strain) else "off_peak"]
     return rng.choices(list(mix), weights=list(mix.values()))[0]
 
 
@@ -403,7 +413,7 @@ def simulate_entries(
         if now >= spec.end:
             break
         while next_state_change <= now:
-            new_state = _draw_state(rng, next_state_change.hour)
+            new_state = _draw_state(rng, next_state_change, spec.weekly_strain)
             if new_state != state:
                 low, high = UTILIZATION[new_state]
                 utilization = round(rng.uniform(low, high), 2)
@@ -646,6 +656,30 @@ def draw_vpc_timeline(
         timeline.append((at, "healthy"))
 
 
+def draw_state_timeline(
+    gen: np.random.Generator,
+    *,
+    days: float = 28.0,
+    start: datetime = DEFAULT_START,
+    weekly_strain: bool = True,
+) -> list[tuple[float, str]]:
+    """A VPC connector timeline drawn as the export generator draws it (a state from
+    `STATE_MIX` every 30 to 90 minutes, busy in peak hours: weekdays only with
+    `weekly_strain`), without the startups: (seconds from `start`, state in force from then),
+    oldest first, the first at 0."""
+    window_s = days * 86400.0
+    timeline: list[tuple[float, str]] = []
+    at = 0.0
+    while at < window_s:
+        peak = is_peak(start + timedelta(seconds=at), weekly_strain=weekly_strain)
+        mix = STATE_MIX["peak" if peak else "off_peak"]
+        state = str(gen.choice(list(mix), p=list(mix.values())))
+        if not timeline or timeline[-1][1] != state:
+            timeline.append((at, state))
+        at += float(gen.uniform(30, 90)) * 60.0
+    return timeline
+
+
 def write_export(spec: SimulationSpec, out: Path) -> SimulationManifest:
     """Write the simulated export to `out`, shaped by its name (see `export_shape`)."""
     manifest = SimulationManifest(
@@ -744,7 +778,9 @@ __all__ = [
     "SimulationSpec",
     "WeibullLaw",
     "draw_attempts",
+    "draw_state_timeline",
     "draw_vpc_timeline",
+    "is_peak",
     "manifest_counts",
     "simulate_entries",
     "write_export",

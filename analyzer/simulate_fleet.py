@@ -145,7 +145,7 @@ def _vpc_timeline(rng: random.Random, spec: SimulationSpec) -> list[tuple[dateti
     changes = [(spec.start, "healthy", 0.4)]
     state, at = "healthy", spec.start + timedelta(minutes=rng.uniform(30, 90))
     while at < spec.end:
-        new_state = _draw_state(rng, at.hour)
+        new_state = _draw_state(rng, at, spec.weekly_strain)
         if new_state != state:
             low, high = UTILIZATION[new_state]
             changes.append((at, new_state, round(rng.uniform(low, high), 2)))

@@ -86,6 +86,14 @@ from analyzer.errors import AnalyzerError
     default=None,
     help="With --services: SERVICE:FACTOR multiplies phase-3 durations of its newest revision.",
 )
+@click.option(
+    "--weekly-strain/--no-weekly-strain",
+    default=False,
+    show_default=True,
+    help="The connector's busy hours (13:00-21:59 UTC) on weekdays only, the weekend quiet: "
+    "a weekly pattern of strain for `analyze capacity`. Off: every day alike, as the bundled "
+    "sample was made.",
+)
 def simulate(
     env: str,
     days: int,
@@ -98,6 +106,7 @@ def simulate(
     services: str | None,
     deploy_every: float,
     regression: str | None,
+    weekly_strain: bool,
 ) -> None:
     """Write a simulated Cloud Logging export of SMD startups drawn from known laws.
 
@@ -110,6 +119,7 @@ def simulate(
     Example:
 
         analyze simulate --env staging --days 28 --out staging.jsonl.gz
+        analyze simulate --env staging --days 56 --weekly-strain --out weekly.jsonl.gz
         analyze simulate --env staging --services backend,auth --regression auth:1.3 --out f.jsonl
         analyze simulate --env staging --startups-per-day 12 --law "critical=weibull(45,1.5)" \
             --out w.jsonl
@@ -125,6 +135,7 @@ def simulate(
         startups_per_hour=startups_per_hour,
         startups_per_day=startups_per_day,
         laws=laws,
+        weekly_strain=weekly_strain,
     )
     from analyzer.simulate import manifest_counts, write_export
 
