@@ -3,6 +3,7 @@ formatting beside it."""
 
 from analyzer.cli import (
     backtest,
+    capacity,
     config,
     deploy,
     fleet,
@@ -16,6 +17,7 @@ from analyzer.cli.main import main
 
 __all__ = [
     "backtest",
+    "capacity",
     "config",
     "deploy",
     "fleet",
