@@ -78,3 +78,10 @@ def test_bench_startup() -> None:
         assert figures[name]["goal_s"] == 0.3
         assert {"over_bare_s", "over_bare_cpu_s"} <= set(figures[name])
     assert figures["recommend"]["goal_s"] is None
+
+
+@pytest.mark.slow
+def test_capacity_audit() -> None:
+    figures = run_benchmark("capacity_audit.py", "--seeds", "2")
+    assert figures["seeds"] == 2 and figures["gain_goal"] == 0.20
+    assert figures["busy_to_quiet_forecast_ratio_min"] >= figures["busy_to_quiet_goal"]

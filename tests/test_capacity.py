@@ -14,7 +14,12 @@ from click.testing import CliRunner
 
 from analyzer.capacity import capacity
 from analyzer.capacity.forecast import backtest, seasonal_forecast
-from analyzer.capacity.when import cut_hours, strained_episodes, weekly_trend
+from analyzer.capacity.when import (
+    cut_hours,
+    strained_episodes,
+    timeline_states,
+    weekly_trend,
+)
 from analyzer.cli import main
 from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
@@ -32,9 +37,7 @@ HOUR = 3600.0
 
 
 def _states(timeline: list[tuple[float, str]], origin: float) -> list[tuple[float, str, Any]]:
-    """(seconds, state) pairs as the (began, state, until) rows of vpc_timeline.sql."""
-    ends = [origin + t for t, _ in timeline[1:]] + [None]
-    return [(origin + t, s, e) for (t, s), e in zip(timeline, ends, strict=True)]
+    return timeline_states(timeline, origin_s=origin)
 
 
 def test_hours_take_the_strained_share_of_each_hour() -> None:

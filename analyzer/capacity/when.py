@@ -41,6 +41,15 @@ class Hours:
         return np.where(self.known_s >= MIN_KNOWN_S, share, np.nan)
 
 
+def timeline_states(
+    timeline: Sequence[tuple[float, str]], *, origin_s: float
+) -> list[tuple[float, str, float | None]]:
+    """A drawn timeline of (seconds from `origin_s`, state in force from then) as the
+    (began, state, until) rows `cut_hours` reads, in epoch seconds (the last until None)."""
+    ends: list[float | None] = [origin_s + t for t, _ in timeline[1:]]
+    return [(origin_s + t, s, e) for (t, s), e in zip(timeline, [*ends, None], strict=True)]
+
+
 def cut_hours(
     states: Sequence[tuple[float, str, float | None]], *, start_s: float, end_s: float, zone: str
 ) -> Hours:
