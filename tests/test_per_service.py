@@ -207,6 +207,11 @@ def test_the_demo_shows_each_service_and_the_injected_regression(
     regressed = made.regression["revision"]
     flagged = [line for line in found.splitlines() if line.rstrip().endswith("SLOWER")]
     assert flagged and all(regressed in line and " 3 " in line for line in flagged)
+    strain = next(v for k, v in shown.items() if k.startswith("capacity"))
+    assert "strained share by hour of week" in strain and "\nforecast: " in strain
+    assert {line.split()[0] for line in strain.splitlines() if line.startswith("netra-")} == set(
+        names
+    )
 
 
 def test_backtest_replays_each_service_under_its_own_section(fleet: str, tmp_path: Path) -> None:

@@ -186,8 +186,9 @@ def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
     Imports every env of data/sample into a fresh store; for staging, a fleet of two
     services, it shows the summary per service, runs the main job (recommend), replays it
     per service (backtest), finds the deploy that made a phase slower (regressions), the
-    slowest startups (blame), and exports the config for services. Copy the commands it
-    prints to run them on your own exports.
+    slowest startups (blame), when the VPC connector strains and what it costs (capacity; the
+    sample's four weeks are just enough for a forecast), and exports the config for services.
+    Copy the commands it prints to run them on your own exports.
 
     Example:
 
@@ -208,6 +209,7 @@ def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
     commands.append(["backtest", *on])
     commands.append(["regressions", *on])
     commands.append(["blame", *on, "--top", "5"])
+    commands.append(["capacity", *on])
     commands.append(
         [
             "export",
