@@ -97,6 +97,10 @@ def success_probability(
     return np.asarray(p, dtype=np.float64)
 
 
+# One fixed row order whatever order the engine returns (it moves the last bits of sums).
+REPLAY_ORDER = ["started_s", "startup_id", "phase", "operation"]
+
+
 def backtest(
     *,
     engine: Engine,
@@ -118,12 +122,38 @@ def backtest(
     if services:  # one the env does not hold: the error lists those it does
         service_rows(engine, env, services)
     asked = {"env": env, "start": start, "end": end, "services": list(services)}
-    # One fixed row order whatever order the engine returns (it moves the last bits of sums).
     frame = engine.frame("backtest_attempts", asked).sort(
-        ["started_s", "startup_id", "phase", "operation"], nulls_last=True, maintain_order=True
+        REPLAY_ORDER, nulls_last=True, maintain_order=True
     )
     if frame.is_empty():
         raise no_attempts_error(engine, env, start, end)
+    return replay_attempts(
+        frame,
+        env=env,
+        window=Window(start=start, end=end),
+        timeouts=timeouts,
+        breaker=breaker,
+        config_name=config_name,
+        phase=phase,
+        sweep=sweep,
+        sections=sections,
+    )
+
+
+def replay_attempts(
+    frame: pl.DataFrame,
+    *,
+    env: str,
+    window: Window,
+    timeouts: TimeoutTable,
+    breaker: BreakerSettings,
+    config_name: str,
+    phase: int = 3,
+    sweep: bool = False,
+    sections: Sections | None = None,
+) -> Backtest:
+    """`backtest` over the rows of `backtest_attempts` already read (in its one fixed order:
+    by started_s, startup_id, phase and operation), of one service or more."""
     min_attempts = Policy().min_attempts
     estimates = {
         (str(service), int(str(p_)), str(op), str(state)): estimate_durations(
@@ -151,9 +181,7 @@ def backtest(
             part["outcome"].to_numpy(), part["duration_s"].to_numpy(), new, estimates[key]
         )
         parts.append(part.with_columns(pl.Series("timeout_new", new), pl.Series("p", chance)))
-    replay = pl.concat(parts).sort(
-        ["started_s", "startup_id", "phase", "operation"], maintain_order=True
-    )
+    replay = pl.concat(parts).sort(REPLAY_ORDER, maintain_order=True)
     startups = replay.group_by("startup_id", maintain_order=True).agg(
         (pl.col("outcome") == "completed").all().alias("startup_done"),
         pl.col("p").product().alias("startup_p"),
@@ -174,7 +202,7 @@ def backtest(
     result = Backtest(
         env=env,
         config=config_name,
-        window=Window(start=start, end=end),
+        window=window,
         phase=phase,
         services=sorted(set(frame["service"].to_list())),
         states=[

@@ -199,7 +199,6 @@ def write_report(
         rec=rec,
         replayed=(describe_run(rec), dict(config.timeouts), config.breaker, config.services),
         window=(start, end),
-        since=since,
         services=services,
         unfit=unfit,
         phase=phase,

@@ -8,11 +8,19 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from analyzer.analysis.estimate import DurationEstimate, estimate_durations
-from analyzer.backtest.replay import Backtest, Outcome, Sections, TimeoutTable, backtest
+from analyzer.backtest.replay import (
+    REPLAY_ORDER,
+    Backtest,
+    Outcome,
+    Sections,
+    TimeoutTable,
+    replay_attempts,
+)
 from analyzer.engine import Engine
 from analyzer.recommend.model import PhaseTimeout, Recommendation
 from analyzer.report.charts import survival_chart, sweep_chart
 from analyzer.runtime.schema import BreakerSettings, shown
+from analyzer.timewindow import Window
 
 Table = Callable[[list[str], list[list[str]]], str]
 
@@ -24,7 +32,6 @@ def services_section(
     rec: Recommendation,
     replayed: tuple[str, TimeoutTable, BreakerSettings, Sections],
     window: tuple[datetime, datetime],
-    since: str,  # the window's, for each service's backtest
     services: Sequence[str],
     unfit: dict[str, str],
     phase: int,
@@ -59,16 +66,18 @@ def services_section(
             )
             for (state,), part in mine.group_by(["vpc_state"], maintain_order=True)
         }
-        replay = backtest(
-            engine=engine,
+        # its rows of the one answer read above, not a query each: linear in the services
+        replay = replay_attempts(
+            frame.filter(frame["service"] == service).sort(
+                REPLAY_ORDER, nulls_last=True, maintain_order=True
+            ),
             env=env,
+            window=Window(start=start, end=end),
             timeouts=timeouts,
             breaker=breaker,
             config_name=name,
             phase=phase,
-            since=since,
             sweep=True,
-            services=[service],
             sections=sections,
         )
         own = any(t.service == service and t.phase == phase for t in rec.timeouts)
