@@ -104,7 +104,8 @@ def test_an_unknown_service_lists_the_envs_services(
     result = _invoke(*args)
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines()[-1] == (
-        f"error: no service 'ap' in env 'staging' (store {two_services}); services found: api, web"
+        f"error: no service 'ap' in env 'staging' (store {two_services}); did you mean 'api'?; "
+        "services found: api, web"
     )
 
 

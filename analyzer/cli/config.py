@@ -54,6 +54,8 @@ def show(
     from analyzer.cli.render import table
     from analyzer.cli.render_csv import csv_text
 
+    if ctx.get_parameter_source("store") is not ParameterSource.COMMANDLINE:
+        store = None  # the commands shown resolve their own (file, environment, default)
     rows = settings_in_force(ctx, env, list(command_line), store=store)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import textwrap
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -124,6 +126,13 @@ ENV_WIDE = "every service pooled"
     help="Save this run to history even with --since/--until/policy options.",
 )
 @click.option("--no-history", is_flag=True, help="Do not save this run, even a standing one.")
+@click.option(
+    "--all",
+    "every_key",
+    is_flag=True,
+    help="The table shows every key with all its evidence (default: the keys with evidence "
+    "or a change against what is deployed, current -> recommended).",
+)
 def recommend_command(
     env: str,
     store: str | None,
@@ -136,6 +145,7 @@ def recommend_command(
     fmt: str,
     save: bool,
     no_history: bool,
+    every_key: bool,
     **policy: Any,
 ) -> None:
     """Recommend phase timeouts per service and VPC state, and circuit-breaker settings.
@@ -162,6 +172,7 @@ def recommend_command(
         analyze recommend --env staging --service netra-backend-staging
         analyze recommend --env staging --since 14d --format json
         analyze recommend --env staging --deployed deploy/staging/timeouts.json
+        analyze recommend --env staging --all
     """
     from analyzer.recommend.runs import run_recommendation
 
@@ -186,13 +197,14 @@ def recommend_command(
         services=service,
     )
     shown = rec.for_services(service)
-    click.echo(render_model(shown, fmt, format_recommendation, csv_rows=["timeouts"]))
+    as_table = partial(format_recommendation, every_key=every_key)
+    click.echo(render_model(shown, fmt, as_table, csv_rows=["timeouts"]))
     if fmt == "table":  # the weekly read ends with what the newest deploys changed
         from analyzer.cli.fleet import changed_since_note
 
         note = changed_since_note(engine, env, since=since, until=until)
         if note:
-            click.echo(note)
+            click.echo("\n".join(_wrapped(note.split("\n"))))
     if saved:
         click.echo(f"saved as run {rec.run_id} (`analyze export --env {env}` ships it)", err=True)
     else:
@@ -281,7 +293,15 @@ def _recommended(t: PhaseTimeout) -> str:
     return text
 
 
-def format_recommendation(rec: Recommendation) -> str:
+_CLAMP_MARK = {"ceiling": "!", "floor": "_"}
+_KEY_HEADERS = ("phase", "operation", "vpc_state", "attempts")  # each timeouts table opens so
+WIDTH = 120  # the table's prose is wrapped to this; the default table fits it
+
+
+def format_recommendation(rec: Recommendation, *, every_key: bool = False) -> str:
+    """The run as a text table: by default the keys a reader acts on (those with evidence, or
+    whose value moves against what is deployed), current -> recommended; `every_key`: every
+    key with all its evidence."""
     p = rec.policy
     overrides = ", ".join(f"{k}={v}" for k, v in rec.overrides.items()) or "none"
     lines = [
@@ -295,16 +315,100 @@ def format_recommendation(rec: Recommendation) -> str:
         "Timeouts (durations censored at timeouts and errors: Kaplan-Meier; * the lognormal "
         "fitted to them, joined on where the curve ends; n/a too few attempts: no evidence, so "
         "the value is carried over; pooled: too few of the service's own, the env's timeout "
-        "widened by how much services differ; ! clamped to the ceiling; fail then: predicted, "
-        "with its upper bound)",
+        "widened by how much services differ; ! clamped to the ceiling; _ raised to the floor; "
+        "fail then: predicted, with its upper bound)",
     ]
+    if not every_key:
+        lines.append(
+            "current -> recommended: against the current (deployed) value; raise, lower: the "
+            f"move; RAISE: the current value cuts off more than {100 * p.tolerated_rate:g} % of "
+            "attempts now (act first); unknown=critical: the state whose numbers unknown takes."
+        )
+    hidden = 0
     for service, label in _sections(rec):
-        lines += ["", label, _timeouts_table(rec.rows_of(service), p)]
+        rows = rec.rows_of(service)
+        if every_key:
+            lines += ["", label, _timeouts_table(rows, p)]
+            continue
+        acted_on = [t for t in rows if _acted_on(t)]
+        hidden += len(rows) - len(acted_on)
+        if acted_on:
+            lines += ["", label, _quiet_table(acted_on, p)]
+    if hidden:
+        lines += [
+            "",
+            f"{hidden} key(s) without evidence and unchanged against the current value not "
+            "shown (they keep it); --all shows every key",
+        ]
     if rec.warnings:
         lines += ["", f"Warnings ({len(rec.warnings)})"]
         lines += [f"  - {w.message}" for w in rec.warnings]
     lines += ["", *breaker_lines(rec.breaker)]
-    return "\n".join(lines)
+    return "\n".join(_wrapped(lines))
+
+
+def _wrapped(lines: list[str]) -> list[str]:
+    """Prose lines longer than WIDTH wrapped, continuations indented as the line is, plus two;
+    tables (one entry of many lines) left as they are."""
+    out: list[str] = []
+    for line in lines:
+        if "\n" in line or len(line) <= WIDTH:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(line, WIDTH, subsequent_indent=indent + "  ", break_on_hyphens=False)
+    return out
+
+
+def _acted_on(t: PhaseTimeout) -> bool:
+    """A key with evidence, or whose value moves against the current one."""
+    moved = t.current_timeout_s is not None and t.timeout_s != t.current_timeout_s
+    return t.source == "recommended" or moved
+
+
+def _change(t: PhaseTimeout, p: Policy) -> str:
+    """The severity of the move against the current value (nothing: unchanged, or nothing
+    deployed to move from)."""
+    if t.current_timeout_s is None or t.timeout_s is None:
+        return ""
+    if t.timeout_s > t.current_timeout_s:
+        now = t.timeout_rate_current
+        return "RAISE" if now is not None and now > p.tolerated_rate else "raise"
+    return "lower" if t.timeout_s < t.current_timeout_s else ""
+
+
+def _quiet_table(rows: list[PhaseTimeout], p: Policy) -> str:
+    """The rows a reader acts on: evidence in brief, current -> recommended, the change."""
+    cells = []
+    for t in rows:
+        state = t.vpc_state + (f"={t.derived_from}" if t.derived_from else "")
+        current = "none" if t.current_timeout_s is None else f"{t.current_timeout_s:g} s"
+        value = "n/a" if t.timeout_s is None else f"{t.timeout_s:g} s"
+        value += _CLAMP_MARK.get(t.clamped or "", "")
+        if t.source != "recommended":
+            value += f" ({t.source})"
+        elif t.pooled:
+            value += " (pooled)"
+        cells.append(
+            [
+                t.phase,
+                t.operation,
+                state,
+                t.attempts,
+                _seconds(t.quantiles_s.p99, t.methods.p99),
+                percent(t.timeout_rate_current),
+                f"{current} -> {value} {_change(t, p)}".rstrip(),
+                _rate(t.timeout_rate_recommended, t.timeout_rate_recommended_upper),
+            ]
+        )
+    headers = [
+        *_KEY_HEADERS,
+        "p99",
+        "fail now",
+        "current -> recommended",
+        "fail then",
+    ]
+    return table(headers, cells)
 
 
 def breaker_lines(b: Breaker) -> list[str]:
@@ -431,15 +535,12 @@ def _timeouts_table(rows: list[PhaseTimeout], p: Policy) -> str:
                 _ci(t),
                 _seconds(t.current_timeout_s),
                 percent(t.timeout_rate_current),
-                _recommended(t) + ("!" if t.clamped else ""),
+                _recommended(t) + _CLAMP_MARK.get(t.clamped or "", ""),
                 _rate(t.timeout_rate_recommended, t.timeout_rate_recommended_upper),
             ]
         )
     headers = [
-        "phase",
-        "operation",
-        "vpc_state",
-        "attempts",
+        *_KEY_HEADERS,
         "completed",
         "censored",
         "p50",

@@ -169,5 +169,27 @@ def run_recommendation(
     )
     rec.for_services(services)  # an unknown service is an error before anything is saved
     if saved:
+        runs = load_history(store, env)
+        if runs and same_recommendation(runs[-1], rec):
+            return runs[-1], True  # already saved: a standing run repeated adds no history
         append_recommendation(store, rec)
     return rec, saved
+
+
+def same_recommendation(a: Recommendation, b: Recommendation) -> bool:
+    """The same window, policy and values to ship (every timeout and the breaker's settings):
+    what the evidence and the carry-over said may be worded anew, the config would not move."""
+
+    def shipped(r: Recommendation) -> object:
+        return (
+            r.window,
+            r.policy,
+            r.overrides,
+            sorted(
+                ((t.service or "", t.phase, t.operation, t.vpc_state), t.timeout_s)
+                for t in r.timeouts
+            ),
+            r.breaker.model_dump(exclude={"evidence"}),
+        )
+
+    return shipped(a) == shipped(b)

@@ -1,0 +1,61 @@
+"""`recommend` is quiet by default: what a reader acts on, in 120 columns; history is kept
+once per distinct standing run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from analyzer.cli import main
+
+
+def test_a_standing_run_identical_to_the_latest_is_not_saved_again(
+    sample_recommended_lake: Path, tmp_path: Path
+) -> None:
+    lake = tmp_path / "lake"
+    shutil.copytree(sample_recommended_lake, lake)
+    on = ["--env", "staging", "--store", str(lake)]
+    runs = lake / "recommendations" / "env=staging"
+    before = sorted(runs.glob("rec_*.json"))
+    for fmt in ("table", "json", "table"):
+        assert CliRunner().invoke(main, ["recommend", *on, "--format", fmt]).exit_code == 0
+    after = sorted(runs.glob("rec_*.json"))
+    assert len(after) <= len(before) + 1  # the first repeat may carry over anew, then no more
+    assert CliRunner().invoke(main, ["recommend", *on]).exit_code == 0
+    assert sorted(runs.glob("rec_*.json")) == after
+    looked = CliRunner().invoke(main, ["recommend", *on, "--since", "14d", "--save"])
+    assert looked.exit_code == 0 and len(list(runs.glob("rec_*.json"))) == len(after) + 1
+    history = CliRunner().invoke(main, ["history", *on, "--format", "json"])
+    assert len(json.loads(history.stdout)) == len(after) + 1
+
+
+def test_the_table_shows_what_a_reader_acts_on_in_120_columns(
+    sample_recommended_lake: Path,
+) -> None:
+    on = ["recommend", "--env", "staging", "--store", str(sample_recommended_lake), "--no-history"]
+    quiet = CliRunner().invoke(main, on)
+    every = CliRunner().invoke(main, [*on, "--all"])
+    rec = json.loads(CliRunner().invoke(main, [*on, "--format", "json"]).stdout)
+    assert quiet.exit_code == every.exit_code == 0
+    assert max(len(line) for line in quiet.output.splitlines()) <= 120
+    assert "(no evidence: " not in quiet.output and "(no evidence: " in every.output
+    rows = [line for line in quiet.output.splitlines() if re.match(r"\s+\d+  \w", line)]
+    shown = [
+        t
+        for t in rec["timeouts"]
+        if t["source"] == "recommended"
+        or (t["current_timeout_s"] is not None and t["timeout_s"] != t["current_timeout_s"])
+    ]
+    assert len(rows) == len(shown) < len(rec["timeouts"])
+    hidden = len(rec["timeouts"]) - len(shown)
+    assert f"{hidden} key(s) without evidence" in quiet.output and "--all" in quiet.output
+    floor = [t for t in rec["timeouts"] if t["clamped"] == "floor"]
+    ceiling = [t for t in rec["timeouts"] if t["clamped"] == "ceiling"]
+    assert floor and ceiling
+    for table in (quiet.output, every.output):  # the legend's marks, each where it belongs
+        assert table.count(" s!") == len(ceiling) and table.count(" s_") == len(floor)
+    assert "RAISE" in quiet.output  # the sample's critical state times out at 75 s today
