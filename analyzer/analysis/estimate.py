@@ -76,9 +76,10 @@ class DurationEstimate:
         found = self.survival_many(np.array([t], dtype=np.float64))
         return None if found is None else float(found[0])
 
-    def survival_upper(self, t: float, level: float) -> float | None:
-        """The upper edge of the joined curve's band at `t`."""
-        return self.curve.upper_at(t, level) if self.curve is not None else None
+    def survival_upper(self, t: float, level: float, enough: float = 0.0) -> float | None:
+        """The upper edge of the joined curve's band at `t` (or, past the data, a looser
+        bound that is already at most `enough`: see `JoinedCurve.upper_at`)."""
+        return self.curve.upper_at(t, level, enough) if self.curve is not None else None
 
 
 def estimate_durations(

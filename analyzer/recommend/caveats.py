@@ -10,7 +10,7 @@ import numpy as np
 
 from analyzer.analysis.attempts import AttemptGroup
 from analyzer.analysis.estimate import DurationEstimate, estimate_durations
-from analyzer.analysis.stats.logrank import logrank
+from analyzer.analysis.stats.logrank import LogRankPool
 from analyzer.recommend.model import PhaseTimeout, RecommendationWarning, WarningKind
 from analyzer.recommend.policy import Policy
 
@@ -168,38 +168,48 @@ class Drift:
 SPLITS = {"halves": (0.5,), "thirds": (1 / 3, 2 / 3)}
 
 
-def _split_p(group: AttemptGroup, at_s: float, least: int) -> float | None:
-    """The two-sided log-rank p of the attempts before `at_s` against those since; None where
-    either side has fewer than `least` attempts."""
-    since = group.started_s >= at_s
-    if min(group.attempts_where(since), group.attempts_where(~since)) < least:
-        return None
+def _split_ps(group: AttemptGroup, at_s: list[float], least: int) -> list[float | None]:
+    """The two-sided log-rank p of the attempts since each of `at_s` against those before
+    (every split from one sort of the group's attempts); None where either side has fewer
+    than `least` attempts."""
     counts = group.counts
-    return logrank(
-        group.duration_s[~since],
-        group.observed[~since],
-        group.duration_s[since],
-        group.observed[since],
-        None if counts is None else counts[~since],
-        None if counts is None else counts[since],
-    ).p_two_sided
+    pool = LogRankPool.of(group.duration_s, group.observed, counts)
+    found: list[float | None] = []
+    for at in at_s:
+        since = group.started_s >= at
+        if min(group.attempts_where(since), group.attempts_where(~since)) < least:
+            found.append(None)
+            continue
+        part = pool.part_against_rest(
+            group.duration_s[since],
+            group.observed[since],
+            None if counts is None else counts[since],
+        )
+        found.append(part.p_two_sided)
+    return found
 
 
 def find_drift(group: AttemptGroup, policy: Policy, start: datetime, end: datetime) -> Drift | None:
     """Whether the key's durations changed within the window, by the log-rank test
     (censoring-aware, so a timeout raised mid-window is not a change) of its halves, then of
     its thirds, at p < `DRIFT_P` (split by the number of splits); where one fires, the change
-    point is the UTC midnight between those splits' neighbours that the test separates best.
-    Attempts read as counts know their day only: a day goes to the side its middle falls in."""
+    point is the UTC midnight near that split that the test separates best (see
+    `_change_point`). Attempts read as counts know their day only: a day goes to the side its
+    middle falls in."""
     begin, finish = start.timestamp(), end.timestamp()
-    for name, shares in SPLITS.items():
-        tried = [
-            (_split_p(group, begin + s * (finish - begin), policy.min_attempts), s) for s in shares
-        ]
-        found = [(p * len(shares), s) for p, s in tried if p is not None]
-        if not found or min(found)[0] >= DRIFT_P:
+    shares = [s for split in SPLITS.values() for s in split]
+    found = dict(
+        zip(
+            shares,
+            _split_ps(group, [begin + s * (finish - begin) for s in shares], policy.min_attempts),
+            strict=True,
+        )
+    )
+    for name, split in SPLITS.items():
+        tried = [(p * len(split), s) for s in split if (p := found[s]) is not None]
+        if not tried or min(tried)[0] >= DRIFT_P:
             continue
-        p_value, share = min(found)
+        p_value, share = min(tried)
         at_s = _change_point(group, begin + share * (finish - begin), begin, finish, policy)
         since = group.started_s >= at_s
         medians = tuple(
@@ -222,12 +232,9 @@ def _change_point(
     test separates best (smallest p), `near_s`'s own midnight where none can be tested."""
     reach = (finish - begin) / 6
     first = math.ceil(max(begin, near_s - reach) / DAY_S) * DAY_S
-    days = np.arange(first, min(finish, near_s + reach), DAY_S)
-    tried = [
-        (p, float(at))
-        for at in days
-        if (p := _split_p(group, float(at), policy.min_attempts)) is not None
-    ]
+    days = [float(at) for at in np.arange(first, min(finish, near_s + reach), DAY_S)]
+    ps = _split_ps(group, days, policy.min_attempts)
+    tried = [(p, at) for p, at in zip(ps, days, strict=True) if p is not None]
     return min(tried)[1] if tried else math.floor(near_s / DAY_S) * DAY_S
 
 

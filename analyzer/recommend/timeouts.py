@@ -239,7 +239,7 @@ def phase_timeout(
         timeout_rate_current=estimate.survival_at(current) if current else None,
         timeout_rate_recommended=estimate.survival_at(timeout_s) if timeout_s else None,
         timeout_rate_recommended_upper=(
-            estimate.survival_upper(timeout_s, level) if timeout_s else None
+            estimate.survival_upper(timeout_s, level, policy.tolerated_rate) if timeout_s else None
         ),
         widened=choice.widened,
         raw_timeout_s=choice.raw_s,

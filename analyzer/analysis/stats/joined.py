@@ -83,9 +83,14 @@ class JoinedCurve:
             times, low, high = inside
         return _first_at_or_below(times, low, 1.0 - q), _first_at_or_below(times, high, 1.0 - q)
 
-    def upper_at(self, t: float, level: float) -> float:
-        """The band's upper edge at `t` (the tail's only past the join)."""
-        times, _, high = self.band(level, beyond=t > self.join_s)
+    def upper_at(self, t: float, level: float, enough: float = 0.0) -> float:
+        """The band's upper edge at `t` (the tail's only past the join). Past the join, the
+        band's edge at the join where that is already at most `enough`: the curve never
+        rises, so it bounds every later time too, and the tail need not be fitted for it."""
+        beyond = t > self.join_s
+        times, _, high = self.band(level, beyond=False)
+        if beyond and not (high.size and high[-1] <= enough):
+            times, _, high = self.band(level)
         index = int(np.searchsorted(times, t, side="right")) - 1
         return 1.0 if index < 0 else float(high[index])
 
