@@ -44,13 +44,16 @@ SERVICES = ("netra-auth-staging", "netra-backend-staging")  # the sample's fleet
 
 def test_page_is_self_contained(report: Path) -> None:
     page = report.read_text()
-    assert page.count("<svg") == 3 + 2 * len(SERVICES)  # and each service's curves and sweep
+    # the survival curves, sweep, timeline and capacity heatmap, and each service's curves and
+    # sweep
+    assert page.count("<svg") == 4 + 2 * len(SERVICES)
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing to fetch
     assert "<script" not in page
     for heading in (
         "Phase 3 duration by VPC state",
         "Success rate against the timeout",
         "Timeline",
+        "VPC connector capacity",
         "Recommendation",
         "Circuit breaker",
         "Regressions by revision",
@@ -87,10 +90,18 @@ def test_renders_in_headless_chromium_with_no_console_errors(report: Path, tmp_p
         page.on("pageerror", lambda e: problems.append(str(e)))
         page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
         page.goto(report.as_uri(), wait_until="load")
-        assert page.locator("figure svg").count() == 3 + 2 * len(SERVICES)
-        for figure in ("#survival", "#sweep", "#timeline"):
+        assert page.locator("figure svg").count() == 4 + 2 * len(SERVICES)
+        for figure in ("#survival", "#sweep", "#timeline", "#capacity-heatmap"):
             box = page.locator(f"{figure} svg").bounding_box()
             assert box and box["width"] > 300 and box["height"] > 150, figure
+        # the heatmap: history and forecast side by side, each a 7 x 24 grid drawn as an image
+        # (the third, narrow one is the colour bar)
+        grids = page.locator("#capacity-heatmap svg image")
+        assert grids.count() == 3
+        boxes = [grids.nth(n).bounding_box() for n in range(2)]
+        assert all(b and b["width"] > 150 and b["height"] > 50 for b in boxes), boxes
+        assert boxes[0] and boxes[1] and boxes[1]["x"] > boxes[0]["x"] + boxes[0]["width"]
+        assert "weekly pattern" in page.locator("#capacity ~ p").first.inner_text()
         for service in SERVICES:  # its survival curves and its sweep, after its heading
             charts = page.locator(f"h3[id='service-{service}'] ~ figure svg")
             for n in range(2):

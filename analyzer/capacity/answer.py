@@ -66,12 +66,12 @@ def capacity(
         check_services(engine, env, (service,))
     start, end = resolve_window(engine, env, since=since, until=None)
     params = {"env": env, "start": start, "end": end}
-    try:
-        timeline = engine.rows("vpc_timeline", params)
+    try:  # the questions only the lake answers first: BigQuery refuses them before any query
         startups = engine.rows("capacity_startups", params)
         over = engine.rows("capacity_attempts_over_timeout", params)
+        timeline = engine.rows("vpc_timeline", params)
     except QuestionNotAnswered:
-        raise AnalyzerError(
+        raise QuestionNotAnswered(
             f"capacity is lake-only for now: {engine.where} cannot answer it; run it on a lake "
             "filled by `analyze import` or `analyze collect` (--engine local)"
         ) from None

@@ -19,6 +19,7 @@ from analyzer.recommend.breaker import threshold_basis
 from analyzer.recommend.history import chosen_run, describe_run, load_history
 from analyzer.recommend.model import Breaker, Recommendation
 from analyzer.recommend.timeouts import recommend
+from analyzer.report.capacity import capacity_section
 from analyzer.report.charts import survival_chart, sweep_chart, timeline_chart
 from analyzer.report.regressions import regressions_section
 from analyzer.report.services import services_section, timeout_rows
@@ -178,6 +179,7 @@ def write_report(
         f"<figure id='sweep'>{sweep_chart(replay.sweep or [], phase)}</figure>",
         "<h2>Timeline</h2>",
         f"<figure id='timeline'>{timeline_chart(timeline, start, end)}</figure>",
+        *capacity_section(engine=engine, env=env, since=since, table=_table, percent=percent),
         "<h2>Recommendation</h2>",
         "<p class='note'>* the lognormal fitted to the censored durations, past what the data "
         "reach. Backtest under it: "
