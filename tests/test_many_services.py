@@ -57,10 +57,15 @@ def test_recommend_and_report_over_every_service_ask_for_names(
         assert re.search(TOO_MANY, line), line
 
 
+@pytest.mark.slow
 def test_a_named_service_of_a_crowded_env_is_recommended_and_exported(
     crowded: Store, tmp_path: Path
 ) -> None:
     at = ("--env", "staging", "--store", str(crowded.root))
+    out = ("--out", str(tmp_path / "r.html"))
+    code, output = _run("report", *at, *out, "--service", "svc-0007")  # no run saved: a fresh one
+    assert code == 0, output
+    assert "<h3 id='service-svc-0007'>" in (tmp_path / "r.html").read_text()
     code, output = _run("recommend", *at, "--service", "svc-0007", "--format", "json")
     assert code == 0, output
     (run,) = load_history(crowded, "staging")

@@ -54,7 +54,9 @@ def report(
     lake = existing_store(store)
     engine = command_engine(lake)
     check_services(engine, env, services)  # before any work
-    run, saved = report_run(engine=engine, store=lake, env=env, since=since, run_id=run_id)
+    run, saved = report_run(
+        engine=engine, store=lake, env=env, since=since, run_id=run_id, services=services
+    )
     click.echo(f"showing {describe_run(run)}" + ("" if saved else ", not saved"), err=True)
     path = write_report(
         engine=engine, store=lake, env=env, out=Path(out), since=since, run=run, services=services

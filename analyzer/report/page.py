@@ -111,16 +111,23 @@ def _warnings_section(rec: Recommendation) -> str:
 
 
 def report_run(
-    *, engine: Engine, store: Store, env: str, since: str = "28d", run_id: str | None = None
+    *,
+    engine: Engine,
+    store: Store,
+    env: str,
+    since: str = "28d",
+    run_id: str | None = None,
+    services: Sequence[str] = (),
 ) -> tuple[Recommendation, bool]:
     """The run a report shows, and whether it is a saved one: the one `run_id` names, else the
-    latest saved run, else (no history yet) a fresh run that is not saved."""
+    latest saved run, else (no history yet) a fresh run that is not saved (with rows for the
+    `services` named only, in an env of more than a config carries)."""
     if run_id is not None:
         return chosen_run(store, env, run_id), True
     runs = load_history(store, env)  # read once: a damaged run is warned about once
     if runs:
         return runs[-1], True
-    return recommend(engine=engine, env=env, since=since), False
+    return recommend(engine=engine, env=env, since=since, services=services), False
 
 
 def write_report(
@@ -138,7 +145,7 @@ def write_report(
     `engine`, the recommendation `run` (default: see `report_run`); the env's services pooled,
     then a section per service (of `services` only, when given)."""
     check_services(engine, env, services)
-    rec = run or report_run(engine=engine, store=store, env=env, since=since)[0]
+    rec = run or report_run(engine=engine, store=store, env=env, since=since, services=services)[0]
     start, end, groups = load_attempt_groups(engine, env, since=since, until=None)
     estimates = {
         g.vpc_state: estimate_durations(
