@@ -85,9 +85,9 @@ def test_no_colour_off_a_terminal(tmp_path: Path) -> None:
         ),
         (
             ["history"],
-            ["run", "generated_at", "env", "service", "phase", "operation", "vpc_state", "value"],
+            ["env", "service", "phase", "operation", "vpc_state", "run", "generated_at", "value"],
         ),
-        (["backtest"], ["env", "attempts", "success_rate_observed"]),
+        (["backtest"], ["env", "service", "vpc_state", "attempts", "success_rate_observed"]),
     ],
 )
 def test_csv_wherever_tables_are_printed(

@@ -86,6 +86,8 @@ def backtest_command(
 
     if config_file and timeout_s is not None:
         raise click.UsageError("give --config FILE or --timeout-s S, not both")
+    if sweep and fmt == "csv":  # refused, never dropped: its curve is not rows of the table
+        raise click.UsageError("--sweep prints as --format table or json, not csv")
     from analyzer.timewindow import check_window
 
     check_window(since, until)  # before the run or config is read

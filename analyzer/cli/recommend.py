@@ -225,23 +225,44 @@ def recommend_command(
 @store_option
 @service_option
 @format_option("table", "json", "csv")
-def history(env: str, store: str | None, service: tuple[str, ...], fmt: str) -> None:
+@click.option(
+    "--last",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Only the newest N runs. Default: every saved run.",
+)
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="Only the settings whose value moved between the runs shown (table and csv).",
+)
+def history(
+    env: str,
+    store: str | None,
+    service: tuple[str, ...],
+    fmt: str,
+    last: int | None,
+    changed: bool,
+) -> None:
     """Show how the recommendations for an env moved from run to run, per service.
 
     Example:
 
         analyze history --env staging
+        analyze history --env staging --last 4 --changed
         analyze history --env staging --service netra-backend-staging --format csv
     """
     from analyzer.recommend.history import required_history, runs_for_services
 
     runs = runs_for_services(required_history(existing_store(store), env), service)
+    runs = runs[-last:] if last else runs
     if fmt == "json":
         click.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
     elif fmt == "csv":
-        click.echo(csv_text(history_records(runs)))
+        click.echo(csv_text(history_records(runs, changed_only=changed)))
     else:
-        click.echo(format_history(runs))
+        click.echo(format_history(runs, changed_only=changed))
 
 
 _MARK = {"kaplan-meier": "", "lognormal-tail": "*", "insufficient-data": "?"}
@@ -555,7 +576,7 @@ def _timeouts_table(rows: list[PhaseTimeout], p: Policy) -> str:
     return table(headers, cells)
 
 
-def format_history(runs: list[Recommendation]) -> str:
+def format_history(runs: list[Recommendation], *, changed_only: bool = False) -> str:
     """How each recommended timeout moved from run to run."""
     lines = [f"{len(runs)} recommendation(s) for env {runs[0].env}, oldest first:"]
     lines += [
@@ -564,42 +585,35 @@ def format_history(runs: list[Recommendation]) -> str:
         + (", ".join(f"{k}={v}" for k, v in r.overrides.items()) or "none")
         for i, r in enumerate(runs)
     ]
+    rows = []
+    for key, values in _values_by_key(runs).items():
+        if changed_only and len(set(values)) == 1:
+            continue
+        shown = ["-" if v is None else f"{v:g}" for v in values]
+        unit = "" if key[2] == "failure_threshold" else " s"
+        rows.append([key[0] or ENV_WIDE, *key[1:], " -> ".join(shown) + unit])
+    headers = ["service", "phase", "operation", "vpc_state", "timeout"]
+    if not rows:
+        return "\n".join([*lines, "", "no setting moved between these runs"])
+    return "\n".join(lines) + "\n\n" + table(headers, rows)
+
+
+def _values_by_key(runs: list[Recommendation]) -> dict[tuple[str, Any, str, str], list[Any]]:
+    """Each setting's value in each run, oldest first (None: the run has no such key): the
+    timeouts by service, phase, operation and state, then the breaker's two settings."""
     # each run's rows by key, looked up, not searched: linear in the rows however many services
     indexed: list[dict[tuple[str, int, str, str], PhaseTimeout]] = []
     for r in runs:
         indexed.append({})
         for t in r.timeouts:
             indexed[-1].setdefault(_history_key(t), t)
-    keys = sorted({key for by_key in indexed for key in by_key})
-    rows = []
-    for key in keys:
-        values = []
-        for by_key in indexed:
-            found = by_key.get(key)
-            values.append(
-                "-" if found is None or found.timeout_s is None else f"{found.timeout_s:g}"
-            )
-        rows.append([key[0] or ENV_WIDE, *key[1:], " -> ".join(values) + " s"])
-    rows.append(
-        [
-            ENV_WIDE,
-            "breaker",
-            "failure_threshold",
-            "",
-            " -> ".join(str(r.breaker.failure_threshold) for r in runs),
-        ]
-    )
-    rows.append(
-        [
-            ENV_WIDE,
-            "breaker",
-            "recovery_timeout_s",
-            "",
-            " -> ".join(f"{r.breaker.recovery_timeout_s:g}" for r in runs) + " s",
-        ]
-    )
-    headers = ["service", "phase", "operation", "vpc_state", "timeout"]
-    return "\n".join(lines) + "\n\n" + table(headers, rows)
+    found: dict[tuple[str, Any, str, str], list[Any]] = {}
+    for key in sorted({key for by_key in indexed for key in by_key}):
+        rows = [by_key.get(key) for by_key in indexed]
+        found[key] = [None if t is None else t.timeout_s for t in rows]
+    for name in ("failure_threshold", "recovery_timeout_s"):
+        found[("", "breaker", name, "")] = [getattr(r.breaker, name) for r in runs]
+    return found
 
 
 def _history_key(t: PhaseTimeout) -> tuple[str, int, str, str]:
@@ -607,8 +621,18 @@ def _history_key(t: PhaseTimeout) -> tuple[str, int, str, str]:
     return (t.service or "", t.phase, t.operation, t.vpc_state)
 
 
-def history_records(runs: list[Recommendation]) -> list[dict[str, object]]:
-    """The history table's values, one row per run and setting, for `--format csv`."""
+def history_records(
+    runs: list[Recommendation], *, changed_only: bool = False
+) -> list[dict[str, object]]:
+    """The history table's values, one row per run and setting, for `--format csv`;
+    `changed_only`: the settings whose value moved between the runs."""
+    if changed_only:
+        moved = {k for k, values in _values_by_key(runs).items() if len(set(values)) > 1}
+        return [
+            r
+            for r in history_records(runs)
+            if (r["service"] or "", r["phase"], r["operation"], r.get("vpc_state") or "") in moved
+        ]
     rows: list[dict[str, object]] = []
     for i, r in enumerate(runs):
         run = {"run": i + 1, "generated_at": r.generated_at.isoformat(), "env": r.env}

@@ -7,16 +7,23 @@ import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+# Every command's CSV opens with the key columns it has, in this order: rows of two commands
+# join on them.
+KEY_COLUMNS = ("env", "service", "phase", "operation", "vpc_state")
+
 
 def csv_text(records: Iterable[Mapping[str, Any]]) -> str:
     """Records as CSV: nested mappings and lists become dotted columns (`quantiles_s.p99`,
-    `ci_s.0`), columns in the order they first appear, a missing value an empty cell."""
+    `ci_s.0`); the key columns first (KEY_COLUMNS), then the others in the order they first
+    appear; a missing value an empty cell."""
     flat = [dict(_flatten(record)) for record in records]
     columns: dict[str, None] = {}
     for row in flat:
         columns.update(dict.fromkeys(row))
+    keys = [c for c in KEY_COLUMNS if c in columns]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+    fieldnames = keys + [c for c in columns if c not in keys]
+    writer = csv.DictWriter(out, fieldnames=fieldnames, lineterminator="\n")
     writer.writeheader()
     writer.writerows(flat)
     return out.getvalue().rstrip("\n")
