@@ -277,3 +277,16 @@ def test_simulated_weekly_strain_shows_in_the_hours_of_the_week(tmp_path: Path) 
     weekday = np.mean([share[d * 24 + h] for d in range(5) for h in range(13, 22)])
     weekend = np.mean([share[d * 24 + h] for d in (5, 6) for h in range(13, 22)])
     assert weekday > 0.45 and weekend < 0.3, (weekday, weekend)
+
+
+def test_an_env_with_no_vpc_states_says_so(tmp_path: Path) -> None:
+    started = entry({"event": "startup_started", "env": "staging"}, t=0, instance="a")
+    ended = entry({"event": "startup_completed", "env": "staging"}, t=12, instance="a")
+    source = write_ndjson(tmp_path / "no-vpc.jsonl", [started, ended])
+    import_paths([source], env="staging", store=Store(tmp_path / "lake"))
+    out = CliRunner().invoke(
+        main, ["capacity", "--env", "staging", "--store", str(tmp_path / "lake")]
+    )
+    assert out.exit_code == 0, out.output
+    assert "no VPC connector state known in the window" in out.output
+    assert "too little history for a forecast" in out.output

@@ -127,8 +127,8 @@ def backtest(share: NDArray[np.float64], hours: Hours) -> Backtest:
         before = hours.age_weeks == age + 1
         naive = np.full(HOURS_A_WEEK, np.nan)
         naive[hours.hour_of_week[before]] = share[before]
-        training = share[hours.age_weeks > age]
-        flat = np.full(HOURS_A_WEEK, np.nanmean(training))
+        training = share[(hours.age_weeks > age) & ~np.isnan(share)]
+        flat = np.full(HOURS_A_WEEK, training.mean() if len(training) else np.nan)
         seasonal = seasonal_forecast(share, hours, after_age=age).share
         scored = ~(np.isnan(actual) | np.isnan(naive) | np.isnan(seasonal))
         errors["seasonal"].append(((seasonal - actual) ** 2)[scored])

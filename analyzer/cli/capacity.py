@@ -81,13 +81,13 @@ SHADES = " .:-=+*#%@"  # a share of 0 to 1 in tenths
 
 def heatmap(rows: list[HourOfWeek], *, forecast: bool = False) -> str:
     """Seven lines of 24 characters: the hour's strained share, ' ' none to '@' all of it."""
-    lines = ["     " + "".join(f"{h:<6}" for h in range(0, 24, 6))]
+    lines = ["     " + "".join(f"{h:<6}" for h in range(0, 24, 6)).rstrip()]
     for day, name in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")):
         cells = []
         for r in rows[24 * day : 24 * (day + 1)]:
             share = r.forecast if forecast else r.strained_share
             cells.append("?" if share is None else SHADES[min(9, int(share * 10))])
-        lines.append(f"{name}  " + "".join(cells) + " ")
+        lines.append(f"{name}  " + "".join(cells).rstrip())
     return "\n".join(lines)
 
 
@@ -95,10 +95,18 @@ def format_capacity(c: Capacity) -> str:
     text = (
         f"env {c.env}: VPC connector strain {when(c.window.start)} to {when(c.window.end)} "
         f"({c.weeks:.1f} weeks), hours in {c.zone}\n"
-        f"strained (pressure, scaling or critical) {percent(c.strained_share)} of the time\n\n"
-        f"strained share by hour of week (' ' none, '@' all, '?' unknown):\n"
-        f"{heatmap(c.hour_of_week)}\n"
     )
+    if c.strained_share is None:
+        text += (
+            "no VPC connector state known in the window (no vpc_state_changed events): strain "
+            "cannot be placed in time; the VPC monitor (ANALYZER_VPC_CONNECTOR) logs it\n"
+        )
+    else:
+        text += (
+            f"strained (pressure, scaling or critical) {percent(c.strained_share)} of the time"
+            f"\n\nstrained share by hour of week (' ' none, '@' all, '?' unknown):\n"
+            f"{heatmap(c.hour_of_week)}\n"
+        )
     if c.backtest.forecast_shown:
         text += f"\nnext week's forecast:\n{heatmap(c.hour_of_week, forecast=True)}\n"
     text += f"\nforecast: {c.backtest.verdict}\n"
