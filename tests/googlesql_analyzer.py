@@ -21,6 +21,9 @@ PARAMETERS = {
     "end": "TYPE_TIMESTAMP",
     "scan_start": "TYPE_TIMESTAMP",
     "scan_end": "TYPE_TIMESTAMP",
+    "prior_ts": "TYPE_TIMESTAMP",
+    "prior_insert_id": "TYPE_STRING",
+    "before": "TYPE_TIMESTAMP",
 }
 ARRAY_PARAMETERS = {"services": "TYPE_STRING"}  # name -> element type
 # Two days' shards of a date-sharded sink (as the engine names them in its statements)

@@ -10,6 +10,7 @@ numbers; that the SQL is GoogleSQL is tests/test_bigquery_sql.py's job."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,8 @@ class Loaded:
     shards_lake: Store  # the fleet cut at 00:40 of its last day, and its date shards
     shards_source: str
     newest_lacks: set[str]  # jsonPayload fields older shards have and the newest lacks
+    quiet_lake: Store  # the fleet with no VPC state change for 2.5 days, and its sink table
+    quiet_source: str
 
 
 def _entries(form: str) -> list[dict[str, Any]]:
@@ -227,6 +230,7 @@ def _load(folder: Path, endpoint: str) -> Loaded:
         )
     fleet_lake, fleet_source = _load_fleet(client, folder)
     shards_lake, shards_source, newest_lacks = _load_shards(client, folder)
+    quiet_lake, quiet_source = _load_quiet(client, folder)
     return Loaded(
         endpoint=endpoint,
         lakes=lakes,
@@ -236,6 +240,8 @@ def _load(folder: Path, endpoint: str) -> Loaded:
         shards_lake=shards_lake,
         shards_source=shards_source,
         newest_lacks=newest_lacks,
+        quiet_lake=quiet_lake,
+        quiet_source=quiet_source,
     )
 
 
@@ -262,6 +268,41 @@ def _load_fleet(client: Any, folder: Path) -> tuple[Store, str]:
     client.create_dataset("fleet")
     table = f"{PROJECT}.fleet.run_googleapis_com_stdout"
     _insert(client, table, sink_schema(), [sink_row(e) for e in entries])
+    return lake, table
+
+
+def _fleet_entries(folder: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line) for line in (folder / "fleet" / "fleet.jsonl").read_text().splitlines()
+    ]
+
+
+def _lake_of(folder: Path, name: str, entries: list[dict[str, Any]]) -> Store:
+    export = write_ndjson(folder / name / "entries.jsonl", entries)
+    lake = Store(folder / f"lake-{name}")
+    imported = CliRunner().invoke(
+        main, ["import", str(export), "--env", "staging", "--store", str(lake.root)]
+    )
+    assert imported.exit_code == 0, imported.output
+    return lake
+
+
+QUIET = ("2026-10-27T12:00:00", "2026-10-30T00:00:00")  # no VPC state change in between
+
+
+def _load_quiet(client: Any, folder: Path) -> tuple[Store, str]:
+    """The fleet with its VPC state changes between QUIET's times left out: at a window that
+    starts a day before QUIET ends, the state in force began more than a day before the scan."""
+    kept = [
+        e
+        for e in _fleet_entries(folder)
+        if e.get("jsonPayload", {}).get("event") != "vpc_state_changed"
+        or not QUIET[0] <= e["timestamp"] < QUIET[1]
+    ]
+    lake = _lake_of(folder, "quiet", kept)
+    client.create_dataset("quiet")
+    table = f"{PROJECT}.quiet.run_googleapis_com_stdout"
+    _insert(client, table, sink_schema(), [sink_row(e) for e in kept])
     return lake, table
 
 
@@ -408,6 +449,27 @@ def test_date_shards_whose_schemas_differ_give_the_lakes_recommend(loaded: Loade
     assert ours == _json(["recommend", *local, *args])
     assert sum(g["attempts"] for g in ours["timeouts"]) > 1000
     assert sum(g["attempts"] - g["completed"] for g in ours["timeouts"]) > 20  # failed ones
+
+
+def test_a_quiet_vpc_timeline_gives_the_lakes_recommend(loaded: Loaded) -> None:
+    """The VPC state in force at the window's start began 1.5 days before the scan: a small
+    query finds it (within --lookback) and every scan reads it, as the lake keeps the whole
+    timeline."""
+    remote = _remote(loaded, loaded.quiet_source, "staging")
+    local = ["--env", "staging", "--store", str(loaded.quiet_lake.root)]
+    args = ["--since", "2026-10-29T00:00:00Z", "--format", "json", "--no-history"]
+    result = CliRunner().invoke(main, ["recommend", *remote, *args])
+    assert result.exit_code == 0, result.output
+    began = re.search(
+        r"VPC state in force at 2026-10-28 00:00 UTC began (\S+ \S+) UTC", result.stderr
+    )
+    assert began is not None, result.stderr
+    assert began[1] < QUIET[0].replace("T", " ")  # more than a day before the scan
+    ours = json.loads(result.stdout)
+    ours.pop("generated_at"), ours.pop("run_id")
+    assert ours == _json(["recommend", *local, *args])
+    states = {g["vpc_state"] for g in ours["timeouts"]}
+    assert len(states) >= 2
 
 
 def _remote(loaded: Loaded, source: str, env: str) -> list[str]:

@@ -56,6 +56,7 @@ QUESTIONS = (
     "vpc_timeline",
     "breaker_summaries",
     "config_loads",
+    "vpc_state_before",  # the engine's own: the VPC state in force at a window's start
 )
 # 100 GiB ($0.61 on demand): a weekly recommend over some 150 million entries a week
 DEFAULT_MAX_BYTES_BILLED = 100 * 1024**3
@@ -64,9 +65,10 @@ DEFAULT_MAX_BYTES_BILLED = 100 * 1024**3
 # and the lines between them; rough, on the side of counting early.
 BYTES_PER_ATTEMPT = 1_000
 DEFAULT_LOOKBACK = timedelta(days=8)  # questions with no window of their own read this far back
-# A windowed question reads its source from a day before the window (the VPC state in force at
-# its start) to a day after it (an attempt that started inside may end after it; a phase lasts
-# at most a day, as the importer checks).
+# A windowed question reads its source from a day before the window to a day after it (an
+# attempt that started inside may end after it; a phase lasts at most a day, as the importer
+# checks), and the VPC state change in force at the scan's start, however far back within
+# --lookback (vpc_state_before.sql).
 SCAN_MARGIN = timedelta(days=1)
 # How long one BigQuery call keeps retrying what may pass (a 5xx, a rate limit, a dropped
 # connection): the client's own ten minutes, each retry a line on stderr. A refused connection
@@ -104,6 +106,10 @@ class BigQueryEngine:
     endpoint: str | None = None
     # shape sink-shards: each shard's table id to its leaf paths (INFORMATION_SCHEMA.COLUMNS)
     shards: dict[str, set[str]] = field(default_factory=dict)
+    # (env, scan start) -> the VPC state change in force then: (insert id, time), or None
+    _prior: dict[tuple[str, datetime], tuple[str, datetime] | None] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def where(self) -> str:
@@ -176,11 +182,13 @@ class BigQueryEngine:
         shards = None
         if self.shape == "sink-shards":
             values = self._values(params)
-            first, last = (
+            first, last, prior = (
                 f"{value:%Y%m%d}" if isinstance(value, datetime) else ""
-                for value in (values["scan_start"], values["scan_end"])
+                for value in (values["scan_start"], values["scan_end"], values["prior_ts"])
             )
-            shards = {t: p for t, p in self.shards.items() if first <= t[-8:] <= last}
+            shards = {
+                t: p for t, p in self.shards.items() if first <= t[-8:] <= last or t[-8:] == prior
+            }
         return compose(
             question,
             shape=self.shape,
@@ -217,15 +225,44 @@ class BigQueryEngine:
 
     def _values(self, params: Mapping[str, object] | None) -> dict[str, object]:
         values = dict(params or {})
-        if "env" in values:
-            values.setdefault("default_env", values["env"])
+        env = values.get("env")
+        if env is not None:
+            values.setdefault("default_env", env)
         start, end = values.get("start"), values.get("end")
+        values["prior_insert_id"] = values["prior_ts"] = None
         if isinstance(start, datetime) and isinstance(end, datetime):
             values["scan_start"], values["scan_end"] = start - SCAN_MARGIN, end + SCAN_MARGIN
+            if env is not None and "before" not in values:
+                prior = self._state_before(str(env), start - SCAN_MARGIN)
+                if prior is not None:
+                    values["prior_insert_id"], values["prior_ts"] = prior
         else:
             now = self.now()
             values["scan_start"], values["scan_end"] = now - self.lookback, now + SCAN_MARGIN
         return values
+
+    def _state_before(self, env: str, scan_start: datetime) -> tuple[str, datetime] | None:
+        """The env's last VPC state change before `scan_start`, within --lookback before it
+        (vpc_state_before.sql, once a run for each env and scan): the state in force when the
+        scan starts, however long it has been in force."""
+        key = (env, scan_start)
+        if key not in self._prior:
+            params = {
+                "env": env,
+                "before": scan_start,
+                "start": scan_start - self.lookback + SCAN_MARGIN,
+                "end": scan_start - SCAN_MARGIN,
+            }
+            found = self.rows("vpc_state_before", params)
+            began = found[0]["ts"] if found else None
+            self._prior[key] = None
+            if isinstance(began, datetime):
+                self._prior[key] = (str(found[0]["insert_id"]), began)
+                self.report(
+                    f"bigquery: the VPC state in force at {scan_start:%Y-%m-%d %H:%M} UTC began "
+                    f"{began:%Y-%m-%d %H:%M:%S} UTC"
+                )
+        return self._prior[key]
 
     def _dry_run(self, statement: Statement, params: Mapping[str, object] | None) -> int:
         """The bytes a statement would scan."""
