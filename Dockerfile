@@ -16,16 +16,16 @@ COPY analyzer/runtime/pyproject.toml ./analyzer/runtime/
 RUN uv sync --locked --no-dev --no-install-workspace
 COPY analyzer ./analyzer
 COPY queries ./queries
+COPY data/sample ./data/sample
 RUN uv sync --locked --no-dev --no-editable
 
-# Final stage: the slim interpreter, the environment and the sample data, run as a user
-# without root; no uv, compilers or sources.
+# Final stage: the slim interpreter and the environment (the sample data inside the package);
+# no uv, compilers or sources.
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 analyzer
 COPY --from=build /opt/analyzer /opt/analyzer
-COPY data/sample /opt/analyzer-sample
 ENV PATH=/opt/analyzer/bin:$PATH PYTHONUNBUFFERED=1
 WORKDIR /work
 USER analyzer
 ENTRYPOINT ["analyze"]
-CMD ["demo", "--sample", "/opt/analyzer-sample"]
+CMD ["demo"]

@@ -788,7 +788,11 @@ __all__ = [
 
 
 def sample_dir() -> Path:
-    """The bundled sample exports (`data/sample/`, one folder per env) of a source checkout,
-    else `./data/sample`."""
-    here = Path(__file__).resolve().parent.parent / "data" / "sample"
-    return here if here.is_dir() else Path("data") / "sample"
+    """The bundled sample exports (one folder per env): the installed package's data (the
+    wheel carries `data/sample/` as `analyzer/data/sample/`), else a source checkout's
+    `data/sample/`, else `./data/sample`."""
+    package = Path(__file__).resolve().parent
+    for here in (package / "data" / "sample", package.parent / "data" / "sample"):
+        if here.is_dir():
+            return here
+    return Path("data") / "sample"

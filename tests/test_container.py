@@ -51,12 +51,11 @@ def context_files() -> list[str]:
 
 
 def image_command_line() -> list[str]:
-    """The image's ENTRYPOINT and CMD, with its copy of the sample at the repository's."""
+    """The image's ENTRYPOINT and CMD."""
     _, final = stages()
     argv = instruction("ENTRYPOINT", final) + instruction("CMD", final)
     assert argv[0] == "analyze"
-    in_image = {"/opt/analyzer-sample": str(ROOT / "data" / "sample")}
-    return [in_image.get(a, a) for a in argv]
+    return argv
 
 
 def test_the_image_command_line_runs_the_demo_on_the_sample(
@@ -112,6 +111,16 @@ def test_the_build_stage_makes_an_environment_that_runs_without_the_sources(
     # analyzer.runtime comes from its own distribution, installed beside the analyzer's
     assert (installed / "runtime" / "calculator.py").is_file()
     assert list(installed.parent.glob("analyzer_runtime-*.dist-info"))
+    # the demo finds its sample inside the installed package, whatever the working folder
+    shipped_sample = {p.relative_to(installed / "data" / "sample") for p in installed.rglob("*.gz")}
+    assert shipped_sample == {
+        p.relative_to(ROOT / "data" / "sample") for p in (ROOT / "data" / "sample").rglob("*.gz")
+    }
+    demo = subprocess.run(
+        [analyze, "demo"], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=600
+    )
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    assert "$ analyze recommend --env staging" in demo.stdout
 
 
 def _engine_problem() -> str | None:

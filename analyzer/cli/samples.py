@@ -171,7 +171,8 @@ def simulate(
     "--sample",
     type=click.Path(exists=True, file_okay=False),
     default=None,
-    help="Folder of sample exports, one sub-folder per env. Default: data/sample.",
+    help="Folder of sample exports, one sub-folder per env. Default: the sample shipped "
+    "inside the package (data/sample of the repository).",
 )
 @click.option(
     "--store",
@@ -183,11 +184,12 @@ def simulate(
 def demo(ctx: click.Context, sample: str | None, store: str | None) -> None:
     """Run the weekly workflow on the bundled sample data, showing each command.
 
-    Imports every env of data/sample into a fresh store; for staging, a fleet of two
-    services, it shows the summary per service, runs the main job (recommend), replays it
-    per service (backtest), finds the deploy that made a phase slower (regressions), the
-    slowest startups (blame), when the VPC connector strains and what it costs (capacity; the
-    sample's four weeks are just enough for a forecast), and exports the config for services.
+    Imports every env of the bundled sample (shipped in the package) into a fresh store; for
+    staging, a fleet of two services, it shows the summary per service, runs the main job
+    (recommend), replays it per service (backtest), finds the deploy that made a phase slower
+    (regressions), the slowest startups (blame), when the VPC connector strains and what it
+    costs (capacity; the sample's four weeks are just enough for a forecast), and exports the
+    config for services.
     Copy the commands it prints to run them on your own exports.
 
     Example:
