@@ -4,6 +4,7 @@ timelines drawn from known laws), and the command's JSON and errors."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from analyzer.cli import main
 from analyzer.engine import local_engine
 from analyzer.ingest import import_paths
 from analyzer.lake.store import Store
+from analyzer.runtime.emitter import LOGGER_NAME
+from analyzer.runtime.vpc import VpcReading, emit_state_change
 from analyzer.simulate import (
     DEFAULT_START,
     WeibullLaw,
@@ -176,8 +179,17 @@ def hand_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     timeout), revision r2 first seen in strain."""
     root = tmp_path_factory.mktemp("capacity") / "lake"
     vpc = [
-        _at(t, {"event": "vpc_state_changed", "vpc_state": s, "to_state": s}, None, "backend-r1")
-        for t, s in ((0, "healthy"), (3600, "pressure"), (7200, "healthy"))
+        _at(
+            t,
+            {"event": "vpc_state_changed", "vpc_state": s, "to_state": s, **more},
+            None,
+            "backend-r1",
+        )
+        for t, s, more in (
+            (0, "healthy", {}),
+            (3600, "pressure", {"vpc_instances": 10.0, "vpc_max_instances": 10}),
+            (7200, "healthy", {"vpc_instances": 4.0, "vpc_max_instances": 10}),
+        )
     ]
     entries = vpc
     entries += _startup("a", 100, 10, "backend-r1")
@@ -204,6 +216,9 @@ def test_costs_match_a_hand_computation(hand_lake: Path) -> None:
     assert result.strained_share == 0.5  # of the two whole hours, 12:00 and 13:00 UTC
     assert not result.backtest.forecast_shown
     assert "too little history" in result.backtest.verdict
+    [connector] = [w for w in result.what_ifs if w.change.startswith("connector")]
+    assert "is the bottleneck" in connector.change  # at max in the one strained reading
+    assert "in 1 of 1 readings" in connector.evidence
 
 
 def test_command_json_carries_168_hours_and_the_backtest(hand_lake: Path) -> None:
@@ -290,3 +305,23 @@ def test_an_env_with_no_vpc_states_says_so(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "no VPC connector state known in the window" in out.output
     assert "too little history for a forecast" in out.output
+
+
+def test_the_monitor_logs_instances_against_max_with_each_change(
+    fresh_runtime: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What capacity reads to tell a connector at its max while strained."""
+    reading = VpcReading(
+        instances=10.0,
+        instances_at_start=8.0,
+        cpu_utilization=0.8,
+        min_instances=2,
+        max_instances=10,
+        connector_state="READY",
+        throughput_bytes_per_s=None,
+        newest_point_age_s=30.0,
+    )
+    with caplog.at_level(logging.INFO, logger=LOGGER_NAME):
+        emit_state_change("staging")("healthy", "pressure", reading)
+    [payload] = [r.telemetry for r in caplog.records if hasattr(r, "telemetry")]
+    assert payload["vpc_instances"] == 10.0 and payload["vpc_max_instances"] == 10

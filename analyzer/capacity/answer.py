@@ -69,6 +69,7 @@ def capacity(
     try:  # the questions only the lake answers first: BigQuery refuses them before any query
         startups = engine.rows("capacity_startups", params)
         over = engine.rows("capacity_attempts_over_timeout", params)
+        readings = engine.rows("capacity_connector_readings", params)
         timeline = engine.rows("vpc_timeline", params)
     except QuestionNotAnswered:
         raise QuestionNotAnswered(
@@ -119,8 +120,21 @@ def capacity(
         trend=StrainTrend(**vars(trend)),
         episodes=StrainEpisodes(**vars(episodes)),
         costs=costs,
-        what_ifs=what_ifs(rows, costs, weeks=weeks, forecast_shown=shown),
+        what_ifs=what_ifs(
+            rows,
+            costs,
+            weeks=weeks,
+            forecast_shown=shown,
+            at_max=sum(_at_max(r) for r in readings),
+            readings=len(readings),
+        ),
     )
+
+
+def _at_max(reading: dict[str, object]) -> bool:
+    instances, most = reading["instances"], reading["max_instances"]
+    assert isinstance(instances, float) and isinstance(most, float)
+    return instances >= most
 
 
 def _epoch(value: object) -> float:
@@ -204,10 +218,17 @@ def hour_name(hour: int) -> str:
 
 
 def what_ifs(
-    rows: Sequence[HourOfWeek], costs: Sequence[ServiceCost], *, weeks: float, forecast_shown: bool
+    rows: Sequence[HourOfWeek],
+    costs: Sequence[ServiceCost],
+    *,
+    weeks: float,
+    forecast_shown: bool,
+    at_max: int = 0,
+    readings: int = 0,
 ) -> list[WhatIf]:
     """What would buy strain back, each with its evidence, what would confirm it and its
-    limits."""
+    limits. `readings`: the monitor's readings behind changes into strain, `at_max` of them
+    with the connector at its max instances."""
     expected = [r.forecast if forecast_shown else r.strained_share for r in rows]
     basis = "next week's forecast" if forecast_shown else "the history (no forecast shown)"
     out: list[WhatIf] = []
@@ -258,18 +279,49 @@ def what_ifs(
                     "beyond min-instances still meet the strain",
                 )
             )
-    out.append(
-        WhatIf(
-            change="connector max instances or machine type",
-            evidence="not judged: the lake holds no readings of the connector's instances "
-            "against its max while strained",
-            confirm_by="the VPC monitor's readings (ANALYZER_VPC_CONNECTOR) showing the "
-            "connector at its max instances during strained hours",
-            limits="without them, strain may come from elsewhere (Cloud SQL connections, "
-            "the network)",
-        )
-    )
+    out.append(connector_what_if(at_max=at_max, readings=readings))
     return out
+
+
+# At least this share of strained readings at max instances makes the connector's size the
+# bottleneck.
+AT_MAX_SHARE = 0.5
+
+
+def connector_what_if(*, at_max: int, readings: int) -> WhatIf:
+    """Whether the connector's max instances (or machine type) is the bottleneck, from the
+    monitor's readings behind its changes into strain."""
+    limits = (
+        "readings come with the monitor's state changes only, not in between; strain with "
+        "room to scale comes from elsewhere (CPU per instance, Cloud SQL connections, the "
+        "network)"
+    )
+    if readings == 0:
+        return WhatIf(
+            change="connector max instances or machine type",
+            evidence="not judged: no reading in the window of the connector's instances "
+            "against its max while strained (the runtime's VPC monitor logs them with each "
+            "change of state)",
+            confirm_by="the VPC monitor (ANALYZER_VPC_CONNECTOR) wired, its readings showing "
+            "the connector at its max instances during strained hours",
+            limits=limits,
+        )
+    seen = f"at its max instances in {at_max} of {readings} readings behind changes into strain"
+    if at_max >= AT_MAX_SHARE * readings:
+        return WhatIf(
+            change="connector max instances or machine type is the bottleneck: raise max "
+            "instances or take a larger machine type",
+            evidence=f"the connector was {seen}",
+            confirm_by="after the change, the strained share falls in the hours it was at max, "
+            "and readings at max while strained become rare",
+            limits=limits,
+        )
+    return WhatIf(
+        change="connector max instances or machine type: not the bottleneck by its readings",
+        evidence=f"the connector was {seen}: it had room to scale",
+        confirm_by="readings at max instances while strained would say otherwise",
+        limits=limits,
+    )
 
 
 def _spans(hours: Sequence[int]) -> str:

@@ -654,7 +654,9 @@ class VpcStateMonitor:
 
 
 def emit_state_change(env: str | None) -> Callable[[str, str, VpcReading | None], None]:
-    """A hook that logs the contract's `vpc_state_changed` event for each change."""
+    """A hook that logs the contract's `vpc_state_changed` event for each change, with the
+    connector's instances and max instances at the reading (so `analyze capacity` can tell a
+    connector at its max while strained)."""
 
     def hook(before: str, after: str, reading: VpcReading | None) -> None:
         from analyzer.runtime.emitter import emit
@@ -666,6 +668,8 @@ def emit_state_change(env: str | None) -> Callable[[str, str, VpcReading | None]
             to_state=after,
             vpc_state=after,
             vpc_utilization=reading.cpu_utilization if reading is not None else None,
+            vpc_instances=reading.instances if reading is not None else None,
+            vpc_max_instances=reading.max_instances if reading is not None else None,
             vpc_state_source=SOURCE_MONITOR,
         )
 
