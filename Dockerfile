@@ -1,6 +1,7 @@
 # The weekly job's image: `analyze` and nothing else. Build: docker build -t analyzer .
 # Run on the bundled sample:  docker run --rm analyzer demo
 # Run on a project folder:    docker run --rm -v "$PWD:/work" analyzer recommend --env staging
+#   (as the folder's owner: the lake it writes there is yours)
 
 # Build stage: uv resolves from uv.lock into a virtual environment; the project is installed
 # as a wheel (no sources, no uv, no compilers carried over).
@@ -20,12 +21,13 @@ COPY data/sample ./data/sample
 RUN uv sync --locked --no-dev --no-editable
 
 # Final stage: the slim interpreter and the environment (the sample data inside the package);
-# no uv, compilers or sources.
+# no uv, compilers or sources. The entrypoint runs `analyze` as the owner of /work (a host
+# folder mounted there: its owner; else the image's user 10001), never as root.
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 analyzer
 COPY --from=build /opt/analyzer /opt/analyzer
+COPY deploy/container/entrypoint.sh /usr/local/bin/analyzer-entrypoint
 ENV PATH=/opt/analyzer/bin:$PATH PYTHONUNBUFFERED=1
 WORKDIR /work
-USER analyzer
-ENTRYPOINT ["analyze"]
+ENTRYPOINT ["analyzer-entrypoint"]
 CMD ["demo"]

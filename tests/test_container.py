@@ -18,6 +18,7 @@ from analyzer.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
+ENTRYPOINT = ROOT / "deploy" / "container" / "entrypoint.sh"
 
 
 def instruction(name: str, stage: str) -> list[str]:
@@ -36,11 +37,13 @@ def test_the_image_is_multi_stage_non_root_and_lean() -> None:
     build, final = stages()
     assert " AS build" in build.splitlines()[0] and "uv sync --locked --no-dev" in build
     assert "/uv" not in final and "apt-get" not in final and "COPY --from=build" in final
-    (user,) = [line for line in final.splitlines() if line.startswith("USER ")]
-    assert user.split()[1] not in ("root", "0")
+    # no USER: the entrypoint drops root before anything runs (test_the_entrypoint_...)
+    assert instruction("ENTRYPOINT", final) == ["analyzer-entrypoint"]
+    assert f"COPY {ENTRYPOINT.relative_to(ROOT)} /usr/local/bin/analyzer-entrypoint" in final
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignored[ignored.index("*") :][:1] == ["*"]  # nothing gets in unless listed
-    for copied in ("analyzer", "queries", "data/sample", "uv.lock", "pyproject.toml"):
+    copied_in = ("analyzer", "queries", "data/sample", "uv.lock", "pyproject.toml")
+    for copied in (*copied_in, "deploy/container/entrypoint.sh"):
         assert f"!{copied}" in ignored or f"!{copied}/" in ignored
 
 
@@ -54,8 +57,8 @@ def image_command_line() -> list[str]:
     """The image's ENTRYPOINT and CMD."""
     _, final = stages()
     argv = instruction("ENTRYPOINT", final) + instruction("CMD", final)
-    assert argv[0] == "analyze"
-    return argv
+    assert argv[0] == "analyzer-entrypoint" and "exec setpriv" in ENTRYPOINT.read_text()
+    return ["analyze", *argv[1:]]  # the entrypoint runs `analyze "$@"`
 
 
 def test_the_image_command_line_runs_the_demo_on_the_sample(
@@ -151,3 +154,42 @@ def test_the_image_builds_and_starts() -> None:
         check=True,
     )
     assert whoami.stdout.strip() != "0"
+
+
+def _owners(folder: Path) -> set[int]:
+    return {p.stat().st_uid for p in folder.rglob("*")}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the entrypoint drops root: it needs root to run")
+def test_the_entrypoint_runs_as_the_owner_of_the_working_folder() -> None:
+    """As `docker run -v "$PWD:/work"` starts it: as root, in a folder a host user owns."""
+    import tempfile
+
+    analyze_bin = str(Path(shutil.which("analyze") or ROOT / ".venv" / "bin" / "analyze").parent)
+    env = {**os.environ, "PATH": f"{analyze_bin}:{os.environ['PATH']}"}
+
+    def entrypoint(cwd: Path, *args: str) -> None:
+        done = subprocess.run(
+            ["sh", str(ENTRYPOINT), *args], cwd=cwd, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    simulate = ("simulate", "--env", "staging", "--days", "1", "--out")
+    with tempfile.TemporaryDirectory(prefix="h9-entrypoint-") as scratch:
+        top = Path(scratch)
+        top.chmod(0o755)
+        host = top / "host"  # a host user's folder, only they may write it
+        host.mkdir()
+        host.chmod(0o755)
+        os.chown(host, 12345, 12345)
+        entrypoint(host, *simulate, "e.jsonl.gz")
+        entrypoint(host, "import", "e.jsonl.gz", "--env", "staging", "--store", "lake")
+        assert _owners(host) == {12345}  # the lake and the export are the host user's
+        root_owned = top / "work"  # /work as built: root's; the image's own user runs
+        root_owned.mkdir()
+        root_owned.chmod(0o755)
+        out = top / "shared"
+        out.mkdir()
+        out.chmod(0o1777)
+        entrypoint(root_owned, *simulate, str(out / "e.jsonl.gz"))
+        assert _owners(out) == {10001}
