@@ -70,6 +70,9 @@ def check_workflow(path: Path) -> list[str]:
             problems.append(f"steps: needs {needed}")
     if not any("deploy/github/weekly.sh" in s.get("run", "") for s in steps):
         problems.append("steps: the shell logic runs deploy/github/weekly.sh")
+    installs = [s.get("run", "") for s in steps if "analyze" in s.get("name", "").lower()]
+    if not any("uv sync" in r and "--locked" in r and "--no-dev" in r for r in installs):
+        problems.append("steps: the analyzer is installed as uv.lock pins it (uv sync --locked)")
     return problems
 
 
@@ -85,10 +88,12 @@ def test_the_workflow_has_every_piece_and_a_broken_copy_is_caught(tmp_path: Path
         WORKFLOW.read_text()
         .replace("google-github-actions/auth@v3", "google-github-actions/auth@main")
         .replace("workflow_dispatch:", "workflow_dispatched:")
+        .replace("uv sync --project .analyzer --locked", "uv tool install --from ./.analyzer")
     )
     problems = check_workflow(broken)
     assert any("auth@main" in p for p in problems)
     assert any("workflow_dispatch" in p for p in problems)
+    assert any("uv sync --locked" in p for p in problems)
 
 
 @pytest.mark.skipif(actionlint() is None, reason="no actionlint binary on PATH or in the venv")
