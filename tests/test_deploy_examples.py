@@ -193,7 +193,11 @@ def test_the_weekly_script_opens_skips_and_updates_one_pull_request(
     assert calls[-1].startswith("pr create --base main --head analyzer/timeouts-staging")
     body = (gh / "body.md").read_text()
     assert "no config is deployed at deploy/staging/timeouts.json yet" in body
-    assert "ANALYZER_TIMEOUT__3__INITIALIZATION__PRESSURE=" in body
+    shown, folded = body.split("<details>", 1)
+    assert "ANALYZER_TIMEOUT__3__INITIALIZATION__PRESSURE=" in folded  # the whole config
+    assert re.search(r"3  initialization  pressure .* -> \d+ s", shown)  # the evidence
+    assert "(no evidence:" not in shown and len(shown.splitlines()) < 120
+    assert "https://example.invalid/actions/runs/1" in shown and "Run: run " in folded
     shipped = subprocess.run(
         ["git", "--git-dir", str(origin), "show", f"analyzer/timeouts-staging:{DEPLOYED}"],
         capture_output=True,
@@ -241,6 +245,7 @@ def test_the_weekly_script_opens_skips_and_updates_one_pull_request(
     body = (gh / "body.md").read_text()
     assert re.search(rf"3/initialization/pressure\s+40 s -> {recommended:g} s", body), body
     assert "3/connection/healthy" not in body
+    assert body.index("<details>") > body.index("3/initialization/pressure")
     if os.environ.get("ANALYZER_WRITE_EXAMPLES"):
         EXAMPLE_BODY.write_text(body)
     assert _volatile(EXAMPLE_BODY.read_text()) == _volatile(body), (

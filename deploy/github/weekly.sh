@@ -50,6 +50,7 @@ if [[ -e $deployed ]] && ! analyze export --check "$deployed"; then
 fi
 new_config="$out_dir/$(basename "$deployed")"
 body="$out_dir/pr-body.md"
+rm -f "$out_dir/config.env" # written below only when nothing is deployed yet
 
 if [[ -n ${ANALYZER_IMPORT:-} ]]; then
     # shellcheck disable=SC2086 # several paths, split on purpose
@@ -80,8 +81,11 @@ else
     # Nothing deployed yet: every key is new; the service runs the runtime's defaults until then.
     analyze export --env "$env_name" --out "$new_config" 2>"$out_dir/export.txt"
     cat "$out_dir/export.txt" >&2
-    analyze export --env "$env_name" --out - --format env >"$out_dir/diff.txt" 2>/dev/null
-    summary="no config is deployed at $deployed yet (services run the built-in defaults): every key is new"
+    analyze export --env "$env_name" --out - --format env >"$out_dir/config.env" 2>/dev/null
+    # The keys with evidence, as recommend's table shows them (current -> recommended).
+    awk '/^(env-wide|service) /{on=1} /^(Warnings|Circuit breaker|[0-9]+ key\(s\))/{on=0} on' \
+        "$out_dir/recommend.txt" >"$out_dir/diff.txt"
+    summary="no config is deployed at $deployed yet (services run the built-in defaults): every key is new; the keys with evidence"
 fi
 
 {
@@ -92,14 +96,24 @@ fi
     echo '```text'
     head -c 60000 "$out_dir/diff.txt"
     echo '```'
-    echo
-    echo "Run: $(grep -m1 '^exporting run' "$out_dir/export.txt" | sed 's/^exporting //')"
     if [[ -n ${REPORT_URL:-} ]]; then
         echo
-        echo "The HTML report (survival curves, warnings, regressions) is attached to $REPORT_URL as an artifact."
+        echo "The evidence in full (survival curves, warnings, regressions): the HTML report attached to $REPORT_URL."
     fi
     echo
     echo "Check before merging: \`analyze export --check $deployed\`."
+    echo
+    echo "<details><summary>Provenance: the run$([[ -f $out_dir/config.env ]] && echo ', the whole config')</summary>"
+    echo
+    echo "Run: $(grep -m1 '^exporting run' "$out_dir/export.txt" | sed 's/^exporting //')"
+    if [[ -f $out_dir/config.env ]]; then
+        echo
+        echo '```text'
+        head -c 60000 "$out_dir/config.env"
+        echo '```'
+    fi
+    echo
+    echo "</details>"
 } >"$body"
 
 mkdir -p "$(dirname "$deployed")"
