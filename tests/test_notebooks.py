@@ -40,6 +40,18 @@ def test_runs_clean(path: Path) -> None:
         if o.output_type == "error"
     ]
     assert errors == []
+    tables = [
+        o["data"]["text/plain"]
+        for c in notebook.cells
+        if c.cell_type == "code" and "pl.DataFrame(" in c.source
+        for o in c.outputs
+        if "text/plain" in o.get("data", {}) and o["data"]["text/plain"].startswith("shape:")
+    ]
+    assert tables, "the notebook shows its tables"
+    for shown in tables:  # every row shown, none of another operation or never attempted
+        assert "…" not in shown and "connection" not in shown and "pool_checkout" not in shown
+    assert all("pressure" in shown for shown in tables)
+    assert all("critical" in shown for shown in tables[:2])  # the two key tables
     assert set(scratch.glob("analyzer-notebook-*")) == before, "the notebook left its store behind"
     assert any(
         "image/svg+xml" in o.get("data", {})
