@@ -25,7 +25,10 @@ PARAMETERS = {
     "prior_insert_id": "TYPE_STRING",
     "before": "TYPE_TIMESTAMP",
 }
-ARRAY_PARAMETERS = {"services": "TYPE_STRING"}  # name -> element type
+ARRAY_PARAMETERS = {
+    "services": "TYPE_STRING",
+    "env_services": "TYPE_STRING",
+}  # name -> element type
 # Two days' shards of a date-sharded sink (as the engine names them in its statements)
 SHARDS = ("project.logs.stdout_20261120", "project.logs.stdout_20261121")
 _KINDS = {

@@ -48,6 +48,8 @@ class Loaded:
     newest_lacks: set[str]  # jsonPayload fields older shards have and the newest lacks
     quiet_lake: Store  # the fleet with no VPC state change for 2.5 days, and its sink table
     quiet_source: str
+    production_lake: Store  # production's text lines, and a table of them and the fleet's
+    two_envs_source: str
 
 
 def _entries(form: str) -> list[dict[str, Any]]:
@@ -231,6 +233,7 @@ def _load(folder: Path, endpoint: str) -> Loaded:
     fleet_lake, fleet_source = _load_fleet(client, folder)
     shards_lake, shards_source, newest_lacks = _load_shards(client, folder)
     quiet_lake, quiet_source = _load_quiet(client, folder)
+    production_lake, two_envs_source = _load_two_envs(client, folder)
     return Loaded(
         endpoint=endpoint,
         lakes=lakes,
@@ -242,6 +245,8 @@ def _load(folder: Path, endpoint: str) -> Loaded:
         newest_lacks=newest_lacks,
         quiet_lake=quiet_lake,
         quiet_source=quiet_source,
+        production_lake=production_lake,
+        two_envs_source=two_envs_source,
     )
 
 
@@ -303,6 +308,32 @@ def _load_quiet(client: Any, folder: Path) -> tuple[Store, str]:
     client.create_dataset("quiet")
     table = f"{PROJECT}.quiet.run_googleapis_com_stdout"
     _insert(client, table, sink_schema(), [sink_row(e) for e in kept])
+    return lake, table
+
+
+def _load_two_envs(client: Any, folder: Path) -> tuple[Store, str]:
+    """One sink table of two envs: the fleet's structured staging entries and a week of
+    production's text lines (which name no env), over the same days."""
+    export = folder / "production" / "text.jsonl"
+    made = CliRunner().invoke(
+        main,
+        [
+            "simulate", "--env", "production", "--form", "text", "--days", "7",
+            "--services", "backend", "--startups-per-hour", "1", "--seed", "7",
+            "--out", str(export),
+        ],
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    lake = Store(folder / "lake-production")
+    imported = CliRunner().invoke(
+        main, ["import", str(export), "--env", "production", "--store", str(lake.root)]
+    )
+    assert imported.exit_code == 0, imported.output
+    production = [json.loads(line) for line in export.read_text().splitlines()]
+    client.create_dataset("two_envs")
+    table = f"{PROJECT}.two_envs.run_googleapis_com_stdout"
+    rows = [sink_row(e) for e in [*_fleet_entries(folder), *production]]
+    _insert(client, table, sink_schema(), rows)
     return lake, table
 
 
@@ -470,6 +501,30 @@ def test_a_quiet_vpc_timeline_gives_the_lakes_recommend(loaded: Loaded) -> None:
     assert ours == _json(["recommend", *local, *args])
     states = {g["vpc_state"] for g in ours["timeouts"]}
     assert len(states) >= 2
+
+
+def test_two_envs_in_one_table_are_told_apart_or_refused(loaded: Loaded) -> None:
+    """Production's text lines name no env: beside staging's structured entries the engine
+    refuses to count them as either env, in one line saying what and how to fix it; with each
+    env's services named, each env's recommend equals its own lake's."""
+    args = ["--since", "7d", "--format", "json", "--no-history"]
+    for env in ("staging", "production"):
+        refused = CliRunner().invoke(
+            main, ["recommend", *_remote(loaded, loaded.two_envs_source, env), *args]
+        )
+        assert refused.exit_code == 1, refused.output
+        line = refused.stderr.strip().splitlines()[-1]
+        assert "text lines that say no env (services netra-backend-production)" in line
+        assert "staging: " in line and "--source-services" in line
+    for env, services, lake in (
+        ("staging", "netra-backend-staging,netra-auth-staging", loaded.fleet_lake),
+        ("production", "netra-backend-production", loaded.production_lake),
+    ):
+        remote = [*_remote(loaded, loaded.two_envs_source, env), "--source-services", services]
+        local = ["--env", env, "--store", str(lake.root)]
+        ours = _json(["recommend", *remote, *args])
+        assert ours == _json(["recommend", *local, *args])
+        assert sum(g["attempts"] for g in ours["timeouts"]) > 500
 
 
 def _remote(loaded: Loaded, source: str, env: str) -> list[str]:

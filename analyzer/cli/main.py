@@ -343,6 +343,15 @@ _ENGINE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
         },
     ),
     (
+        ("--source-services",),
+        {
+            "default": None,
+            "help": "With --engine bigquery, a --source holding several envs: the --env's "
+            "services (comma-separated). Their entries that name no env (text lines) are "
+            "the --env's; other services' are not. Without it, such a source is refused.",
+        },
+    ),
+    (
         ("--max-bytes-billed",),
         {
             "default": "100GiB",
@@ -441,4 +450,9 @@ def command_engine(store: Store) -> Engine:
         endpoint=chosen.get("endpoint"),
         anonymous=bool(chosen.get("anonymous")),
         attempt_rows=attempt_rows,
+        source_services=tuple(
+            name.strip()
+            for name in (chosen.get("source_services") or "").split(",")
+            if name.strip()
+        ),
     )

@@ -56,6 +56,7 @@ SETTINGS = (
     Setting("engine", "engine", "--engine"),
     Setting("source", "source", "--source"),
     Setting("source-shape", "source_shape", "--source-shape"),
+    Setting("source-services", "source_services", "--source-services"),
     Setting("max-bytes-billed", "max_bytes_billed", "--max-bytes-billed"),
     Setting("attempt-rows", "attempt_rows", "--attempt-rows"),
     Setting("export.out", "out", "--out", ("export",), path=True),
@@ -158,6 +159,7 @@ class EnvTable(_Table):
     engine: Literal["local", "bigquery"] | None = None
     source: str | None = None
     source_shape: Literal["sink", "log-analytics"] | None = None
+    source_services: str | None = None
     max_bytes_billed: str | int | None = None
     attempt_rows: Literal["auto", "rows", "counts"] | None = None
     deployed: str | None = None

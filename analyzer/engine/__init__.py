@@ -100,6 +100,7 @@ def open_engine(
     endpoint: str | None = None,
     anonymous: bool = False,
     attempt_rows: AttemptRows = "auto",
+    source_services: tuple[str, ...] = (),
 ) -> Engine:
     """The engine a command asked for: the local lake in `store`, or BigQuery over `source`
     (PROJECT.DATASET.TABLE; its shape, sink or Log Analytics, detected unless given)."""
@@ -120,6 +121,7 @@ def open_engine(
         endpoint=endpoint,
         anonymous=anonymous,
         attempt_rows=attempt_rows,
+        env_services=source_services,
     )
 
 

@@ -56,7 +56,9 @@ QUESTIONS = (
     "vpc_timeline",
     "breaker_summaries",
     "config_loads",
-    "vpc_state_before",  # the engine's own: the VPC state in force at a window's start
+    # the engine's own: the VPC state in force at a window's start, the envs in the source
+    "vpc_state_before",
+    "env_mix",
 )
 # 100 GiB ($0.61 on demand): a weekly recommend over some 150 million entries a week
 DEFAULT_MAX_BYTES_BILLED = 100 * 1024**3
@@ -75,6 +77,10 @@ SCAN_MARGIN = timedelta(days=1)
 # or a host that does not resolve is not retried: nothing there will answer.
 RETRY_DEADLINE_S = 600.0
 GOOGLE_ENDPOINT = "https://bigquery.googleapis.com"
+
+
+class MixedEnvsError(AnalyzerError):
+    """The source holds several envs and some entries say none (exit code 1, as bad input)."""
 
 
 class BytesLimitError(AnalyzerError):
@@ -110,6 +116,9 @@ class BigQueryEngine:
     _prior: dict[tuple[str, datetime], tuple[str, datetime] | None] = field(
         default_factory=dict, repr=False
     )
+    # the --env's services where the source holds several envs (--source-services)
+    env_services: tuple[str, ...] = ()
+    _envs_checked: set[str] = field(default_factory=set, repr=False)
 
     @property
     def where(self) -> str:
@@ -225,14 +234,18 @@ class BigQueryEngine:
 
     def _values(self, params: Mapping[str, object] | None) -> dict[str, object]:
         values = dict(params or {})
+        own = values.pop("own", False)  # the engine's own small queries
         env = values.get("env")
         if env is not None:
             values.setdefault("default_env", env)
+        values["env_services"] = list(self.env_services)
         start, end = values.get("start"), values.get("end")
         values["prior_insert_id"] = values["prior_ts"] = None
+        if env is not None and not own:
+            self._check_envs(str(env), values)
         if isinstance(start, datetime) and isinstance(end, datetime):
             values["scan_start"], values["scan_end"] = start - SCAN_MARGIN, end + SCAN_MARGIN
-            if env is not None and "before" not in values:
+            if env is not None and not own:
                 prior = self._state_before(str(env), start - SCAN_MARGIN)
                 if prior is not None:
                     values["prior_insert_id"], values["prior_ts"] = prior
@@ -241,6 +254,37 @@ class BigQueryEngine:
             values["scan_start"], values["scan_end"] = now - self.lookback, now + SCAN_MARGIN
         return values
 
+    def _check_envs(self, env: str, values: Mapping[str, object]) -> None:
+        """Refuses (once a run for each env) a source where entries naming envs sit beside
+        text lines that say none: a sink table may hold several envs, and counted as `env`
+        those lines could mix them (env_mix.sql, over the question's window, else
+        --lookback). --source-services attributes them; a table of text lines only is one
+        env's, as an imported file is."""
+        if env in self._envs_checked:
+            return
+        self._envs_checked.add(env)
+        window = {k: values[k] for k in ("start", "end") if k in values}
+        found = self.rows("env_mix", {"own": True, "env": env, **window})
+        named: dict[str, int] = {}
+        unsaid: dict[str, int] = {}
+        for row in found:
+            name, entries = row["env"], int(str(row["entries"]))
+            if name is None:
+                continue
+            if row["form"] == "structured":
+                named[str(name)] = named.get(str(name), 0) + entries
+            elif not self.env_services:
+                unsaid[str(row["service"])] = unsaid.get(str(row["service"]), 0) + entries
+        if named and unsaid:
+            envs = ", ".join(f"{name}: {n:,}" for name, n in sorted(named.items()))
+            services = ", ".join(sorted(unsaid))
+            raise MixedEnvsError(
+                f"{self.source} holds {sum(unsaid.values()):,} text lines that say no env "
+                f"(services {services}) beside entries naming envs ({envs}): counted as {env} "
+                f"they may mix envs; name {env}'s services with --source-services "
+                "(source-services in analyzer.toml), or give each env a sink of its own"
+            )
+
     def _state_before(self, env: str, scan_start: datetime) -> tuple[str, datetime] | None:
         """The env's last VPC state change before `scan_start`, within --lookback before it
         (vpc_state_before.sql, once a run for each env and scan): the state in force when the
@@ -248,6 +292,7 @@ class BigQueryEngine:
         key = (env, scan_start)
         if key not in self._prior:
             params = {
+                "own": True,
                 "env": env,
                 "before": scan_start,
                 "start": scan_start - self.lookback + SCAN_MARGIN,
@@ -460,6 +505,7 @@ def open_bigquery(
     endpoint: str | None = None,
     anonymous: bool = False,
     attempt_rows: AttemptRows = "auto",
+    env_services: tuple[str, ...] = (),
 ) -> BigQueryEngine:
     """The engine over `source`, its shape detected from its schema unless given."""
     from google.api_core.client_options import ClientOptions
@@ -529,6 +575,7 @@ def open_bigquery(
         attempt_rows=attempt_rows,
         padding=sink_padding(paths) if chosen == "sink" else None,
         endpoint=endpoint,
+        env_services=env_services,
     )
     if sharded:
         engine.read_shard_schemas()

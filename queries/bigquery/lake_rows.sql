@@ -5,7 +5,9 @@
 -- (unknown event, phase or duration out of range, a phase_failed without timeout or error...),
 -- are left out: BigQuery has no quarantine, and the lake would not answer with them either.
 -- An entry's env is its payload's `env`, else @default_env (the --env asked: a table of text
--- lines is one env, as an imported file is).
+-- lines is one env, as an imported file is); where @env_services is not empty (the --env's
+-- services, in a table holding several envs), an entry without env of another service has
+-- none (NULL: no env's).
 -- A value is read from a line with REGEXP_EXTRACT_ALL(...)[SAFE_OFFSET(0)]: NULL when the line does
 -- not match, as REGEXP_EXTRACT gives, in a form the emulator the tests use also runs.
 -- A breaker_summary, structured or its text line ("Circuit breaker summary: N calls, M failures,
@@ -15,7 +17,7 @@
 -- calls, at most 10,000 calls a second of window_s (one process's breaker), slow_threshold_s finite and positive where given, breaker_state CLOSED, OPEN or HALF_OPEN.
 -- Not kept: the payload as JSON (it would read every payload field), source_file, ingested_at.
 -- Reads: entry_fields (sink_entry_fields.sql or log_analytics_entry_fields.sql).
--- Parameters: @default_env (STRING).
+-- Parameters: @default_env (STRING), @env_services (ARRAY<STRING>).
 -- Returns: insert_id, ts, receive_ts, env, service, revision, instance_id, startup_id, event,
 --   phase, phase_name, operation, outcome, vpc_state, breaker_state, from_state, to_state,
 --   error_type, error, severity, message, duration_s, timeout_s, vpc_utilization, exit_code,
@@ -173,7 +175,13 @@ SELECT
     ts,
     receive_ts,
     -- an env matched whatever its case, as the runtime and the normaliser match it
-    COALESCE(IF(is_structured AND LOWER(p_env) <> LOWER(@default_env), p_env, NULL), @default_env) AS env,
+    -- an entry whose payload names no env: @default_env's, unless @env_services names the
+    -- services of @default_env in a table holding several envs and its service is not one
+    COALESCE(
+        IF(is_structured AND LOWER(p_env) <> LOWER(@default_env), p_env, NULL),
+        IF(p_env IS NULL AND ARRAY_LENGTH(@env_services) > 0
+           AND service NOT IN UNNEST(@env_services), NULL, @default_env)
+    ) AS env,
     service,
     revision,
     instance_id,
