@@ -114,6 +114,17 @@ def test_the_build_stage_makes_an_environment_that_runs_without_the_sources(
     # analyzer.runtime comes from its own distribution, installed beside the analyzer's
     assert (installed / "runtime" / "calculator.py").is_file()
     assert list(installed.parent.glob("analyzer_runtime-*.dist-info"))
+    # the job's environment carries no BigQuery client (an extra): one clear line if asked
+    assert not (installed.parent / "pyarrow").exists()
+    assert not (installed.parent / "google" / "cloud" / "bigquery").exists()
+    asked = subprocess.run(
+        [analyze, "summary", "--env", "staging", "--engine", "bigquery", "--source", "p.d.t"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert asked.returncode == 1 and "needs the bigquery extra" in asked.stderr, asked.stderr
     # the demo finds its sample inside the installed package, whatever the working folder
     shipped_sample = {p.relative_to(installed / "data" / "sample") for p in installed.rglob("*.gz")}
     assert shipped_sample == {

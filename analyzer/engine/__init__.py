@@ -111,6 +111,7 @@ def open_engine(
             "--engine bigquery needs --source PROJECT.DATASET.TABLE "
             "(a Log Router sink table, or _AllLogs of a Log Analytics linked dataset)"
         )
+    _require_bigquery_extra()
     from analyzer.engine import bigquery
 
     return bigquery.open_bigquery(
@@ -123,6 +124,22 @@ def open_engine(
         attempt_rows=attempt_rows,
         env_services=source_services,
     )
+
+
+def _require_bigquery_extra() -> None:
+    """BigQuery's client is an optional extra (the weekly job reads the lake without it)."""
+    import importlib.util
+
+    for module in ("google.cloud.bigquery", "pyarrow"):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # its parent package is missing too
+            found = False
+        if not found:
+            raise AnalyzerError(
+                f"--engine bigquery needs the bigquery extra ({module} is not installed): "
+                "install analyzer[bigquery], e.g. `uv sync --extra bigquery`"
+            )
 
 
 __all__ = [
