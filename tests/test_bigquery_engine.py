@@ -578,8 +578,38 @@ def test_regressions_and_blame_json_equal_the_lakes(loaded: Loaded) -> None:
 def test_over_the_byte_limit_is_one_clear_line(loaded: Loaded) -> None:
     engine = _engine(loaded, "sink", "structured")
     engine.max_bytes_billed = -1  # the emulator's dry runs report 0 bytes
-    with pytest.raises(BytesLimitError, match=r"over --max-bytes-billed .* raise it"):
+    with pytest.raises(BytesLimitError, match=r"over the run's --max-bytes-billed .* raise it"):
         engine.rows("env_time_range", {"env": "staging"})
+    # the budget is the run's: what its jobs billed before counts
+    engine.max_bytes_billed, engine.billed = 2 * 1024**3, 2 * 1024**3 + 1
+    with pytest.raises(BytesLimitError, match=r"after 2.00 GiB this run has billed"):
+        engine.rows("env_time_range", {"env": "staging"})
+
+
+def test_jobs_say_what_they_billed_and_carry_the_run_settings(loaded: Loaded) -> None:
+    """Each job's bytes billed and slot time on stderr, with the run's total against its
+    budget; the jobs run in --billing-project and --location, labelled with the command."""
+    remote = _remote(loaded, loaded.sources["sink", "structured"], "staging")
+    settings = ["--billing-project", PROJECT, "--location", "US", "--job-timeout", "5m"]
+    result = CliRunner().invoke(main, ["summary", *remote, *settings])
+    assert result.exit_code == 0, result.output
+    billed = re.findall(
+        r"bigquery: (\w+) billed .* slot time .* s; this run .* of 1,536\.00 GiB", result.stderr
+    )
+    assert "env_overview" in billed, result.stderr
+    engine = open_bigquery(
+        source=loaded.sources["sink", "structured"],
+        endpoint=loaded.endpoint,
+        anonymous=True,
+        billing_project=PROJECT,
+        location="US",
+        labels={"command": "summary", "env": "staging"},
+    )
+    assert engine.client.project == PROJECT and engine.client.location == "US"
+    engine.lookback = timedelta(days=3650)
+    job = engine._run(engine._compose("env_time_range", {"env": "staging"}), {"env": "staging"})
+    assert job.location in (None, "US")
+    assert engine.labels == {"app": "analyzer", "command": "summary", "env": "staging"}
 
 
 def test_a_missing_source_is_one_line(loaded: Loaded) -> None:

@@ -354,9 +354,31 @@ _ENGINE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
         ("--max-bytes-billed",),
         {
-            "default": "100GiB",
+            "default": "1.5TiB",
             "show_default": True,
-            "help": "Refuse a BigQuery query that would scan more (each is dry-run first).",
+            "help": "The bytes one run may bill in BigQuery, all its queries together: each "
+            "is dry-run first and refused if it would pass what is left; each job prints "
+            "what it billed. The default fits a weekly 28-day recommend at 100 million "
+            "entries a week.",
+        },
+    ),
+    (
+        ("--job-timeout",),
+        {
+            "default": "10m",
+            "show_default": True,
+            "help": "How long one BigQuery job may run before it is cancelled.",
+        },
+    ),
+    (
+        ("--location",),
+        {"default": None, "help": "The BigQuery location of the jobs (e.g. EU, us-central1)."},
+    ),
+    (
+        ("--billing-project",),
+        {
+            "default": None,
+            "help": "The project the BigQuery jobs run in and bill to. Default: --source's.",
         },
     ),
     (
@@ -431,6 +453,15 @@ def existing_store(store: str | None, *, lock_timeout_s: float | None = None) ->
     return lake
 
 
+def _job_labels() -> dict[str, str]:
+    """The running command and its --env, for the BigQuery jobs' labels."""
+    ctx = click.get_current_context()
+    labels = {"command": ctx.command.name or ctx.info_name or "analyze"}
+    if isinstance(ctx.params.get("env"), str):
+        labels["env"] = ctx.params["env"]
+    return labels
+
+
 def command_engine(store: Store) -> Engine:
     """The engine the running command's `engine_options` asked for, over `store` if local."""
     from analyzer.engine import open_engine
@@ -450,6 +481,10 @@ def command_engine(store: Store) -> Engine:
         endpoint=chosen.get("endpoint"),
         anonymous=bool(chosen.get("anonymous")),
         attempt_rows=attempt_rows,
+        billing_project=chosen.get("billing_project"),
+        location=chosen.get("location"),
+        job_timeout=parse_span(chosen.get("job_timeout") or "10m"),
+        labels=_job_labels(),
         source_services=tuple(
             name.strip()
             for name in (chosen.get("source_services") or "").split(",")

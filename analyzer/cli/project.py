@@ -58,6 +58,9 @@ SETTINGS = (
     Setting("source-shape", "source_shape", "--source-shape"),
     Setting("source-services", "source_services", "--source-services"),
     Setting("max-bytes-billed", "max_bytes_billed", "--max-bytes-billed"),
+    Setting("job-timeout", "job_timeout", "--job-timeout"),
+    Setting("location", "location", "--location"),
+    Setting("billing-project", "billing_project", "--billing-project"),
     Setting("attempt-rows", "attempt_rows", "--attempt-rows"),
     Setting("export.out", "out", "--out", ("export",), path=True),
     Setting("export.format", "fmt", "--format", ("export",)),
@@ -161,6 +164,9 @@ class EnvTable(_Table):
     source_shape: Literal["sink", "log-analytics"] | None = None
     source_services: str | None = None
     max_bytes_billed: str | int | None = None
+    job_timeout: str | None = None
+    location: str | None = None
+    billing_project: str | None = None
     attempt_rows: Literal["auto", "rows", "counts"] | None = None
     deployed: str | None = None
     policy: PolicyTable = PolicyTable()

@@ -101,6 +101,10 @@ def open_engine(
     anonymous: bool = False,
     attempt_rows: AttemptRows = "auto",
     source_services: tuple[str, ...] = (),
+    billing_project: str | None = None,
+    location: str | None = None,
+    job_timeout: timedelta | None = None,
+    labels: dict[str, str] | None = None,
 ) -> Engine:
     """The engine a command asked for: the local lake in `store`, or BigQuery over `source`
     (PROJECT.DATASET.TABLE; its shape, sink or Log Analytics, detected unless given)."""
@@ -123,6 +127,10 @@ def open_engine(
         anonymous=anonymous,
         attempt_rows=attempt_rows,
         env_services=source_services,
+        billing_project=billing_project,
+        location=location,
+        job_timeout=job_timeout or bigquery.DEFAULT_JOB_TIMEOUT,
+        labels=labels,
     )
 
 

@@ -8,10 +8,12 @@ API, or the Storage Read API (Arrow) where the client has it and the endpoint is
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,12 +62,20 @@ QUESTIONS = (
     "vpc_state_before",
     "env_mix",
 )
-# 100 GiB ($0.61 on demand): a weekly recommend over some 150 million entries a week
-DEFAULT_MAX_BYTES_BILLED = 100 * 1024**3
+# The bytes one run may bill, all its queries together (--max-bytes-billed): 1.5 TiB ($9.38 on
+# demand at $6.25 a TiB). The default weekly job, a table-format recommend over 28 days of an
+# env at 100 million entries a week (286-406 bytes an entry read: 114-162 GiB a question over
+# the 30 days its scan reads), bills at most 8 queries of at most 162 GiB (1.27 TiB) and two
+# small ones; a run that would bill more stops before the query that would pass the budget.
+DEFAULT_MAX_BYTES_BILLED = 1536 * 1024**3
+# How long one query job may run (--job-timeout): BigQuery cancels it then (job_timeout_ms),
+# and the engine stops waiting for it.
+DEFAULT_JOB_TIMEOUT = timedelta(minutes=10)
 # What a dry run's bytes say of the attempts behind them (for --attempt-rows auto): some 290
 # bytes an entry read (benchmarks/bigquery_scan_bytes.py), three to four entries an attempt
 # and the lines between them; rough, on the side of counting early.
 BYTES_PER_ATTEMPT = 1_000
+MIN_BILLED = 10 * 1024**2
 DEFAULT_LOOKBACK = timedelta(days=8)  # questions with no window of their own read this far back
 # A windowed question reads its source from a day before the window to a day after it (an
 # attempt that started inside may end after it; a phase lasts at most a day, as the importer
@@ -110,6 +120,10 @@ class BigQueryEngine:
     report: Callable[[str], None] = field(default=lambda line: to_stderr(line))
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     endpoint: str | None = None
+    job_timeout: timedelta = DEFAULT_JOB_TIMEOUT
+    location: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # the command's and env's
+    billed: int = 0  # bytes billed by this run's jobs so far (the budget's spent part)
     # shape sink-shards: each shard's table id to its leaf paths (INFORMATION_SCHEMA.COLUMNS)
     shards: dict[str, set[str]] = field(default_factory=dict)
     # (env, scan start) -> the VPC state change in force then: (insert id, time), or None
@@ -323,6 +337,7 @@ class BigQueryEngine:
                         use_query_cache=False,
                         query_parameters=self._parameters(statement, params),
                     ),
+                    location=self.location,
                     retry=self._retry(),
                 )
         except (BadRequest, Forbidden) as exc:
@@ -345,23 +360,46 @@ class BigQueryEngine:
         parameters = self._parameters(statement, params)
         scanned = self._dry_run(statement, params)
         self.report(f"bigquery: {_gib(scanned)} to scan ({scanned:,} bytes) in {self.source}")
-        if scanned > self.max_bytes_billed:
-            raise BytesLimitError(_over_limit(scanned, self.max_bytes_billed))
+        left = self.max_bytes_billed - self.billed
+        if scanned > left:
+            raise BytesLimitError(_over_limit(scanned, self.max_bytes_billed, self.billed))
+        timeout_s = self.job_timeout.total_seconds()
+        question = sql.split("\n", 1)[0].removeprefix("-- analyzer: ")
+        labels = {**self.labels, "question": question}
         try:
             with reaching(self.endpoint):
                 job = self.client.query(
                     sql,
                     job_config=bigquery.QueryJobConfig(
-                        query_parameters=parameters, maximum_bytes_billed=self.max_bytes_billed
+                        query_parameters=parameters,
+                        # BigQuery bills at least 10 MB a query: a smaller cap would fail it
+                        maximum_bytes_billed=max(left, MIN_BILLED),
+                        job_timeout_ms=int(timeout_s * 1000),
+                        labels={k: _label(v) for k, v in labels.items()},
                     ),
+                    location=self.location,
                     retry=self._retry(),
                 )
-                job.result(retry=self._retry())
+                job.result(retry=self._retry(), timeout=timeout_s)
         except (BadRequest, Forbidden) as exc:
             reasons = {e.get("reason") for e in (exc.errors or [])}
             if "bytesBilledLimitExceeded" in reasons:
-                raise BytesLimitError(_over_limit(None, self.max_bytes_billed)) from exc
+                raise BytesLimitError(
+                    _over_limit(None, self.max_bytes_billed, self.billed)
+                ) from exc
             raise AnalyzerError(f"BigQuery refused the query on {self.source}: {exc}") from exc
+        except FuturesTimeout as exc:
+            raise AnalyzerError(
+                f"a BigQuery job on {self.source} ran past --job-timeout "
+                f"({timeout_s:.0f} s) and was cancelled; raise --job-timeout or narrow --since"
+            ) from exc
+        billed = int(job.total_bytes_billed or 0)
+        self.billed += billed
+        self.report(
+            f"bigquery: {question} billed {_gib(billed)} ({billed:,} bytes), slot time "
+            f"{(job.slot_millis or 0) / 1000:,.1f} s; this run {_gib(self.billed)} of "
+            f"{_gib(self.max_bytes_billed)}"
+        )
         return job
 
     def _arrow(self, job: bigquery.QueryJob) -> pa.Table:
@@ -464,16 +502,22 @@ def _numbers(table: pa.Table, times: tuple[str, ...]) -> dict[str, np.ndarray]:
     return columns
 
 
-def _over_limit(scanned: int | None, limit: int) -> str:
+def _over_limit(scanned: int | None, limit: int, billed: int) -> str:
     what = (
         f"would scan {_gib(scanned)} ({scanned:,} bytes)"
         if scanned is not None
         else ("would bill more")
     )
+    spent = f" after {_gib(billed)} this run has billed" if billed else ""
     return (
-        f"the query {what}, over --max-bytes-billed {limit:,} ({_gib(limit)}); "
-        "raise it (e.g. --max-bytes-billed 50GiB) or narrow --since"
+        f"the query {what}{spent}, over the run's --max-bytes-billed {limit:,} "
+        f"({_gib(limit)}); raise it (e.g. --max-bytes-billed 2TiB) or narrow --since"
     )
+
+
+def _label(value: str) -> str:
+    """A job label's value: lowercase letters, digits, `_` and `-`, at most 63 characters."""
+    return re.sub(r"[^a-z0-9_-]", "_", value.lower())[:63]
 
 
 def _parameter(
@@ -506,15 +550,21 @@ def open_bigquery(
     anonymous: bool = False,
     attempt_rows: AttemptRows = "auto",
     env_services: tuple[str, ...] = (),
+    billing_project: str | None = None,
+    location: str | None = None,
+    job_timeout: timedelta = DEFAULT_JOB_TIMEOUT,
+    labels: Mapping[str, str] | None = None,
 ) -> BigQueryEngine:
-    """The engine over `source`, its shape detected from its schema unless given."""
+    """The engine over `source`, its shape detected from its schema unless given; its jobs
+    run (and bill) in `billing_project`, else the source's project, labelled app=analyzer
+    and `labels` (the command, the env)."""
     from google.api_core.client_options import ClientOptions
     from google.api_core.exceptions import GoogleAPIError, NotFound
     from google.auth.exceptions import DefaultCredentialsError
     from google.cloud import bigquery
 
     check_table_id(source)
-    project = source.rsplit(".", 2)[0]
+    project = billing_project or source.rsplit(".", 2)[0]
     options = ClientOptions(api_endpoint=endpoint) if endpoint else None
     try:
         if anonymous:
@@ -524,9 +574,10 @@ def open_bigquery(
                 project=project,
                 credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
                 client_options=options,
+                location=location,
             )
         else:
-            client = bigquery.Client(project=project, client_options=options)
+            client = bigquery.Client(project=project, client_options=options, location=location)
     except DefaultCredentialsError as exc:
         raise AnalyzerError(
             "no Google credentials: run `gcloud auth application-default login` "
@@ -576,6 +627,9 @@ def open_bigquery(
         padding=sink_padding(paths) if chosen == "sink" else None,
         endpoint=endpoint,
         env_services=env_services,
+        job_timeout=job_timeout,
+        location=location,
+        labels={"app": "analyzer", **(labels or {})},
     )
     if sharded:
         engine.read_shard_schemas()
