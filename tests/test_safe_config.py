@@ -143,7 +143,7 @@ def test_thin_evidence_never_lowers_a_timeout_below_the_previous_export_or_the_d
     }
     assert marked["critical"] == "previous"
     assert {marked[s] for s in thin_states} <= {"previous", "default"}
-    table = cli("recommend", "--env", "staging", "--store", str(lake), "--since", "2d")
+    table = cli("recommend", "--env", "staging", "--store", str(lake), "--since", "2d", "--all")
     assert "no evidence: previous export" in table.stdout
 
 
@@ -266,7 +266,8 @@ def test_a_fresh_store_keeps_every_hand_raised_deployed_key(
     shipped.unlink()
     table = cli("recommend", "--env", "staging", "--store", str(fresh), "--no-history")
     assert table.exit_code == 0, table.output
-    assert f"run {chosen['run_id']} (nothing deployed at {shipped} yet)" in table.stdout
+    header = " ".join(table.stdout.split())  # the table's prose lines wrap at 120 columns
+    assert f"run {chosen['run_id']} (nothing deployed at {shipped} yet)" in header
     # a deployed path that is there but broken is an error naming it, not "nothing deployed"
     shipped.symlink_to(tmp_path / "gone.json")
     broken = cli("recommend", "--env", "staging", "--store", str(fresh), "--no-history")
@@ -286,7 +287,8 @@ def test_a_drop_beyond_the_confidence_interval_is_shown(lake: Path, tmp_path: Pa
     }
     deployed.write_text(json.dumps(document))
     result = cli(
-        *("recommend", "--env", "staging", "--store", str(lake), "--previous", str(deployed))
+        *("recommend", "--env", "staging", "--store", str(lake), "--previous", str(deployed)),
+        "--all",
     )
     assert "(down from 230 s)" in result.stdout
 
