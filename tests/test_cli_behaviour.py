@@ -277,3 +277,29 @@ def _events(lake: Path) -> dict[str, int]:
         .fetchall()
     )
     return {str(env): int(n) for env, n in found}
+
+
+def test_forget_by_import_id_undoes_exactly_that_import(tmp_path: Path) -> None:
+    first = write_ndjson(
+        tmp_path / "a" / "one.jsonl",
+        [entry({"event": "phase_started", "phase": 1}, t=i * 60) for i in range(12)],
+    )
+    second = write_ndjson(
+        tmp_path / "b" / "two.jsonl",
+        [entry({"event": "phase_started", "phase": 2}, t=i * 60 + 5) for i in range(8)],
+    )
+    on = ["--store", str(tmp_path / "lake")]
+    kept = CliRunner().invoke(main, ["import", str(first), "--env", "prod", *on])
+    wrong = CliRunner().invoke(main, ["import", str(second), "--env", "prod", *on])
+    assert kept.exit_code == wrong.exit_code == 0
+    found = re.search(r"\(import ([0-9a-f]{8})\)", wrong.output)
+    assert found, wrong.output
+    typo = CliRunner().invoke(main, ["forget", "--env", "prod", "--import", "0" * 8, *on])
+    assert typo.exit_code == 1 and "no import '00000000'" in typo.output
+    both = CliRunner().invoke(
+        main, ["forget", "--env", "prod", "--import", found[1], "--source", "x", *on]
+    )
+    assert both.exit_code == 2
+    done = CliRunner().invoke(main, ["forget", "--env", "prod", "--import", found[1], *on])
+    assert done.exit_code == 0 and "forgot 8 events" in done.output, done.output
+    assert _events(tmp_path / "lake") == {"prod": 12}

@@ -349,15 +349,29 @@ def verify(store: str | None, fix: bool, yes: bool, lock_timeout_s: float | None
 @env_option
 @click.option(
     "--source",
-    required=True,
+    default=None,
     metavar="PATH",
     help="The file an import read, as it named it (or a folder: every file imported from it).",
 )
+@click.option(
+    "--import",
+    "import_id",
+    default=None,
+    metavar="ID",
+    help="Instead: every file of one import, by the id its summary line gave (imports.jsonl).",
+)
 @store_option
 @lock_timeout_option
-def forget(env: str, source: str, store: str | None, lock_timeout_s: float | None) -> None:
+def forget(
+    env: str,
+    source: str | None,
+    import_id: str | None,
+    store: str | None,
+    lock_timeout_s: float | None,
+) -> None:
     """Undo an import: take out of --env every event and quarantined entry that came from
-    --source, so it can be imported again under the right --env.
+    --source (or from the files of --import ID), so it can be imported again under the right
+    --env.
 
     Segments holding such rows are rewritten without them (whole, as compact writes), and the
     forget is recorded in the store's forgotten.jsonl.
@@ -365,8 +379,12 @@ def forget(env: str, source: str, store: str | None, lock_timeout_s: float | Non
     Example:
 
         analyze forget --env production --source exports/staging-2026-11-30.jsonl
+        analyze forget --env production --import 3f2a9c1d
     """
     from analyzer.lake.forget import forget as run_forget
 
+    if (source is None) == (import_id is None):
+        raise click.UsageError("give --source PATH or --import ID (one of them)")
     lake = existing_store(store, lock_timeout_s=lock_timeout_s)
-    click.echo(run_forget(store=lake, env=env, source=source).summary_line())
+    result = run_forget(store=lake, env=env, source=source, import_id=import_id)
+    click.echo(result.summary_line())

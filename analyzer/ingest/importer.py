@@ -46,6 +46,7 @@ class ImportResult:
     passed_over: list[str] = field(default_factory=list)  # what a folder held but was not read
     env: str = ""
     other_envs: dict[str, int] = field(default_factory=dict)  # skipped: they carry another env
+    import_id: str = ""  # as the store's imports.jsonl records it (`analyze forget --import`)
 
     def add(self, other: ImportResult) -> None:
         self.env = self.env or other.env
@@ -79,6 +80,7 @@ class ImportResult:
             f"read {self.read:,} entries from {self.files:,} file(s): stored {self.stored:,} in "
             f"env {self.env}, duplicates {self.duplicates:,}, {skipped}, "
             f"quarantined {self.quarantined:,}"
+            + (f" (import {self.import_id})" if self.import_id else "")
         )
 
     def detail_lines(self) -> list[str]:
@@ -116,6 +118,28 @@ def import_paths(
     return result
 
 
+def record_import(store: Store, env: str, sources: list[str], result: ImportResult) -> str:
+    """One line in the store's imports.jsonl: the import's id, env, files and counts, so
+    `analyze forget --import ID` can undo it. Returns the id."""
+    import json
+    import uuid
+    from datetime import UTC, datetime
+
+    from analyzer.lake.store import IMPORTS_LOG, append_line
+
+    import_id = uuid.uuid4().hex[:8]
+    record = {
+        "import_id": import_id,
+        "at": datetime.now(UTC).isoformat(),
+        "env": env,
+        "sources": sources,
+        "stored": result.stored,
+        "quarantined": result.quarantined,
+    }
+    append_line(store.root / IMPORTS_LOG, json.dumps(record) + "\n")
+    return import_id
+
+
 def import_files(
     files: Sequence[Path],
     *,
@@ -126,7 +150,10 @@ def import_files(
     """Import exactly these files, batch by batch, each batch published as whole segments."""
     check_env_name(env)
     with _write_errors_named(store), store.writer_lock():
-        return import_files_locked(files, env=env, store=store, on_progress=on_progress)
+        result = import_files_locked(files, env=env, store=store, on_progress=on_progress)
+        if result.stored or result.quarantined:  # recorded with the lock held, in its store
+            result.import_id = record_import(store, env, [str(p) for p in files], result)
+        return result
 
 
 @contextlib.contextmanager

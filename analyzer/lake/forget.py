@@ -20,7 +20,13 @@ import duckdb
 from analyzer.errors import AnalyzerError, NoDataError, did_you_mean
 from analyzer.lake.connection import new_connection
 from analyzer.lake.lock import segment_swap
-from analyzer.lake.store import Store, append_line, check_env_name, segment_pattern
+from analyzer.lake.store import (
+    IMPORTS_LOG,
+    Store,
+    append_line,
+    check_env_name,
+    segment_pattern,
+)
 from analyzer.lake.verify import naming_damaged_segments
 
 FORGOTTEN_LOG = "forgotten.jsonl"
@@ -44,10 +50,16 @@ class ForgetResult:
         )
 
 
-def forget(*, store: Store, env: str, source: str) -> ForgetResult:
+def forget(
+    *, store: Store, env: str, source: str | None = None, import_id: str | None = None
+) -> ForgetResult:
     """Take out of `env` every row imported from `source`: a file as the import named it, or
-    a folder (every file imported from under it)."""
+    a folder (every file imported from under it); or every file of the import `import_id`
+    (the store's imports.jsonl names its files)."""
     check_env_name(env)
+    if (source is None) == (import_id is None):
+        raise AnalyzerError("give --source PATH or --import ID (one of them)")
+    wanted = _import_sources(store, env, import_id) if import_id else None
     if not store.root.is_dir():
         raise NoDataError(f"no store at {store.location}: nothing to forget")
     with store.writer_lock():
@@ -63,8 +75,18 @@ def forget(*, store: Store, env: str, source: str) -> ForgetResult:
         try:
             with naming_damaged_segments(store):
                 known = _sources(con, [p for paths in mine.values() for p in paths])
-                chosen = matching_sources(source, known)
+                if wanted is not None:
+                    chosen = [name for name in known if name in wanted]
+                    if not chosen:
+                        raise AnalyzerError(
+                            f"nothing of import {import_id} is left in env {env} of store "
+                            f"{store.location}"
+                        )
+                else:
+                    assert source is not None
+                    chosen = matching_sources(source, known)
                 if not chosen:
+                    assert source is not None
                     hint = did_you_mean(source, known)
                     raise AnalyzerError(
                         f"no import from {source!r} in env {env} of store {store.location}"
@@ -81,6 +103,28 @@ def forget(*, store: Store, env: str, source: str) -> ForgetResult:
         record = {"at": datetime.now(UTC).isoformat(), **asdict(result)}
         append_line(store.root / FORGOTTEN_LOG, json.dumps(record) + "\n")
     return result
+
+
+def _import_sources(store: Store, env: str, import_id: str) -> set[str]:
+    """The files the import `import_id` of `env` read, as the store's imports.jsonl has them."""
+    try:
+        lines = (store.root / IMPORTS_LOG).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+    ids = [r.get("import_id") for r in records if r.get("env") == env]
+    for record in records:
+        if record.get("import_id") == import_id and record.get("env") == env:
+            return {str(s) for s in record.get("sources", [])}
+    hint = did_you_mean(import_id, [str(i) for i in ids])
+    raise AnalyzerError(
+        f"no import {import_id!r} of env {env} in {store.location}/{IMPORTS_LOG}{hint}"
+    )
 
 
 def matching_sources(source: str, known: list[str]) -> list[str]:

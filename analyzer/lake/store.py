@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from analyzer.lake.gcs import BucketLake
 
 DEFAULT_STORE = Path("data") / "lake"
+IMPORTS_LOG = "imports.jsonl"  # one line per import: its id, env and files (`forget --import`)
 STORE_ENV_VAR = "ANALYZER_STORE"
 CHECKSUMS_FILE = "segment-checksums.sha256"
 ENV_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
