@@ -37,6 +37,7 @@ def test_a_store_that_does_not_exist_is_an_error_and_is_not_made(
     assert not missing.exists()  # a failed recommend made no recommendations/ folder
 
 
+@pytest.mark.slow
 def test_regressions_fail_on_regression_gates_a_deploy(sample_lake: Path) -> None:
     on = ["regressions", "--store", str(sample_lake), "--since", "28d"]
     looked = CliRunner().invoke(main, [*on, "--env", "staging"])
@@ -129,6 +130,7 @@ def test_spans_are_checked_before_any_work(tmp_path: Path, args: list[str]) -> N
     assert not (tmp_path / "lake").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_an_import_keeps_whole_segments_and_a_rerun_finishes(tmp_path: Path) -> None:
     """SIGINT lands once the first batch is published, while the next ones are read."""
     import signal
@@ -187,6 +189,7 @@ def test_config_show_takes_the_store_and_env_of_the_commands_it_shows(tmp_path: 
     assert [r["value"] for r in json.loads(one.output) if r["setting"] == "store"] == [lake]
 
 
+@pytest.mark.slow
 def test_collect_finds_the_project_as_gcloud_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,11 +10,13 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
 
 
+@pytest.mark.slow
 def test_a_standing_run_identical_to_the_latest_is_not_saved_again(
     sample_recommended_lake: Path, tmp_path: Path
 ) -> None:
@@ -35,6 +37,7 @@ def test_a_standing_run_identical_to_the_latest_is_not_saved_again(
     assert len(json.loads(history.stdout)) == len(after) + 1
 
 
+@pytest.mark.slow
 def test_the_table_shows_what_a_reader_acts_on_in_120_columns(
     sample_recommended_lake: Path,
 ) -> None:
@@ -63,6 +66,7 @@ def test_the_table_shows_what_a_reader_acts_on_in_120_columns(
     assert "RAISE" in quiet.output  # the sample's critical state times out at 75 s today
 
 
+@pytest.mark.slow
 def test_history_last_and_changed(sample_recommended_lake: Path, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     shutil.copytree(sample_recommended_lake, lake)
@@ -92,6 +96,7 @@ def test_history_last_and_changed(sample_recommended_lake: Path, tmp_path: Path)
     assert one.exit_code == 0 and "no setting moved between these runs" in one.output
 
 
+@pytest.mark.slow
 def test_a_format_a_command_cannot_show_is_refused(sample_recommended_lake: Path) -> None:
     on = ["--env", "staging", "--store", str(sample_recommended_lake)]
     result = CliRunner().invoke(main, ["backtest", *on, "--sweep", "--format", "csv"])
