@@ -113,14 +113,16 @@ def sink_row(entry: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def log_analytics_row(entry: dict[str, Any]) -> dict[str, Any]:
-    """A LogEntry as `_AllLogs` shows it."""
+def log_analytics_row(
+    entry: dict[str, Any], log_id: str = "run.googleapis.com/stdout"
+) -> dict[str, Any]:
+    """A LogEntry as `_AllLogs` shows it (in the log `log_id`)."""
     resource = entry.get("resource", {})
     payload = entry.get("jsonPayload")
     return {
         "timestamp": entry["timestamp"],
         "receive_timestamp": entry.get("receiveTimestamp"),
-        "log_id": "run.googleapis.com/stdout",
+        "log_id": log_id,
         "log_name": entry.get("logName"),
         "resource": {
             "type": resource.get("type"),

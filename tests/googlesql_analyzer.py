@@ -100,7 +100,10 @@ class GoogleSqlAnalyzer:
         language.product_mode = ProductMode.PRODUCT_EXTERNAL  # BigQuery's: FLOAT64, INT64 only
         catalog = (
             CatalogBuilder("bigquery")
-            .add_table(_table("sink_table", sink_schema()))
+            # a sink table (its _PARTITIONTIME where partitioned by ingestion time)
+            .add_table(
+                _table("sink_table", [*sink_schema(), SchemaField("_PARTITIONTIME", "TIMESTAMP")])
+            )
             # two days of a date-sharded sink: the newer without a jsonPayload column
             .add_table(_table(SHARDS[0], sink_schema()))
             .add_table(_table(SHARDS[1], sink_schema(with_json_payload=False)))

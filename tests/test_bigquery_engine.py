@@ -50,6 +50,8 @@ class Loaded:
     quiet_source: str
     production_lake: Store  # production's text lines, and a table of them and the fleet's
     two_envs_source: str
+    ingestion_lake: Store  # two recent days, and a sink table partitioned by ingestion time
+    ingestion_source: str
 
 
 def _entries(form: str) -> list[dict[str, Any]]:
@@ -224,16 +226,23 @@ def _load(folder: Path, endpoint: str) -> Loaded:
                 _insert(client, name, sink_schema(with_json_payload=False), shard)
         sources["sink", form] = table
         sources["log-analytics", form] = f"{PROJECT}.logs_{form}._AllLogs"
+        # and the same entries again in a log that is not the services' output (as
+        # `_AllLogs` holds every log of the bucket): the engine reads stdout and stderr only
+        other = [{**e, "insertId": f"{e['insertId']}-r"} for e in entries]
         _insert(
             client,
             sources["log-analytics", form],
             log_analytics_schema(),
-            [log_analytics_row(e) for e in entries],
+            [
+                *(log_analytics_row(e) for e in entries),
+                *(log_analytics_row(e, "run.googleapis.com/requests") for e in other),
+            ],
         )
     fleet_lake, fleet_source = _load_fleet(client, folder)
     shards_lake, shards_source, newest_lacks = _load_shards(client, folder)
     quiet_lake, quiet_source = _load_quiet(client, folder)
     production_lake, two_envs_source = _load_two_envs(client, folder)
+    ingestion_lake, ingestion_source = _load_ingestion_time(client, folder)
     return Loaded(
         endpoint=endpoint,
         lakes=lakes,
@@ -247,6 +256,8 @@ def _load(folder: Path, endpoint: str) -> Loaded:
         quiet_source=quiet_source,
         production_lake=production_lake,
         two_envs_source=two_envs_source,
+        ingestion_lake=ingestion_lake,
+        ingestion_source=ingestion_source,
     )
 
 
@@ -308,6 +319,28 @@ def _load_quiet(client: Any, folder: Path) -> tuple[Store, str]:
     client.create_dataset("quiet")
     table = f"{PROJECT}.quiet.run_googleapis_com_stdout"
     _insert(client, table, sink_schema(), [sink_row(e) for e in kept])
+    return lake, table
+
+
+def _load_ingestion_time(client: Any, folder: Path) -> tuple[Store, str]:
+    """Two days ending yesterday in a sink table partitioned by ingestion time (no partition
+    column). The emulator puts every row in today's partition (its _PARTITIONTIME is now), as
+    BigQuery does rows streamed today: recent days, so the filter keeps what it should."""
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    spec = SimulationSpec(env="staging", days=2, start=today - timedelta(days=3))
+    manifest = SimulationManifest(env="staging", form="structured", start="", end="")
+    entries = list(simulate_entries(spec, manifest))
+    lake = _lake_of(folder, "ingestion", entries)
+    from google.cloud import bigquery
+
+    client.create_dataset("ingestion")
+    table = f"{PROJECT}.ingestion.run_googleapis_com_stdout"
+    made = bigquery.Table(table, schema=sink_schema())
+    made.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY)
+    client.create_table(made)
+    rows = [sink_row(e) for e in entries]
+    for at in range(0, len(rows), 1000):
+        assert not client.insert_rows_json(table, rows[at : at + 1000])
     return lake, table
 
 
@@ -467,17 +500,24 @@ def test_recommend_json_equals_the_lakes(
         assert configs == []
 
 
+def _recommend_as_the_lake(
+    loaded: Loaded, source: str, lake: Store
+) -> tuple[BigQueryEngine, dict[str, Any]]:
+    """The engine over `source` (staging's), and its recommend JSON over the last 7 days,
+    checked equal to the lake's."""
+    engine = open_bigquery(source=source, endpoint=loaded.endpoint, anonymous=True)
+    args = ["--since", "7d", "--format", "json", "--no-history"]
+    ours = _json(["recommend", *_remote(loaded, source, "staging"), *args])
+    assert ours == _json(["recommend", "--env", "staging", "--store", str(lake.root), *args])
+    return engine, ours
+
+
 def test_date_shards_whose_schemas_differ_give_the_lakes_recommend(loaded: Loaded) -> None:
     """Each shard read with its own columns: the fields the newest shard lacks are NULL there
     only, so no phase_failed or timeout of the older days is lost."""
     assert {"error_type", "error"} <= loaded.newest_lacks
-    engine = open_bigquery(source=loaded.shards_source, endpoint=loaded.endpoint, anonymous=True)
+    engine, ours = _recommend_as_the_lake(loaded, loaded.shards_source, loaded.shards_lake)
     assert engine.shape == "sink-shards" and len(engine.shards) >= 7
-    remote = _remote(loaded, loaded.shards_source, "staging")
-    local = ["--env", "staging", "--store", str(loaded.shards_lake.root)]
-    args = ["--since", "7d", "--format", "json", "--no-history"]
-    ours = _json(["recommend", *remote, *args])
-    assert ours == _json(["recommend", *local, *args])
     assert sum(g["attempts"] for g in ours["timeouts"]) > 1000
     assert sum(g["attempts"] - g["completed"] for g in ours["timeouts"]) > 20  # failed ones
 
@@ -501,6 +541,14 @@ def test_a_quiet_vpc_timeline_gives_the_lakes_recommend(loaded: Loaded) -> None:
     assert ours == _json(["recommend", *local, *args])
     states = {g["vpc_state"] for g in ours["timeouts"]}
     assert len(states) >= 2
+
+
+def test_an_ingestion_time_partitioned_sink_gives_the_lakes_recommend(loaded: Loaded) -> None:
+    """Detected from the table (time partitioning without a field) and read through
+    _PARTITIONTIME, the only filter that prunes such a table."""
+    engine, ours = _recommend_as_the_lake(loaded, loaded.ingestion_source, loaded.ingestion_lake)
+    assert engine.shape == "sink-ingestion"
+    assert sum(g["attempts"] for g in ours["timeouts"]) > 200
 
 
 def test_two_envs_in_one_table_are_told_apart_or_refused(loaded: Loaded) -> None:

@@ -65,8 +65,9 @@ QUESTIONS = (
 # The bytes one run may bill, all its queries together (--max-bytes-billed): 1.5 TiB ($9.38 on
 # demand at $6.25 a TiB). The default weekly job, a table-format recommend over 28 days of an
 # env at 100 million entries a week (286-406 bytes an entry read: 114-162 GiB a question over
-# the 30 days its scan reads), bills at most 8 queries of at most 162 GiB (1.27 TiB) and two
-# small ones; a run that would bill more stops before the query that would pass the budget.
+# the 30 days its scan reads, 30-43 GiB over the 8-day --lookback), bills at most 6 window
+# questions and 3 over the lookback: at most 1,102 GiB (docs/bigquery.md has the arithmetic);
+# a run that would bill more stops before the query that would pass the budget.
 DEFAULT_MAX_BYTES_BILLED = 1536 * 1024**3
 # How long one query job may run (--job-timeout): BigQuery cancels it then (job_timeout_ms),
 # and the engine stops waiting for it.
@@ -76,6 +77,7 @@ DEFAULT_JOB_TIMEOUT = timedelta(minutes=10)
 # and the lines between them; rough, on the side of counting early.
 BYTES_PER_ATTEMPT = 1_000
 MIN_BILLED = 10 * 1024**2
+NO_PRIOR = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_LOOKBACK = timedelta(days=8)  # questions with no window of their own read this far back
 # A windowed question reads its source from a day before the window to a day after it (an
 # attempt that started inside may end after it; a phase lasts at most a day, as the importer
@@ -254,7 +256,9 @@ class BigQueryEngine:
             values.setdefault("default_env", env)
         values["env_services"] = list(self.env_services)
         start, end = values.get("start"), values.get("end")
-        values["prior_insert_id"] = values["prior_ts"] = None
+        # no state change before the scan: a time and an id no entry has (a NULL parameter
+        # would do in BigQuery, but the emulator mistypes it inside a function)
+        values["prior_insert_id"], values["prior_ts"] = "", NO_PRIOR
         if env is not None and not own:
             self._check_envs(str(env), values)
         if isinstance(start, datetime) and isinstance(end, datetime):
@@ -615,6 +619,9 @@ def open_bigquery(
             f"--source {source} looks like a {detected} table, not --source-shape {shape}"
         )
     chosen: Shape = "sink-shards" if sharded else detected
+    partitioning = None if sharded else table.time_partitioning
+    if chosen == "sink" and partitioning is not None and partitioning.field is None:
+        chosen = "sink-ingestion"  # pruned on _PARTITIONTIME, not on `timestamp`
     assert chosen in SHAPES
     engine = BigQueryEngine(
         client=client,
@@ -624,7 +631,7 @@ def open_bigquery(
         lookback=lookback,
         storage_api=endpoint is None,
         attempt_rows=attempt_rows,
-        padding=sink_padding(paths) if chosen == "sink" else None,
+        padding=sink_padding(paths) if chosen in ("sink", "sink-ingestion") else None,
         endpoint=endpoint,
         env_services=env_services,
         job_timeout=job_timeout,

@@ -17,12 +17,18 @@ from typing import Any, Literal
 from analyzer.errors import AnalyzerError
 from analyzer.lake.sql import load_sql
 
-Shape = Literal["sink", "sink-shards", "log-analytics"]
-SHAPES: tuple[Shape, ...] = ("sink", "sink-shards", "log-analytics")
+# a sink table partitioned on `timestamp`, or by ingestion time (`_PARTITIONTIME`), or date
+# shards; Log Analytics' `_AllLogs`
+Shape = Literal["sink", "sink-ingestion", "sink-shards", "log-analytics"]
+SHAPES: tuple[Shape, ...] = ("sink", "sink-ingestion", "sink-shards", "log-analytics")
 
 # Each shape's scan and mapping, then the views every shape shares, in dependency order.
 _SHAPE_VIEWS: dict[Shape, tuple[tuple[str, str], ...]] = {
     "sink": (("sink_rows", "sink_table_rows"), ("entry_fields", "sink_entry_fields")),
+    "sink-ingestion": (
+        ("sink_rows", "sink_ingestion_rows"),
+        ("entry_fields", "sink_entry_fields"),
+    ),
     "sink-shards": (("sink_rows", "sink_shard_rows"), ("entry_fields", "sink_entry_fields")),
     "log-analytics": (
         ("log_analytics_rows", "log_analytics_rows"),

@@ -7,7 +7,7 @@
 -- Reads: `sink_shard` (one shard, put in by the engine: an identifier cannot be bound).
 -- Parameters: @scan_start, @scan_end (TIMESTAMP); @prior_ts (TIMESTAMP), @prior_insert_id
 --   (STRING): the VPC state change in force at the scan's start, however far before it
---   (vpc_state_before.sql), read too; NULL when there is none.
+--   (vpc_state_before.sql), read too; 1970-01-01 and '' when there is none.
 -- Returns: the shard's columns.
 SELECT *
 FROM `sink_shard`
