@@ -40,6 +40,12 @@ def lake(imported: Path, tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture
+def recommended_lake(sample_recommended_lake: Path, tmp_path: Path) -> Path:
+    """A copy of the imported sample with one standing recommendation saved."""
+    return copy_lake(sample_recommended_lake, tmp_path / "recommended")
+
+
 def cli(*args: str) -> Any:
     return CliRunner().invoke(main, list(args))
 
@@ -110,9 +116,9 @@ def test_a_run_made_for_looking_is_never_exported(lake: Path, tmp_path: Path) ->
 
 
 def test_thin_evidence_never_lowers_a_timeout_below_the_previous_export_or_the_default(
-    lake: Path, tmp_path: Path
+    recommended_lake: Path, tmp_path: Path
 ) -> None:
-    recommend(lake)
+    lake = recommended_lake
     assert export(lake, tmp_path / "previous.json").exit_code == 0
     before = service_timeouts(tmp_path / "previous.json")
 
@@ -209,13 +215,14 @@ def _raised_by_hand(config: Path, seconds: float) -> dict[tuple[str | None, str]
 
 
 def test_a_fresh_store_keeps_every_hand_raised_deployed_key(
-    imported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    imported: Path,
+    sample_recommended_lake: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`deployed = PATH` in the project file is the floor: a fresh store (a CI runner's) has no
     saved run, yet a key without evidence keeps the deployed value instead of the default."""
-    last_week = tmp_path / "last-week"
-    shutil.copytree(imported, last_week)
-    recommend(last_week)
+    last_week = copy_lake(sample_recommended_lake, tmp_path / "last-week")
     repo = tmp_path / "repo"
     shipped = repo / "deploy" / "staging" / "timeouts.json"
     shipped.parent.mkdir(parents=True)
@@ -458,8 +465,10 @@ def test_names_match_whatever_their_case_and_another_env_warns_once(
 # 5. Reviewable in a pull request.
 
 
-def test_export_diff_gates_on_changes_beyond_min_change(lake: Path, tmp_path: Path) -> None:
-    recommend(lake)
+def test_export_diff_gates_on_changes_beyond_min_change(
+    recommended_lake: Path, tmp_path: Path
+) -> None:
+    lake = recommended_lake
     deployed = tmp_path / "deployed.json"
     assert export(lake, deployed).exit_code == 0
     same = cli("export", "--env", "staging", "--store", str(lake), "--diff", str(deployed))
@@ -498,11 +507,11 @@ def test_export_diff_gates_on_changes_beyond_min_change(lake: Path, tmp_path: Pa
 
 
 def test_two_exports_with_the_same_values_differ_only_in_provenance(
-    lake: Path, tmp_path: Path
+    recommended_lake: Path, tmp_path: Path
 ) -> None:
     import difflib
 
-    recommend(lake)
+    lake = recommended_lake
     assert export(lake, tmp_path / "a.json").exit_code == 0
     recommend(lake)
     assert export(lake, tmp_path / "b.json").exit_code == 0
@@ -608,14 +617,14 @@ def test_import_env_selects_and_the_summary_names_the_env(tmp_path: Path) -> Non
     assert len(list(store.glob("events/env=*"))) == 2
 
 
-def test_a_deployed_file_for_another_env_is_refused(lake: Path, tmp_path: Path) -> None:
+def test_a_deployed_file_for_another_env_is_refused(recommended_lake: Path, tmp_path: Path) -> None:
+    lake = recommended_lake
     deployed = tmp_path / "production.json"
     deployed.write_text(json.dumps({**config_document(), "env": "production"}))
     carried = cli(
         *("recommend", "--env", "staging", "--store", str(lake), "--previous", str(deployed))
     )
     assert carried.exit_code == 1 and "not 'staging'" in carried.stderr
-    recommend(lake)
     diffed = cli("export", "--env", "staging", "--store", str(lake), "--diff", str(deployed))
     assert diffed.exit_code == 2 and "not 'staging'" in diffed.stderr
 
