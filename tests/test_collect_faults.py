@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,17 +19,25 @@ from analyzer.ingest.cloud_logging import RequestLimits
 from analyzer.ingest.collect import checkpoint_path, collect, read_checkpoint
 from analyzer.lake.store import Store
 from tests.conftest import read_view, write_ndjson
-from tests.fake_cloud_logging import running
+from tests.fake_cloud_logging import FakeCloudLogging, running
 from tests.test_collect import cli_args, request, simulated_day, stored_ids, telemetry_ids
 
 ENTRIES = simulated_day({"structured": 5}, startups_per_hour=8)
 TELEMETRY_IDS = telemetry_ids(ENTRIES)
 
 
-@pytest.fixture
-def cloud():
+@pytest.fixture(scope="module")
+def _server() -> Iterator[FakeCloudLogging]:
     with running(ENTRIES) as fake:
         yield fake
+
+
+@pytest.fixture
+def cloud(_server: FakeCloudLogging) -> FakeCloudLogging:
+    """The module's server, its state as a new server's (no faults, no requests, ENTRIES)."""
+    fresh = vars(FakeCloudLogging(entries=ENTRIES))
+    vars(_server).update({k: v for k, v in fresh.items() if k != "url"})
+    return _server
 
 
 def test_shuffled_pages_and_a_503_lose_nothing(cloud, store: Store) -> None:
