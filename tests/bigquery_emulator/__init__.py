@@ -107,7 +107,9 @@ def running_emulator(log: Path) -> Iterator[str]:
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            # it waits on the clients' idle kept-alive connections before it stops: nothing of
+            # it outlives the block, so a short wait, then the kill
+            process.wait(timeout=1)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

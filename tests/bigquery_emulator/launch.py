@@ -21,12 +21,21 @@ accepts requests this prints `LISTENING REST_PORT` on standard output, so whoeve
 learns the port from the emulator itself (a port found free first and bound after could be taken
 in between by another emulator starting on the host).
 
+A dry run executes the statement too (to learn the result's schema), and the engine asks
+each question as a dry run then the same query at once: the dry run's result is kept for the
+one request that follows it, and given to that request only if it is the same statement with
+the same parameters, from the same caller (no table changes in between: the engine only
+reads). Any other request drops it, so nothing older than the request before is ever given.
+
 Run as: python launch.py start --rest-port 0 ... (bqemulator's own options)."""
 
+import contextvars
 import sys
 from typing import Any
 
+from bqemulator.api.routes import jobs as jobs_routes
 from bqemulator.cli import main
+from bqemulator.jobs import executor
 from bqemulator.server import EmulatorServer
 from bqemulator.sql.translator import SQLTranslator
 from bqemulator.storage import engine
@@ -69,6 +78,45 @@ def _kept_parse(self: Dialect, sql: str, **opts: Any) -> list[Any]:
 
 
 Dialect.parse = _kept_parse  # type: ignore[method-assign]
+
+_in_dry_run: contextvars.ContextVar[bool] = contextvars.ContextVar("in_dry_run", default=False)
+_dry_result: dict[str, Any] = {}  # at most one: the last dry run's, by its statement
+_dry_run_response = jobs_routes._dry_run_response
+_run_query_body = executor._run_query_body
+
+
+async def _dry_run_kept(**kwargs: Any) -> Any:
+    token = _in_dry_run.set(True)
+    try:
+        return await _dry_run_response(**kwargs)
+    finally:
+        _in_dry_run.reset(token)
+
+
+async def _query_body_once(**kwargs: Any) -> Any:
+    caller = kwargs.get("effective_caller")
+    key = repr(
+        (
+            kwargs.get("project_id"),
+            kwargs.get("bq_sql"),
+            kwargs.get("query_params"),
+            kwargs.get("is_scripted"),
+            getattr(caller, "principal", None),
+        )
+    )
+    kept = _dry_result.pop(key, None)
+    _dry_result.clear()
+    if _in_dry_run.get():
+        table = await _run_query_body(**kwargs)
+        _dry_result[key] = table
+        return table
+    if kept is not None:
+        return kept
+    return await _run_query_body(**kwargs)
+
+
+jobs_routes._dry_run_response = _dry_run_kept  # type: ignore[assignment]
+executor._run_query_body = _query_body_once  # type: ignore[assignment]
 
 if __name__ == "__main__":
     sys.exit(main())
