@@ -306,3 +306,15 @@ def test_forget_by_import_id_undoes_exactly_that_import(tmp_path: Path) -> None:
     done = CliRunner().invoke(main, ["forget", "--env", "prod", "--import", found[1], *on])
     assert done.exit_code == 0 and "forgot 8 events" in done.output, done.output
     assert _events(tmp_path / "lake") == {"prod": 12}
+
+
+def test_a_path_the_system_refuses_is_one_line_not_an_internal_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(
+        main, ["simulate", "--env", "staging", "--days", "1", "--out", str(blocker / "export")]
+    )
+    assert result.exit_code == 1, result.output
+    assert "Not a directory" in result.output
+    assert str(blocker) in result.output
+    assert "internal error" not in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sys
@@ -33,6 +34,21 @@ STORE_HELP = (
 # 2 a usage error (click's); 3 no data for what was asked; 70 an internal error (EX_SOFTWARE);
 # 130 interrupted (Ctrl-C).
 EXIT_INTERNAL_ERROR = 70
+# What the system answers when a path or a device refuses (errno): said as one line, exit 1.
+SYSTEM_REFUSALS = frozenset(
+    {
+        errno.ENOENT,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EEXIST,
+        errno.ENAMETOOLONG,
+    }
+)
 PROJECT_FILE_NAME = "analyzer.toml"
 PROJECT_FILE_ENV_VAR = "ANALYZER_PROJECT_FILE"
 
@@ -176,6 +192,16 @@ class AnalyzerGroup(click.Group):
             raise
         except KeyboardInterrupt:
             _interrupted(ctx)
+        except OSError as exc:
+            if exc.errno not in SYSTEM_REFUSALS or ctx.meta.get("debug"):
+                raise
+            # the system refused a file or a stream (a folder that cannot be written, a full
+            # disk): the user's to fix, said in one line, as for bad input
+            what = f"{exc.filename}: " if exc.filename else ""
+            click.secho(
+                f"error: {printable(what + (exc.strerror or str(exc)))}", fg="red", err=True
+            )
+            sys.exit(1)
         except Exception as exc:
             if _is_interrupt(exc):
                 _interrupted(ctx)
