@@ -39,13 +39,11 @@ SYSTEM_REFUSALS = frozenset(
     {
         errno.ENOENT,
         errno.ENOTDIR,
-        errno.EISDIR,
         errno.EACCES,
         errno.EPERM,
         errno.EROFS,
         errno.ENOSPC,
         errno.EDQUOT,
-        errno.EEXIST,
         errno.ENAMETOOLONG,
     }
 )
@@ -192,21 +190,17 @@ class AnalyzerGroup(click.Group):
             raise
         except KeyboardInterrupt:
             _interrupted(ctx)
-        except OSError as exc:
-            if exc.errno not in SYSTEM_REFUSALS or ctx.meta.get("debug"):
-                raise
-            # the system refused a file or a stream (a folder that cannot be written, a full
-            # disk): the user's to fix, said in one line, as for bad input
-            what = f"{exc.filename}: " if exc.filename else ""
-            click.secho(
-                f"error: {printable(what + (exc.strerror or str(exc)))}", fg="red", err=True
-            )
-            sys.exit(1)
         except Exception as exc:
             if _is_interrupt(exc):
                 _interrupted(ctx)
             if ctx.meta.get("debug"):
                 raise
+            if isinstance(exc, OSError) and exc.errno in SYSTEM_REFUSALS:
+                # the system refused a file or a stream (a folder that cannot be written, a
+                # full disk): the user's to fix, said in one line, as for bad input
+                what = f"{exc.filename}: " if exc.filename else ""
+                click.secho(f"error: {printable(what + str(exc.strerror))}", fg="red", err=True)
+                sys.exit(1)
             click.secho(
                 f"internal error: {type(exc).__name__}: {printable(str(exc))} (rerun with --debug "
                 "for details)",
