@@ -53,6 +53,7 @@ def test_bench_recommend(tmp_path: Path) -> None:
     assert figures["events"] >= 20000 and figures["phase_attempts"] > 0
     assert figures["ratio_goal"] == 3.0
     assert figures["ratio_to_kaplan_meier_p99"] > 0 and figures["ratio_to_plain_p99"] > 0
+    assert figures["lifelines_ratio_goal"] == 0.25 and figures["timing"].startswith("warm")
 
 
 @pytest.mark.slow
