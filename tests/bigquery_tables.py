@@ -10,7 +10,7 @@ from typing import Any
 
 from google.cloud.bigquery import SchemaField
 
-from analyzer.engine.bigquery_sql import PAYLOAD_NUMBERS, PAYLOAD_TEXT
+from analyzer.engine.bigquery_sql import LAKE_COLUMNS, PAYLOAD_NUMBERS, PAYLOAD_TEXT
 
 # The payload fields the engine's sink view reads (strings, and numbers a sink types FLOAT,
 # whatever they held), and those our entries carry beyond them.
@@ -82,6 +82,11 @@ def log_analytics_schema() -> list[SchemaField]:
         SchemaField("trace", "STRING"),
         SchemaField("span_id", "STRING"),
     ]
+
+
+def lake_schema() -> list[SchemaField]:
+    """A table of shape `lake` (the materialised table): the lake's columns."""
+    return [SchemaField(name, kind) for name, kind in LAKE_COLUMNS]
 
 
 def _numbers_as_float(payload: dict[str, Any]) -> dict[str, Any]:

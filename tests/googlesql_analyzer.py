@@ -12,7 +12,7 @@ from typing import Any
 
 from google.cloud.bigquery import SchemaField
 
-from tests.bigquery_tables import log_analytics_schema, sink_schema
+from tests.bigquery_tables import lake_schema, log_analytics_schema, sink_schema
 
 PARAMETERS = {
     "env": "TYPE_STRING",
@@ -24,6 +24,8 @@ PARAMETERS = {
     "prior_ts": "TYPE_TIMESTAMP",
     "prior_insert_id": "TYPE_STRING",
     "before": "TYPE_TIMESTAMP",
+    "fetch_start": "TYPE_TIMESTAMP",
+    "fetch_end": "TYPE_TIMESTAMP",
 }
 ARRAY_PARAMETERS = {
     "services": "TYPE_STRING",
@@ -37,6 +39,8 @@ _KINDS = {
     "TIMESTAMP": "TYPE_TIMESTAMP",
     "BOOLEAN": "TYPE_BOOL",
     "INTEGER": "TYPE_INT64",
+    "INT64": "TYPE_INT64",
+    "FLOAT64": "TYPE_DOUBLE",
     "JSON": "TYPE_JSON",
 }
 
@@ -108,6 +112,7 @@ class GoogleSqlAnalyzer:
             .add_table(_table(SHARDS[0], sink_schema()))
             .add_table(_table(SHARDS[1], sink_schema(with_json_payload=False)))
             .add_table(_table("log_analytics_table", log_analytics_schema()))
+            .add_table(_table("lake_table", lake_schema()))
             .with_builtin_functions(ZetaSQLBuiltinFunctionOptions(language_options=language))
             .build()
         )

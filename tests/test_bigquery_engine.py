@@ -779,3 +779,109 @@ def test_counts_equal_the_lakes(loaded: Loaded, shape: str, form: str, tmp_path:
         {k: t[k] for k in keys} for t in rows["timeouts"]
     ]
     assert counted["breaker"]["failure_threshold"] == rows["breaker"]["failure_threshold"]
+
+
+# What the lake's queries read from `payload`, by event (telemetry_rows.sql rebuilds just these).
+PAYLOAD_READ = {
+    "breaker_summary": (
+        "window_s", "calls", "failures", "slow_calls", "slow_threshold_s", "rejected",
+        "vpc_state_source",
+    ),
+    "config_loaded": (
+        "outcome", "config_path", "generated_at", "config_sha256", "run_id", "error",
+    ),
+    "vpc_state_changed": ("vpc_instances", "vpc_max_instances"),
+}  # fmt: skip
+
+
+def _fetch(
+    engine: BigQueryEngine, env: str, start: datetime, end: datetime, since: datetime | None = None
+) -> list[Any]:
+    """fetch_rows.sql's rows over [start, end), the scan starting at `since` (else `start`):
+    kind, the lake's columns, entries."""
+    from analyzer.engine.bigquery import SCAN_MARGIN
+
+    scan = (since or start) + SCAN_MARGIN
+    params = {
+        **{"own": True, "env": env, "start": scan, "end": end - SCAN_MARGIN},
+        **{"fetch_start": start, "fetch_end": end},
+    }
+    job = engine._run(engine._compose("fetch_rows", params), params)
+    return list(engine._arrow(job).to_pylist())
+
+
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _comparable(row: dict[str, Any]) -> tuple[Any, ...]:
+    """A row's lake columns (payload: the fields the lake reads from it, numbers as floats)."""
+    from analyzer.engine.bigquery_sql import LAKE_COLUMNS
+
+    payload = json.loads(row["payload"] or "{}")
+    if not isinstance(payload, dict):
+        payload = {}
+    read = tuple(
+        float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+        for v in (payload.get(k) for k in PAYLOAD_READ.get(row["event"], ()))
+    )
+    return (*(row[c] for c, _ in LAKE_COLUMNS if c != "payload"), read)
+
+
+@pytest.mark.parametrize(("shape", "form"), [("sink", "structured"), ("sink", "text")])
+def test_telemetry_rows_are_the_lakes_rows(loaded: Loaded, shape: str, form: str) -> None:
+    """One env's rows fetched in the lake's columns equal the lake's, row for row; loaded into a
+    table of those columns, that table is read as shape `lake` and gives the same rows."""
+    env = FORMS[form]
+    start, end = START - timedelta(days=1), START + timedelta(days=3)
+    engine = _engine(loaded, shape, form)
+    fetched = _fetch(engine, env, start, end)
+    rows = [r for r in fetched if r["kind"] == "row"]
+    con = local_engine(loaded.lakes[form])
+    lakes = con.ask(lambda c: _dicts(c.execute("SELECT * FROM events WHERE env = ?", [env])))
+    assert len(rows) > 1000
+    assert sorted(map(_comparable, rows), key=repr) == sorted(map(_comparable, lakes), key=repr)
+    assert any(r["event"] == "breaker_summary" and '"calls":400' in r["payload"] for r in rows)
+    # the entries by env, form and service, and no VPC state before the first entry
+    mix = {(r["env"], r["form"], r["service"]): r["entries"] for r in fetched if r["kind"] == "mix"}
+    assert sum(mix.values()) == len(rows) and {k[:2] for k in mix} == {(env, form)}
+    assert not [r for r in fetched if r["kind"] == "prior"]
+    # the VPC state in force at a later start: the last change before it
+    later = START + timedelta(days=1)
+    prior = [r for r in _fetch(engine, env, later, end, start) if r["kind"] == "prior"]
+    changes = [r for r in rows if r["event"] == "vpc_state_changed" and r["ts"] < later]
+    assert [p["insert_id"] for p in prior] == [max(changes, key=lambda r: r["ts"])["insert_id"]]
+    if form == "structured":
+        _as_lake_table(loaded, rows, env, start, end)
+
+
+def _as_lake_table(
+    loaded: Loaded, rows: list[dict[str, Any]], env: str, start: datetime, end: datetime
+) -> None:
+    """`rows` in a table of the lake's columns, partitioned by day and clustered by env and
+    service, as `analyze bigquery materialize` keeps it: detected as shape `lake`, its rows
+    fetched as they went in."""
+    from google.cloud import bigquery
+
+    from analyzer.engine.bigquery_sql import LAKE_COLUMNS
+    from tests.bigquery_tables import lake_schema
+
+    engine = _engine(loaded, "sink", "structured")
+    engine.client.create_dataset("lake_shape", exists_ok=True)
+    table = f"{PROJECT}.lake_shape.telemetry"
+    made = bigquery.Table(table, schema=lake_schema())
+    made.time_partitioning = bigquery.TimePartitioning(field="ts")
+    made.clustering_fields = ["env", "service"]
+    engine.client.create_table(made, exists_ok=True)
+    other = {**rows[0], "insert_id": "other-env", "env": "production"}  # not read for staging
+    records = [
+        {c: r[c].isoformat() if isinstance(r[c], datetime) else r[c] for c, _ in LAKE_COLUMNS}
+        for r in [*rows, other]
+    ]
+    for at in range(0, len(records), 1000):
+        assert not engine.client.insert_rows_json(table, records[at : at + 1000])
+    lake = open_bigquery(source=table, endpoint=loaded.endpoint, anonymous=True)
+    assert lake.shape == "lake"
+    again = [r for r in _fetch(lake, env, start, end) if r["kind"] == "row"]
+    assert sorted(map(_comparable, again), key=repr) == sorted(map(_comparable, rows), key=repr)

@@ -42,6 +42,10 @@ def _statements() -> Iterator[tuple[str, str, str]]:
         SHARDS[1]: schema_paths(sink_schema(with_json_payload=False)),
     }
     for shape in SHAPES:
+        # the run's fetch of an env's rows in the lake's columns (telemetry_rows.sql)
+        yield shape, "fetch_rows", compose("fetch_rows", shape=shape, shards=shards).sql
+        if shape == "lake":  # its rows are the lake's columns: the fetch is all it answers
+            continue
         for question in QUESTIONS if shape == "sink" else ("attempt_numbers",):
             extra = WINDOW_VIEWS if question == "attempt_numbers" else ()
             sql = compose(question, shape=shape, extra_views=extra, shards=shards).sql

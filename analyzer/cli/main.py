@@ -357,9 +357,11 @@ _ENGINE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
         ("--source-shape",),
         {
-            "type": click.Choice(["sink", "log-analytics"]),
+            "type": click.Choice(["sink", "log-analytics", "lake"]),
             "default": None,
-            "help": "The --source table's shape. Default: read from its schema.",
+            "help": "The --source table's shape: a Log Router sink, Log Analytics' _AllLogs, "
+            "or a table of the lake's columns (analyze bigquery materialize). Default: read "
+            "from its schema.",
         },
     ),
     (

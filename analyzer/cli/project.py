@@ -161,7 +161,7 @@ class EnvTable(_Table):
     service: str | None = None
     engine: Literal["local", "bigquery"] | None = None
     source: str | None = None
-    source_shape: Literal["sink", "log-analytics"] | None = None
+    source_shape: Literal["sink", "log-analytics", "lake"] | None = None
     source_services: str | None = None
     max_bytes_billed: str | int | None = None
     job_timeout: str | None = None

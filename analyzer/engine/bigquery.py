@@ -613,8 +613,14 @@ def open_bigquery(
     except GoogleAPIError as exc:
         raise AnalyzerError(f"cannot read --source {source}: {exc}") from exc
     paths = schema_paths(table.schema)
-    detected: Shape = "log-analytics" if "json_payload" in paths or "insert_id" in paths else "sink"
-    if shape is not None and shape.startswith("sink") != detected.startswith("sink"):
+    detected: Shape = (
+        "lake"  # the lake's columns already (the materialised table)
+        if {"startup_id", "phase", "payload"} <= paths
+        else "log-analytics"
+        if "json_payload" in paths or "insert_id" in paths
+        else "sink"
+    )
+    if shape is not None and shape != detected:  # a sink's kind is read from it, not given
         raise AnalyzerError(
             f"--source {source} looks like a {detected} table, not --source-shape {shape}"
         )

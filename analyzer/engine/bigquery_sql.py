@@ -18,9 +18,43 @@ from analyzer.errors import AnalyzerError
 from analyzer.lake.sql import load_sql
 
 # a sink table partitioned on `timestamp`, or by ingestion time (`_PARTITIONTIME`), or date
-# shards; Log Analytics' `_AllLogs`
-Shape = Literal["sink", "sink-ingestion", "sink-shards", "log-analytics"]
-SHAPES: tuple[Shape, ...] = ("sink", "sink-ingestion", "sink-shards", "log-analytics")
+# shards; Log Analytics' `_AllLogs`; a table that already holds the lake's columns
+# (LAKE_COLUMNS: the materialised table)
+Shape = Literal["sink", "sink-ingestion", "sink-shards", "log-analytics", "lake"]
+SHAPES: tuple[Shape, ...] = ("sink", "sink-ingestion", "sink-shards", "log-analytics", "lake")
+# The columns of telemetry_rows.sql, what every shape's rows become (the lake's columns less
+# the importer's source_file, ingested_at and date), with their BigQuery types: the schema of
+# a table of shape `lake` (partitioned by DATE(ts), clustered by env, service).
+LAKE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("insert_id", "STRING"),
+    ("ts", "TIMESTAMP"),
+    ("receive_ts", "TIMESTAMP"),
+    ("env", "STRING"),
+    ("service", "STRING"),
+    ("revision", "STRING"),
+    ("instance_id", "STRING"),
+    ("startup_id", "STRING"),
+    ("event", "STRING"),
+    ("phase", "INT64"),
+    ("phase_name", "STRING"),
+    ("operation", "STRING"),
+    ("outcome", "STRING"),
+    ("vpc_state", "STRING"),
+    ("breaker_state", "STRING"),
+    ("from_state", "STRING"),
+    ("to_state", "STRING"),
+    ("error_type", "STRING"),
+    ("error", "STRING"),
+    ("severity", "STRING"),
+    ("message", "STRING"),
+    ("duration_s", "FLOAT64"),
+    ("timeout_s", "FLOAT64"),
+    ("vpc_utilization", "FLOAT64"),
+    ("exit_code", "INT64"),
+    ("form", "STRING"),
+    ("log_name", "STRING"),
+    ("payload", "STRING"),
+)
 
 # Each shape's scan and mapping, then the views every shape shares, in dependency order.
 _SHAPE_VIEWS: dict[Shape, tuple[tuple[str, str], ...]] = {
@@ -34,10 +68,13 @@ _SHAPE_VIEWS: dict[Shape, tuple[tuple[str, str], ...]] = {
         ("log_analytics_rows", "log_analytics_rows"),
         ("entry_fields", "log_analytics_entry_fields"),
     ),
+    # its rows are telemetry_rows already: the scan is all there is
+    "lake": (("telemetry_rows", "lake_table_rows"),),
 }
 _SHARED_VIEWS = (
     ("lake_rows", "lake_rows"),
     ("events", "events"),
+    ("telemetry_rows", "telemetry_rows"),
     ("vpc_states", "vpc_states"),
     ("startups", "startups"),
     ("phase_attempts", "phase_attempts"),
@@ -52,7 +89,7 @@ WINDOW_VIEWS = (
 COUNT_VIEWS = (*WINDOW_VIEWS, ("attempt_rows", "attempt_numbers"))
 # What the SQL calls the source: an identifier cannot be a bound parameter, so the engine puts
 # the checked table name in its place.
-SOURCE_PLACEHOLDERS = ("`sink_table`", "`log_analytics_table`")
+SOURCE_PLACEHOLDERS = ("`sink_table`", "`log_analytics_table`", "`lake_table`")
 _TABLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*\.[A-Za-z0-9_]+\.[A-Za-z0-9_$-]+")
 _PARAMETER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 _COMMENT = re.compile(r"--[^\n]*")
@@ -91,7 +128,8 @@ def compose(
     table lacks (as NULLs): a sink's schema holds only the fields its entries ever had.
     `shards` (shape sink-shards): the shards in the scan window, each table's id to its leaf
     paths; each is read with its own columns (`shard_rows`)."""
-    views = [*_SHAPE_VIEWS[shape], *_SHARED_VIEWS, *extra_views]
+    own = _SHAPE_VIEWS[shape]
+    views = [*own, *(v for v in _SHARED_VIEWS if v[0] not in dict(own)), *extra_views]
     texts = {name: bigquery_sql(file) for name, file in views}
     if shape == "sink-shards":
         texts["sink_rows"] = shard_rows(shards or {})
@@ -123,7 +161,9 @@ def with_source(sql: str, table: str) -> str:
     """`sql` reading `table` (PROJECT.DATASET.TABLE; a date-sharded sink's shards are named in
     its `sink_rows` already, see `shard_rows`)."""
     check_table_id(table)
-    return sql.replace("`sink_table`", f"`{table}`").replace("`log_analytics_table`", f"`{table}`")
+    for placeholder in SOURCE_PLACEHOLDERS:
+        sql = sql.replace(placeholder, f"`{table}`")
+    return sql
 
 
 def check_table_id(table: str) -> str:
@@ -181,6 +221,9 @@ PAYLOAD_NUMBERS = (
     "slow_calls",
     "slow_threshold_s",
     "rejected",
+    # vpc_state_changed: the VPC monitor's reading behind it (analyze capacity)
+    "vpc_instances",
+    "vpc_max_instances",
 )
 SINK_FIELDS: FieldTree = {
     "insertId": "STRING",

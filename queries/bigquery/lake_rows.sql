@@ -24,7 +24,8 @@
 --   form ('structured' | 'text'); breaker_summary's window_s, calls, failures, slow_calls,
 --   slow_threshold_s, rejected (FLOAT64, as the sink holds numbers); and, where the lake reads them from `payload`, the
 --   `config_loaded` fields config_path, generated_at, config_sha256, run_id, and
---   vpc_state_source (breaker_summary, phase_context). A text line of
+--   vpc_state_source (breaker_summary, phase_context); vpc_state_changed's vpc_instances,
+--   vpc_max_instances (FLOAT64); log_name. A text line of
 --   config_loaded ("Timeout config loaded from ...") is not one of the seed's lines: the
 --   importer skips it as not telemetry, and so does this view.
 WITH lines AS (
@@ -256,5 +257,9 @@ SELECT
         WHEN is_structured THEN p_vpc_state_source
         WHEN line_kind = 'summary'
             THEN REGEXP_EXTRACT_ALL(text_line, r'[( ]vpc_state_source=([^ )]+)')[SAFE_OFFSET(0)]
-    END AS vpc_state_source
+    END AS vpc_state_source,
+    -- what the lake reads from `payload` for capacity: the VPC monitor's reading
+    p_vpc_instances AS vpc_instances,
+    p_vpc_max_instances AS vpc_max_instances,
+    log_name
 FROM kept

@@ -41,5 +41,7 @@ SELECT
     SAFE_CAST(JSON_VALUE(json_payload, '$.failures') AS FLOAT64) AS p_failures,
     SAFE_CAST(JSON_VALUE(json_payload, '$.slow_calls') AS FLOAT64) AS p_slow_calls,
     SAFE_CAST(JSON_VALUE(json_payload, '$.slow_threshold_s') AS FLOAT64) AS p_slow_threshold_s,
-    SAFE_CAST(JSON_VALUE(json_payload, '$.rejected') AS FLOAT64) AS p_rejected
+    SAFE_CAST(JSON_VALUE(json_payload, '$.rejected') AS FLOAT64) AS p_rejected,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.vpc_instances') AS FLOAT64) AS p_vpc_instances,
+    SAFE_CAST(JSON_VALUE(json_payload, '$.vpc_max_instances') AS FLOAT64) AS p_vpc_max_instances
 FROM log_analytics_rows AS r

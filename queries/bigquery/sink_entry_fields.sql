@@ -6,7 +6,8 @@
 -- Returns: insert_id, ts, receive_ts, severity, log_name, service, revision, instance_id,
 --   text_payload, and the payload fields p_* (strings; p_phase, p_duration_s, p_timeout_s,
 --   p_vpc_utilization, p_exit_code, and breaker_summary's p_window_s, p_calls, p_failures,
---   p_slow_calls, p_slow_threshold_s, p_rejected as FLOAT64), among them those of
+--   p_slow_calls, p_slow_threshold_s, p_rejected, and vpc_state_changed's p_vpc_instances,
+--   p_vpc_max_instances as FLOAT64), among them those of
 --   `config_loaded` (p_config_path, p_generated_at, p_config_sha256, p_run_id), and
 --   p_vpc_state_source (breaker_summary, phase_context).
 SELECT
@@ -47,5 +48,7 @@ SELECT
     r.jsonPayload.failures AS p_failures,
     r.jsonPayload.slow_calls AS p_slow_calls,
     r.jsonPayload.slow_threshold_s AS p_slow_threshold_s,
-    r.jsonPayload.rejected AS p_rejected
+    r.jsonPayload.rejected AS p_rejected,
+    r.jsonPayload.vpc_instances AS p_vpc_instances,
+    r.jsonPayload.vpc_max_instances AS p_vpc_max_instances
 FROM sink_rows AS r
