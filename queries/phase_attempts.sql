@@ -1,8 +1,8 @@
 -- phase_attempts: one row per startup × phase × operation, with its duration read as
 -- docs/telemetry.md §5 says: observed when it completed, right-censored when it timed out or failed.
 -- VPC state: the attempt's own events, else the text form's "VPC connector state" line that
--- follows it in the same startup, else the env's timeline at the attempt's start (as-of join),
--- else 'unknown'.
+-- follows it in the same startup, else the env's timeline at the attempt's start (the change
+-- in force then), else 'unknown'.
 -- Returns: env, service, startup_id, phase, phase_name, operation, started_at, ended_at,
 --   outcome ('completed' | 'timeout' | 'error' | 'incomplete'), duration_s, censored,
 --   timeout_s (in force), vpc_state, vpc_state_source ('event' | 'context' | 'timeline' | 'none'),
@@ -51,16 +51,20 @@ attempts AS MATERIALIZED (
         ) AS started_at
     FROM grouped
 ),
+context_lines AS MATERIALIZED (
+    SELECT env, startup_id, ts, vpc_state
+    FROM relevant
+    WHERE event = 'phase_context' AND phase IS NULL AND vpc_state IS NOT NULL
+),
 context_by_line AS (
     -- a context line (no phase of its own) belongs to the latest attempt of its startup that
     -- had started by then
     SELECT
         c.env, c.startup_id, c.ts, any_value(c.vpc_state) AS vpc_state,
         arg_max({'phase': a.phase, 'operation': a.operation}, a.started_at) AS target
-    FROM relevant AS c
-    JOIN attempts AS a
+    FROM context_lines AS c
+    JOIN (SELECT * FROM attempts SEMI JOIN context_lines USING (env, startup_id)) AS a
         ON c.env = a.env AND c.startup_id = a.startup_id AND a.started_at <= c.ts
-    WHERE c.event = 'phase_context' AND c.phase IS NULL AND c.vpc_state IS NOT NULL
     GROUP BY c.env, c.startup_id, c.ts
 ),
 context AS (
@@ -75,33 +79,40 @@ timeline AS (
     FROM relevant
     WHERE event = 'vpc_state_changed' AND vpc_state IS NOT NULL
 ),
--- The as-of join runs on one BIGINT key, env block then time (env number x 10^16 + epoch
--- microseconds), rather than on `env = env AND ts >= ts`: with an equality on a column of a few
--- values DuckDB sorts each env on one thread, three times slower here. A match from another
--- env's block is thrown away below.
-env_numbers AS (
-    SELECT env, row_number() OVER (ORDER BY env) - 1 AS n FROM (SELECT DISTINCT env FROM timeline)
+-- The timeline's state in force at each attempt's start: each change holds from its time until
+-- the env's next one (of changes at one instant, the last in state order). An equality join
+-- on the hour (each change listed under every hour it holds in), then the interval's check,
+-- finds it: an as-of join sorted every attempt for a few hundred changes (0.2 to 0.7 s of
+-- CPU over 380,000 attempts, against 0.1 s).
+intervals AS (
+    SELECT
+        env, vpc_state, vpc_utilization, epoch_us(ts) AS from_us,
+        epoch_us(lead(ts) OVER (PARTITION BY env ORDER BY ts, vpc_state, vpc_utilization))
+            AS until_us
+    FROM timeline
 ),
-keyed_timeline AS (
-    SELECT t.*, e.n * 10000000000000000 + epoch_us(t.ts) AS key
-    FROM timeline AS t JOIN env_numbers AS e USING (env)
+last_start AS (
+    SELECT env, epoch_us(max(started_at)) AS us FROM attempts GROUP BY env
 ),
-keyed_attempts AS (
-    SELECT a.*, coalesce(e.n, -1) * 10000000000000000 + epoch_us(a.started_at) AS key
-    FROM attempts AS a LEFT JOIN env_numbers AS e USING (env)
+hourly AS (
+    SELECT i.*, unnest(range(i.from_us // 3600000000,
+                             coalesce(i.until_us - 1, l.us, i.from_us) // 3600000000 + 1)) AS hour
+    FROM intervals AS i LEFT JOIN last_start AS l USING (env)
 ),
 joined AS (
     SELECT
         a.*,
         c.context_vpc_state,
-        CASE WHEN t.env = a.env THEN t.vpc_state END AS timeline_vpc_state,
-        CASE WHEN t.env = a.env THEN t.vpc_utilization END AS timeline_vpc_utilization
-    FROM keyed_attempts AS a
+        t.vpc_state AS timeline_vpc_state,
+        t.vpc_utilization AS timeline_vpc_utilization
+    FROM attempts AS a
     LEFT JOIN context AS c
         ON a.env = c.env AND a.startup_id = c.startup_id AND a.phase = c.phase
        AND a.operation = c.operation
-    ASOF LEFT JOIN keyed_timeline AS t
-        ON a.key >= t.key
+    LEFT JOIN hourly AS t
+        ON a.env = t.env AND epoch_us(a.started_at) // 3600000000 = t.hour
+       AND epoch_us(a.started_at) >= t.from_us
+       AND epoch_us(a.started_at) < coalesce(t.until_us, 9223372036854775807)
 )
 SELECT
     env,

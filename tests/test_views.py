@@ -211,3 +211,44 @@ def test_views_answer_on_an_empty_store(store: Store) -> None:
     connection = connect(store)
     for view in ("events", "vpc_states", "startups", "phase_attempts"):
         assert connection.execute(f"SELECT count(*) FROM {view}").fetchall() == [(0,)]
+
+
+def test_timeline_state_in_force_at_each_start(tmp_path: Path, store: Store) -> None:
+    """The timeline's state at an attempt's start is the env's latest change at or before it:
+    within the hour, hours and days later, long after the last change, never another env's."""
+    changes = {"staging": [(0.0, "healthy"), (1800.0, "pressure"), (3 * 86400 + 5, "critical")]}
+    changes["prod"] = [(100.0, "scaling")]
+    starts = {
+        "staging": [-50.0, 0.0, 1799.5, 1800.0, 7200.0, 2 * 86400, 3 * 86400 + 5, 10 * 86400],
+        "prod": [50.0, 100.0, 3600.0 * 30],
+    }
+    for env, times in starts.items():
+        entries = [
+            entry({"event": "vpc_state_changed", "to_state": state}, t=t, instance=None)
+            for t, state in changes[env]
+        ]
+        for i, t in enumerate(times):
+            instance = f"{env}-{i}"
+            entries.append(entry({"event": "phase_started", "phase": 3}, t=t, instance=instance))
+            entries.append(
+                entry(
+                    {"event": "phase_completed", "phase": 3, "duration_s": 1.0},
+                    t=t + 1,
+                    instance=instance,
+                )
+            )
+        import_paths([write_ndjson(tmp_path / f"{env}.jsonl", entries)], env=env, store=store)
+    con = connect(store)
+    found = con.execute(
+        "SELECT env, epoch(started_at) - epoch(?::TIMESTAMPTZ), vpc_state, vpc_state_source "
+        "FROM phase_attempts ORDER BY env, started_at",
+        [T0],
+    ).fetchall()
+    expected = []
+    for env in sorted(starts):
+        for t in starts[env]:
+            before = [state for at, state in changes[env] if at <= t]
+            state = before[-1] if before else "unknown"
+            expected.append((env, t, state, "none" if state == "unknown" else "timeline"))
+    assert [(e, round(t, 3), s, src) for e, t, s, src in found] == expected
+    con.close()
