@@ -4,6 +4,7 @@ that shifts mid-window, and the target-rate policy built on them."""
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,8 @@ from analyzer.recommend.timeouts import (
 )
 from analyzer.simulate import (
     PHASE3_LAWS,
+    RAISED_TIMEOUT_S,
+    STATIC_TIMEOUT_S,
     AnyLaw,
     DrawnAttempts,
     DurationLaw,
@@ -42,8 +45,62 @@ HEAVY = MixtureLaw(DurationLaw(28.0, 0.35), DurationLaw(70.0, 0.40), 0.10)
 SHIFT = ShiftingLaw(DurationLaw(16.0, 0.40), DurationLaw(24.0, 0.40))
 
 
-def _draws(law: AnyLaw, n: int, seeds: int, **kw: object) -> list[DrawnAttempts]:
-    return [draw_attempts(law, n, np.random.default_rng(s), **kw) for s in range(seeds)]  # type: ignore[arg-type]
+@functools.cache
+def _draw(
+    law: AnyLaw, n: int, seed: int, timeouts_s: tuple[float, ...], error_rate: float
+) -> DrawnAttempts:
+    """Seed `seed`'s attempts, drawn once per worker: the tests that judge the same draw (the
+    same law, size, timeouts and errors) share it, and the rows fitted on it (`_seed_row`)."""
+    gen = np.random.default_rng(seed)
+    return draw_attempts(law, n, gen, timeouts_s=timeouts_s, error_rate=error_rate)
+
+
+def _draws(
+    law: AnyLaw,
+    n: int,
+    seeds: int,
+    *,
+    timeouts_s: tuple[float, ...] = (STATIC_TIMEOUT_S, RAISED_TIMEOUT_S),
+    error_rate: float = 0.03,
+) -> list[DrawnAttempts]:
+    """Seeds 0 to `seeds - 1` (`draw_attempts`'s defaults unless given)."""
+    return [_draw(law, n, s, timeouts_s, error_rate) for s in range(seeds)]
+
+
+@functools.cache
+def _seed_row(
+    law: AnyLaw,
+    n: int,
+    seed: int,
+    timeouts_s: tuple[float, ...],
+    error_rate: float,
+    half_life_days: float | None,
+    state: str,
+) -> PhaseTimeout:
+    """`_row` of seed `seed`'s draw under the policy with `half_life_days`, made once."""
+    drawn = _draw(law, n, seed, timeouts_s, error_rate)
+    return _row(drawn, Policy(half_life_days=half_life_days), state)
+
+
+def _seed_rows(
+    law: AnyLaw,
+    n: int,
+    seeds: int,
+    *,
+    timeouts_s: tuple[float, ...] = (STATIC_TIMEOUT_S, RAISED_TIMEOUT_S),
+    error_rate: float = 0.03,
+    half_life_days: float | None = None,
+    state: str = "pressure",
+) -> list[tuple[DrawnAttempts, PhaseTimeout]]:
+    """Seeds 0 to `seeds - 1`: each draw and its row under the policy's defaults but the
+    half-life, shared by the tests that fit the same draw under the same policy."""
+    return [
+        (
+            _draw(law, n, s, timeouts_s, error_rate),
+            _seed_row(law, n, s, timeouts_s, error_rate, half_life_days, state),
+        )
+        for s in range(seeds)
+    ]
 
 
 def _estimate(a: DrawnAttempts) -> DurationEstimate:
@@ -122,7 +179,7 @@ def test_quantiles_read_from_the_tail_agree_with_the_curve() -> None:
 def test_a_tail_that_misfits_the_curve_is_warned_about_by_state() -> None:
     """A mixture seen to 240 s: the fitted lognormal strays from the curve and the warning
     names the state; on lognormal data of the same size it rarely does."""
-    heavy = [_row(a, Policy(), "pressure") for a in _draws(HEAVY, 1000, 30, timeouts_s=(240.0,))]
+    heavy = [r for _, r in _seed_rows(HEAVY, 1000, 30, timeouts_s=(240.0,), state="pressure")]
     flagged = [any(w.kind == "fit-disagrees" for w in r.warnings) for r in heavy]
     assert np.mean(flagged) >= 0.7, np.mean(flagged)
     assert all(
@@ -165,9 +222,11 @@ def test_target_rate_policy_meets_the_target_in_nine_seeds_of_ten(case: str) -> 
     policy = Policy(half_life_days=half_life)
     met = []
     errors = 0.0 if case in NO_ERRORS else 0.03
-    for a in _draws(law, n, SEEDS, timeouts_s=timeouts, error_rate=errors):
+    drawn = _seed_rows(
+        law, n, SEEDS, timeouts_s=timeouts, error_rate=errors, half_life_days=half_life
+    )
+    for a, row in drawn:
         assert a.observed.sum() >= 25
-        row = _row(a, policy)
         assert row.timeout_s is not None
         met.append(law.survival(row.timeout_s) <= policy.target_rate)  # type: ignore[operator]
     assert np.mean(met) >= 0.90, (case, np.mean(met))
@@ -230,7 +289,7 @@ def test_clamped_and_far_beyond_the_data_are_warned() -> None:
 def test_halves_that_differ_are_warned_and_a_raised_timeout_is_not_a_change() -> None:
     """The log-rank test finds the 1.5x shift in nearly every seed; the same law under a
     timeout raised mid-window (the sample's story: 20 s, then 75 s) rarely trips it."""
-    shifted = [_row(a, Policy(), "scaling") for a in _draws(SHIFT, 400, 30)]
+    shifted = [r for _, r in _seed_rows(SHIFT, 400, 30, state="scaling")]
     found = [next((w for w in r.warnings if w.kind == "drift"), None) for r in shifted]
     assert np.mean([w is not None for w in found]) >= 0.9
     assert all("--half-life" in w.message and "scaling" in w.message for w in found if w)
@@ -248,8 +307,7 @@ def test_the_standing_run_starts_its_window_at_the_change_point() -> None:
     warning says so with its evidence, and the target is met as with the half-life (the
     older, faster half pulled the timeout down and missed it in many seeds before)."""
     met, near, remedied = [], [], []
-    for a in _draws(SHIFT, 400, 40):
-        row = _row(a, Policy())
+    for a, row in _seed_rows(SHIFT, 400, 40, state="scaling"):
         warning = next(w for w in row.warnings if w.kind == "drift")
         assert "starts at the change point" in warning.message and "log-rank p" in warning.message
         since = int((a.started_s >= a.window_s / 2).sum())
