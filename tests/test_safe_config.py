@@ -78,14 +78,22 @@ def service_timeouts(config: Path, env: str = "staging") -> dict[str, float]:
 # 1. Which run ships is explicit.
 
 
-def test_a_run_made_for_looking_is_never_exported(lake: Path, tmp_path: Path) -> None:
+def test_a_run_made_for_looking_is_never_exported(
+    lake: Path, recommended_lake: Path, tmp_path: Path
+) -> None:
     look = recommend(lake, "--since", "14d")
     assert "not saved" in look.stderr and "since=14d" in look.stderr
     refused = export(lake, tmp_path / "none.json")
     assert refused.exit_code == 3 and "no saved recommendation" in refused.stderr
     assert not (tmp_path / "none.json").exists()
 
-    standing = json.loads(recommend(lake).stdout)
+    # The same lake after a standing `recommend --env staging` (made once per worker).
+    lake = recommended_lake
+    saved = json.loads(
+        cli("history", "--env", "staging", "--store", str(lake), "--format", "json").stdout
+    )
+    assert len(saved) == 1 and saved[0]["overrides"] == {}
+    standing = saved[0]
     look = json.loads(recommend(lake, "--since", "14d").stdout)
     result = export(lake, tmp_path / "t.json")
     assert result.exit_code == 0, result.output
