@@ -318,3 +318,25 @@ def test_a_path_the_system_refuses_is_one_line_not_an_internal_error(tmp_path: P
     assert "Not a directory" in result.output
     assert str(blocker) in result.output
     assert "internal error" not in result.output
+
+
+def test_a_bucket_prefix_that_holds_nothing_is_no_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import emulator_cannot_start
+
+    try:
+        from tests.gcs_emulator import start_emulator
+
+        server, host = start_emulator()
+    except Exception as exc:  # any failure to start: skipped here, failed in CI
+        emulator_cannot_start(f"the GCS emulator cannot start here: {exc}")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", host)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    try:
+        for args in (["summary", "--env", "staging"], ["verify"]):
+            result = CliRunner().invoke(main, [*args, "--store", "gs://lake/typo"])
+            assert result.exit_code == 3, result.output
+            assert "error: no store at gs://lake/typo" in result.output
+    finally:
+        server.stop()

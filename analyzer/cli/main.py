@@ -465,7 +465,9 @@ def existing_store(store: str | None, *, lock_timeout_s: float | None = None) ->
     from analyzer.lake.store import Store
 
     lake = Store.resolve(store, lock_timeout_s=lock_timeout_s)
-    if lake.bucket is None and not lake.root.is_dir():
+    # a bucket's prefix with no object under it is no store either
+    missing = not lake.bucket.listed if lake.bucket else not lake.root.is_dir()
+    if missing:
         if engine_settings(click.get_current_context()).get("engine") == "bigquery":
             return lake
         raise NoDataError(
