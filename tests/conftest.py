@@ -9,12 +9,15 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 from hypothesis import settings
 
 from analyzer.lake.store import Store
+
+if TYPE_CHECKING:
+    from tests.fake_cloud_logging import FakeCloudLogging
 
 # The same examples on every run and machine, so a property test that passed here passes in CI;
 # HYPOTHESIS_PROFILE=explore draws new ones (run it now and then to look for new failures).
@@ -31,6 +34,17 @@ def emulator_cannot_start(reason: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} ($CI is set: the emulators must run)")
     pytest.skip(reason)
+
+
+def as_new_server(server: FakeCloudLogging, entries: list[dict[str, Any]]) -> FakeCloudLogging:
+    """A module's running fake Logging server with its state as a new server's over `entries`
+    (no faults, no requests; its address kept), so each test starts as on a server of its own
+    without a server started and stopped per test."""
+    from tests.fake_cloud_logging import FakeCloudLogging
+
+    fresh = vars(FakeCloudLogging(entries=entries))
+    vars(server).update({k: v for k, v in fresh.items() if k != "url"})
+    return server
 
 
 _ids = itertools.count(1)

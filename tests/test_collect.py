@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from analyzer.ingest.cloud_logging import RequestPacer, build_filter
 from analyzer.ingest.collect import CollectRequest, collect
 from analyzer.lake.store import Store
 from analyzer.simulate import NOISE_LINES, SimulationManifest, SimulationSpec, simulate_entries
+from tests.conftest import as_new_server, copy_lake
 from tests.fake_cloud_logging import FakeCloudLogging, running
 
 SINCE, UNTIL = "2026-10-26T00:00:00Z", "2026-10-27T00:00:00Z"
@@ -52,10 +54,25 @@ ENTRIES = simulated_day({"structured": 3, "text": 4}, startups_per_hour=40)
 TELEMETRY_IDS = telemetry_ids(ENTRIES)
 
 
-@pytest.fixture
-def cloud():
+@pytest.fixture(scope="module")
+def _server() -> Iterator[FakeCloudLogging]:
     with running(ENTRIES) as fake:
         yield fake
+
+
+@pytest.fixture
+def cloud(_server: FakeCloudLogging) -> FakeCloudLogging:
+    """The module's server, its state as a new server's (no faults, no requests, ENTRIES)."""
+    return as_new_server(_server, ENTRIES)
+
+
+@pytest.fixture(scope="module")
+def collected_root(_server: FakeCloudLogging, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The day collected from the module's server without faults into a lake (with its
+    checkpoint), once; copy it (`copy_lake`) before writing to it."""
+    root = tmp_path_factory.mktemp("collected") / "lake"
+    collect(request(as_new_server(_server, ENTRIES)), store=Store(root))
+    return root
 
 
 def request(cloud: FakeCloudLogging, **overrides) -> CollectRequest:
@@ -122,8 +139,8 @@ def test_many_pages_with_faults_store_every_telemetry_entry_once(cloud, store: S
         assert "jsonPayload.event:*" in body["filter"]
 
 
-def test_a_second_run_adds_nothing(cloud, store: Store) -> None:
-    collect(request(cloud), store=store)
+def test_a_second_run_adds_nothing(collected_root: Path, cloud, tmp_path: Path) -> None:
+    store = Store(copy_lake(collected_root, tmp_path))  # the day collected once
     before = len(cloud.requests)
     again = collect(request(cloud, since=None), store=store)  # resumes from the checkpoint
     assert again.stored.stored == 0
@@ -183,9 +200,10 @@ main(sys.argv[1:])
 
 
 @pytest.mark.slow
-def test_sigkill_part_way_then_again_equals_one_uninterrupted_run(cloud, tmp_path: Path) -> None:
-    reference = Store(tmp_path / "reference")
-    collect(request(cloud), store=reference)
+def test_sigkill_part_way_then_again_equals_one_uninterrupted_run(
+    collected_root: Path, cloud, tmp_path: Path
+) -> None:
+    reference = Store(collected_root)  # one uninterrupted run
 
     crashed = tmp_path / "crashed"
     cloud.delay_s = 0.05
@@ -201,8 +219,8 @@ def test_sigkill_part_way_then_again_equals_one_uninterrupted_run(cloud, tmp_pat
 
     cloud.delay_s = 0.0
     again = [a for a in args if a not in ("--since", SINCE)]  # resume from the checkpoint
-    result = subprocess.run([sys.executable, "-c", CHILD, *again], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    result = CliRunner().invoke(main, again)  # the rerun is an ordinary command: in-process
+    assert result.exit_code == 0, result.output
     con_a, con_b = connect(reference), connect(Store(crashed))
     query = "SELECT insert_id, ts, event, phase, duration_s, vpc_state FROM events ORDER BY ALL"
     assert con_a.execute(query).fetchall() == con_b.execute(query).fetchall()

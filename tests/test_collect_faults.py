@@ -18,7 +18,7 @@ from analyzer.ingest import import_paths
 from analyzer.ingest.cloud_logging import RequestLimits
 from analyzer.ingest.collect import checkpoint_path, collect, read_checkpoint
 from analyzer.lake.store import Store
-from tests.conftest import read_view, write_ndjson
+from tests.conftest import as_new_server, read_view, write_ndjson
 from tests.fake_cloud_logging import FakeCloudLogging, running
 from tests.test_collect import cli_args, request, simulated_day, stored_ids, telemetry_ids
 
@@ -35,9 +35,7 @@ def _server() -> Iterator[FakeCloudLogging]:
 @pytest.fixture
 def cloud(_server: FakeCloudLogging) -> FakeCloudLogging:
     """The module's server, its state as a new server's (no faults, no requests, ENTRIES)."""
-    fresh = vars(FakeCloudLogging(entries=ENTRIES))
-    vars(_server).update({k: v for k, v in fresh.items() if k != "url"})
-    return _server
+    return as_new_server(_server, ENTRIES)
 
 
 def test_shuffled_pages_and_a_503_lose_nothing(cloud, store: Store) -> None:
