@@ -179,7 +179,7 @@ def _volatile(text: str) -> str:
 
 
 @pytest.mark.slow
-def test_the_weekly_script_opens_skips_and_updates_one_pull_request(
+def test_the_weekly_script_opens_one_pull_request_then_is_quiet_once_it_is_merged(
     deployment_repo: tuple[Path, dict[str, str]],
 ) -> None:
     repo, env = deployment_repo
@@ -218,10 +218,36 @@ def test_the_weekly_script_opens_skips_and_updates_one_pull_request(
     assert "no pull request" in second.stdout
     assert len((gh / "calls.log").read_text().splitlines()) == calls_before
 
+
+@pytest.fixture
+def shipped(sample_recommended_lake: Path, tmp_path: Path) -> str:
+    """The config the weekly job's first run puts in its pull request: the standing run on the
+    sample with nothing deployed, exported."""
+    from click.testing import CliRunner
+
+    from analyzer.cli import main
+
+    out = tmp_path / "shipped.json"
+    on = ["--env", "staging", "--store", str(sample_recommended_lake)]
+    result = CliRunner().invoke(main, ["export", *on, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out.read_text()
+
+
+@pytest.mark.slow
+def test_the_weekly_script_updates_its_pull_request_and_stops_on_an_invalid_deployed_file(
+    deployment_repo: tuple[Path, dict[str, str]], shipped: str
+) -> None:
+    """The first run's pull request open and its config merged, then edited by hand; the job's
+    store fresh (a runner's)."""
+    repo, env = deployment_repo
+    gh = Path(env["FAKE_GH_DIR"])
+    (gh / "pr-number").write_text("7\n")  # what the first run's `gh pr create` left open
+    assert not (repo.parent / "lake").exists()
+
     # A deployed value far from the evidence: the same pull request is updated, naming it. On
     # a fresh store (a runner's), a value raised by hand where the window has no evidence
     # stays: the job carries over from the deployed file.
-    shutil.rmtree(repo.parent / "lake")
     config = json.loads(shipped)
     healthy = next(
         t
@@ -237,8 +263,10 @@ def test_the_weekly_script_opens_skips_and_updates_one_pull_request(
     )
     recommended = entry["timeout_s"]
     entry["timeout_s"] = 40.0
+    (repo / DEPLOYED).parent.mkdir(parents=True)
     (repo / DEPLOYED).write_text(json.dumps(config, indent=2) + "\n")
-    _run(["git", "commit", "-q", "-am", "hand-edited pressure timeout"], repo, env)
+    _run(["git", "add", DEPLOYED], repo, env)
+    _run(["git", "commit", "-q", "-m", "hand-edited pressure timeout"], repo, env)
     third = _weekly(repo, env)
     assert third.returncode == 0, third.stdout + third.stderr
     assert (gh / "calls.log").read_text().splitlines()[-1].startswith("pr edit 7 ")
