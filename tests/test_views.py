@@ -252,3 +252,41 @@ def test_timeline_state_in_force_at_each_start(tmp_path: Path, store: Store) -> 
             expected.append((env, t, state, "none" if state == "unknown" else "timeline"))
     assert [(e, round(t, 3), s, src) for e, t, s, src in found] == expected
     con.close()
+
+
+def test_env_time_range_leaves_out_broken_clocks() -> None:
+    """An event time more than a day after the entry was received, or imported, moves neither
+    end of the env's range; exactly a day after still does."""
+    from analyzer.lake.connection import new_connection
+    from analyzer.lake.sql import load_sql
+    from analyzer.timewindow import plausible_time_params
+
+    con = new_connection()
+    day, us = 86400.0, 1e-6
+    rows = [  # event time, received (None: not known), imported: seconds after T0
+        (0.0, 0.0, 0.0),
+        (10.0 + day, 10.0, 20.0),  # exactly a day after it was received: in
+        (30.0 + day + us, 30.0, 40.0),  # a microsecond more: out
+        (50.0 + day + us, None, 50.0),  # nothing received: a day after the import bounds it
+        (2 * day, 5 * day, day - us),  # received later than imported: the import bounds it
+        (-20 * 365 * day, -20 * 365 * day, 0.0),  # before the earliest plausible time
+    ]
+    con.execute(
+        "CREATE TABLE lake_rows "
+        "(env VARCHAR, ts TIMESTAMPTZ, receive_ts TIMESTAMPTZ, ingested_at TIMESTAMPTZ)"
+    )
+    for ts, received, imported in rows:
+        con.execute(
+            "INSERT INTO lake_rows VALUES ('staging', "
+            "?::TIMESTAMPTZ + to_microseconds(CAST(? * 1e6 AS BIGINT)), "
+            "?::TIMESTAMPTZ + to_microseconds(CAST(? * 1e6 AS BIGINT)), "
+            "?::TIMESTAMPTZ + to_microseconds(CAST(? * 1e6 AS BIGINT)))",
+            [T0, ts, None if received is None else T0, received, T0, imported],
+        )
+    first, last = con.execute(
+        "SELECT epoch(first_ts) - epoch($t0), epoch(last_ts) - epoch($t0) "
+        "FROM (" + load_sql("env_time_range") + "\n)",
+        {"env": "staging", "t0": T0, **plausible_time_params()},
+    ).fetchone()
+    assert (round(first, 6), round(last, 6)) == (0.0, 10.0 + day)
+    con.close()

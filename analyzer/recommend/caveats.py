@@ -10,7 +10,7 @@ import numpy as np
 
 from analyzer.analysis.attempts import AttemptGroup
 from analyzer.analysis.estimate import DurationEstimate, estimate_durations
-from analyzer.analysis.stats.logrank import LogRankPool
+from analyzer.analysis.stats.logrank import LogRankPool, by_duration
 from analyzer.recommend.model import PhaseTimeout, RecommendationWarning, WarningKind
 from analyzer.recommend.policy import Policy
 
@@ -172,19 +172,16 @@ def _split_ps(group: AttemptGroup, at_s: list[float], least: int) -> list[float 
     """The two-sided log-rank p of the attempts since each of `at_s` against those before
     (every split from one sort of the group's attempts); None where either side has fewer
     than `least` attempts."""
-    counts = group.counts
-    pool = LogRankPool.of(group.duration_s, group.observed, counts)
+    t, d, c, order = by_duration(group.duration_s, group.observed, group.counts)
+    pool = LogRankPool.of_sorted(t, d, c)
+    started = group.started_s[order]
     found: list[float | None] = []
     for at in at_s:
-        since = group.started_s >= at
-        if min(group.attempts_where(since), group.attempts_where(~since)) < least:
+        since = started >= at
+        if min(c[since].sum(), c[~since].sum()) < least:
             found.append(None)
             continue
-        part = pool.part_against_rest(
-            group.duration_s[since],
-            group.observed[since],
-            None if counts is None else counts[since],
-        )
+        part = pool.sorted_part_against_rest(t[since], d[since], c[since])
         found.append(part.p_two_sided)
     return found
 

@@ -126,11 +126,21 @@ class LogRankPool:
     def of(
         cls, durations: ArrayLike, observed: ArrayLike, counts: ArrayLike | None = None
     ) -> LogRankPool:
-        t, d = np.asarray(durations, dtype=np.float64), np.asarray(observed, dtype=bool)
-        c = np.ones(t.size) if counts is None else np.asarray(counts, dtype=np.float64)
-        times = np.unique(t[d])
-        at_risk = _at_risk(t, c, times)
-        events = _events(t[d], c[d], times)
+        return cls.of_sorted(*by_duration(durations, observed, counts)[:3])
+
+    @classmethod
+    def of_sorted(
+        cls, t: NDArray[np.float64], d: NDArray[np.bool_], c: NDArray[np.float64]
+    ) -> LogRankPool:
+        """The pool of attempts already in `by_duration`'s order (one sort serves the pool and
+        every part of it)."""
+        completed, completed_counts = t[d], c[d]
+        times = completed[_firsts(completed)]
+        behind = np.concatenate(([0.0], np.cumsum(c)))
+        at_risk = np.asarray(behind[-1] - behind[np.searchsorted(t, times, side="left")])
+        behind = np.concatenate(([0.0], np.cumsum(completed_counts)))
+        left = np.searchsorted(completed, times, side="left")
+        events = np.asarray(behind[np.searchsorted(completed, times, side="right")] - behind[left])
         with np.errstate(invalid="ignore", divide="ignore"):
             ties = np.where(at_risk > 1, (at_risk - events) / (at_risk - 1), 0.0)
             per_risk = np.where(at_risk > 0, 1.0 / at_risk, 0.0)
@@ -149,13 +159,18 @@ class LogRankPool:
         self, durations: ArrayLike, observed: ArrayLike, counts: ArrayLike | None = None
     ) -> LogRank:
         """`logrank(part, rest)` for a part of the pool (its attempts are among the pool's)."""
-        t, d = np.asarray(durations, dtype=np.float64), np.asarray(observed, dtype=bool)
-        c = np.ones(t.size) if counts is None else np.asarray(counts, dtype=np.float64)
+        return self.sorted_part_against_rest(*by_duration(durations, observed, counts)[:3])
+
+    def sorted_part_against_rest(
+        self, t: NDArray[np.float64], d: NDArray[np.bool_], c: NDArray[np.float64]
+    ) -> LogRank:
+        """`part_against_rest` of a part in `by_duration`'s order."""
         if self.times.size == 0 or t.size == 0:
             return LogRank(float(c[d].sum()), 0.0, 0.0)
-        spans, where = np.unique(t, return_inverse=True)
+        firsts = _firsts(t)
+        spans = t[firsts]
         # at risk over (previous duration, this duration]: the part's attempts this long or longer
-        at_risk = np.cumsum(np.bincount(where, weights=c, minlength=spans.size)[::-1])[::-1]
+        at_risk = np.cumsum(np.add.reduceat(c, np.flatnonzero(firsts))[::-1])[::-1]
         high = np.searchsorted(self.times, spans, side="right")
         low = np.concatenate(([0], high[:-1]))
 
@@ -170,3 +185,21 @@ class LogRankPool:
             expected=float(at_risk @ over_spans(self.expected_sums)),
             variance=max(float(variance), 0.0),
         )
+
+
+def by_duration(
+    durations: ArrayLike, observed: ArrayLike, counts: ArrayLike | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.intp]]:
+    """Durations, outcomes and counts (1 where None) in the order of the durations (stable),
+    and that order. Counts are whole numbers, so sums over them do not depend on the order."""
+    t, d = np.asarray(durations, dtype=np.float64), np.asarray(observed, dtype=bool)
+    c = np.ones(t.size) if counts is None else np.asarray(counts, dtype=np.float64)
+    order = np.argsort(t, kind="stable")
+    return t[order], d[order], c[order], order
+
+
+def _firsts(ordered: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Where each distinct value of a sorted array first appears."""
+    if not ordered.size:
+        return np.zeros(0, dtype=bool)
+    return np.concatenate(([True], ordered[1:] != ordered[:-1]))
