@@ -150,8 +150,22 @@ def _fixed_order(
     """Rows grouped by group number and, within a group, in one fixed order (by start, then
     every other column): engines return rows in no particular order, and the order moves the
     last bits of the estimates' floating-point sums, so the same attempts always give the same
-    bytes."""
-    return np.lexsort((timeout, observed, ended, duration, started, gid))
+    bytes. Sorted by group and start first: the other columns only order rows that share both
+    (rare where each row is an attempt), so they are sorted within those runs only, as the
+    sort by all six columns would order them."""
+    order = np.lexsort((started, gid))
+    g, s = gid[order], started[order]
+    tied = np.zeros(order.size, dtype=bool)
+    same = (g[1:] == g[:-1]) & ((s[1:] == s[:-1]) | (np.isnan(s[1:]) & np.isnan(s[:-1])))
+    tied[1:] |= same
+    tied[:-1] |= same
+    if tied.any():
+        rows = order[tied]
+        run = np.cumsum(np.concatenate(([True], ~same)))[tied]
+        order[tied] = rows[
+            np.lexsort((timeout[rows], observed[rows], ended[rows], duration[rows], run))
+        ]
+    return order
 
 
 def pool_services(groups: list[AttemptGroup]) -> list[AttemptGroup]:
