@@ -21,9 +21,6 @@ PARAMETERS = {
     "end": "TYPE_TIMESTAMP",
     "scan_start": "TYPE_TIMESTAMP",
     "scan_end": "TYPE_TIMESTAMP",
-    "prior_ts": "TYPE_TIMESTAMP",
-    "prior_insert_id": "TYPE_STRING",
-    "before": "TYPE_TIMESTAMP",
     "fetch_start": "TYPE_TIMESTAMP",
     "fetch_end": "TYPE_TIMESTAMP",
 }

@@ -26,6 +26,7 @@ from analyzer.engine import local_engine
 from analyzer.engine.bigquery import BigQueryEngine, BytesLimitError, open_bigquery
 from analyzer.lake.store import Store
 from analyzer.simulate import SimulationManifest, SimulationSpec, simulate_entries
+from analyzer.timewindow import plausible_time_params
 from tests.bigquery_emulator import PROJECT, EmulatorUnavailable, running_emulator
 from tests.bigquery_tables import log_analytics_row, log_analytics_schema, sink_row, sink_schema
 from tests.conftest import emulator_cannot_start, write_ndjson
@@ -522,25 +523,24 @@ def test_date_shards_whose_schemas_differ_give_the_lakes_recommend(loaded: Loade
     assert sum(g["attempts"] - g["completed"] for g in ours["timeouts"]) > 20  # failed ones
 
 
-def test_a_quiet_vpc_timeline_gives_the_lakes_recommend(loaded: Loaded) -> None:
-    """The VPC state in force at the window's start began 1.5 days before the scan: a small
-    query finds it (within --lookback) and every scan reads it, as the lake keeps the whole
-    timeline."""
-    remote = _remote(loaded, loaded.quiet_source, "staging")
-    local = ["--env", "staging", "--store", str(loaded.quiet_lake.root)]
-    args = ["--since", "2026-10-29T00:00:00Z", "--format", "json", "--no-history"]
-    result = CliRunner().invoke(main, ["recommend", *remote, *args])
-    assert result.exit_code == 0, result.output
-    began = re.search(
-        r"VPC state in force at 2026-10-28 00:00 UTC began (\S+ \S+) UTC", result.stderr
-    )
-    assert began is not None, result.stderr
-    assert began[1] < QUIET[0].replace("T", " ")  # more than a day before the scan
-    ours = json.loads(result.stdout)
-    ours.pop("generated_at"), ours.pop("run_id")
-    assert ours == _json(["recommend", *local, *args])
-    states = {g["vpc_state"] for g in ours["timeouts"]}
-    assert len(states) >= 2
+def test_a_quiet_vpc_timeline_gives_the_lakes_attempts(loaded: Loaded) -> None:
+    """The VPC state in force at the window's start began 1.5 days before its span: the fetch
+    of the window looks for it within --lookback before the span (in the same query), as the
+    lake keeps the whole timeline; a question over the --lookback fetched first needs none."""
+    engine = open_bigquery(source=loaded.quiet_source, endpoint=loaded.endpoint, anonymous=True)
+    lines: list[str] = []
+    engine.report, engine.lookback = lines.append, timedelta(days=2)
+    engine.now = lambda: datetime(2026, 10, 31, tzinfo=UTC)  # the --lookback: from 10-29
+    engine.rows("env_time_range", {"env": "staging", **plausible_time_params()})
+    start = datetime(2026, 10, 29, tzinfo=UTC)
+    params = {"env": "staging", "start": start, "end": datetime(2026, 10, 31, tzinfo=UTC)}
+    ours = _by_group(*engine.attempt_columns(params))
+    assert ours == _by_group(*local_engine(loaded.quiet_lake).attempt_columns(params))
+    assert engine.jobs == 2
+    began = [re.search(r"in force at 2026-10-28 00:00 UTC began (\S+ \S+) UTC", x) for x in lines]
+    found = [m[1] for m in began if m]
+    assert found and found[0] < QUIET[0].replace("T", " "), lines  # over a day before the span
+    assert len({k[3] for k in ours}) >= 2  # VPC states
 
 
 def test_an_ingestion_time_partitioned_sink_gives_the_lakes_recommend(loaded: Loaded) -> None:
@@ -642,9 +642,9 @@ def test_jobs_say_what_they_billed_and_carry_the_run_settings(loaded: Loaded) ->
     result = CliRunner().invoke(main, ["summary", *remote, *settings])
     assert result.exit_code == 0, result.output
     billed = re.findall(
-        r"bigquery: (\w+) billed .* slot time .* s; this run .* of 1,536\.00 GiB", result.stderr
+        r"bigquery: (\w+) billed .* slot time .* s; this run .* of 256\.00 GiB", result.stderr
     )
-    assert "env_overview" in billed, result.stderr
+    assert billed == ["fetch_rows"], result.stderr  # every question answered from one fetch
     engine = open_bigquery(
         source=loaded.sources["sink", "structured"],
         endpoint=loaded.endpoint,
@@ -654,8 +654,9 @@ def test_jobs_say_what_they_billed_and_carry_the_run_settings(loaded: Loaded) ->
         labels={"command": "summary", "env": "staging"},
     )
     assert engine.client.project == PROJECT and engine.client.location == "US"
-    engine.lookback = timedelta(days=3650)
-    job = engine._run(engine._compose("env_time_range", {"env": "staging"}), {"env": "staging"})
+    params = {"env": "staging", "fetch_start": START, "fetch_end": START}
+    params |= {"scan_start": START, "scan_end": START}
+    job = engine._run(engine._compose("fetch_rows", params), params)
     assert job.location in (None, "US")
     assert engine.labels == {"app": "analyzer", "command": "summary", "env": "staging"}
 
@@ -799,12 +800,9 @@ def _fetch(
 ) -> list[Any]:
     """fetch_rows.sql's rows over [start, end), the scan starting at `since` (else `start`):
     kind, the lake's columns, entries."""
-    from analyzer.engine.bigquery import SCAN_MARGIN
-
-    scan = (since or start) + SCAN_MARGIN
     params = {
-        **{"own": True, "env": env, "start": scan, "end": end - SCAN_MARGIN},
-        **{"fetch_start": start, "fetch_end": end},
+        **{"env": env, "fetch_start": start, "fetch_end": end},
+        **{"scan_start": since or start, "scan_end": end},
     }
     job = engine._run(engine._compose("fetch_rows", params), params)
     return list(engine._arrow(job).to_pylist())
@@ -852,36 +850,90 @@ def test_telemetry_rows_are_the_lakes_rows(loaded: Loaded, shape: str, form: str
     prior = [r for r in _fetch(engine, env, later, end, start) if r["kind"] == "prior"]
     changes = [r for r in rows if r["event"] == "vpc_state_changed" and r["ts"] < later]
     assert [p["insert_id"] for p in prior] == [max(changes, key=lambda r: r["ts"])["insert_id"]]
-    if form == "structured":
-        _as_lake_table(loaded, rows, env, start, end)
+    if form == "structured":  # in a table of the lake's columns, read as shape lake
+        table = _as_lake_table(loaded, rows, "telemetry")
+        lake = open_bigquery(source=table, endpoint=loaded.endpoint, anonymous=True)
+        assert lake.shape == "lake"
+        again = [r for r in _fetch(lake, env, start, end) if r["kind"] == "row"]
+        assert sorted(map(_comparable, again), key=repr) == sorted(map(_comparable, rows), key=repr)
 
 
-def _as_lake_table(
-    loaded: Loaded, rows: list[dict[str, Any]], env: str, start: datetime, end: datetime
-) -> None:
+def _as_lake_table(loaded: Loaded, rows: list[dict[str, Any]], name: str) -> str:
     """`rows` in a table of the lake's columns, partitioned by day and clustered by env and
-    service, as `analyze bigquery materialize` keeps it: detected as shape `lake`, its rows
-    fetched as they went in."""
+    service as `analyze bigquery materialize` keeps it, beside a row of another env."""
     from google.cloud import bigquery
 
     from analyzer.engine.bigquery_sql import LAKE_COLUMNS
     from tests.bigquery_tables import lake_schema
 
-    engine = _engine(loaded, "sink", "structured")
-    engine.client.create_dataset("lake_shape", exists_ok=True)
-    table = f"{PROJECT}.lake_shape.telemetry"
+    client = _engine(loaded, "sink", "structured").client
+    client.create_dataset("lake_shape", exists_ok=True)
+    table = f"{PROJECT}.lake_shape.{name}"
     made = bigquery.Table(table, schema=lake_schema())
     made.time_partitioning = bigquery.TimePartitioning(field="ts")
     made.clustering_fields = ["env", "service"]
-    engine.client.create_table(made, exists_ok=True)
+    client.create_table(made)
     other = {**rows[0], "insert_id": "other-env", "env": "production"}  # not read for staging
     records = [
         {c: r[c].isoformat() if isinstance(r[c], datetime) else r[c] for c, _ in LAKE_COLUMNS}
         for r in [*rows, other]
     ]
     for at in range(0, len(records), 1000):
-        assert not engine.client.insert_rows_json(table, records[at : at + 1000])
-    lake = open_bigquery(source=table, endpoint=loaded.endpoint, anonymous=True)
-    assert lake.shape == "lake"
-    again = [r for r in _fetch(lake, env, start, end) if r["kind"] == "row"]
-    assert sorted(map(_comparable, again), key=repr) == sorted(map(_comparable, rows), key=repr)
+        assert not client.insert_rows_json(table, records[at : at + 1000])
+    return table
+
+
+def _unnamed(table: str) -> str:
+    """recommend's table without its run's id (each run has its own)."""
+    return re.sub(r"\brun [0-9a-f]{8}\b", "run <id>", table)
+
+
+def _billed(stderr: str) -> list[str]:
+    """The query jobs a run billed, by statement, as it prints them."""
+    return re.findall(r"bigquery: ([\w ']+) billed ", stderr)
+
+
+def test_a_recommend_fetches_twice_over_the_sink_and_once_over_a_lake_table(
+    loaded: Loaded,
+) -> None:
+    """A table-format recommend over the raw sink bills 2 query jobs (the --lookback, then the
+    rest of the window with the VPC state before it), over a table of the lake's columns 1
+    (the run's whole span up front); both print the lake's table."""
+    found = local_engine(loaded.fleet_lake).rows(
+        "env_time_range", {"env": "staging", **plausible_time_params()}
+    )
+    last = found[0]["last_ts"]
+    assert isinstance(last, datetime)
+    # a --lookback that reaches a day or two into the entries: the 5-day window reaches further
+    lookback = (datetime.now(UTC) - last).days + 2
+    args = ["--env", "staging", "--since", "5d", "--no-history"]
+    remote = ["--engine", "bigquery", "--bq-endpoint", loaded.endpoint, "--anonymous"]
+    remote += ["--lookback", f"{lookback}d"]
+    lakes = CliRunner().invoke(main, ["recommend", *args, "--store", str(loaded.fleet_lake.root)])
+    assert lakes.exit_code == 0, lakes.output
+    raw = CliRunner().invoke(main, ["recommend", *args, *remote, "--source", loaded.fleet_source])
+    assert raw.exit_code == 0, raw.output
+    assert _billed(raw.stderr) == ["fetch_rows", "fetch_rows"], raw.stderr
+    assert _unnamed(raw.stdout) == _unnamed(lakes.stdout)
+    # the same entries in a table of the lake's columns
+    engine = open_bigquery(source=loaded.fleet_source, endpoint=loaded.endpoint, anonymous=True)
+    rows = _fetch(engine, "staging", last - timedelta(days=10), last + timedelta(days=1))
+    table = _as_lake_table(loaded, [r for r in rows if r["kind"] == "row"], "fleet")
+    lake = CliRunner().invoke(main, ["recommend", *args, *remote, "--source", table])
+    assert lake.exit_code == 0, lake.output
+    assert _billed(lake.stderr) == ["fetch_rows"], lake.stderr
+    assert _unnamed(lake.stdout) == _unnamed(lakes.stdout)
+
+
+def test_a_question_asked_again_is_not_fetched_again(loaded: Loaded) -> None:
+    """What a run fetched is held: a question asked again, or over a span within what is held,
+    is answered from it with no query job (here the first, over --lookback, held it all)."""
+    engine = _engine(loaded, "sink", "structured")
+    overview = engine.rows("env_overview", {"env": "staging", **plausible_time_params()})
+    assert overview[0]["events"] > 1000 and engine.jobs == 1
+    params = {"env": "staging", "start": START, "end": START + timedelta(days=2)}
+    first = _by_group(*engine.attempt_columns(params))
+    assert _by_group(*engine.attempt_columns(params)) == first
+    assert engine.rows("breaker_summaries", {**params, "end": START + timedelta(days=1)})
+    assert engine.rows("env_overview", {"env": "staging", **plausible_time_params()}) == overview
+    assert engine.jobs == 1

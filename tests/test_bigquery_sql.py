@@ -1,6 +1,7 @@
 """Every GoogleSQL file of queries/bigquery/ passes Google's own analyzer (ZetaSQL), as the
-engine sends it: each question with its views, over each table shape, against a catalog of the
-sink and Log Analytics columns. Names, types, parameters and functions are all resolved."""
+engine sends it: the run's fetch with its views, over each table shape, against a catalog of
+the sink, Log Analytics and lake-shaped columns. Names, types, parameters and functions are all
+resolved."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ import pytest
 
 from analyzer.engine.bigquery import QUESTIONS
 from analyzer.engine.bigquery_sql import (
-    COUNT_VIEWS,
     SHAPES,
-    WINDOW_VIEWS,
     bigquery_sql,
     compose,
     schema_paths,
@@ -34,41 +33,22 @@ def analyzer() -> Iterator[GoogleSqlAnalyzer]:
 
 
 def _statements() -> Iterator[tuple[str, str, str]]:
-    """Every question over the sink table; over the other shapes, the question that reads every
-    view (a shape changes only the scan and the mapping under the shared views)."""
+    """Every statement the engine sends (QUESTIONS: the run's fetch) over each table shape, and
+    over the shapes' variants: date shards, each with its own columns; no shard in the scan; a
+    sink table the engine pads."""
     # date shards, each with its own columns (the newer lacks jsonPayload)
     shards = {
         SHARDS[0]: schema_paths(sink_schema()),
         SHARDS[1]: schema_paths(sink_schema(with_json_payload=False)),
     }
     for shape in SHAPES:
-        # the run's fetch of an env's rows in the lake's columns (telemetry_rows.sql)
-        yield shape, "fetch_rows", compose("fetch_rows", shape=shape, shards=shards).sql
-        if shape == "lake":  # its rows are the lake's columns: the fetch is all it answers
-            continue
-        for question in QUESTIONS if shape == "sink" else ("attempt_numbers",):
-            extra = WINDOW_VIEWS if question == "attempt_numbers" else ()
-            sql = compose(question, shape=shape, extra_views=extra, shards=shards).sql
-            yield shape, question, sql
-        # the window's attempts counted per distinct duration (--attempt-rows counts)
-        yield (
-            shape,
-            "attempt_counts",
-            compose("attempt_counts", shape=shape, extra_views=COUNT_VIEWS, shards=shards).sql,
-        )
+        for question in QUESTIONS:
+            yield shape, question, compose(question, shape=shape, shards=shards).sql
     # no shard in the window
-    yield (
-        "sink-shards",
-        "attempt_numbers, no shard",
-        compose("attempt_numbers", shape="sink-shards", extra_views=WINDOW_VIEWS, shards={}).sql,
-    )
+    yield "sink-shards", "fetch_rows, no shard", compose("fetch_rows", shape="sink-shards").sql
     # a sink table with no jsonPayload (text lines only): the engine pads its columns
     padding = sink_padding(schema_paths(sink_schema(with_json_payload=False)))
-    yield (
-        "sink",
-        "attempt_numbers+padding",
-        compose("attempt_numbers", shape="sink", extra_views=WINDOW_VIEWS, padding=padding).sql,
-    )
+    yield "sink", "fetch_rows+padding", compose("fetch_rows", shape="sink", padding=padding).sql
 
 
 def test_every_statement_is_googlesql(analyzer: GoogleSqlAnalyzer) -> None:

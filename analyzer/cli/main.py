@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import is_dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -376,12 +377,12 @@ _ENGINE_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (
         ("--max-bytes-billed",),
         {
-            "default": "1.5TiB",
+            "default": "256GiB",
             "show_default": True,
             "help": "The bytes one run may bill in BigQuery, all its queries together: each "
             "is dry-run first and refused if it would pass what is left; each job prints "
             "what it billed. The default fits a weekly 28-day recommend at 100 million "
-            "entries a week.",
+            "entries a week (its two queries read 141-200 GiB).",
         },
     ),
     (
@@ -486,6 +487,26 @@ def _job_labels() -> dict[str, str]:
     return labels
 
 
+def _command_window(lookback: timedelta) -> tuple[datetime, datetime] | None:
+    """What the running command's window (--since, --until) may cover, when it has one that
+    parses: without --until it ends at the env's last event, which is within `lookback` of
+    now. What its questions will read beside --lookback."""
+    from analyzer.timewindow import parse_instant, window_start
+
+    params = click.get_current_context().params
+    since, until = params.get("since"), params.get("until")
+    if not isinstance(since, str):
+        return None
+    try:
+        if isinstance(until, str):
+            end = parse_instant(until)
+            return window_start(since, end), end
+        now = datetime.now(UTC)
+        return window_start(since, now - lookback), now
+    except AnalyzerError:
+        return None  # the command says what is wrong with it
+
+
 def command_engine(store: Store) -> Engine:
     """The engine the running command's `engine_options` asked for, over `store` if local."""
     from analyzer.engine import open_engine
@@ -509,6 +530,7 @@ def command_engine(store: Store) -> Engine:
         location=chosen.get("location"),
         job_timeout=parse_span(chosen.get("job_timeout") or "10m"),
         labels=_job_labels(),
+        window=_command_window(parse_span(chosen["lookback"])),
         source_services=tuple(
             name.strip()
             for name in (chosen.get("source_services") or "").split(",")

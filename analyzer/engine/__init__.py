@@ -4,13 +4,14 @@ Above it, modules ask for relations by name (`queries/<name>.sql`: `env_time_ran
 `env_overview`, `phase_outcome_counts`, `backtest_attempts`, `report_timeline`, the window's
 attempts) with bound parameters, and never learn which engine answered: the local lake
 (DuckDB over Parquet, `engine/local.py`) or BigQuery (GoogleSQL of `queries/bigquery/` over a Log
-Router sink table or Log Analytics' `_AllLogs`, `engine/bigquery.py`). `open_engine` picks one.
+Router sink table, Log Analytics' `_AllLogs` or a table of the lake's columns: the rows fetched
+once a run and answered by the same queries, `engine/bigquery.py`). `open_engine` picks one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from analyzer.errors import AnalyzerError
@@ -105,9 +106,12 @@ def open_engine(
     location: str | None = None,
     job_timeout: timedelta | None = None,
     labels: dict[str, str] | None = None,
+    window: tuple[datetime, datetime] | None = None,
 ) -> Engine:
     """The engine a command asked for: the local lake in `store`, or BigQuery over `source`
-    (PROJECT.DATASET.TABLE; its shape, sink or Log Analytics, detected unless given)."""
+    (PROJECT.DATASET.TABLE; its shape, sink, Log Analytics or the lake's columns, detected
+    unless given). `window`: the command's window, when known: BigQuery fetches it and the
+    --lookback whole up front where that is cheap (shape lake)."""
     if engine == "local":
         return local_engine(store, attempt_rows=attempt_rows)
     if not source:
@@ -131,6 +135,7 @@ def open_engine(
         location=location,
         job_timeout=job_timeout or bigquery.DEFAULT_JOB_TIMEOUT,
         labels=labels,
+        window=window,
     )
 
 

@@ -1,5 +1,7 @@
-"""The BigQuery engine: the questions of `queries/bigquery/` (GoogleSQL), answered where a Log
-Router sink or Log Analytics already put the services' logs; only per-attempt numbers come back.
+"""The BigQuery engine: one scan a run of where a Log Router sink or Log Analytics already put
+the services' logs (or of a table of the lake's columns), fetching an env's telemetry rows in
+the lake's columns (fetch_rows.sql, GoogleSQL); the questions are answered from them locally by
+the lake's own queries, so their answers are the lake's by construction.
 
 Every statement is dry-run first, its bytes printed to stderr and held to `max_bytes_billed`,
 which every job also carries (BigQuery then refuses to bill more). Results come over the REST
@@ -11,21 +13,20 @@ from __future__ import annotations
 import re
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
+import duckdb
 
-from analyzer.engine import AttemptRows, QuestionNotAnswered
+from analyzer.engine import AttemptRows
 from analyzer.engine.bigquery_sql import (
-    COUNT_VIEWS,
     SHAPES,
-    WINDOW_VIEWS,
     Shape,
     Statement,
     bound,
@@ -39,56 +40,59 @@ from analyzer.engine.bigquery_sql import (
 from analyzer.errors import AnalyzerError, NoDataError
 
 if TYPE_CHECKING:
+    import numpy as np
     import polars as pl
     import pyarrow as pa
     from google.api_core.retry import Retry
     from google.cloud import bigquery
 
-# The questions the analysis asks (each a file of queries/bigquery/).
-QUESTIONS = (
-    "env_time_range",
-    "env_overview",
-    "service_startups",
-    "phase_outcome_counts",
-    "backtest_attempts",
-    "report_timeline",
-    "attempt_numbers",
-    "revision_attempts",
-    "blame_attempts",
-    "vpc_timeline",
-    "breaker_summaries",
-    "config_loads",
-    # the engine's own: the VPC state in force at a window's start, the envs in the source
-    "vpc_state_before",
-    "env_mix",
-)
-# The bytes one run may bill, all its queries together (--max-bytes-billed): 1.5 TiB ($9.38 on
+# The statements the engine sends (files of queries/bigquery/): an env's rows over a span, in
+# the lake's columns, with the VPC state in force at its start and the env mix (fetch_rows);
+# every question is then answered from them by the lake's own queries (queries/*.sql).
+QUESTIONS = ("fetch_rows",)
+# The bytes one run may bill, all its queries together (--max-bytes-billed): 256 GiB ($1.56 on
 # demand at $6.25 a TiB). The default weekly job, a table-format recommend over 28 days of an
-# env at 100 million entries a week (286-406 bytes an entry read: 114-162 GiB a question over
-# the 30 days its scan reads, 30-43 GiB over the 8-day --lookback), bills at most 6 window
-# questions and 3 over the lookback: at most 1,102 GiB (docs/bigquery.md has the arithmetic);
-# a run that would bill more stops before the query that would pass the budget.
-DEFAULT_MAX_BYTES_BILLED = 1536 * 1024**3
+# env at 100 million entries a week (286-406 bytes an entry read), reads each raw byte once in
+# two queries: the 8-day --lookback (and the day after it, empty), then the rest of the window
+# with its day before (29 - 8 = 21 days) and the 8 days before that where the VPC state in
+# force at the window's start is looked for: 37 days, 100 M x 37/7 = 528.6 M entries x 286-406
+# B = 141-200 GiB; a run that would bill more stops before the query that would pass it
+# (docs/bigquery.md has the arithmetic).
+DEFAULT_MAX_BYTES_BILLED = 256 * 1024**3
 # How long one query job may run (--job-timeout): BigQuery cancels it then (job_timeout_ms),
 # and the engine stops waiting for it.
 DEFAULT_JOB_TIMEOUT = timedelta(minutes=10)
-# What a dry run's bytes say of the attempts behind them (for --attempt-rows auto): some 290
-# bytes an entry read (benchmarks/bigquery_scan_bytes.py), three to four entries an attempt
-# and the lines between them; rough, on the side of counting early.
-BYTES_PER_ATTEMPT = 1_000
 MIN_BILLED = 10 * 1024**2
-NO_PRIOR = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_LOOKBACK = timedelta(days=8)  # questions with no window of their own read this far back
-# A windowed question reads its source from a day before the window to a day after it (an
-# attempt that started inside may end after it; a phase lasts at most a day, as the importer
-# checks), and the VPC state change in force at the scan's start, however far back within
-# --lookback (vpc_state_before.sql).
+# A windowed question reads from a day before the window to a day after it (an attempt that
+# started inside may end after it; a phase lasts at most a day, as the importer checks), and
+# the VPC state change in force at its start, however far back within --lookback.
 SCAN_MARGIN = timedelta(days=1)
 # How long one BigQuery call keeps retrying what may pass (a 5xx, a rate limit, a dropped
 # connection): the client's own ten minutes, each retry a line on stderr. A refused connection
 # or a host that does not resolve is not retried: nothing there will answer.
 RETRY_DEADLINE_S = 600.0
 GOOGLE_ENDPOINT = "https://bigquery.googleapis.com"
+T = TypeVar("T")
+# The lake's rows a question reads (`lake_rows`, under the lake's views): the fetched rows of
+# its span, and the last VPC state change of its env before the span, within --lookback (the
+# state in force when it starts, as the lake, which keeps the whole timeline, finds it).
+_SPAN_ROWS = """
+SELECT * FROM fetched
+WHERE ts >= getvariable('span_start') AND ts < getvariable('span_end')
+UNION ALL
+SELECT * FROM (
+    SELECT * FROM fetched
+    WHERE env = getvariable('span_env') AND event = 'vpc_state_changed'
+      AND vpc_state IS NOT NULL
+      AND ts >= getvariable('prior_since') AND ts < getvariable('span_start')
+    ORDER BY ts DESC, insert_id DESC
+    LIMIT 1
+)
+"""
+# The lake's views that read the VPC state timeline: a question reading one of them needs the
+# state in force at its span's start.
+_TIMELINE_VIEWS = ("vpc_states", "phase_attempts")
 
 
 class MixedEnvsError(AnalyzerError):
@@ -108,8 +112,24 @@ def _gib(n: int) -> str:
 
 
 @dataclass
+class Held:
+    """What a run has fetched of one env: its rows from `start` to `end`; `prior_known`: the
+    VPC state change in force at `start` (within --lookback before it) was looked for too."""
+
+    start: datetime
+    end: datetime
+    prior_known: bool
+    # the entries of the fetched spans by env, form and service (fetch_rows' `mix` rows)
+    mix: dict[tuple[str | None, str, str], int] = field(default_factory=dict)
+
+
+@dataclass
 class BigQueryEngine:
-    """Answers questions over one BigQuery table or view (`source`: PROJECT.DATASET.TABLE)."""
+    """Answers questions over one BigQuery table or view (`source`: PROJECT.DATASET.TABLE):
+    each env's rows are fetched once a run, in the lake's columns, into an in-memory DuckDB
+    (fetch_rows.sql: only the part of a question's span not fetched yet), and every question
+    is answered there by the lake's own queries (`queries/*.sql`, the views of `engine.local`):
+    the lake's answers by construction."""
 
     client: bigquery.Client
     source: str
@@ -128,13 +148,16 @@ class BigQueryEngine:
     billed: int = 0  # bytes billed by this run's jobs so far (the budget's spent part)
     # shape sink-shards: each shard's table id to its leaf paths (INFORMATION_SCHEMA.COLUMNS)
     shards: dict[str, set[str]] = field(default_factory=dict)
-    # (env, scan start) -> the VPC state change in force then: (insert id, time), or None
-    _prior: dict[tuple[str, datetime], tuple[str, datetime] | None] = field(
-        default_factory=dict, repr=False
-    )
     # the --env's services where the source holds several envs (--source-services)
     env_services: tuple[str, ...] = ()
-    _envs_checked: set[str] = field(default_factory=set, repr=False)
+    # the command's window, when it is known up front: over shape lake, the first question
+    # fetches it, the --lookback and its own span in one query (one query a run)
+    window: tuple[datetime, datetime] | None = None
+    jobs: int = 0  # query jobs run (dry runs not counted)
+    held: dict[str, Held] = field(default_factory=dict)  # env -> what is fetched of it
+    _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _now: datetime | None = field(default=None, repr=False)
 
     @property
     def where(self) -> str:
@@ -146,81 +169,239 @@ class BigQueryEngine:
             "days; check --source (a table of the services' stdout), or widen --lookback"
         )
 
-    def _check_answers(self, question: str) -> None:
-        from analyzer.lake.sql import queries_dir
-
-        if not (queries_dir() / "bigquery" / f"{question}.sql").is_file():
-            raise QuestionNotAnswered(f"{self.where}: no GoogleSQL version of {question!r} yet")
+    # -- the questions, answered from the fetched rows ------------------------------------
 
     def rows(
         self, question: str, params: Mapping[str, object] | None = None
     ) -> list[dict[str, object]]:
-        self._check_answers(question)
-        job = self._run(self._compose(question, params), params)
-        with reaching(self.endpoint):
-            return [dict(row.items()) for row in job.result(retry=self._retry())]
+        from analyzer.engine.local import query_rows
+
+        return self._ask(question, params, lambda con: query_rows(con, question, params))
 
     def frame(self, question: str, params: Mapping[str, object] | None = None) -> pl.DataFrame:
-        import polars as pl
+        from analyzer.engine.local import query_frame
 
-        self._check_answers(question)
-        job = self._run(self._compose(question, params), params)
-        frame = pl.from_arrow(self._arrow(job))
-        assert isinstance(frame, pl.DataFrame)
-        return frame
+        return self._ask(question, params, lambda con: query_frame(con, question, params))
 
     def attempt_columns(
         self, params: Mapping[str, object]
     ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
-        """The window's attempts in one query (attempt_numbers.sql): each row carries its
-        group's key, cut out here into the keys the local engine returns."""
-        statement = self._compose("attempt_numbers", params, WINDOW_VIEWS)
-        table = self._arrow(self._run(statement, params))
-        return _group_keys(table), _numbers(table, ("started_s", "ended_s"))
+        """The window's attempts as the local engine gives them (one row each)."""
+        from analyzer.engine.local import _window_attempts
+
+        return self._ask(
+            "phase_attempt_durations",
+            params,
+            lambda con: _window_attempts(con, params, counted=False),
+        )
 
     def attempt_counts(
         self, params: Mapping[str, object]
     ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
-        """The window's attempts counted per distinct duration in BigQuery
-        (attempt_counts.sql), keyed as `attempt_columns`."""
-        table = self._arrow(self._run(self._counts_statement(params), params))
-        columns = _numbers(table, ("day_s", "last_started_s", "last_ended_s"))
-        columns["counted"] = np.asarray(table.column("counted").to_numpy(), dtype=np.int64)
-        return _group_keys(table), columns
+        """The window's attempts counted per distinct duration, as the local engine does."""
+        from analyzer.engine.local import _window_attempts
+
+        return self._ask(
+            "phase_attempt_durations",
+            params,
+            lambda con: _window_attempts(con, params, counted=True),
+        )
 
     def attempt_total(self, params: Mapping[str, object]) -> int:
-        """From the dry run of attempt_counts: its bytes over BYTES_PER_ATTEMPT (no rows are
-        read; the emulator's dry runs say 0)."""
-        return self._dry_run(self._counts_statement(params), params) // BYTES_PER_ATTEMPT
+        found = self.rows("attempt_total", params)[0]["attempts"]
+        assert isinstance(found, int)
+        return found
 
-    def _counts_statement(self, params: Mapping[str, object]) -> Statement:
-        return self._compose("attempt_counts", params, COUNT_VIEWS)
-
-    def _compose(
+    def _ask(
         self,
         question: str,
         params: Mapping[str, object] | None,
-        extra_views: tuple[tuple[str, str], ...] = (),
-    ) -> Statement:
-        """The question's statement; over date shards, those of the scan window, each with its
-        own columns."""
+        answer: Callable[[duckdb.DuckDBPyConnection], T],
+    ) -> T:
+        """`answer` over the fetched rows of the question's env and span (fetched first where
+        missing), the view `lake_rows` showing that span only and the VPC state change in
+        force at its start, as the statements over BigQuery read it before."""
+        values = dict(params or {})
+        env = values.get("env")
+        if not isinstance(env, str):
+            raise AnalyzerError(f"{question}: the BigQuery engine answers one env's questions")
+        start, end = self._span(values)
+        with self._lock:
+            con = self._connection()
+            self._cover(con, env, start, end, needs_prior=_reads_vpc_timeline(question))
+            spanned = {"span_env": env, "span_start": start, "span_end": end}
+            for name, value in {**spanned, "prior_since": start - self.lookback}.items():
+                con.execute(f"SET VARIABLE {name} = ?", [value])
+            return answer(con)
+
+    def _span(self, values: Mapping[str, object]) -> tuple[datetime, datetime]:
+        """A question's span: its window with SCAN_MARGIN either side, else --lookback back
+        from the run's start (one instant for the run, so its questions share their span)."""
+        start, end = values.get("start"), values.get("end")
+        if isinstance(start, datetime) and isinstance(end, datetime):
+            return start - SCAN_MARGIN, end + SCAN_MARGIN
+        if self._now is None:
+            self._now = self.now()
+        return self._now - self.lookback, self._now + SCAN_MARGIN
+
+    # -- fetching -------------------------------------------------------------------------
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        """The run's in-memory DuckDB: the table `fetched` (the lake's columns) and the lake's
+        views over `lake_rows`, the fetched rows of the span asked."""
+        if self._con is None:
+            from analyzer.engine.local import add_views
+            from analyzer.lake.connection import new_connection
+            from analyzer.lake.sql import load_sql
+
+            con = new_connection()
+            con.execute("CREATE TABLE fetched AS " + load_sql("lake_schema"))
+            con.execute("CREATE TEMP VIEW lake_rows AS " + _SPAN_ROWS)
+            add_views(con, sealed=False)
+            self._con = con
+        return self._con
+
+    def _cover(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        env: str,
+        start: datetime,
+        end: datetime,
+        *,
+        needs_prior: bool,
+    ) -> None:
+        """Fetches what the span [start, end) of `env` needs and the run has not fetched: the
+        rows before what it holds (with the VPC state in force at their start) and after; the
+        state alone where only it is missing and the question reads the VPC timeline. The
+        first fetch looks for the state where the question needs it or the run has no window
+        (its questions read this span only).
+        Over shape lake, the first fetch takes the run's whole span (`window`, --lookback)."""
+        held = self.held.get(env)
+        if held is None:
+            # a run with no window reads no more than this span: its questions that read the
+            # VPC timeline will need the state in force at its start (a run with a window
+            # fetches the window next, and the state before that)
+            needs_prior = needs_prior or self.window is None
+            if self.shape == "lake":  # cheap: the whole run's span at once
+                spans = [(start, end), self._span({})]
+                if self.window is not None:
+                    spans.append(self._span({"start": self.window[0], "end": self.window[1]}))
+                start, end = min(s for s, _ in spans), max(e for _, e in spans)
+                needs_prior = True
+            self._fetch(con, env, start, end, prior=needs_prior)
+            return
+        if start < held.start:  # the window before the --lookback: the state before it too
+            self._fetch(con, env, start, held.start, prior=True)
+        if end > held.end:
+            self._fetch(con, env, held.end, end, prior=False)
+        if needs_prior and not held.prior_known and start - self.lookback < held.start:
+            (found,) = con.execute(
+                "SELECT count(*) FROM fetched WHERE env = ? AND event = 'vpc_state_changed' "
+                "AND vpc_state IS NOT NULL AND ts < ?",
+                [env, start],
+            ).fetchall()[0]
+            if not found:  # no state change held before the span: look further back
+                self._fetch(con, env, held.start, held.start, prior=True)
+
+    def _fetch(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        env: str,
+        start: datetime,
+        end: datetime,
+        *,
+        prior: bool,
+    ) -> None:
+        """One query (fetch_rows.sql): `env`'s rows from `start` to `end` into `fetched`; with
+        `prior`, the scan starts --lookback earlier for the VPC state change in force at
+        `start`. Checks the env mix of what it read."""
+        scan_start = start - self.lookback if prior else start
+        what = f"{env}'s rows from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
+        if start == end:
+            what = f"the VPC state in force for {env} at {start:%Y-%m-%d %H:%M} UTC"
+        elif prior:
+            what += ", and the VPC state in force at their start"
+        self.report(f"bigquery: fetching {what}")
+        params = {
+            "env": env,
+            "fetch_start": start,
+            "fetch_end": end,
+            "scan_start": scan_start,
+            "scan_end": end,
+        }
+        table = self._arrow(self._run(self._compose("fetch_rows", params), params))
+        con.register("batch", table)
+        try:
+            con.execute(
+                "DELETE FROM fetched WHERE env = ? AND ts >= ? AND ts < ?", [env, start, end]
+            )
+            con.execute(
+                "INSERT INTO fetched BY NAME SELECT * EXCLUDE (kind, entries), "
+                "? AS source_file, ? AS ingested_at, CAST(ts AS DATE) AS date "
+                "FROM batch WHERE kind <> 'mix'",
+                [f"bigquery:{self.source}", self._now or self.now()],
+            )
+            mix = con.execute(
+                "SELECT env, form, service, entries FROM batch WHERE kind = 'mix'"
+            ).fetchall()
+            began = con.execute("SELECT max(ts) FROM batch WHERE kind = 'prior'").fetchall()[0]
+        finally:
+            con.unregister("batch")
+        held = self.held.get(env)
+        if held is None:
+            held = self.held[env] = Held(start=start, end=end, prior_known=prior)
+        elif start < held.start:
+            held.start, held.prior_known = start, prior
+        else:
+            held.start = min(held.start, start)
+            held.end = max(held.end, end)
+            held.prior_known = held.prior_known or prior
+        for row_env, form, service, entries in mix:
+            key = (row_env, str(form), str(service))
+            held.mix[key] = held.mix.get(key, 0) + int(entries)
+        if isinstance(began[0], datetime):
+            self.report(
+                f"bigquery: the VPC state in force at {start:%Y-%m-%d %H:%M} UTC began "
+                f"{began[0]:%Y-%m-%d %H:%M:%S} UTC"
+            )
+        if self.shape != "lake":
+            self._check_envs(env, held.mix)
+
+    def _check_envs(self, env: str, mix: Mapping[tuple[str | None, str, str], int]) -> None:
+        """Refuses a source where entries naming envs sit beside text lines that say none: a
+        sink table may hold several envs, and counted as `env` those lines could mix them.
+        --source-services attributes them; a table of text lines only is one env's, as an
+        imported file is."""
+        named: dict[str, int] = {}
+        unsaid: dict[str, int] = {}
+        for (name, form, service), entries in mix.items():
+            if name is None:
+                continue
+            if form == "structured":
+                named[name] = named.get(name, 0) + entries
+            elif not self.env_services:
+                unsaid[service] = unsaid.get(service, 0) + entries
+        if named and unsaid:
+            envs = ", ".join(f"{name}: {n:,}" for name, n in sorted(named.items()))
+            services = ", ".join(sorted(unsaid))
+            raise MixedEnvsError(
+                f"{self.source} holds {sum(unsaid.values()):,} text lines that say no env "
+                f"(services {services}) beside entries naming envs ({envs}): counted as {env} "
+                f"they may mix envs; name {env}'s services with --source-services "
+                "(source-services in analyzer.toml), or give each env a sink of its own"
+            )
+
+    def _compose(self, question: str, params: Mapping[str, object]) -> Statement:
+        """The question's statement; over date shards, those of the scan, each with its own
+        columns."""
         shards = None
         if self.shape == "sink-shards":
-            values = self._values(params)
-            first, last, prior = (
+            first, last = (
                 f"{value:%Y%m%d}" if isinstance(value, datetime) else ""
-                for value in (values["scan_start"], values["scan_end"], values["prior_ts"])
+                for value in (params["scan_start"], params["scan_end"])
             )
-            shards = {
-                t: p for t, p in self.shards.items() if first <= t[-8:] <= last or t[-8:] == prior
-            }
-        return compose(
-            question,
-            shape=self.shape,
-            extra_views=extra_views,
-            padding=self.padding,
-            shards=shards,
-        )
+            shards = {t: p for t, p in self.shards.items() if first <= t[-8:] <= last}
+        return compose(question, shape=self.shape, padding=self.padding, shards=shards)
 
     def read_shard_schemas(self) -> None:
         """Each date shard's columns, from its dataset's INFORMATION_SCHEMA.COLUMNS (one small
@@ -250,82 +431,11 @@ class BigQueryEngine:
 
     def _values(self, params: Mapping[str, object] | None) -> dict[str, object]:
         values = dict(params or {})
-        own = values.pop("own", False)  # the engine's own small queries
         env = values.get("env")
         if env is not None:
             values.setdefault("default_env", env)
         values["env_services"] = list(self.env_services)
-        start, end = values.get("start"), values.get("end")
-        # no state change before the scan: a time and an id no entry has (a NULL parameter
-        # would do in BigQuery, but the emulator mistypes it inside a function)
-        values["prior_insert_id"], values["prior_ts"] = "", NO_PRIOR
-        if env is not None and not own:
-            self._check_envs(str(env), values)
-        if isinstance(start, datetime) and isinstance(end, datetime):
-            values["scan_start"], values["scan_end"] = start - SCAN_MARGIN, end + SCAN_MARGIN
-            if env is not None and not own:
-                prior = self._state_before(str(env), start - SCAN_MARGIN)
-                if prior is not None:
-                    values["prior_insert_id"], values["prior_ts"] = prior
-        else:
-            now = self.now()
-            values["scan_start"], values["scan_end"] = now - self.lookback, now + SCAN_MARGIN
         return values
-
-    def _check_envs(self, env: str, values: Mapping[str, object]) -> None:
-        """Refuses (once a run for each env) a source where entries naming envs sit beside
-        text lines that say none: a sink table may hold several envs, and counted as `env`
-        those lines could mix them (env_mix.sql, over the question's window, else
-        --lookback). --source-services attributes them; a table of text lines only is one
-        env's, as an imported file is."""
-        if env in self._envs_checked:
-            return
-        self._envs_checked.add(env)
-        window = {k: values[k] for k in ("start", "end") if k in values}
-        found = self.rows("env_mix", {"own": True, "env": env, **window})
-        named: dict[str, int] = {}
-        unsaid: dict[str, int] = {}
-        for row in found:
-            name, entries = row["env"], int(str(row["entries"]))
-            if name is None:
-                continue
-            if row["form"] == "structured":
-                named[str(name)] = named.get(str(name), 0) + entries
-            elif not self.env_services:
-                unsaid[str(row["service"])] = unsaid.get(str(row["service"]), 0) + entries
-        if named and unsaid:
-            envs = ", ".join(f"{name}: {n:,}" for name, n in sorted(named.items()))
-            services = ", ".join(sorted(unsaid))
-            raise MixedEnvsError(
-                f"{self.source} holds {sum(unsaid.values()):,} text lines that say no env "
-                f"(services {services}) beside entries naming envs ({envs}): counted as {env} "
-                f"they may mix envs; name {env}'s services with --source-services "
-                "(source-services in analyzer.toml), or give each env a sink of its own"
-            )
-
-    def _state_before(self, env: str, scan_start: datetime) -> tuple[str, datetime] | None:
-        """The env's last VPC state change before `scan_start`, within --lookback before it
-        (vpc_state_before.sql, once a run for each env and scan): the state in force when the
-        scan starts, however long it has been in force."""
-        key = (env, scan_start)
-        if key not in self._prior:
-            params = {
-                "own": True,
-                "env": env,
-                "before": scan_start,
-                "start": scan_start - self.lookback + SCAN_MARGIN,
-                "end": scan_start - SCAN_MARGIN,
-            }
-            found = self.rows("vpc_state_before", params)
-            began = found[0]["ts"] if found else None
-            self._prior[key] = None
-            if isinstance(began, datetime):
-                self._prior[key] = (str(found[0]["insert_id"]), began)
-                self.report(
-                    f"bigquery: the VPC state in force at {scan_start:%Y-%m-%d %H:%M} UTC began "
-                    f"{began:%Y-%m-%d %H:%M:%S} UTC"
-                )
-        return self._prior[key]
 
     def _dry_run(self, statement: Statement, params: Mapping[str, object] | None) -> int:
         """The bytes a statement would scan."""
@@ -399,6 +509,7 @@ class BigQueryEngine:
             ) from exc
         billed = int(job.total_bytes_billed or 0)
         self.billed += billed
+        self.jobs += 1
         self.report(
             f"bigquery: {question} billed {_gib(billed)} ({billed:,} bytes), slot time "
             f"{(job.slot_millis or 0) / 1000:,.1f} s; this run {_gib(self.billed)} of "
@@ -413,6 +524,15 @@ class BigQueryEngine:
 
     def _retry(self) -> Retry:
         return api_retry(self.endpoint, self.report)
+
+
+def _reads_vpc_timeline(question: str) -> bool:
+    """Whether `queries/<question>.sql` reads the VPC state timeline (_TIMELINE_VIEWS; the
+    other views, events and startups, do not)."""
+    from analyzer.lake.sql import load_sql
+
+    text = re.sub(r"--[^\n]*", "", load_sql(question))
+    return any(re.search(rf"\b{view}\b", text) for view in _TIMELINE_VIEWS)
 
 
 def unreachable(exc: BaseException) -> str | None:
@@ -470,42 +590,6 @@ def api_retry(endpoint: str | None, report: Callable[[str], None]) -> Retry:
     )
 
 
-def _group_keys(table: pa.Table) -> list[tuple[Any, ...]]:
-    """The group keys (gid, service, phase, operation, vpc_state, attempts) that each row
-    carries, once a group, in group order."""
-    gid = np.asarray(table.column("gid").to_numpy(), dtype=np.int64)
-    keys: list[tuple[Any, ...]] = []
-    if gid.size:
-        first = np.unique(gid, return_index=True)[1]
-        service, phase = table.column("service"), table.column("phase")
-        operation, state = table.column("operation"), table.column("vpc_state")
-        attempts = table.column("attempts")
-        for g, at in zip(gid[first], first, strict=True):
-            i = int(at)
-            keys.append(
-                (
-                    int(g),
-                    service[i].as_py(),
-                    phase[i].as_py(),
-                    operation[i].as_py(),
-                    state[i].as_py(),
-                    attempts[i].as_py(),
-                )
-            )
-    return keys
-
-
-def _numbers(table: pa.Table, times: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """gid, duration_s, observed, timeout_s and the `times` columns as numpy arrays."""
-    columns = {"gid": np.asarray(table.column("gid").to_numpy(), dtype=np.int64)}
-    for name in (*times, "duration_s", "timeout_s"):
-        columns[name] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
-    columns["observed"] = np.asarray(
-        table.column("observed").to_numpy(zero_copy_only=False), dtype=bool
-    )
-    return columns
-
-
 def _over_limit(scanned: int | None, limit: int, billed: int) -> str:
     what = (
         f"would scan {_gib(scanned)} ({scanned:,} bytes)"
@@ -558,10 +642,12 @@ def open_bigquery(
     location: str | None = None,
     job_timeout: timedelta = DEFAULT_JOB_TIMEOUT,
     labels: Mapping[str, str] | None = None,
+    window: tuple[datetime, datetime] | None = None,
 ) -> BigQueryEngine:
     """The engine over `source`, its shape detected from its schema unless given; its jobs
     run (and bill) in `billing_project`, else the source's project, labelled app=analyzer
-    and `labels` (the command, the env)."""
+    and `labels` (the command, the env); `window`: the command's window, when known (over
+    shape lake, fetched up front with the --lookback)."""
     from google.api_core.client_options import ClientOptions
     from google.api_core.exceptions import GoogleAPIError, NotFound
     from google.auth.exceptions import DefaultCredentialsError
@@ -643,6 +729,7 @@ def open_bigquery(
         job_timeout=job_timeout,
         location=location,
         labels={"app": "analyzer", **(labels or {})},
+        window=window,
     )
     if sharded:
         engine.read_shard_schemas()

@@ -1,10 +1,12 @@
-"""The GoogleSQL the BigQuery engine sends: each question of `queries/bigquery/` with the views
-it reads, one statement per question (BigQuery has no temporary views a read-only user may make).
+"""The GoogleSQL the BigQuery engine sends: a statement of `queries/bigquery/` with the views it
+reads as its WITH clause (BigQuery has no temporary views a read-only user may make).
 
-A question reads views by name, as over the lake (`events`, `phase_attempts`, ...); here the
-views are the statement's WITH clause, in dependency order, and only those it reads: the scan of
-the source table (`*_rows.sql`, filtered on its partition or shard column), the mapping of its
-shape to the LogEntry fields (`*_entry_fields.sql`), then the lake's columns and the views above.
+A statement reads views by name (`telemetry_rows`, `events`, ...); here the views are the
+statement's WITH clause, in dependency order, and only those it reads: the scan of the source
+table (`*_rows.sql`, filtered on its partition or shard column), the mapping of its shape to the
+LogEntry fields (`*_entry_fields.sql`), then the lake's columns (`lake_rows`, `events`,
+`telemetry_rows`). The engine sends one, fetch_rows.sql; the questions are answered from its
+rows by the lake's own queries.
 """
 
 from __future__ import annotations
@@ -75,18 +77,7 @@ _SHARED_VIEWS = (
     ("lake_rows", "lake_rows"),
     ("events", "events"),
     ("telemetry_rows", "telemetry_rows"),
-    ("vpc_states", "vpc_states"),
-    ("startups", "startups"),
-    ("phase_attempts", "phase_attempts"),
 )
-# The window's attempts, read by attempt_numbers (see attempt_columns in the engine).
-WINDOW_VIEWS = (
-    ("attempts_in_window", "phase_attempt_durations"),
-    ("attempt_groups", "attempt_groups"),
-)
-# The window's attempts counted per distinct duration, read by attempt_counts over
-# attempt_numbers' rows.
-COUNT_VIEWS = (*WINDOW_VIEWS, ("attempt_rows", "attempt_numbers"))
 # What the SQL calls the source: an identifier cannot be a bound parameter, so the engine puts
 # the checked table name in its place.
 SOURCE_PLACEHOLDERS = ("`sink_table`", "`log_analytics_table`", "`lake_table`")

@@ -178,7 +178,13 @@ def connect(
         )
     else:
         con.execute("CREATE TEMP VIEW lake_rows AS " + load_sql("lake_schema"))
-    sealed = store.all_sealed(segments)
+    add_views(con, sealed=store.all_sealed(segments))
+    return con
+
+
+def add_views(con: duckdb.DuckDBPyConnection, *, sealed: bool) -> None:
+    """The views of `queries/` (VIEWS) over the connection's `lake_rows`; `sealed`: no row of
+    it repeats another's insert id, so `events` need not deduplicate."""
     for view in VIEWS:
         sql = load_sql(view)
         if view == "events" and sealed:
@@ -188,7 +194,6 @@ def connect(
             # `events` deduplicates on every read: read it once (see the query's first CTE)
             sql = sql.replace("AS NOT MATERIALIZED", "AS MATERIALIZED", 1)
         con.execute(f"CREATE TEMP VIEW {view} AS " + sql)
-    return con
 
 
 def query_rows(

@@ -3,7 +3,7 @@
 -- then answers every question from with the lake's own queries; and, in the same statement,
 -- the VPC state change in force at @fetch_start (the last before it since @scan_start: the
 -- scan starts that far back when the engine asks for it, else at @fetch_start and there is
--- none) and the entries of the span by env, form and service, every env's (what env_mix
+-- none) and the entries of the span by env, form and service, every env's (what the engine
 -- checks: a source holding several envs beside text lines that name none).
 -- Reads: telemetry_rows. Parameters: @env, @fetch_start, @fetch_end (TIMESTAMP); the scan's
 --   @scan_start, @scan_end (the *_rows.sql files) and lake_rows' @default_env, @env_services.

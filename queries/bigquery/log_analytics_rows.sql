@@ -3,12 +3,9 @@
 -- `_AllLogs` holds every log of the bucket (requests, audit, system logs), and Cloud Run puts
 -- a process's stdout and stderr (where Python's logging writes) in the two logs read here.
 -- Reads: `log_analytics_table` (the --source view, put in by the engine).
--- Parameters: @scan_start, @scan_end (TIMESTAMP); @prior_ts (TIMESTAMP), @prior_insert_id
---   (STRING): the VPC state change in force at the scan's start, however far before it
---   (vpc_state_before.sql), read too; 1970-01-01 and '' when there is none.
+-- Parameters: @scan_start, @scan_end (TIMESTAMP).
 -- Returns: the view's columns.
 SELECT *
 FROM `log_analytics_table`
 WHERE log_id IN ('run.googleapis.com/stdout', 'run.googleapis.com/stderr')
-  AND ((timestamp >= @scan_start AND timestamp < @scan_end)
-       OR (timestamp = @prior_ts AND insert_id = @prior_insert_id))
+  AND timestamp >= @scan_start AND timestamp < @scan_end

@@ -2,16 +2,12 @@
 -- partition column: a table made so by hand, or older sinks' tables) in the scan window only.
 -- A row's partition is the day BigQuery received it, the entry's day or later (a late
 -- delivery): the filter on _PARTITIONTIME prunes the days outside the scan, a day after its end
--- kept for late rows, and the filter on `timestamp` picks the scan's rows; the VPC state change
--- in force at the scan's start (@prior_ts, @prior_insert_id) is read from its own days.
+-- kept for late rows, and the filter on `timestamp` picks the scan's rows.
 -- Reads: `sink_table` (the --source table, put in by the engine).
--- Parameters: @scan_start, @scan_end, @prior_ts (TIMESTAMP), @prior_insert_id (STRING).
+-- Parameters: @scan_start, @scan_end (TIMESTAMP).
 -- Returns: the sink table's columns.
 SELECT *
 FROM `sink_table`
-WHERE (_PARTITIONTIME >= TIMESTAMP_TRUNC(@scan_start, DAY)
-       AND _PARTITIONTIME < TIMESTAMP_ADD(@scan_end, INTERVAL 1 DAY)
-       AND timestamp >= @scan_start AND timestamp < @scan_end)
-   OR (_PARTITIONTIME >= TIMESTAMP_TRUNC(@prior_ts, DAY)
-       AND _PARTITIONTIME < TIMESTAMP_ADD(@prior_ts, INTERVAL 2 DAY)
-       AND timestamp = @prior_ts AND insertId = @prior_insert_id)
+WHERE _PARTITIONTIME >= TIMESTAMP_TRUNC(@scan_start, DAY)
+  AND _PARTITIONTIME < TIMESTAMP_ADD(@scan_end, INTERVAL 1 DAY)
+  AND timestamp >= @scan_start AND timestamp < @scan_end

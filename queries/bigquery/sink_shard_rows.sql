@@ -5,11 +5,8 @@
 -- fields it lacks), the shards' selects joined by UNION ALL. A wildcard (`<log>_*`) would read
 -- every shard with the newest one's schema, a field it lacks NULL across the window.
 -- Reads: `sink_shard` (one shard, put in by the engine: an identifier cannot be bound).
--- Parameters: @scan_start, @scan_end (TIMESTAMP); @prior_ts (TIMESTAMP), @prior_insert_id
---   (STRING): the VPC state change in force at the scan's start, however far before it
---   (vpc_state_before.sql), read too; 1970-01-01 and '' when there is none.
+-- Parameters: @scan_start, @scan_end (TIMESTAMP).
 -- Returns: the shard's columns.
 SELECT *
 FROM `sink_shard`
-WHERE (timestamp >= @scan_start AND timestamp < @scan_end)
-   OR (timestamp = @prior_ts AND insertId = @prior_insert_id)
+WHERE timestamp >= @scan_start AND timestamp < @scan_end
