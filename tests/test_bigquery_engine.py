@@ -937,3 +937,13 @@ def test_a_question_asked_again_is_not_fetched_again(loaded: Loaded) -> None:
     assert engine.rows("breaker_summaries", {**params, "end": START + timedelta(days=1)})
     assert engine.rows("env_overview", {"env": "staging", **plausible_time_params()}) == overview
     assert engine.jobs == 1
+
+
+def test_capacity_json_equals_the_lakes(loaded: Loaded) -> None:
+    """`capacity` reads the fetched rows with the lake's queries, as every command does."""
+    remote = _remote(loaded, loaded.fleet_source, "staging")
+    local = ["--env", "staging", "--store", str(loaded.fleet_lake.root)]
+    args = ["--since", "2w", "--format", "json"]
+    ours = _json(["capacity", *remote, *args])
+    assert ours == _json(["capacity", *local, *args])
+    assert sum(r["strained_share"] or 0 for r in ours["hour_of_week"]) > 0

@@ -249,7 +249,6 @@ def test_command_json_carries_168_hours_and_the_backtest(hand_lake: Path) -> Non
     ("args", "code", "said"),
     [
         (["--tz", "Mars/Olympus"], 2, "unknown time zone"),
-        (["--engine", "bigquery", "--source", "p.d.t"], 1, "capacity is lake-only"),
         (["--service", "nosuch"], 1, "nosuch"),
     ],
 )

@@ -9,7 +9,6 @@ import click
 from analyzer.cli.main import (
     command_engine,
     engine_options,
-    engine_settings,
     env_option,
     existing_store,
     format_option,
@@ -18,7 +17,6 @@ from analyzer.cli.main import (
     store_option,
 )
 from analyzer.cli.render import percent, table, when
-from analyzer.errors import AnalyzerError
 
 if TYPE_CHECKING:
     from analyzer.capacity.model import Capacity, HourOfWeek
@@ -54,7 +52,7 @@ def capacity(
     trend week over week, the strained episodes' lengths; next week's forecast by hour, shown
     only where its backtest beats same-hour-last-week and the flat mean; per service the extra
     startup seconds, failures and deploys in strain; and the what-ifs, each with what would
-    confirm it. Lake only for now (--engine local).
+    confirm it. Over the lake, or BigQuery (--engine bigquery).
 
     Example:
 
@@ -63,8 +61,6 @@ def capacity(
     from analyzer.capacity import capacity as answer
     from analyzer.capacity import check_zone
 
-    if engine_settings(ctx).get("engine") == "bigquery":
-        raise AnalyzerError("capacity is lake-only for now: run it with --engine local")
     check_zone(zone)
     result = answer(
         engine=command_engine(existing_store(store)),
