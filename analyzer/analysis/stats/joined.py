@@ -32,6 +32,10 @@ class JoinedCurve:
     km: KaplanMeier
     tail: LognormalFit | None
     sample: Sample | None = field(default=None, repr=False, compare=False)
+    # `band`'s answers by (level, beyond): a recommendation reads one band several times
+    _bands: dict[tuple[float, bool], tuple[FloatArray, FloatArray, FloatArray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @cached_property
     def shape_fit(self) -> GeneralizedGammaFit | None:
@@ -104,7 +108,16 @@ class JoinedCurve:
         data Greenwood's band (on the log(-log S) scale); beyond the join, the band of
         S(join_s) times a band of the conditional tail from the tail shape's profile-
         likelihood interval at `level` (see `_tail_band`). `beyond` false: the band inside
-        the data alone."""
+        the data alone. Read-only arrays, computed once per level."""
+        found = self._bands.get((level, beyond))
+        if found is None:
+            found = self._band(level, beyond)
+            for edge in found:
+                edge.flags.writeable = False
+            self._bands[level, beyond] = found
+        return found
+
+    def _band(self, level: float, beyond: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
         km = self.km
         inside = km.times <= self.join_s
         km_low, km_high = km.band(level)
