@@ -173,7 +173,7 @@ def _split_ps(group: AttemptGroup, at_s: list[float], least: int) -> list[float 
     (every split from one sort of the group's attempts); None where either side has fewer
     than `least` attempts."""
     t, d, c, order = by_duration(group.duration_s, group.observed, group.counts)
-    pool = LogRankPool.of_sorted(t, d, c)
+    pool, positions = LogRankPool.of_sorted_with_positions(t, d, c)
     started = group.started_s[order]
     found: list[float | None] = []
     for at in at_s:
@@ -181,7 +181,7 @@ def _split_ps(group: AttemptGroup, at_s: list[float], least: int) -> list[float 
         if min(c[since].sum(), c[~since].sum()) < least:
             found.append(None)
             continue
-        part = pool.sorted_part_against_rest(t[since], d[since], c[since])
+        part = pool.sorted_part_against_rest(t[since], d[since], c[since], positions[since])
         found.append(part.p_two_sided)
     return found
 

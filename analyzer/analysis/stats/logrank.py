@@ -134,13 +134,22 @@ class LogRankPool:
     ) -> LogRankPool:
         """The pool of attempts already in `by_duration`'s order (one sort serves the pool and
         every part of it)."""
-        completed, completed_counts = t[d], c[d]
-        times = completed[_firsts(completed)]
+        return cls.of_sorted_with_positions(t, d, c)[0]
+
+    @classmethod
+    def of_sorted_with_positions(
+        cls, t: NDArray[np.float64], d: NDArray[np.bool_], c: NDArray[np.float64]
+    ) -> tuple[LogRankPool, NDArray[np.intp]]:
+        """`of_sorted`, and for each attempt how many of the pool's completion times are at
+        or before its duration (what `sorted_part_against_rest` looks up for a part of these
+        attempts). Read off the sorted durations' runs of equal values, without a search."""
+        firsts = _firsts(t)
+        starts = np.flatnonzero(firsts)
+        completes = np.logical_or.reduceat(d, starts) if t.size else np.zeros(0, dtype=bool)
+        times = t[starts[completes]]
         behind = np.concatenate(([0.0], np.cumsum(c)))
-        at_risk = np.asarray(behind[-1] - behind[np.searchsorted(t, times, side="left")])
-        behind = np.concatenate(([0.0], np.cumsum(completed_counts)))
-        left = np.searchsorted(completed, times, side="left")
-        events = np.asarray(behind[np.searchsorted(completed, times, side="right")] - behind[left])
+        at_risk = np.asarray(behind[-1] - behind[starts[completes]])
+        events = np.add.reduceat(np.where(d, c, 0.0), starts)[completes] if t.size else np.zeros(0)
         with np.errstate(invalid="ignore", divide="ignore"):
             ties = np.where(at_risk > 1, (at_risk - events) / (at_risk - 1), 0.0)
             per_risk = np.where(at_risk > 0, 1.0 / at_risk, 0.0)
@@ -148,12 +157,13 @@ class LogRankPool:
         def prefix(values: NDArray[np.float64]) -> NDArray[np.float64]:
             return np.concatenate(([0.0], np.cumsum(values)))
 
-        return cls(
+        pool = cls(
             times=times,
             expected_sums=prefix(events * per_risk),
             variance_sums=prefix(events * ties * per_risk),
             variance_square_sums=prefix(events * ties * per_risk**2),
         )
+        return pool, np.cumsum(completes)[np.cumsum(firsts) - 1]
 
     def part_against_rest(
         self, durations: ArrayLike, observed: ArrayLike, counts: ArrayLike | None = None
@@ -162,16 +172,25 @@ class LogRankPool:
         return self.sorted_part_against_rest(*by_duration(durations, observed, counts)[:3])
 
     def sorted_part_against_rest(
-        self, t: NDArray[np.float64], d: NDArray[np.bool_], c: NDArray[np.float64]
+        self,
+        t: NDArray[np.float64],
+        d: NDArray[np.bool_],
+        c: NDArray[np.float64],
+        positions: NDArray[np.intp] | None = None,
     ) -> LogRank:
-        """`part_against_rest` of a part in `by_duration`'s order."""
+        """`part_against_rest` of a part in `by_duration`'s order (`positions`: its attempts'
+        from `of_sorted_with_positions`, else searched for)."""
         if self.times.size == 0 or t.size == 0:
             return LogRank(float(c[d].sum()), 0.0, 0.0)
         firsts = _firsts(t)
         spans = t[firsts]
         # at risk over (previous duration, this duration]: the part's attempts this long or longer
         at_risk = np.cumsum(np.add.reduceat(c, np.flatnonzero(firsts))[::-1])[::-1]
-        high = np.searchsorted(self.times, spans, side="right")
+        high = (
+            np.searchsorted(self.times, spans, side="right")
+            if positions is None
+            else positions[firsts]
+        )
         low = np.concatenate(([0], high[:-1]))
 
         def over_spans(sums: NDArray[np.float64]) -> NDArray[np.float64]:
