@@ -23,6 +23,7 @@ PARAMETERS = {
     "scan_end": "TYPE_TIMESTAMP",
     "fetch_start": "TYPE_TIMESTAMP",
     "fetch_end": "TYPE_TIMESTAMP",
+    "run_time": "TYPE_TIMESTAMP",  # a scheduled query's (analyze bigquery materialize)
 }
 ARRAY_PARAMETERS = {
     "services": "TYPE_STRING",

@@ -19,6 +19,12 @@ from analyzer.engine.bigquery_sql import (
     sink_padding,
     type_paths,
 )
+from analyzer.engine.materialize import (
+    DEST_PLACEHOLDER,
+    ROWS_PLACEHOLDER,
+    last_day_statement,
+    merge_statement,
+)
 from analyzer.lake.sql import queries_dir
 from tests.bigquery_tables import sink_schema
 
@@ -49,6 +55,13 @@ def _statements() -> Iterator[tuple[str, str, str]]:
     # a sink table with no jsonPayload (text lines only): the engine pads its columns
     padding = sink_padding(schema_paths(sink_schema(with_json_payload=False)))
     yield "sink", "fetch_rows+padding", compose("fetch_rows", shape="sink", padding=padding).sql
+    # analyze bigquery materialize: its MERGE from each raw shape into a table of the lake's
+    # columns, and its look for the table's last day
+    for shape in SHAPES:
+        if shape != "lake":
+            rows = compose("materialize_rows", shape=shape, shards=shards)
+            yield shape, "materialize", merge_statement(rows, "lake_table").sql
+    yield "lake", "materialize_last_day", last_day_statement("lake_table").sql
 
 
 def test_every_statement_is_googlesql(analyzer: GoogleSqlAnalyzer) -> None:
@@ -65,7 +78,10 @@ def test_every_file_is_in_some_statement() -> None:
     sent = "\n".join(sql for _, _, sql in _statements())
     for path in sorted((queries_dir() / "bigquery").glob("*.sql")):
         text = bigquery_sql(path.stem).replace("`sink_shard`", f"`{SHARDS[0]}`")  # a shard's
-        assert text in sent, f"{path.name} is never sent"
+        text = text.replace(DEST_PLACEHOLDER, "`lake_table`")  # materialize's dest
+        # materialize_merge holds materialize_rows' statement in its place
+        for part in text.split(ROWS_PLACEHOLDER):
+            assert part in sent, f"{path.name} is never sent"
 
 
 def test_the_analyzer_refuses_what_bigquery_would(analyzer: GoogleSqlAnalyzer) -> None:

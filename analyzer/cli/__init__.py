@@ -3,6 +3,7 @@ formatting beside it."""
 
 from analyzer.cli import (
     backtest,
+    bigquery,
     capacity,
     config,
     deploy,
@@ -17,6 +18,7 @@ from analyzer.cli.main import main
 
 __all__ = [
     "backtest",
+    "bigquery",
     "capacity",
     "config",
     "deploy",

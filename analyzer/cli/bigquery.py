@@ -1,0 +1,101 @@
+"""`bigquery materialize`: the materialised table of an env's telemetry events in BigQuery, and
+the scheduled query that keeps it current."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from analyzer.cli.main import _ENGINE_OPTIONS, ENV_HELP, main, parse_bytes
+
+# The BigQuery options of the other commands that apply here (their help and defaults).
+_SHARED = {"--source", "--source-services", "--max-bytes-billed", "--job-timeout", "--location"}
+_SHARED |= {"--billing-project", "--bq-endpoint", "--anonymous"}
+
+
+_SOURCE_HELP = (
+    "The raw logs read: a Log Router sink table, or _AllLogs of a Log Analytics linked "
+    "dataset (PROJECT.DATASET.TABLE). Default: $ANALYZER_BQ_SOURCE."
+)
+
+
+def _source_options(func: Any) -> Any:
+    for decls, attrs in reversed(_ENGINE_OPTIONS):
+        if decls[0] in _SHARED:
+            own = {"help": _SOURCE_HELP} if decls[0] == "--source" else {}
+            func = click.option(*decls, **{**attrs, **own})(func)
+    return func
+
+
+@main.group(name="bigquery")
+def bigquery_group() -> None:
+    """BigQuery's own commands: the materialised table that makes `--engine bigquery` cheap.
+
+    Example:
+
+        analyze bigquery materialize --env production --dest my-project.analyzer.events
+    """
+
+
+@bigquery_group.command()
+@click.option("--env", required=True, help=ENV_HELP)
+@click.option(
+    "--dest",
+    required=True,
+    help="The materialised table (PROJECT.DATASET.TABLE), made if missing: the lake's "
+    "columns, partitioned by DATE(ts), clustered by env, service.",
+)
+@click.option(
+    "--since",
+    default=None,
+    help="First day to read (35d, or ISO-8601). Default: the day after the last day --dest "
+    "holds for the env, else 35 days back.",
+)
+@click.option(
+    "--print-scheduled-query",
+    is_flag=True,
+    help="Print the daily scheduled query (a MERGE of yesterday, UTC) that keeps --dest "
+    "current, and its `bq mk` line on stderr; nothing runs.",
+)
+@_source_options
+def materialize(
+    env: str, dest: str, since: str | None, print_scheduled_query: bool, **options: Any
+) -> None:
+    """Add an env's telemetry events, in the lake's columns, to a BigQuery table: the whole
+    UTC days it lacks, up to today's midnight, read once from the raw --source
+    ($ANALYZER_BQ_SOURCE) in one MERGE (a rerun adds nothing; an entry delivered twice is
+    added once). Every command's `--engine bigquery --source DEST` then reads that table: a
+    28-day recommend is one small query.
+
+    Example:
+
+        analyze bigquery materialize --env production --dest my-project.analyzer.events
+        analyze bigquery materialize --env production --dest my-project.analyzer.events \
+            --print-scheduled-query > materialize-production.sql
+    """
+    from datetime import UTC, datetime
+
+    from analyzer.engine.materialize import materialize, open_source, scheduled_query
+    from analyzer.timewindow import parse_span, window_start
+
+    engine = open_source(
+        source=options["source"],
+        env=env,
+        max_bytes_billed=parse_bytes(options["max_bytes_billed"]),
+        job_timeout=parse_span(options["job_timeout"]),
+        services=options["source_services"],
+        endpoint=options["endpoint"],
+        anonymous=options["anonymous"],
+        billing_project=options["billing_project"],
+        location=options["location"],
+    )
+    if print_scheduled_query:
+        scheduled = scheduled_query(engine, dest=dest, env=env)
+        click.echo(scheduled.sql)
+        click.echo(f"save it as {scheduled.file}, then: {scheduled.bq_command}", err=True)
+        return
+    start = window_start(since, datetime.now(UTC)) if since else None
+    done = materialize(engine, dest=dest, env=env, since=start)
+    days = f"{done.first_day} to {done.last_day}" if done.first_day else "no new day"
+    click.echo(f"{env}: {done.rows_added:,} rows added to {dest} ({days})")

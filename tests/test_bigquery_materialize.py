@@ -1,0 +1,262 @@
+"""`analyze bigquery materialize` against a BigQuery emulator on 127.0.0.1: a simulated sink
+(three days of staging's structured events, 3 % of them delivered twice, beside production's)
+materialised day by day holds each of staging's events once, as the lake does; a rerun adds
+nothing; a new day adds that day only, by the command or by its scheduled query (which also
+passes Google's analyzer); a source that may mix envs is refused in one line."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer.cli import main
+from analyzer.engine import local_engine
+from analyzer.engine.bigquery import BigQueryEngine
+from analyzer.engine.materialize import materialize, open_source
+from analyzer.lake.store import Store
+from analyzer.simulate import SimulationManifest, SimulationSpec, simulate_entries
+from tests.bigquery_emulator import PROJECT, EmulatorUnavailable, running_emulator
+from tests.bigquery_tables import sink_row, sink_schema
+from tests.conftest import emulator_cannot_start, write_ndjson
+
+START = datetime(2026, 11, 20, tzinfo=UTC)  # three days: the 20th, 21st and 22nd
+SOURCE = f"{PROJECT}.logs.run_googleapis_com_stdout"
+# the columns compared with the lake's (payload is rebuilt from the fields the lake reads)
+COLUMNS = ("insert_id", "ts", "env", "service", "startup_id", "event", "phase", "outcome")
+COLUMNS += ("vpc_state", "duration_s", "timeout_s", "form")
+
+
+@dataclass
+class Emulated:
+    endpoint: str
+    client: Any
+    lake: Store  # staging's entries, imported
+    mixed_source: str  # staging's structured entries and text lines that name no env
+
+
+def _entries(env: str, seed: int) -> list[dict[str, Any]]:
+    spec = SimulationSpec(env=env, days=3, start=START, startups_per_hour=2, seed=seed)
+    manifest = SimulationManifest(env=env, form="structured", start="", end="")
+    return list(simulate_entries(spec, manifest))
+
+
+def _insert(client: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    from google.cloud import bigquery
+
+    client.create_table(bigquery.Table(table, schema=sink_schema()))
+    for at in range(0, len(rows), 1000):
+        assert not client.insert_rows_json(table, rows[at : at + 1000])
+
+
+@pytest.fixture(scope="module")
+def emulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulated]:
+    folder = tmp_path_factory.mktemp("materialize")
+    try:
+        with running_emulator(folder / "emulator.log") as endpoint:
+            yield _load(folder, endpoint)
+    except EmulatorUnavailable as exc:
+        emulator_cannot_start(f"no BigQuery emulator here: {exc}")
+
+
+def _load(folder: Path, endpoint: str) -> Emulated:
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    client = bigquery.Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=endpoint),
+    )
+    staging = _entries("staging", 1)
+    # a sink delivers some entries twice: the same insert id and time, received later
+    again = [{**e, "receiveTimestamp": e["timestamp"][:19] + ".9Z"} for e in staging[::33]]
+    lake = Store(folder / "lake")
+    export = write_ndjson(folder / "staging.jsonl", [*staging, *again])
+    imported = CliRunner().invoke(
+        main, ["import", str(export), "--env", "staging", "--store", str(lake.root)]
+    )
+    assert imported.exit_code == 0, imported.output
+    for dataset in ("logs", "analyzer", "mixed"):
+        client.create_dataset(dataset)
+    production = [{**e, "insertId": f"p-{e['insertId']}"} for e in _entries("production", 2)]
+    _insert(client, SOURCE, [sink_row(e) for e in [*staging, *again, *production]])
+    # staging's structured entries beside a text line of another service that says no env
+    text = {**staging[0], "insertId": "text-1", "textPayload": "SMD startup sequence beginning"}
+    text.pop("jsonPayload", None)
+    text["resource"] = {"labels": {"service_name": "other-service"}}
+    mixed_source = f"{PROJECT}.mixed.run_googleapis_com_stdout"
+    _insert(client, mixed_source, [sink_row(e) for e in [*staging[:200], text]])
+    return Emulated(endpoint=endpoint, client=client, lake=lake, mixed_source=mixed_source)
+
+
+def _engine(emulated: Emulated, now: datetime, source: str = SOURCE) -> BigQueryEngine:
+    engine = open_source(
+        source=source,
+        env="staging",
+        services=None,
+        max_bytes_billed=10 * 1024**3,
+        job_timeout=timedelta(minutes=2),
+        endpoint=emulated.endpoint,
+        anonymous=True,
+    )
+    engine.now = lambda: now
+    return engine
+
+
+def _lake_rows(emulated: Emulated, before: datetime) -> list[tuple[Any, ...]]:
+    """The lake's events of staging before `before`, by COLUMNS."""
+    columns = ", ".join(COLUMNS)
+    found = local_engine(emulated.lake).ask(
+        lambda c: c.execute(
+            f"SELECT {columns} FROM events WHERE env = 'staging' AND ts < ?", [before]
+        ).fetchall()
+    )
+    return sorted(found, key=repr)
+
+
+def _dest_rows(emulated: Emulated, dest: str) -> list[tuple[Any, ...]]:
+    columns = ", ".join(COLUMNS)
+    job = emulated.client.query(
+        f"SELECT {columns} FROM `{dest}` WHERE ts >= TIMESTAMP '2000-01-01 00:00:00+00'"
+    )
+    return sorted((tuple(row.values()) for row in job.result()), key=repr)
+
+
+def _cli(emulated: Emulated, *args: str) -> Any:
+    return CliRunner().invoke(
+        main,
+        [
+            *("bigquery", "materialize", "--env", "staging", "--bq-endpoint", emulated.endpoint),
+            *("--anonymous", *args),
+        ],
+    )
+
+
+def test_each_day_is_added_once(emulated: Emulated) -> None:
+    """Two whole days, then a rerun of them (nothing added), then nothing new before the third
+    day ends, then the third day only: the table holds staging's events as the lake does, each
+    once (the sink's repeats and production's entries left out)."""
+    dest = f"{PROJECT}.analyzer.events"
+    engine = _engine(emulated, START + timedelta(days=2, hours=5))
+    first = materialize(engine, dest=dest, env="staging", since=START)
+    two_days = _lake_rows(emulated, START + timedelta(days=2))
+    assert first.created and (str(first.first_day), str(first.last_day)) == (
+        "2026-11-20",
+        "2026-11-21",
+    )
+    assert first.rows_added == len(two_days) > 500
+    assert _dest_rows(emulated, dest) == two_days
+    table = emulated.client.get_table(dest)
+    assert table.time_partitioning.field == "ts" and table.clustering_fields == ["env", "service"]
+    assert materialize(engine, dest=dest, env="staging", since=START).rows_added == 0
+    assert materialize(engine, dest=dest, env="staging").first_day is None  # the 22nd not over
+    engine.now = lambda: START + timedelta(days=3, hours=5)
+    third = materialize(engine, dest=dest, env="staging")
+    everything = _lake_rows(emulated, START + timedelta(days=3))
+    assert (str(third.first_day), str(third.last_day)) == ("2026-11-22", "2026-11-22")
+    assert third.rows_added == len(everything) - len(two_days) > 200
+    held = _dest_rows(emulated, dest)
+    assert held == everything and len({r[0] for r in held}) == len(held)
+    # the command, over every day since the 19th to today: nothing it lacks
+    result = _cli(emulated, "--source", SOURCE, "--dest", dest, "--since", "2026-11-19")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"staging: 0 rows added to {dest} (2026-11-19 to ")
+    assert "bigquery: materialize billed" in result.stderr
+
+
+def test_the_scheduled_query_adds_yesterday(emulated: Emulated) -> None:
+    """Printed, it passes Google's analyzer; run on the emulator at 03:00 on the 23rd it adds
+    the 22nd, and run again nothing."""
+    pytest.importorskip("zetasql", reason="the zetasql package (dev dependency) is not installed")
+    from google.cloud import bigquery
+
+    from tests.googlesql_analyzer import GoogleSqlAnalyzer
+
+    dest = f"{PROJECT}.analyzer.scheduled"
+    engine = _engine(emulated, START + timedelta(days=2, hours=5))
+    assert materialize(engine, dest=dest, env="staging", since=START).rows_added > 500
+    printed = _cli(emulated, "--source", SOURCE, "--dest", dest, "--print-scheduled-query")
+    assert printed.exit_code == 0, printed.output
+    sql = printed.stdout
+    assert "bq mk --transfer_config" in printed.stderr and "--schedule='every day 03:00'" in sql
+    GoogleSqlAnalyzer().analyze(
+        sql.replace(f"`{SOURCE}`", "`sink_table`").replace(f"`{dest}`", "`lake_table`")
+    )
+    run_time = bigquery.ScalarQueryParameter(
+        "run_time", "TIMESTAMP", START + timedelta(days=3, hours=3)
+    )
+    config = bigquery.QueryJobConfig(query_parameters=[run_time])
+    added = emulated.client.query(sql, job_config=config)
+    added.result()
+    two_days = _lake_rows(emulated, START + timedelta(days=2))
+    everything = _lake_rows(emulated, START + timedelta(days=3))
+    assert added.num_dml_affected_rows == len(everything) - len(two_days)
+    again = emulated.client.query(sql, job_config=config)
+    again.result()
+    assert again.num_dml_affected_rows == 0
+    assert _dest_rows(emulated, dest) == everything
+
+
+def test_a_source_that_may_mix_envs_is_refused(emulated: Emulated) -> None:
+    dest = f"{PROJECT}.analyzer.mixed"
+    args = ("--source", emulated.mixed_source, "--dest", dest, "--since", "2026-11-20")
+    refused = _cli(emulated, *args)
+    assert refused.exit_code == 1
+    assert "holds text lines that say no env beside entries naming envs" in refused.stderr
+    assert "--source-services" in refused.stderr and "Traceback" not in refused.output
+    named = _cli(emulated, *args, "--source-services", "netra-backend-staging")
+    assert named.exit_code == 0, named.output
+    assert named.stdout.startswith("staging: ") and " 0 rows" not in named.stdout
+
+
+def test_bad_names_are_one_line(emulated: Emulated) -> None:
+    for args, said in [
+        (("--source", SOURCE, "--dest", SOURCE), "is the --source"),
+        (("--source", SOURCE, "--dest", "no-dots"), "invalid"),
+        (("--source", SOURCE, "--dest", f"{PROJECT}.nowhere.events"), "no dataset"),
+        (("--dest", f"{PROJECT}.analyzer.x"), "needs --source"),
+    ]:
+        result = _cli(emulated, *args)
+        assert result.exit_code == 1, result.output
+        assert said in result.stderr and "Traceback" not in result.output
+    # a table that is not a materialised one is never written to
+    result = _cli(emulated, "--source", emulated.mixed_source, "--dest", SOURCE)
+    assert result.exit_code == 1 and "not a materialised table" in result.stderr
+
+
+def _json(args: list[str]) -> tuple[dict[str, Any], str]:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    for key in ("generated_at", "run_id"):  # each run has its own
+        data.pop(key, None)
+    return data, result.stderr
+
+
+def test_commands_over_the_table_give_the_lakes_answers_in_one_query(
+    emulated: Emulated,
+) -> None:
+    """`recommend` (its breaker advice too) and `summary` over the materialised table equal the
+    lake's JSON, each from one query job."""
+    dest = f"{PROJECT}.analyzer.answers"
+    engine = _engine(emulated, START + timedelta(days=3, hours=5))
+    assert materialize(engine, dest=dest, env="staging", since=START).rows_added > 500
+    remote = [
+        *("--engine", "bigquery", "--source", dest, "--bq-endpoint", emulated.endpoint),
+        *("--anonymous", "--lookback", "3650d", "--env", "staging", "--format", "json"),
+    ]
+    local = ["--env", "staging", "--store", str(emulated.lake.root), "--format", "json"]
+    for command in (["recommend", "--no-history"], ["summary"]):
+        ours, stderr = _json([*command, *remote])
+        assert ours == _json([*command, *local])[0]
+        assert re.findall(r"bigquery: ([\w ']+) billed ", stderr) == ["fetch_rows"], stderr
+    assert ours["events"] > 500  # summary's
