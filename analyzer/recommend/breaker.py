@@ -24,7 +24,7 @@ from analyzer.analysis.stats import (
     run_false_opens,
     upper_rate,
 )
-from analyzer.analysis.stats.breaker import RateRule
+from analyzer.analysis.stats.breaker import RateRule, poisson_quantile
 from analyzer.engine import Engine, QuestionNotAnswered
 from analyzer.recommend.model import Breaker, PhaseTimeout
 from analyzer.recommend.policy import Policy
@@ -286,8 +286,6 @@ def per_process_threshold(
     """The consecutive threshold for a process making `volume`'s calls: the smallest, from the
     built-in one, whose false opens in a process-week stay at or under `max_per_week` in
     FALSE_OPEN_LEVEL of process-weeks, at the failure rate's and the burstiness's upper bounds."""
-    from scipy.stats import poisson
-
     calls, failures = float(volume.calls.sum()), float(volume.failures.sum())
     rate_upper = upper_rate(failures, calls, level)
     index, index_upper = dispersion(volume.calls, volume.failures, level)
@@ -296,7 +294,7 @@ def per_process_threshold(
 
     def bound(k: int) -> int:
         expected = run_false_opens(k, rate_upper, correlation, per_week)
-        return int(poisson.ppf(FALSE_OPEN_LEVEL, expected))
+        return int(poisson_quantile(FALSE_OPEN_LEVEL, expected))
 
     threshold = next(
         (
@@ -322,7 +320,7 @@ def per_process_threshold(
         "burst_correlation": correlation,
         "mean_failure_run_calls": 1.0 / (1.0 - go_on) if go_on < 1.0 else None,
         "false_opens_per_process_week": expected,
-        "false_opens_per_process_week_bound": int(poisson.ppf(FALSE_OPEN_LEVEL, expected)),
+        "false_opens_per_process_week_bound": int(poisson_quantile(FALSE_OPEN_LEVEL, expected)),
         "bound_level": FALSE_OPEN_LEVEL,
         "max_false_trips_per_process_week": max_per_week,
         "outage_opens_after_s": threshold / volume.per_s if volume.per_s else None,
