@@ -25,12 +25,12 @@ def test_a_standing_run_identical_to_the_latest_is_not_saved_again(
     on = ["--env", "staging", "--store", str(lake)]
     runs = lake / "recommendations" / "env=staging"
     before = sorted(runs.glob("rec_*.json"))
-    for fmt in ("table", "json", "table"):
-        assert CliRunner().invoke(main, ["recommend", *on, "--format", fmt]).exit_code == 0
+    assert CliRunner().invoke(main, ["recommend", *on, "--format", "table"]).exit_code == 0
     after = sorted(runs.glob("rec_*.json"))
     assert len(after) <= len(before) + 1  # the first repeat may carry over anew, then no more
-    assert CliRunner().invoke(main, ["recommend", *on]).exit_code == 0
-    assert sorted(runs.glob("rec_*.json")) == after
+    for fmt in ("json", "table"):
+        assert CliRunner().invoke(main, ["recommend", *on, "--format", fmt]).exit_code == 0
+        assert sorted(runs.glob("rec_*.json")) == after
     looked = CliRunner().invoke(main, ["recommend", *on, "--since", "14d", "--save"])
     assert looked.exit_code == 0 and len(list(runs.glob("rec_*.json"))) == len(after) + 1
     history = CliRunner().invoke(main, ["history", *on, "--format", "json"])
