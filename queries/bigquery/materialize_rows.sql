@@ -11,8 +11,14 @@
 -- Reads: telemetry_rows. Parameters: @env (STRING); @scan_start, @scan_end (TIMESTAMP: the
 --   days, midnight to midnight UTC, which the scan of the source reads and no more); those of
 --   lake_rows (@default_env, @env_services).
--- Returns: the columns of telemetry_rows.sql.
-SELECT * EXCEPT (structured_entries, text_entries)
+-- Returns: the columns of telemetry_rows.sql, `payload` only where the lake's queries read it
+--   (breaker_summary, config_loaded, vpc_state_changed).
+SELECT
+    * EXCEPT (structured_entries, text_entries, payload),
+    -- the lake's queries read `payload` of these events only: other rows hold none (it would
+    -- be some 250 bytes a row of JSON nulls, more than the rest of the row)
+    IF(event IN ('breaker_summary', 'config_loaded', 'vpc_state_changed'), payload, NULL)
+        AS payload
 FROM (
     SELECT
         t.*,
