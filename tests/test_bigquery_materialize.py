@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -296,3 +298,29 @@ def test_commands_over_the_table_give_the_lakes_answers_in_one_query(
         if command[0] == "recommend":  # the in-life summaries, read from their payload
             assert ours["breaker"]["evidence"]["in_life"]["calls"] == 700
     assert [c["outcome"] for c in ours["configs"]] == ["loaded", "fallback"]  # summary's
+
+
+def test_the_cost_on_paper_meets_its_goals() -> None:
+    """benchmarks/bigquery_scan_bytes.py at 100 M entries a week, four envs: a recommend over
+    the table reads under 1 % of what it reads over the raw sink, and the week costs under
+    $0.25 with a sink per env; each figure follows from the measured ones."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "bigquery_scan_bytes.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--json", "--sample-days", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    m = json.loads(done.stdout[done.stdout.index("{") :])
+    assert 5 < m["rows_per_startup"] < 40 and 100 < m["bytes_per_row"] < 1000
+    rows_week = 4 * 20 * 48 * 7 * m["rows_per_startup"]
+    assert m["telemetry_rows_week"] == pytest.approx(rows_week)
+    assert m["materialise_week_bytes_sink_per_env"] == pytest.approx(1e8 * m["bytes_per_entry"])
+    assert m["materialise_week_bytes_one_table"] == pytest.approx(4e8 * m["bytes_per_entry"])
+    table = rows_week / 4 * 37 / 7 * m["bytes_per_row"]
+    assert m["recommend_table_bytes"] == pytest.approx(max(table, 10 * 2**20))
+    assert m["recommend_raw_bytes_one_table"] == pytest.approx(1e8 * 37 / 7 * m["bytes_per_entry"])
+    assert m["ratio_sink_per_env"] < 0.01 and m["ratio_one_table"] < 0.01
+    assert m["weekly_usd_sink_per_env"] < 0.25 < m["weekly_usd_one_table"]
