@@ -1,5 +1,6 @@
-"""The two BigQuery table shapes the engine reads, as the services' logs land in them: a Log
-Router sink table and Log Analytics' `_AllLogs`; and our entries written into either.
+"""The BigQuery table shapes the engine reads: the services' logs as they land in a Log Router
+sink table or Log Analytics' `_AllLogs` (and our entries written into either), and a table of
+the lake's columns (the materialised table).
 
 Both the GoogleSQL check (its catalog) and the emulator test (its tables) use these schemas."""
 
