@@ -322,10 +322,11 @@ def scheduled_query(engine: BigQueryEngine, *, dest: str, env: str) -> Scheduled
     body = with_source(body, engine.source)
     file = f"materialize-{env}.sql"
     project = (engine.client.project or dest.split(".")[0]).replace("'", "")
+    # --location is one of bq's global flags: before the command
     location = f" --location={shlex.quote(engine.location)}" if engine.location else ""
     name = shlex.quote(f"analyzer materialize {env}")
     bq = (
-        f"bq mk --transfer_config --project_id={shlex.quote(project)}{location} "
+        f"bq{location} mk --transfer_config --project_id={shlex.quote(project)} "
         f"--data_source=scheduled_query --display_name={name} "
         f"--schedule={shlex.quote(SCHEDULE)} "
         f"--params=\"$(jq -n --rawfile query {file} '{{query: $query}}')\""
