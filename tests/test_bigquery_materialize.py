@@ -42,6 +42,7 @@ class Emulated:
     client: Any
     lake: Store  # staging's entries, imported
     mixed_source: str  # staging's structured entries and text lines that name no env
+    shards_source: str  # staging's entries as date shards, each with its day's payload fields
 
 
 def _entries(env: str, seed: int) -> list[dict[str, Any]]:
@@ -83,10 +84,13 @@ def _runtime_events(like: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _insert(client: Any, table: str, rows: list[dict[str, Any]]) -> None:
+def _insert(
+    client: Any, table: str, rows: list[dict[str, Any]], payload_fields: set[str] | None = None
+) -> None:
     from google.cloud import bigquery
 
-    client.create_table(bigquery.Table(table, schema=sink_schema()))
+    schema = sink_schema(payload_fields=payload_fields)
+    client.create_table(bigquery.Table(table, schema=schema))
     for at in range(0, len(rows), 1000):
         assert not client.insert_rows_json(table, rows[at : at + 1000])
 
@@ -121,7 +125,7 @@ def _load(folder: Path, endpoint: str) -> Emulated:
         main, ["import", str(export), "--env", "staging", "--store", str(lake.root)]
     )
     assert imported.exit_code == 0, imported.output
-    for dataset in ("logs", "analyzer", "mixed"):
+    for dataset in ("logs", "analyzer", "mixed", "shards"):
         client.create_dataset(dataset)
     production = [{**e, "insertId": f"p-{e['insertId']}"} for e in _entries("production", 2)]
     _insert(client, SOURCE, [sink_row(e) for e in [*staging, *again, *production]])
@@ -131,7 +135,20 @@ def _load(folder: Path, endpoint: str) -> Emulated:
     text["resource"] = {"labels": {"service_name": "other-service"}}
     mixed_source = f"{PROJECT}.mixed.run_googleapis_com_stdout"
     _insert(client, mixed_source, [sink_row(e) for e in [*staging[:200], text]])
-    return Emulated(endpoint=endpoint, client=client, lake=lake, mixed_source=mixed_source)
+    # date shards: each day's with the payload fields its entries carried; and the next day's
+    shards_source = f"{PROJECT}.shards.run_googleapis_com_stdout"
+    later = {**staging[-1], "insertId": "next-day", "timestamp": "2026-11-23T00:10:00Z"}
+    for day in ("2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"):
+        rows = [sink_row(e) for e in [*staging, *again, later] if e["timestamp"][:10] == day]
+        fields = {k for r in rows for k in r.get("jsonPayload", {})}
+        _insert(client, f"{shards_source}_{day.replace('-', '')}", rows, fields)
+    return Emulated(
+        endpoint=endpoint,
+        client=client,
+        lake=lake,
+        mixed_source=mixed_source,
+        shards_source=shards_source,
+    )
 
 
 def _engine(emulated: Emulated, now: datetime, source: str = SOURCE) -> BigQueryEngine:
@@ -240,6 +257,20 @@ def test_the_scheduled_query_adds_yesterday(emulated: Emulated) -> None:
     again.result()
     assert again.num_dml_affected_rows == 0
     assert _dest_rows(emulated, dest) == everything
+
+
+def test_date_shards_whose_columns_differ_are_materialised(emulated: Emulated) -> None:
+    """Each day's shard read with its own columns, the day not over (its shard) left out; a
+    scheduled query, which cannot name the day's shard, is refused in one line."""
+    dest = f"{PROJECT}.analyzer.from_shards"
+    engine = _engine(emulated, START + timedelta(days=3, hours=5), emulated.shards_source)
+    assert engine.shape == "sink-shards" and len(engine.shards) == 4
+    done = materialize(engine, dest=dest, env="staging", since=START)
+    assert done.rows_added == len(_lake_rows(emulated, START + timedelta(days=3)))
+    assert _dest_rows(emulated, dest) == _lake_rows(emulated, START + timedelta(days=3))
+    args = ("--source", emulated.shards_source, "--dest", dest, "--print-scheduled-query")
+    refused = _cli(emulated, *args)
+    assert refused.exit_code == 1 and "is date-sharded" in refused.stderr
 
 
 def test_a_source_that_may_mix_envs_is_refused(emulated: Emulated) -> None:
