@@ -84,16 +84,17 @@ class Materialised:
     bytes_per_entry: float  # measured: a raw sink entry's columns read
     telemetry_rows_week: float
     telemetry_share: float
-    materialise_week_bytes_sink_per_env: float  # (a)
-    materialise_week_bytes_one_table: float  # (a), every env's MERGE reading the whole table
+    materialise_week_bytes: float  # (a): each raw byte read once (a sink per env, or every env
+    # of one table in one MERGE: --env a,b,c,d)
+    materialise_week_bytes_env_by_env: float  # (a) from one table, a MERGE an env
     recommend_table_bytes: float  # (b), billed at least 10 MB
     recommend_raw_bytes_one_table: float  # (c)
     recommend_raw_bytes_sink_per_env: float  # (c)
     ratio_one_table: float  # (b) / (c)
     ratio_sink_per_env: float
     usd_per_tib: float
-    weekly_usd_sink_per_env: float  # 7 materialises and 4 recommends a week, all envs
-    weekly_usd_one_table: float
+    weekly_usd: float  # 7 materialises and a recommend an env, each raw byte read once
+    weekly_usd_env_by_env: float  # the same, one table's envs materialised one by one
 
 
 def _lake_size(value: object) -> int:
@@ -155,9 +156,10 @@ def materialised(
     """The figures, each from the ones before it (docs/bigquery.md gives the arithmetic)."""
     rows_week = envs * services_per_env * startups_per_service_day * 7 * rows_per_startup
     raw_week = entries * bytes_per_entry  # every entry of every env, read once
-    # (a) each env's daily MERGE reads the raw day: its own sink's, or the whole shared table's
-    materialise_own = raw_week
-    materialise_shared = envs * raw_week
+    # (a) the daily MERGE reads the raw day once: each env's own sink, or one table's envs
+    # together; a MERGE an env over one table reads the whole day each time
+    materialise_once = raw_week
+    materialise_env_by_env = envs * raw_week
     # the MERGE's read of the table's days (insert_id ~24 B, ts 8, env ~12) and the daily look
     # for the env's last day (ts and env over 35 days), each billed at least 10 MB
     merge_read = max(rows_week / envs / 7 * 44, MIN_BILLED) * envs * 7
@@ -178,16 +180,16 @@ def materialised(
         bytes_per_entry=bytes_per_entry,
         telemetry_rows_week=rows_week,
         telemetry_share=rows_week / entries,
-        materialise_week_bytes_sink_per_env=materialise_own,
-        materialise_week_bytes_one_table=materialise_shared,
+        materialise_week_bytes=materialise_once,
+        materialise_week_bytes_env_by_env=materialise_env_by_env,
         recommend_table_bytes=table,
         recommend_raw_bytes_one_table=raw_shared,
         recommend_raw_bytes_sink_per_env=raw_own,
         ratio_one_table=table / raw_shared,
         ratio_sink_per_env=table / raw_own,
         usd_per_tib=usd_per_tib,
-        weekly_usd_sink_per_env=(materialise_own + merge_read + lookups + recommends) * price,
-        weekly_usd_one_table=(materialise_shared + merge_read + lookups + recommends) * price,
+        weekly_usd=(materialise_once + merge_read + lookups + recommends) * price,
+        weekly_usd_env_by_env=(materialise_env_by_env + merge_read + lookups + recommends) * price,
     )
 
 
@@ -204,10 +206,10 @@ def _print_materialised(m: Materialised) -> None:
         f"({m.telemetry_share:.2%} of the entries)"
     )
     print(
-        f"  (a) daily materialise, a week: {m.materialise_week_bytes_sink_per_env / GIB:,.1f} "
-        f"GiB (${m.materialise_week_bytes_sink_per_env * usd:.3f}) with a sink per env; "
-        f"{m.materialise_week_bytes_one_table / GIB:,.1f} GiB "
-        f"(${m.materialise_week_bytes_one_table * usd:.2f}) from one table of the {m.envs} envs"
+        f"  (a) daily materialise, a week: {m.materialise_week_bytes / GIB:,.1f} GiB "
+        f"(${m.materialise_week_bytes * usd:.3f}), each raw byte read once (a sink per env, or "
+        f"one table's envs together); {m.materialise_week_bytes_env_by_env / GIB:,.1f} GiB "
+        f"(${m.materialise_week_bytes_env_by_env * usd:.2f}) from one table env by env"
     )
     print(
         f"  (b) recommend over the table, one env, {FETCH_DAYS} days: "
@@ -220,8 +222,8 @@ def _print_materialised(m: Materialised) -> None:
     )
     print(
         f"  weekly, {m.envs} envs (7 daily materialises and a recommend an env): "
-        f"${m.weekly_usd_sink_per_env:.3f} with a sink per env, ${m.weekly_usd_one_table:.2f} "
-        "from one table (goal: under $0.25)"
+        f"${m.weekly_usd:.3f} (goal: under $0.25); ${m.weekly_usd_env_by_env:.2f} from one "
+        "table env by env"
     )
 
 

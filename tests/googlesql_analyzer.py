@@ -28,6 +28,7 @@ PARAMETERS = {
 ARRAY_PARAMETERS = {
     "services": "TYPE_STRING",
     "env_services": "TYPE_STRING",
+    "envs": "TYPE_STRING",  # analyze bigquery materialize's
 }  # name -> element type
 # Two days' shards of a date-sharded sink (as the engine names them in its statements)
 SHARDS = ("project.logs.stdout_20261120", "project.logs.stdout_20261121")

@@ -39,7 +39,12 @@ def bigquery_group() -> None:
 
 
 @bigquery_group.command()
-@click.option("--env", required=True, help=ENV_HELP)
+@click.option(
+    "--env",
+    required=True,
+    help=ENV_HELP + " Several comma-separated: materialised together, each raw day read once "
+    "for them all (every entry must then name its env).",
+)
 @click.option(
     "--dest",
     required=True,
@@ -71,17 +76,19 @@ def materialize(
     Example:
 
         analyze bigquery materialize --env production --dest my-project.analyzer.events
+        analyze bigquery materialize --env staging,production --dest my-project.analyzer.events
         analyze bigquery materialize --env production --dest my-project.analyzer.events \
             --print-scheduled-query > materialize-production.sql
     """
     from datetime import UTC, datetime
 
-    from analyzer.engine.materialize import materialize, open_source, scheduled_query
+    from analyzer.engine.materialize import envs_asked, materialize, open_source, scheduled_query
     from analyzer.timewindow import parse_span, window_start
 
+    envs = envs_asked(env)
     engine = open_source(
         source=options["source"],
-        env=env,
+        envs=envs,
         max_bytes_billed=parse_bytes(options["max_bytes_billed"]),
         job_timeout=parse_span(options["job_timeout"]),
         services=options["source_services"],
@@ -91,11 +98,11 @@ def materialize(
         location=options["location"],
     )
     if print_scheduled_query:
-        scheduled = scheduled_query(engine, dest=dest, env=env)
+        scheduled = scheduled_query(engine, dest=dest, envs=envs)
         click.echo(scheduled.sql)
         click.echo(f"save it as {scheduled.file}, then: {scheduled.bq_command}", err=True)
         return
     start = window_start(since, datetime.now(UTC)) if since else None
-    done = materialize(engine, dest=dest, env=env, since=start)
+    done = materialize(engine, dest=dest, envs=envs, since=start)
     days = f"{done.first_day} to {done.last_day}" if done.first_day else "no new day"
-    click.echo(f"{env}: {done.rows_added:,} rows added to {dest} ({days})")
+    click.echo(f"{','.join(done.envs)}: {done.rows_added:,} rows added to {dest} ({days})")

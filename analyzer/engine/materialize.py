@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -45,7 +46,9 @@ SCHEDULED_DAY = {
 SCHEDULE = "every day 03:00"  # UTC: three hours for late deliveries of yesterday's entries
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # an env or service as a SQL string literal
 _PARAMETER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
-_MIXED = "analyzer: text lines that say no env beside entries naming envs"  # materialize_rows
+# materialize_rows' refusals
+_MIXED = "analyzer: text lines that say no env beside entries naming envs"
+_UNSAID = "analyzer: entries that say no env, several envs asked"
 # BigQuery's legacy type names, as a table's schema reports them
 _TYPE_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
 
@@ -57,7 +60,7 @@ class Materialized:
 
     source: str
     dest: str
-    env: str
+    envs: tuple[str, ...]
     first_day: date | None
     last_day: date | None
     rows_added: int
@@ -78,10 +81,20 @@ def _midnight(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def envs_asked(text: str) -> tuple[str, ...]:
+    """`--env`: one env, or several comma-separated (materialised in one pass)."""
+    envs = tuple(dict.fromkeys(name.strip().lower() for name in text.split(",") if name.strip()))
+    if not envs:
+        raise AnalyzerError(f"invalid --env {text!r}: give an env, or several comma-separated")
+    for env in envs:
+        check_env_name(env)
+    return envs
+
+
 def open_source(
     *,
     source: str | None,
-    env: str,
+    envs: Sequence[str],
     services: str | None,
     max_bytes_billed: int,
     job_timeout: timedelta,
@@ -91,7 +104,7 @@ def open_source(
     location: str | None = None,
 ) -> BigQueryEngine:
     """The engine over the raw `source` a materialise reads, its jobs labelled
-    command=materialize and the env; `services` (comma-separated): the env's, where the source
+    command=materialize and the envs; `services` (comma-separated): the env's, where the source
     holds several envs (--source-services)."""
     from analyzer.engine import _require_bigquery_extra
 
@@ -112,47 +125,54 @@ def open_source(
         billing_project=billing_project,
         location=location,
         job_timeout=job_timeout,
-        labels={"command": "materialize", "env": env},
+        labels={"command": "materialize", "env": ",".join(envs)},
     )
 
 
 def materialize(
-    engine: BigQueryEngine, *, dest: str, env: str, since: datetime | None = None
+    engine: BigQueryEngine, *, dest: str, envs: Sequence[str], since: datetime | None = None
 ) -> Materialized:
-    """Adds to `dest` (made if missing) `env`'s telemetry of the whole UTC days it lacks, read
-    from the engine's source: from `since`'s day when given, else from the day after the last
-    day `dest` holds for `env` (within FIRST_FILL), else FIRST_FILL back; to today's midnight
-    UTC, in one MERGE (a rerun adds nothing)."""
-    _check_pair(engine, dest, env)
+    """Adds to `dest` (made if missing) the telemetry of `envs` over the whole UTC days it
+    lacks, read from the engine's source once for them all: from `since`'s day when given,
+    else from the day after the earliest of the envs' last days in `dest` (within FIRST_FILL;
+    an env with none: FIRST_FILL back); to today's midnight UTC, in one MERGE (a rerun adds
+    nothing)."""
+    asked = _check_pair(engine, dest, envs)
+    named = ",".join(asked)
     created = _ensure_dest(engine, dest)
     today = _midnight(engine.now())
-    first = _midnight(since) if since is not None else _resume_day(engine, dest, env, today)
+    first = _midnight(since) if since is not None else _resume_day(engine, dest, asked, today)
     if first >= today:
-        engine.report(f"materialize: {dest} holds {env} up to yesterday (UTC): nothing to add")
-        return Materialized(engine.source, dest, env, None, None, 0, created)
+        engine.report(f"materialize: {dest} holds {named} up to yesterday (UTC): nothing to add")
+        return Materialized(engine.source, dest, asked, None, None, 0, created)
     days = (today - first).days
     engine.report(
         f"materialize: reading {first:%Y-%m-%d} to {today - timedelta(days=1):%Y-%m-%d} "
-        f"({days} day{'s' * (days != 1)}) of {env} from {engine.source} into {dest}"
+        f"({days} day{'s' * (days != 1)}) of {named} from {engine.source} into {dest}"
     )
-    values = _values(engine, env, first, today)
+    values = _values(engine, asked, first, today)
     try:
         job = engine._run(merge_statement(_rows(engine, values), dest), values)
     except AnalyzerError as exc:
-        mixed = _mixed_envs(engine, env, exc)
-        if mixed is None:
+        refused = _refusal(engine, asked, exc)
+        if refused is None:
             raise
-        raise mixed from exc
+        raise refused from exc
     added = int(job.num_dml_affected_rows or 0)
     engine.report(f"materialize: {added:,} rows added to {dest}")
-    return Materialized(
-        engine.source, dest, env, first.date(), (today - timedelta(days=1)).date(), added, created
-    )
+    last = (today - timedelta(days=1)).date()
+    return Materialized(engine.source, dest, asked, first.date(), last, added, created)
 
 
-def _check_pair(engine: BigQueryEngine, dest: str, env: str) -> None:
+def _check_pair(engine: BigQueryEngine, dest: str, envs: Sequence[str]) -> tuple[str, ...]:
+    """The envs asked, checked with the tables."""
     check_table_id(dest)
-    check_env_name(env)
+    asked = envs_asked(",".join(envs))
+    if len(asked) > 1 and engine.env_services:
+        raise AnalyzerError(
+            "--source-services names one env's services: give one --env with it (each env "
+            "of a table whose lines say no env is materialised on its own)"
+        )
     if dest.replace(":", ".") == engine.source.replace(":", "."):
         raise AnalyzerError(
             f"--dest {dest} is the --source: give the raw sink table or _AllLogs as --source "
@@ -166,14 +186,18 @@ def _check_pair(engine: BigQueryEngine, dest: str, env: str) -> None:
     bad = [name for name in engine.env_services if not _NAME.fullmatch(name)]
     if bad:
         raise AnalyzerError(f"invalid --source-services name {bad[0]!r}")
+    return asked
 
 
-def _values(engine: BigQueryEngine, env: str, start: datetime, end: datetime) -> dict[str, object]:
+def _values(
+    engine: BigQueryEngine, envs: tuple[str, ...], start: datetime, end: datetime
+) -> dict[str, object]:
     """The parameters of the MERGE over [start, end): the scan reads those days and no entry
-    before them (no VPC state before: each row stands on its own)."""
+    before them (no VPC state before: each row stands on its own). Several envs: no default
+    env (an entry naming none is refused)."""
     return {
-        "env": env,
-        "default_env": env,
+        "envs": list(envs),
+        "default_env": envs[0] if len(envs) == 1 else "",
         "env_services": list(engine.env_services),
         "scan_start": start,
         "scan_end": end,
@@ -193,7 +217,8 @@ def last_day_statement(dest: str) -> Statement:
     """materialize_last_day.sql over `dest`."""
     sql = "-- analyzer: materialize_last_day\n" + bigquery_sql("materialize_last_day")
     return Statement(
-        sql=sql.replace(DEST_PLACEHOLDER, f"`{dest}`"), parameters=("env", "scan_end", "scan_start")
+        sql=sql.replace(DEST_PLACEHOLDER, f"`{dest}`"),
+        parameters=("envs", "scan_end", "scan_start"),
     )
 
 
@@ -210,21 +235,26 @@ def _rows(engine: BigQueryEngine, values: dict[str, object]) -> Statement:
     )
 
 
-def _resume_day(engine: BigQueryEngine, dest: str, env: str, today: datetime) -> datetime:
-    """The day after the last day `dest` holds for `env` (within FIRST_FILL), else the first
-    fill's first day."""
+def _resume_day(
+    engine: BigQueryEngine, dest: str, envs: tuple[str, ...], today: datetime
+) -> datetime:
+    """The day after the earliest of the envs' last days in `dest` (within FIRST_FILL); an env
+    it holds nothing of: the first fill's first day."""
     start = today - FIRST_FILL
-    values = {"env": env, "scan_start": start, "scan_end": today}
+    values = {"envs": list(envs), "scan_start": start, "scan_end": today}
     job = engine._run(last_day_statement(dest), values)
     retry = api_retry(engine.endpoint, engine.report)
     with reaching(engine.endpoint):
-        found = [row["last_ts"] for row in job.result(retry=retry)]
-    last = found[0] if found else None
-    if not isinstance(last, datetime):
-        engine.report(f"materialize: {dest} holds nothing of {env} since {start:%Y-%m-%d}")
-        return start
-    engine.report(f"materialize: {dest} holds {env} up to {last:%Y-%m-%d}")
-    return _midnight(last) + timedelta(days=1)
+        found = {row["env"]: row["last_ts"] for row in job.result(retry=retry)}
+    first = today
+    for env in envs:
+        last = found.get(env)
+        if not isinstance(last, datetime):
+            engine.report(f"materialize: {dest} holds nothing of {env} since {start:%Y-%m-%d}")
+            return start
+        engine.report(f"materialize: {dest} holds {env} up to {last:%Y-%m-%d}")
+        first = min(first, _midnight(last) + timedelta(days=1))
+    return first
 
 
 def _ensure_dest(engine: BigQueryEngine, dest: str) -> bool:
@@ -278,22 +308,32 @@ def _check_dest(dest: str, table: bigquery.Table) -> None:
         )
 
 
-def _mixed_envs(engine: BigQueryEngine, env: str, exc: AnalyzerError) -> MixedEnvsError | None:
-    """materialize_rows' refusal of a source that may mix envs, as the engine says it."""
-    if _MIXED not in str(exc):
-        return None
-    return MixedEnvsError(
-        f"{engine.source} holds text lines that say no env beside entries naming envs: "
-        f"counted as {env} they may mix envs; name {env}'s services with --source-services "
-        "(source-services in analyzer.toml), or give each env a sink of its own"
-    )
+def _refusal(
+    engine: BigQueryEngine, envs: tuple[str, ...], exc: AnalyzerError
+) -> MixedEnvsError | None:
+    """materialize_rows' refusal of a source that may mix envs, said as the engine says it."""
+    if _MIXED in str(exc):
+        return MixedEnvsError(
+            f"{engine.source} holds text lines that say no env beside entries naming envs: "
+            f"counted as {envs[0]} they may mix envs; name {envs[0]}'s services with "
+            "--source-services (source-services in analyzer.toml), or give each env a sink of "
+            "its own"
+        )
+    if _UNSAID in str(exc):
+        return MixedEnvsError(
+            f"{engine.source} holds entries that say no env (text lines, or events without "
+            f"env): with several envs asked ({', '.join(envs)}) they cannot be told apart; "
+            "materialise each env on its own (with --source-services where the table holds "
+            "several)"
+        )
+    return None
 
 
-def scheduled_query(engine: BigQueryEngine, *, dest: str, env: str) -> ScheduledQuery:
+def scheduled_query(engine: BigQueryEngine, *, dest: str, envs: Sequence[str]) -> ScheduledQuery:
     """The MERGE of yesterday's UTC day (from the BigQuery Data Transfer Service's @run_time)
     that keeps `dest` current, the run's values written into it, and the `bq mk` line that
     schedules it daily."""
-    _check_pair(engine, dest, env)
+    asked = _check_pair(engine, dest, envs)
     if engine.shape == "sink-shards":
         raise AnalyzerError(
             f"--source {engine.source} is date-sharded: a scheduled query cannot name the "
@@ -308,23 +348,24 @@ def scheduled_query(engine: BigQueryEngine, *, dest: str, env: str) -> Scheduled
             "`analyze bigquery materialize` daily instead (it reads the schema each run)"
         )
     any_day = datetime(2000, 1, 1, tzinfo=UTC)  # composing needs days; the SQL's come below
-    statement = merge_statement(_rows(engine, _values(engine, env, any_day, any_day)), dest)
-    services = ", ".join(f"'{name}'" for name in engine.env_services)
+    values = _values(engine, asked, any_day, any_day)
+    statement = merge_statement(_rows(engine, values), dest)
     literals = {
         **SCHEDULED_DAY,
-        "env": f"'{env}'",
-        "default_env": f"'{env}'",
-        "env_services": f"ARRAY<STRING>[{services}]",
+        "envs": _strings(asked),
+        "default_env": f"'{values['default_env']}'",
+        "env_services": _strings(engine.env_services),
     }
     missing = sorted(set(statement.parameters) - set(literals))
     assert not missing, f"materialize parameters without a scheduled value: {missing}"
     body = _PARAMETER.sub(lambda m: literals[m[1]], statement.sql.split("\n", 1)[1])
     body = with_source(body, engine.source)
-    file = f"materialize-{env}.sql"
+    named = ",".join(asked)
+    file = f"materialize-{'-'.join(asked)}.sql"
     project = (engine.client.project or dest.split(".")[0]).replace("'", "")
     # --location is one of bq's global flags: before the command
     location = f" --location={shlex.quote(engine.location)}" if engine.location else ""
-    name = shlex.quote(f"analyzer materialize {env}")
+    name = shlex.quote(f"analyzer materialize {named}")
     bq = (
         f"bq{location} mk --transfer_config --project_id={shlex.quote(project)} "
         f"--data_source=scheduled_query --display_name={name} "
@@ -332,8 +373,13 @@ def scheduled_query(engine: BigQueryEngine, *, dest: str, env: str) -> Scheduled
         f"--params=\"$(jq -n --rawfile query {file} '{{query: $query}}')\""
     )
     head = (
-        f"-- analyzer: materialize, scheduled: yesterday's UTC day of env {env} from "
+        f"-- analyzer: materialize, scheduled: yesterday's UTC day of {named} from "
         f"{engine.source} into {dest}\n-- schedule it ({SCHEDULE} UTC) with this file saved "
         f"as {file}:\n--   {bq}\n"
     )
     return ScheduledQuery(sql=head + body, file=file, bq_command=bq)
+
+
+def _strings(names: Sequence[str]) -> str:
+    """Checked names (envs, services) as a GoogleSQL ARRAY<STRING> literal."""
+    return "ARRAY<STRING>[" + ", ".join(f"'{name}'" for name in names) + "]"

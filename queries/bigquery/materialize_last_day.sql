@@ -1,9 +1,10 @@
--- materialize_last_day: the last entry time the materialised table (`materialized_table`, the
--- --dest) holds for @env between @scan_start (the --since) and @scan_end (today's midnight
--- UTC), NULL when it holds none: the next MERGE starts the day after that entry's day. Reads
--- the ts and env columns of those days' partitions only.
--- Parameters: @env (STRING), @scan_start, @scan_end (TIMESTAMP).
--- Returns: last_ts (TIMESTAMP).
-SELECT MAX(ts) AS last_ts
+-- materialize_last_day: for each env of @envs the materialised table (`materialized_table`, the
+-- --dest) holds between @scan_start (FIRST_FILL back) and @scan_end (today's midnight UTC), its
+-- last entry time: the next MERGE starts the day after the earliest of those days (an env with
+-- none starts FIRST_FILL back). Reads the ts and env columns of those days' partitions only.
+-- Parameters: @envs (ARRAY<STRING>), @scan_start, @scan_end (TIMESTAMP).
+-- Returns: env, last_ts (TIMESTAMP).
+SELECT env, MAX(ts) AS last_ts
 FROM `materialized_table`
-WHERE env = @env AND ts >= @scan_start AND ts < @scan_end
+WHERE env IN UNNEST(@envs) AND ts >= @scan_start AND ts < @scan_end
+GROUP BY env
