@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -61,17 +62,21 @@ def recommend(
     start, end, groups = load_attempt_groups(engine, env, since=since, until=until)
     found = {g.service for g in groups if g.service is not None}
     check_service_count(env, len(found), services)
-    return recommendation_of(
-        groups,
-        env=env,
-        window=Window(start=start, end=end),
-        policy=policy or Policy(),
-        previous=previous or {},
-        previous_from=previous_from,
-        overrides=overrides or {},
-        lake=lake_evidence(engine, env, start, end),
-        only=set(services) if len(found) > MAX_SERVICES else None,
-    )
+    # The breaker's evidence is asked for while the timeouts are estimated (the engine is
+    # not used meanwhile: the estimation reads only the groups).
+    with ThreadPoolExecutor(max_workers=1) as asking:
+        lake = asking.submit(lake_evidence, engine, env, start, end)
+        return recommendation_of(
+            groups,
+            env=env,
+            window=Window(start=start, end=end),
+            policy=policy or Policy(),
+            previous=previous or {},
+            previous_from=previous_from,
+            overrides=overrides or {},
+            lake=lake.result,
+            only=set(services) if len(found) > MAX_SERVICES else None,
+        )
 
 
 def recommendation_of(
@@ -83,17 +88,17 @@ def recommendation_of(
     previous: dict[ServiceKey, float],
     previous_from: str | None = None,
     overrides: dict[str, str] | None = None,
-    lake: LakeEvidence | None = None,
+    lake: LakeEvidence | Callable[[], LakeEvidence] | None = None,
     only: set[str] | None = None,
 ) -> Recommendation:
-    """The recommendation from per-service groups (and `lake`, the breaker's evidence beyond
-    them: none by default). The env-wide rows (service None) come from
-    every service's attempts pooled. Each service's rows are its own where it has
-    `policy.min_attempts`; where it has fewer, the env's timeout widened by how much services
-    differ (`pooling`), unless its own attempts show it slower than the others; a key without
-    evidence keeps the larger of `previous` (the previous run's values, the service's own else
-    the env-wide) and the runtime's built-in default. `only`: the services that get rows of
-    their own (None: every one); the env-wide rows and the spread still read them all."""
+    """The recommendation from per-service groups (and `lake`, the breaker's evidence beyond them,
+    or what gives it when the breaker is reached: none by default). The env-wide rows (service
+    None) come from every service's attempts pooled. Each service's rows are its own where it
+    has `policy.min_attempts`; where it has fewer, the env's timeout widened by how much
+    services differ (`pooling`), unless its own attempts show it slower than the others; a key
+    without evidence keeps the larger of `previous` (the previous run's values, the service's
+    own else the env-wide) and the runtime's built-in default. `only`: the services that get
+    rows of their own (None: every one); the env-wide rows and the spread still read them all."""
     start, end = window.start, window.end
     pooled = pool_services(groups)
     env_rows, states_read = _own_rows(pooled, start, end, policy)
@@ -161,7 +166,8 @@ def recommendation_of(
             rows=env_timeouts,
             start=start,
             end=end,
-            lake=lake or LakeEvidence(timeline=None, summaries=None),
+            lake=(lake() if callable(lake) else lake)
+            or LakeEvidence(timeline=None, summaries=None),
         ),
         warnings=collect_warnings(warned, policy, states_read),
     )
