@@ -518,9 +518,26 @@ def test_date_shards_whose_schemas_differ_give_the_lakes_recommend(loaded: Loade
     only, so no phase_failed or timeout of the older days is lost."""
     assert {"error_type", "error"} <= loaded.newest_lacks
     engine, ours = _recommend_as_the_lake(loaded, loaded.shards_source, loaded.shards_lake)
-    assert engine.shape == "sink-shards" and len(engine.shards) >= 7
+    assert engine.shape == "sink-shards" and len(engine.shard_ids) >= 7
     assert sum(g["attempts"] for g in ours["timeouts"]) > 1000
     assert sum(g["attempts"] - g["completed"] for g in ours["timeouts"]) > 20  # failed ones
+
+
+def test_a_recommend_over_date_shards_bills_two_queries_at_most(loaded: Loaded) -> None:
+    """The shards' schemas are read by tables.get (metadata, no query job) as the scans reach
+    their days: a table-format recommend over shards whose newest lacks fields bills the two
+    fetches at most, and prints the lake's table."""
+    args = ["--env", "staging", "--since", "7d", "--no-history"]
+    lakes = CliRunner().invoke(main, ["recommend", *args, "--store", str(loaded.shards_lake.root)])
+    assert lakes.exit_code == 0, lakes.output
+    raw = CliRunner().invoke(
+        main, ["recommend", *_remote(loaded, loaded.shards_source, "staging"), *args[2:]]
+    )
+    assert raw.exit_code == 0, raw.output
+    assert 1 <= len(_billed(raw.stderr)) <= 2, raw.stderr
+    assert set(_billed(raw.stderr)) == {"fetch_rows"}, raw.stderr
+    assert "reading the columns of " in raw.stderr
+    assert _unnamed(raw.stdout) == _unnamed(lakes.stdout)
 
 
 def test_a_quiet_vpc_timeline_gives_the_lakes_attempts(loaded: Loaded) -> None:
@@ -541,6 +558,46 @@ def test_a_quiet_vpc_timeline_gives_the_lakes_attempts(loaded: Loaded) -> None:
     found = [m[1] for m in began if m]
     assert found and found[0] < QUIET[0].replace("T", " "), lines  # over a day before the span
     assert len({k[3] for k in ours}) >= 2  # VPC states
+
+
+def test_a_window_inside_the_lookback_bills_one_query(loaded: Loaded) -> None:
+    """A run with a window a day shorter than --lookback (--since 3d, --lookback 4d; opened as
+    the CLI opens it) whose env logged last 2 hours ago: its first fetch, over --lookback,
+    takes the day before it too, so the window and its day before are held, and the VPC state
+    at its start is a change held before it: one query job, the lake's attempts. In the quiet
+    timeline no change is held there: the state alone is looked for, back --lookback from the
+    span only."""
+    for source, lake, jobs in (
+        (loaded.fleet_source, loaded.fleet_lake, 1),
+        (loaded.quiet_source, loaded.quiet_lake, 2),
+    ):
+        last = datetime(2026, 11, 1, 12, tzinfo=UTC) if jobs == 2 else _last_ts(lake)
+        now, lookback = last + timedelta(hours=2), timedelta(days=4)
+        engine = open_bigquery(
+            source=source,
+            endpoint=loaded.endpoint,
+            anonymous=True,
+            lookback=lookback,
+            window=(now - lookback - timedelta(days=3), now),
+        )
+        lines: list[str] = []
+        engine.report, engine.now = lines.append, lambda now=now: now
+        engine.rows("env_time_range", {"env": "staging", **plausible_time_params()})
+        params = {"env": "staging", "start": last - timedelta(days=3), "end": last}
+        ours = _by_group(*engine.attempt_columns(params))
+        assert ours == _by_group(*local_engine(lake).attempt_columns(params))
+        assert sum(n for n, _ in ours.values()) > 300
+        assert engine.jobs == jobs, "\n".join(lines)
+        state = [x for x in lines if x.startswith("bigquery: fetching the VPC state in force")]
+        assert len(state) == jobs - 1, lines
+        assert len({k[3] for k in ours}) >= 2  # VPC states
+
+
+def _last_ts(lake: Store) -> datetime:
+    found = local_engine(lake).rows("env_time_range", {"env": "staging", **plausible_time_params()})
+    last = found[0]["last_ts"]
+    assert isinstance(last, datetime)
+    return last
 
 
 def test_an_ingestion_time_partitioned_sink_gives_the_lakes_recommend(loaded: Loaded) -> None:

@@ -17,7 +17,6 @@ from analyzer.engine.bigquery_sql import (
     schema_paths,
     shard_rows,
     sink_padding,
-    type_paths,
 )
 from analyzer.engine.materialize import (
     DEST_PLACEHOLDER,
@@ -118,14 +117,3 @@ def test_each_shard_is_read_with_its_own_columns() -> None:
     assert f"`{SHARDS[1]}`" in second and "CAST(NULL AS STRING) AS event" in second
     assert "textPayload AS textPayload" in second
     assert "LIMIT 0" in shard_rows({})
-
-
-def test_information_schema_types_give_leaf_paths() -> None:
-    kind = "STRUCT<labels STRUCT<service_name STRING, `revision_name` STRING>, type STRING>"
-    assert type_paths("resource", kind) == {
-        "resource.labels.service_name",
-        "resource.labels.revision_name",
-        "resource.type",
-    }
-    assert type_paths("textPayload", "STRING") == {"textPayload"}
-    assert type_paths("tags", "ARRAY<STRING>") == {"tags"}

@@ -34,7 +34,6 @@ from analyzer.engine.bigquery_sql import (
     compose,
     schema_paths,
     sink_padding,
-    type_paths,
     with_source,
 )
 from analyzer.errors import AnalyzerError, NoDataError
@@ -53,11 +52,11 @@ QUESTIONS = ("fetch_rows",)
 # The bytes one run may bill, all its queries together (--max-bytes-billed): 256 GiB ($1.56 on
 # demand at $6.25 a TiB). The default weekly job, a table-format recommend over 28 days of an
 # env at 100 million entries a week (286-406 bytes an entry read), reads each raw byte once in
-# two queries: the 8-day --lookback (and the day after it, empty), then the rest of the window
-# with its day before (29 - 8 = 21 days) and the 8 days before that where the VPC state in
-# force at the window's start is looked for: 37 days, 100 M x 37/7 = 528.6 M entries x 286-406
-# B = 141-200 GiB; a run that would bill more stops before the query that would pass it
-# (docs/bigquery.md has the arithmetic).
+# two queries: the 8-day --lookback and its day before (and the day after it, empty), then the
+# rest of the window with its day before (29 - 9 = 20 days) and the 8 days before that where
+# the VPC state in force at the window's start is looked for: 37 days, 100 M x 37/7 = 528.6 M
+# entries x 286-406 B = 141-200 GiB; a run that would bill more stops before the query that
+# would pass it (docs/bigquery.md has the arithmetic).
 DEFAULT_MAX_BYTES_BILLED = 256 * 1024**3
 # How long one query job may run (--job-timeout): BigQuery cancels it then (job_timeout_ms),
 # and the engine stops waiting for it.
@@ -113,12 +112,12 @@ def _gib(n: int) -> str:
 
 @dataclass
 class Held:
-    """What a run has fetched of one env: its rows from `start` to `end`; `prior_known`: the
-    VPC state change in force at `start` (within --lookback before it) was looked for too."""
+    """What a run has fetched of one env: its rows from `start` to `end`; `prior_since`: the
+    VPC state change in force at `start` was looked for back to then (None: not looked for)."""
 
     start: datetime
     end: datetime
-    prior_known: bool
+    prior_since: datetime | None
     # the entries of the fetched spans by env, form and service (fetch_rows' `mix` rows)
     mix: dict[tuple[str | None, str, str], int] = field(default_factory=dict)
 
@@ -146,7 +145,9 @@ class BigQueryEngine:
     location: str | None = None
     labels: dict[str, str] = field(default_factory=dict)  # the command's and env's
     billed: int = 0  # bytes billed by this run's jobs so far (the budget's spent part)
-    # shape sink-shards: each shard's table id to its leaf paths (INFORMATION_SCHEMA.COLUMNS)
+    # shape sink-shards: every date shard's table id (tables.list), and those whose schema
+    # is read (tables.get, when a scan first reaches its day) to their leaf paths
+    shard_ids: tuple[str, ...] = ()
     shards: dict[str, set[str]] = field(default_factory=dict)
     # the --env's services where the source holds several envs (--source-services)
     env_services: tuple[str, ...] = ()
@@ -272,9 +273,14 @@ class BigQueryEngine:
     ) -> None:
         """Fetches what the span [start, end) of `env` needs and the run has not fetched: the
         rows before what it holds (with the VPC state in force at their start) and after; the
-        state alone where only it is missing and the question reads the VPC timeline. The
-        first fetch looks for the state where the question needs it or the run has no window
-        (its questions read this span only).
+        state alone where the question reads the VPC timeline and the held rows cannot say it
+        (no change held within --lookback before the span, and that stretch not all held or
+        looked through). The first fetch looks for the state where the question needs it or
+        the run has no window (its questions read this span only). Over a raw table, a run's
+        first fetch over --lookback takes the day before it too where its window may reach
+        there: a window a day shorter than --lookback (--since 7d, --lookback 8d) that ends at
+        the env's last event reads from before the --lookback by how old that event is, and
+        would bill a second query for those hours (and for the state before them).
         Over shape lake, the first fetch takes the run's whole span (`window`, --lookback)."""
         held = self.held.get(env)
         if held is None:
@@ -288,20 +294,26 @@ class BigQueryEngine:
                     spans.append(self._span({"start": self.window[0], "end": self.window[1]}))
                 start, end = min(s for s, _ in spans), max(e for _, e in spans)
                 needs_prior = True
-            self._fetch(con, env, start, end, prior=needs_prior)
+            elif self.window is not None and (start, end) == self._span({}):
+                reach = self._span({"start": self.window[0], "end": self.window[1]})[0]
+                start = min(start, max(reach, start - SCAN_MARGIN))
+            prior_since = start - self.lookback if needs_prior else None
+            self._fetch(con, env, start, end, prior_since=prior_since)
             return
         if start < held.start:  # the window before the --lookback: the state before it too
-            self._fetch(con, env, start, held.start, prior=True)
+            self._fetch(con, env, start, held.start, prior_since=start - self.lookback)
         if end > held.end:
-            self._fetch(con, env, held.end, end, prior=False)
-        if needs_prior and not held.prior_known and start - self.lookback < held.start:
+            self._fetch(con, env, held.end, end, prior_since=None)
+        since = start - self.lookback  # how far back the lake's answer looks for the state
+        looked = held.prior_since is not None and held.prior_since <= since
+        if needs_prior and since < held.start and not looked:
             (found,) = con.execute(
                 "SELECT count(*) FROM fetched WHERE env = ? AND event = 'vpc_state_changed' "
-                "AND vpc_state IS NOT NULL AND ts < ?",
-                [env, start],
+                "AND vpc_state IS NOT NULL AND ts >= ? AND ts < ?",
+                [env, since, start],
             ).fetchall()[0]
-            if not found:  # no state change held before the span: look further back
-                self._fetch(con, env, held.start, held.start, prior=True)
+            if not found:  # no state change held before the span: look back to `since` only
+                self._fetch(con, env, held.start, held.start, prior_since=since)
 
     def _fetch(
         self,
@@ -310,16 +322,16 @@ class BigQueryEngine:
         start: datetime,
         end: datetime,
         *,
-        prior: bool,
+        prior_since: datetime | None,
     ) -> None:
         """One query (fetch_rows.sql): `env`'s rows from `start` to `end` into `fetched`; with
-        `prior`, the scan starts --lookback earlier for the VPC state change in force at
-        `start`. Checks the env mix of what it read."""
-        scan_start = start - self.lookback if prior else start
+        `prior_since`, the scan starts then, for the VPC state change in force at `start`.
+        Checks the env mix of what it read."""
+        scan_start = start if prior_since is None else min(prior_since, start)
         what = f"{env}'s rows from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"
         if start == end:
             what = f"the VPC state in force for {env} at {start:%Y-%m-%d %H:%M} UTC"
-        elif prior:
+        elif prior_since is not None:
             what += ", and the VPC state in force at their start"
         self.report(f"bigquery: fetching {what}")
         params = {
@@ -349,13 +361,14 @@ class BigQueryEngine:
             con.unregister("batch")
         held = self.held.get(env)
         if held is None:
-            held = self.held[env] = Held(start=start, end=end, prior_known=prior)
+            held = self.held[env] = Held(start=start, end=end, prior_since=prior_since)
         elif start < held.start:
-            held.start, held.prior_known = start, prior
+            held.start, held.prior_since = start, prior_since
+        elif start == end == held.start:  # the state alone, looked for back to `prior_since`
+            known = [t for t in (held.prior_since, prior_since) if t is not None]
+            held.prior_since = min(known, default=None)
         else:
-            held.start = min(held.start, start)
             held.end = max(held.end, end)
-            held.prior_known = held.prior_known or prior
         for row_env, form, service, entries in mix:
             key = (row_env, str(form), str(service))
             held.mix[key] = held.mix.get(key, 0) + int(entries)
@@ -400,32 +413,27 @@ class BigQueryEngine:
                 f"{value:%Y%m%d}" if isinstance(value, datetime) else ""
                 for value in (params["scan_start"], params["scan_end"])
             )
-            shards = {t: p for t, p in self.shards.items() if first <= t[-8:] <= last}
+            shards = self._shard_schemas([t for t in self.shard_ids if first <= t[-8:] <= last])
         return compose(question, shape=self.shape, padding=self.padding, shards=shards)
 
-    def read_shard_schemas(self) -> None:
-        """Each date shard's columns, from its dataset's INFORMATION_SCHEMA.COLUMNS (one small
-        query): a sink adds a payload field to a day's shard only when an entry of that day
-        first carries it, so the shards' schemas differ."""
-        dataset, prefix = self.source.rsplit(".", 1)
-        statement = Statement(
-            sql=(
-                "-- analyzer: the date shards' columns\n"
-                f"SELECT table_name, column_name, data_type\n"
-                f"FROM `{dataset}.INFORMATION_SCHEMA.COLUMNS`\n"
-                "WHERE STARTS_WITH(table_name, @shard_prefix)"
-            ),
-            parameters=("shard_prefix",),
-        )
-        job = self._run(statement, {"shard_prefix": f"{prefix}_"})
-        shards: dict[str, set[str]] = {}
-        with reaching(self.endpoint):
-            for row in job.result(retry=self._retry()):
-                suffix = str(row["table_name"])[len(prefix) + 1 :]
-                if len(suffix) == 8 and suffix.isdigit():
-                    paths = type_paths(str(row["column_name"]), str(row["data_type"]))
-                    shards.setdefault(f"{dataset}.{row['table_name']}", set()).update(paths)
-        self.shards = shards
+    def _shard_schemas(self, tables: list[str]) -> dict[str, set[str]]:
+        """Each of the date shards `tables`' leaf paths, read from its table's schema (tables.get,
+        a metadata call: no query job, nothing billed) the first time a scan reaches its day: a
+        sink adds a payload field to a day's shard only when an entry of that day first carries
+        it, so the shards' schemas differ."""
+        from google.api_core.exceptions import GoogleAPIError
+
+        unread = [t for t in tables if t not in self.shards]
+        if unread:
+            self.report(f"bigquery: reading the columns of {len(unread)} date shards")
+        try:
+            for table in unread:
+                with reaching(self.endpoint):
+                    found = self.client.get_table(table, retry=self._retry())
+                self.shards[table] = schema_paths(found.schema)
+        except GoogleAPIError as exc:
+            raise AnalyzerError(f"cannot read the date shard's schema: {exc}") from exc
+        return {t: self.shards[t] for t in tables}
 
     # -- running a statement ------------------------------------------------------------
 
@@ -677,6 +685,7 @@ def open_bigquery(
     def retry() -> Retry:
         return api_retry(endpoint, to_stderr)
 
+    shard_ids: tuple[str, ...] = ()
     try:
         try:
             with reaching(endpoint):
@@ -693,8 +702,9 @@ def open_bigquery(
                 raise AnalyzerError(
                     f"--source {source}: no such table or view, nor date shards {prefix}YYYYMMDD"
                 ) from None
+            shard_ids = tuple(f"{dataset}.{s}" for s in shards)
             with reaching(endpoint):
-                table = client.get_table(f"{dataset}.{shards[-1]}", retry=retry())
+                table = client.get_table(shard_ids[-1], retry=retry())
             sharded = True
     except GoogleAPIError as exc:
         raise AnalyzerError(f"cannot read --source {source}: {exc}") from exc
@@ -731,6 +741,6 @@ def open_bigquery(
         labels={"app": "analyzer", **(labels or {})},
         window=window,
     )
-    if sharded:
-        engine.read_shard_schemas()
+    if sharded:  # the newest shard's schema is read: its paths decided the shape
+        engine.shard_ids, engine.shards = shard_ids, {shard_ids[-1]: paths}
     return engine

@@ -277,27 +277,6 @@ def shard_rows(shards: Mapping[str, set[str]]) -> str:
     )
 
 
-def type_paths(name: str, data_type: str) -> set[str]:
-    """The leaf paths of a column from INFORMATION_SCHEMA.COLUMNS: `data_type` as BigQuery
-    writes it (`STRUCT<event STRING, phase FLOAT64, labels STRUCT<...>>`)."""
-    kind = data_type.strip()
-    if not kind.upper().startswith("STRUCT<") or not kind.endswith(">"):
-        return {name}
-    paths: set[str] = set()
-    depth, start, inner = 0, 0, kind[len("STRUCT<") : -1]
-    for at, char in enumerate(inner + ","):
-        if char == "<":
-            depth += 1
-        elif char == ">":
-            depth -= 1
-        elif char == "," and depth == 0:
-            field, _, sub = inner[start:at].strip().partition(" ")
-            if field:
-                paths |= type_paths(f"{name}.{field.strip('`')}", sub)
-            start = at + 1
-    return paths
-
-
 def schema_paths(fields: Iterable[Any], prefix: str = "") -> set[str]:
     """The leaf paths of a table schema (google.cloud.bigquery SchemaField objects)."""
     paths: set[str] = set()
