@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from analyzer.analysis.fleet import service_rows
-from analyzer.engine import Engine, QuestionNotAnswered
+from analyzer.engine import Engine
 from analyzer.lake.store import check_env_name
 from analyzer.timewindow import Window, plausible_time_params
 
@@ -145,8 +145,5 @@ def _unknown_share(phases: Sequence[PhaseCounts], service: str) -> float | None:
     return unknown / total if total else None
 
 
-def _config_loads(engine: Engine, params: Mapping[str, object]) -> list[ConfigLoad] | None:
-    try:
-        return [_record(ConfigLoad, r) for r in engine.rows("config_loads", params)]
-    except QuestionNotAnswered:
-        return None
+def _config_loads(engine: Engine, params: Mapping[str, object]) -> list[ConfigLoad]:
+    return [_record(ConfigLoad, r) for r in engine.rows("config_loads", params)]

@@ -30,7 +30,7 @@ from analyzer.capacity.when import (
     strained_episodes,
     weekly_trend,
 )
-from analyzer.engine import Engine, QuestionNotAnswered
+from analyzer.engine import Engine
 from analyzer.errors import AnalyzerError
 from analyzer.timewindow import Window
 
@@ -66,16 +66,10 @@ def capacity(
         check_services(engine, env, (service,))
     start, end = resolve_window(engine, env, since=since, until=None)
     params = {"env": env, "start": start, "end": end}
-    try:  # the questions only the lake answers first: BigQuery refuses them before any query
-        startups = engine.rows("capacity_startups", params)
-        over = engine.rows("capacity_attempts_over_timeout", params)
-        readings = engine.rows("capacity_connector_readings", params)
-        timeline = engine.rows("vpc_timeline", params)
-    except QuestionNotAnswered:
-        raise QuestionNotAnswered(
-            f"capacity is lake-only for now: {engine.where} cannot answer it; run it on a lake "
-            "filled by `analyze import` or `analyze collect` (--engine local)"
-        ) from None
+    startups = engine.rows("capacity_startups", params)
+    over = engine.rows("capacity_attempts_over_timeout", params)
+    readings = engine.rows("capacity_connector_readings", params)
+    timeline = engine.rows("vpc_timeline", params)
     states = [
         (_epoch(r["ts"]), str(r["vpc_state"]), _epoch(r["until"]) if r["until"] else None)
         for r in timeline

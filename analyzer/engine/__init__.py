@@ -24,10 +24,6 @@ if TYPE_CHECKING:
     from analyzer.lake.store import Store
 
 
-class QuestionNotAnswered(AnalyzerError):
-    """The engine has no version of this question (yet): the caller may go on without it."""
-
-
 class Engine(Protocol):
     """What the analysis needs of wherever the events are."""
 
@@ -160,7 +156,6 @@ __all__ = [
     "AttemptRows",
     "Engine",
     "EngineName",
-    "QuestionNotAnswered",
     "local_engine",
     "open_engine",
 ]

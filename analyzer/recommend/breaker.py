@@ -25,7 +25,7 @@ from analyzer.analysis.stats import (
     upper_rate,
 )
 from analyzer.analysis.stats.breaker import RateRule, poisson_quantile
-from analyzer.engine import Engine, QuestionNotAnswered
+from analyzer.engine import Engine
 from analyzer.recommend.model import Breaker, PhaseTimeout
 from analyzer.recommend.policy import Policy
 from analyzer.runtime.schema import MAX_RECOVERY_TIMEOUT_S, BreakerSettings
@@ -83,8 +83,8 @@ MODEL = (
 @dataclass(frozen=True)
 class LakeEvidence:
     """What the lake holds beyond the startup attempts: the VPC state timeline (epoch seconds,
-    state; oldest first) and the in-life `breaker_summary` rows; None where the engine has no
-    answer to the question."""
+    state; oldest first) and the in-life `breaker_summary` rows; None where no engine was read
+    (a recommendation from the attempts alone)."""
 
     timeline: list[tuple[float, str]] | None
     summaries: list[dict[str, Any]] | None
@@ -92,17 +92,8 @@ class LakeEvidence:
 
 def lake_evidence(engine: Engine, env: str, start: datetime, end: datetime) -> LakeEvidence:
     params = {"env": env, "start": start, "end": end}
-    try:
-        timeline = [
-            (_epoch(r["ts"]), str(r["vpc_state"])) for r in engine.rows("vpc_timeline", params)
-        ]
-    except QuestionNotAnswered:
-        timeline = None
-    try:
-        summaries: list[dict[str, Any]] | None = engine.rows("breaker_summaries", params)
-    except QuestionNotAnswered:
-        summaries = None
-    return LakeEvidence(timeline=timeline, summaries=summaries)
+    timeline = [(_epoch(r["ts"]), str(r["vpc_state"])) for r in engine.rows("vpc_timeline", params)]
+    return LakeEvidence(timeline=timeline, summaries=engine.rows("breaker_summaries", params))
 
 
 def _epoch(value: object) -> float:

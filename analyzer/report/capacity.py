@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from analyzer.capacity import capacity
 from analyzer.capacity.answer import DAYS
 from analyzer.capacity.model import Capacity
-from analyzer.engine import Engine, QuestionNotAnswered
+from analyzer.engine import Engine
 from analyzer.report.charts import _svg
 
 
@@ -52,12 +52,9 @@ def capacity_section(
     table: Callable[[list[str], list[list[str]]], str],
     percent: Callable[[float | None], str],
 ) -> list[str]:
-    """The section's HTML parts; on an engine that cannot answer it, a line saying so."""
+    """The section's HTML parts."""
     head = "<h2 id='capacity'>VPC connector capacity</h2>"
-    try:
-        result = capacity(engine=engine, env=env, since=since)
-    except QuestionNotAnswered as exc:
-        return [head, f"<p class='note'>{html.escape(str(exc))}</p>"]
+    result = capacity(engine=engine, env=env, since=since)
     t = result.trend
     weekly = ", ".join(percent(s) for s in t.weekly_share) or "-"
     slope = "" if t.slope_per_week is None else f" ({100 * t.slope_per_week:+.1f} points a week)"
