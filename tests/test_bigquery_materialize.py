@@ -274,7 +274,7 @@ def test_date_shards_whose_columns_differ_are_materialised(emulated: Emulated) -
     scheduled query, which cannot name the day's shard, is refused in one line."""
     dest = f"{PROJECT}.analyzer.from_shards"
     engine = _engine(emulated, START + timedelta(days=3, hours=5), emulated.shards_source)
-    assert engine.shape == "sink-shards" and len(engine.shards) == 4
+    assert engine.shape == "sink-shards" and len(engine.shard_ids) == 4
     done = materialize(engine, dest=dest, envs=["staging"], since=START)
     assert done.rows_added == len(_lake_rows(emulated, START + timedelta(days=3)))
     assert _dest_rows(emulated, dest) == _lake_rows(emulated, START + timedelta(days=3))
