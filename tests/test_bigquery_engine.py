@@ -562,17 +562,17 @@ def test_a_quiet_vpc_timeline_gives_the_lakes_attempts(loaded: Loaded) -> None:
 
 def test_a_window_inside_the_lookback_bills_one_query(loaded: Loaded) -> None:
     """A run with a window a day shorter than --lookback (--since 3d, --lookback 4d; opened as
-    the CLI opens it) whose env logged last 2 hours ago: its first fetch, over --lookback,
+    the CLI opens it) whose env logged last 20 hours ago: its first fetch, over --lookback,
     takes the day before it too, so the window and its day before are held, and the VPC state
-    at its start is a change held before it: one query job, the lake's attempts. In the quiet
-    timeline no change is held there: the state alone is looked for, back --lookback from the
-    span only."""
+    at its start is a change held before it (in that day): one query job, the lake's
+    attempts. In the quiet timeline no change is held there: the state alone is looked for,
+    back --lookback from the span only."""
     for source, lake, jobs in (
         (loaded.fleet_source, loaded.fleet_lake, 1),
         (loaded.quiet_source, loaded.quiet_lake, 2),
     ):
         last = datetime(2026, 11, 1, 12, tzinfo=UTC) if jobs == 2 else _last_ts(lake)
-        now, lookback = last + timedelta(hours=2), timedelta(days=4)
+        now, lookback = last + timedelta(hours=20), timedelta(days=4)
         engine = open_bigquery(
             source=source,
             endpoint=loaded.endpoint,

@@ -229,7 +229,12 @@ class BigQueryEngine:
         start, end = self._span(values)
         with self._lock:
             con = self._connection()
-            self._cover(con, env, start, end, needs_prior=_reads_vpc_timeline(question))
+            # the instant whose VPC state the answer reads: its window's start (the day before
+            # it is read for the attempts' events only), else its span's
+            asked = values.get("start")
+            state_at = asked if isinstance(asked, datetime) else start
+            needs_prior = _reads_vpc_timeline(question)
+            self._cover(con, env, start, end, needs_prior=needs_prior, state_at=state_at)
             spanned = {"span_env": env, "span_start": start, "span_end": end}
             for name, value in {**spanned, "prior_since": start - self.lookback}.items():
                 con.execute(f"SET VARIABLE {name} = ?", [value])
@@ -270,17 +275,19 @@ class BigQueryEngine:
         end: datetime,
         *,
         needs_prior: bool,
+        state_at: datetime | None = None,
     ) -> None:
         """Fetches what the span [start, end) of `env` needs and the run has not fetched: the
         rows before what it holds (with the VPC state in force at their start) and after; the
-        state alone where the question reads the VPC timeline and the held rows cannot say it
-        (no change held within --lookback before the span, and that stretch not all held or
-        looked through). The first fetch looks for the state where the question needs it or
-        the run has no window (its questions read this span only). Over a raw table, a run's
-        first fetch over --lookback takes the day before it too where its window may reach
-        there: a window a day shorter than --lookback (--since 7d, --lookback 8d) that ends at
-        the env's last event reads from before the --lookback by how old that event is, and
-        would bill a second query for those hours (and for the state before them).
+        state alone where the question reads the VPC timeline and the held rows cannot say the
+        state at `state_at` (its window's start: no change held from --lookback before the span
+        to then, and that stretch not all held or looked through). The first fetch looks for
+        the state where the question needs it or the run has no window (its questions read
+        this span only). Over a raw table, a run's first fetch over --lookback takes the day
+        before it too where its window may reach there: a window a day shorter than --lookback
+        (--since 7d, --lookback 8d) that ends at the env's last event reads from before the
+        --lookback by how old that event is, and would bill a second query for those hours
+        (and for the state before them).
         Over shape lake, the first fetch takes the run's whole span (`window`, --lookback)."""
         held = self.held.get(env)
         if held is None:
@@ -310,7 +317,7 @@ class BigQueryEngine:
             (found,) = con.execute(
                 "SELECT count(*) FROM fetched WHERE env = ? AND event = 'vpc_state_changed' "
                 "AND vpc_state IS NOT NULL AND ts >= ? AND ts < ?",
-                [env, since, start],
+                [env, since, state_at or start],
             ).fetchall()[0]
             if not found:  # no state change held before the span: look back to `since` only
                 self._fetch(con, env, held.start, held.start, prior_since=since)
