@@ -222,6 +222,9 @@ def test_each_day_is_added_once(emulated: Emulated) -> None:
     assert table.time_partitioning.field == "ts" and table.clustering_fields == ["env", "service"]
     assert materialize(engine, dest=dest, envs=["staging"], since=START).rows_added == 0
     assert materialize(engine, dest=dest, envs=["staging"]).first_day is None  # the 22nd not over
+    # the 22nd ended two hours ago: it waits for entries delivered late, as the schedule does
+    engine.now = lambda: START + timedelta(days=3, hours=2)
+    assert materialize(engine, dest=dest, envs=["staging"]).first_day is None
     engine.now = lambda: START + timedelta(days=3, hours=5)
     third = materialize(engine, dest=dest, envs=["staging"])
     everything = _lake_rows(emulated, START + timedelta(days=3))
@@ -250,7 +253,18 @@ def test_the_scheduled_query_adds_yesterday(emulated: Emulated) -> None:
     printed = _cli(emulated, "--source", SOURCE, "--dest", dest, "--print-scheduled-query")
     assert printed.exit_code == 0, printed.output
     sql = printed.stdout
-    assert "bq mk --transfer_config" in printed.stderr and "--schedule='every day 03:00'" in sql
+    # the transfer config is made where the source dataset is (bq's default, the US, would
+    # not find an EU dataset)
+    assert "bq --location=US mk --transfer_config" in printed.stderr
+    assert "--schedule='every day 03:00'" in sql
+    eu = bigquery.Dataset(f"{PROJECT}.eu_logs")
+    eu.location = "EU"
+    emulated.client.create_dataset(eu)
+    _insert(emulated.client, f"{PROJECT}.eu_logs.run_googleapis_com_stdout", [])
+    args = ("--dest", f"{PROJECT}.eu_logs.events", "--print-scheduled-query")
+    in_eu = _cli(emulated, "--source", f"{PROJECT}.eu_logs.run_googleapis_com_stdout", *args)
+    assert in_eu.exit_code == 0, in_eu.output
+    assert "bq --location=EU mk --transfer_config" in in_eu.stderr
     GoogleSqlAnalyzer().analyze(
         sql.replace(f"`{SOURCE}`", "`sink_table`").replace(f"`{dest}`", "`lake_table`")
     )
@@ -321,7 +335,7 @@ def test_a_source_that_may_mix_envs_is_refused(emulated: Emulated) -> None:
 def test_bad_names_are_one_line(emulated: Emulated) -> None:
     for args, said in [
         (("--source", SOURCE, "--dest", SOURCE), "is the --source"),
-        (("--source", SOURCE, "--dest", "no-dots"), "invalid"),
+        (("--source", SOURCE, "--dest", "no-dots"), "invalid --dest 'no-dots'"),
         (("--source", SOURCE, "--dest", f"{PROJECT}.nowhere.events"), "no dataset"),
         (("--dest", f"{PROJECT}.analyzer.x"), "needs --source"),
     ]:
@@ -362,6 +376,32 @@ def test_commands_over_the_table_give_the_lakes_answers_in_one_query(
         if command[0] == "recommend":  # the in-life summaries, read from their payload
             assert ours["breaker"]["evidence"]["in_life"]["calls"] == 700
     assert [c["outcome"] for c in ours["configs"]] == ["loaded", "fallback"]  # summary's
+
+
+def test_ctrl_c_leaves_no_day_half_added(
+    emulated: Emulated, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C before the MERGE is sent adds nothing, and after it ran its days are there whole;
+    either way the command says so, and that a MERGE already sent may still end in BigQuery."""
+    import analyzer.engine.bigquery as bigquery_engine
+
+    dest = f"{PROJECT}.analyzer.interrupted"
+    all_days = _lake_rows(emulated, START + timedelta(days=3))
+    for pressed_at, held in [
+        ("materialize: reading", []),
+        ("bigquery: materialize billed", all_days),
+    ]:
+
+        def ctrl_c(line: str, at: str = pressed_at) -> None:
+            if line.startswith(at):
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(bigquery_engine, "to_stderr", ctrl_c)
+        result = _cli(emulated, "--source", SOURCE, "--dest", dest, "--since", "2026-11-20")
+        assert result.exit_code == 130, result.output
+        assert "interrupted; " in result.stderr and "whole or not at all" in result.stderr
+        assert "may still end in BigQuery" in result.stderr and "Traceback" not in result.output
+        assert _dest_rows(emulated, dest) == held
 
 
 def test_the_cost_on_paper_meets_its_goals() -> None:

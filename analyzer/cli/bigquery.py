@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from analyzer.cli.main import _ENGINE_OPTIONS, ENV_HELP, main, parse_bytes
+from analyzer.cli.main import _ENGINE_OPTIONS, ENV_HELP, INTERRUPTED_META, main, parse_bytes
 
 # The BigQuery options of the other commands that apply here (their help and defaults).
 _SHARED = {"--source", "--source-services", "--max-bytes-billed", "--job-timeout", "--location"}
@@ -54,8 +54,9 @@ def bigquery_group() -> None:
 @click.option(
     "--since",
     default=None,
-    help="First day to read (35d, or ISO-8601). Default: the day after the last day --dest "
-    "holds for the env, else 35 days back.",
+    help="First day to read (35d, or ISO-8601; whole UTC days). Default: the day after the "
+    "last day --dest holds for the env, else 35 days back. Give it to read held days again "
+    "for entries delivered late: only the rows --dest lacks are added.",
 )
 @click.option(
     "--print-scheduled-query",
@@ -68,10 +69,10 @@ def materialize(
     env: str, dest: str, since: str | None, print_scheduled_query: bool, **options: Any
 ) -> None:
     """Add an env's telemetry events, in the lake's columns, to a BigQuery table: the whole
-    UTC days it lacks, up to today's midnight, read once from the raw --source
-    ($ANALYZER_BQ_SOURCE) in one MERGE (a rerun adds nothing; an entry delivered twice is
-    added once). Every command's `--engine bigquery --source DEST` then reads that table: a
-    28-day recommend is one small query.
+    UTC days it lacks, up to the last midnight 3 hours ago or more (time for late deliveries),
+    read once from the raw --source ($ANALYZER_BQ_SOURCE) in one MERGE (a rerun adds nothing;
+    an entry delivered twice is added once). Every command's `--engine bigquery --source
+    DEST` then reads that table: a 28-day recommend is one small query.
 
     Example:
 
@@ -103,6 +104,11 @@ def materialize(
         click.echo(f"save it as {scheduled.file}, then: {scheduled.bq_command}", err=True)
         return
     start = window_start(since, datetime.now(UTC)) if since else None
+    click.get_current_context().meta[INTERRUPTED_META] = lambda: (
+        f"{dest} gets its days whole or not at all (one MERGE), but a MERGE already sent "
+        "may still end in BigQuery (bq ls -j): let it end, or bq cancel it, before running "
+        "again (two at once over the same days can both add them)"
+    )
     done = materialize(engine, dest=dest, envs=envs, since=start)
     days = f"{done.first_day} to {done.last_day}" if done.first_day else "no new day"
     click.echo(f"{','.join(done.envs)}: {done.rows_added:,} rows added to {dest} ({days})")

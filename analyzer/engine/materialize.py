@@ -44,6 +44,9 @@ SCHEDULED_DAY = {
     "scan_end": "TIMESTAMP_TRUNC(@run_time, DAY)",
 }
 SCHEDULE = "every day 03:00"  # UTC: three hours for late deliveries of yesterday's entries
+# The command reads a day once it ended this long ago, as the scheduled query does (03:00): a
+# day it read is not read again unless --since asks, so entries delivered late would be lost.
+SETTLE = timedelta(hours=3)
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # an env or service as a SQL string literal
 _PARAMETER = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)")
 # materialize_rows' refusals
@@ -135,15 +138,21 @@ def materialize(
     """Adds to `dest` (made if missing) the telemetry of `envs` over the whole UTC days it
     lacks, read from the engine's source once for them all: from `since`'s day when given,
     else from the day after the earliest of the envs' last days in `dest` (within FIRST_FILL;
-    an env with none: FIRST_FILL back); to today's midnight UTC, in one MERGE (a rerun adds
-    nothing)."""
+    an env with none: FIRST_FILL back); to the last midnight UTC at least SETTLE ago (a day
+    just ended waits for its late deliveries), in one MERGE (a rerun adds nothing)."""
     asked = _check_pair(engine, dest, envs)
     named = ",".join(asked)
     created = _ensure_dest(engine, dest)
-    today = _midnight(engine.now())
+    today = _midnight(engine.now() - SETTLE)
     first = _midnight(since) if since is not None else _resume_day(engine, dest, asked, today)
     if first >= today:
-        engine.report(f"materialize: {dest} holds {named} up to yesterday (UTC): nothing to add")
+        settled = f"the last day that ended {SETTLE.seconds // 3600} hours ago or more"
+        held = f"{today - timedelta(days=1):%Y-%m-%d}"
+        engine.report(
+            f"materialize: --since is after {held}, {settled}: no whole day to read"
+            if since is not None
+            else f"materialize: {dest} holds {named} up to {held} (UTC), {settled}: nothing to add"
+        )
         return Materialized(engine.source, dest, asked, None, None, 0, created)
     days = (today - first).days
     engine.report(
@@ -166,7 +175,12 @@ def materialize(
 
 def _check_pair(engine: BigQueryEngine, dest: str, envs: Sequence[str]) -> tuple[str, ...]:
     """The envs asked, checked with the tables."""
-    check_table_id(dest)
+    try:
+        check_table_id(dest)
+    except AnalyzerError:
+        raise AnalyzerError(
+            f"invalid --dest {dest!r}: give PROJECT.DATASET.TABLE (e.g. my-project.analyzer.events)"
+        ) from None
     asked = envs_asked(",".join(envs))
     if len(asked) > 1 and engine.env_services:
         raise AnalyzerError(
@@ -363,8 +377,9 @@ def scheduled_query(engine: BigQueryEngine, *, dest: str, envs: Sequence[str]) -
     named = ",".join(asked)
     file = f"materialize-{'-'.join(asked)}.sql"
     project = (engine.client.project or dest.split(".")[0]).replace("'", "")
-    # --location is one of bq's global flags: before the command
-    location = f" --location={shlex.quote(engine.location)}" if engine.location else ""
+    # --location is one of bq's global flags: before the command. Always given: a transfer
+    # config made without it is made in the US, where a query of an EU dataset fails.
+    location = f" --location={shlex.quote(_location(engine))}"
     name = shlex.quote(f"analyzer materialize {named}")
     bq = (
         f"bq{location} mk --transfer_config --project_id={shlex.quote(project)} "
@@ -378,6 +393,27 @@ def scheduled_query(engine: BigQueryEngine, *, dest: str, envs: Sequence[str]) -
         f"as {file}:\n--   {bq}\n"
     )
     return ScheduledQuery(sql=head + body, file=file, bq_command=bq)
+
+
+def _location(engine: BigQueryEngine) -> str:
+    """Where the scheduled query must run: --location, else the source dataset's location."""
+    from google.api_core.exceptions import GoogleAPIError
+
+    if engine.location:
+        return engine.location
+    dataset = engine.source.rsplit(".", 1)[0]
+    try:
+        with reaching(engine.endpoint):
+            found = engine.client.get_dataset(
+                dataset, retry=api_retry(engine.endpoint, engine.report)
+            )
+    except GoogleAPIError as exc:
+        raise AnalyzerError(
+            f"cannot read the location of {dataset}: {exc}; give --location"
+        ) from exc
+    if not found.location:
+        raise AnalyzerError(f"{dataset} says no location: give --location")
+    return str(found.location)
 
 
 def _strings(names: Sequence[str]) -> str:

@@ -1,5 +1,6 @@
 -- materialize_last_day: for each env of @envs the materialised table (`materialized_table`, the
--- --dest) holds between @scan_start (FIRST_FILL back) and @scan_end (today's midnight UTC), its
+-- --dest) holds between @scan_start (FIRST_FILL back) and @scan_end (the last midnight UTC
+-- three hours ago or more), its
 -- last entry time: the next MERGE starts the day after the earliest of those days (an env with
 -- none starts FIRST_FILL back). Reads the ts and env columns of those days' partitions only.
 -- Parameters: @envs (ARRAY<STRING>), @scan_start, @scan_end (TIMESTAMP).
