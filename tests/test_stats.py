@@ -277,3 +277,32 @@ def test_the_burst_correlation_is_read_back_from_windows_failure_counts(
 def test_streaks_by_hand() -> None:
     failed = [False, True, True, False, True, False, True, True, True]
     assert failure_streaks(failed) == [2, 1, 3]
+
+
+def test_one_sort_serves_every_estimator_to_the_bit() -> None:
+    """A group's duration order, handed to the estimators, gives what each finds sorting on
+    its own: the subsets' orders, the likelihood's bins (`np.unique`'s) and the fits."""
+    from analyzer.analysis.stats.likelihood import CensoredLogs, _bin_numbers
+    from analyzer.analysis.stats.survival import duration_order, order_within
+
+    rng = np.random.default_rng(7)
+    # ties (rounded durations), zeros and durations a bin apart
+    t = np.round(rng.lognormal(2.0, 0.8, 3000), 1)
+    t[:50] = 0.0
+    d = rng.random(t.size) < 0.8
+    order = duration_order(t)
+    for rows in (d, ~d):
+        assert np.array_equal(order_within(order, rows), np.argsort(t[rows], kind="stable"))
+    bins = np.round(np.log(np.maximum(t, 1e-3)) / 1e-3)
+    assert np.array_equal(_bin_numbers(bins, order), np.unique(bins, return_inverse=True)[1])
+    # an order that does not sort the bins is not trusted
+    shuffled = rng.permutation(t.size)
+    assert np.array_equal(_bin_numbers(bins, shuffled), np.unique(bins, return_inverse=True)[1])
+    w = rng.random(t.size) + 0.5
+    for ours, theirs in (
+        (CensoredLogs.of(t, d, w, order=order), CensoredLogs.of(t, d, w)),
+        (KaplanMeier.fit(t, d, w, order=order), KaplanMeier.fit(t, d, w)),
+    ):
+        for name in vars(theirs):
+            assert np.array_equal(getattr(ours, name), getattr(theirs, name)), name
+    assert LognormalFit.fit(t, d, w, order=order) == LognormalFit.fit(t, d, w)

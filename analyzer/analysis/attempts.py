@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from analyzer.analysis.stats.survival import duration_order
 from analyzer.analysis.window import no_attempts_error, resolve_window
 from analyzer.engine import AUTO_COUNTS_PAST, Engine
 
@@ -34,6 +36,12 @@ class AttemptGroup:
     service: str | None = None  # None: every service of the env pooled
     counts: NDArray[np.int64] | None = None  # None: one attempt a row
     last_started_s: Floats | None = None  # of counts: the row's latest start
+
+    @cached_property
+    def duration_order(self) -> NDArray[np.intp]:
+        """The attempts in the order of their durations (`duration_order`): sorted once for
+        every estimator and test of the group."""
+        return duration_order(self.duration_s)
 
     @property
     def key(self) -> tuple[int, str, str]:

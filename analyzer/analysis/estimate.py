@@ -16,7 +16,7 @@ from analyzer.analysis.stats import (
     Sample,
     effective_sample_size,
 )
-from analyzer.analysis.stats.survival import checked_durations
+from analyzer.analysis.stats.survival import checked_durations, duration_order
 
 QUANTILES: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 # A lognormal needs a few exact durations to say anything about the tail.
@@ -89,10 +89,12 @@ def estimate_durations(
     *,
     min_attempts: int,
     counts: NDArray[np.int64] | None = None,
+    order: NDArray[np.intp] | None = None,
 ) -> DurationEstimate:
     """Fit both estimators to one group; `enough` is false under `min_attempts` attempts.
     With `counts` each row stands for that many attempts of its duration and outcome (the
-    engine's counts per distinct duration), each of the row's weight."""
+    engine's counts per distinct duration), each of the row's weight; `order`: the
+    durations' `duration_order` where the caller has it (both estimators read it)."""
     durations, observed = checked_durations(durations, observed, weights, counts)
     w = np.ones_like(durations) if weights is None else weights
     if counts is None:
@@ -100,9 +102,11 @@ def estimate_durations(
     else:
         attempts, completed = int(counts.sum()), int(counts[observed].sum())
     enough = attempts >= min_attempts and completed > 0
-    km = KaplanMeier.fit(durations, observed, w, counts) if enough else None
+    if enough and order is None:
+        order = duration_order(durations)
+    km = KaplanMeier.fit(durations, observed, w, counts, order) if enough else None
     tail = (
-        LognormalFit.fit(durations, observed, w, counts)
+        LognormalFit.fit(durations, observed, w, counts, order)
         if enough and completed >= MIN_COMPLETED_FOR_TAIL
         else None
     )

@@ -172,7 +172,9 @@ def _split_ps(group: AttemptGroup, at_s: list[float], least: int) -> list[float 
     """The two-sided log-rank p of the attempts since each of `at_s` against those before
     (every split from one sort of the group's attempts); None where either side has fewer
     than `least` attempts."""
-    t, d, c, order = by_duration(group.duration_s, group.observed, group.counts)
+    t, d, c, order = by_duration(
+        group.duration_s, group.observed, group.counts, group.duration_order
+    )
     pool, positions = LogRankPool.of_sorted_with_positions(t, d, c)
     started = group.started_s[order]
     found: list[float | None] = []

@@ -222,6 +222,7 @@ def phase_timeout(
         attempt_weights(group.started_s, end, policy.half_life_days),
         min_attempts=policy.min_attempts,
         counts=group.counts,
+        order=group.duration_order,
     )
     found = {key: estimate.quantile(q) for key, q in QUANTILES.items()}
     ci = estimate.quantile_ci(policy.target_quantile, level)
@@ -272,6 +273,7 @@ def own_bound(
         attempt_weights(group.started_s, end, policy.half_life_days),
         min_attempts=1,
         counts=group.counts,
+        order=group.duration_order,
     )
     found = recommended_timeout(loose, policy, level).timeout_s
     return policy.ceiling_s if found is None else found

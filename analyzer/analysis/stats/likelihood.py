@@ -16,7 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from analyzer.analysis.stats.survival import checked_durations, observation_weights
+from analyzer.analysis.stats.survival import (
+    checked_durations,
+    observation_weights,
+    order_within,
+)
 
 FloatArray = NDArray[np.float64]
 # Durations of zero have no logarithm; anything under a millisecond is a millisecond.
@@ -54,15 +58,21 @@ class CensoredLogs:
         observed: ArrayLike,
         weights: ArrayLike | None = None,
         counts: ArrayLike | None = None,
+        order: NDArray[np.intp] | None = None,
     ) -> CensoredLogs:
-        """`counts`: how many attempts each row stands for (None: one)."""
+        """`counts`: how many attempts each row stands for (None: one); `order`: the
+        durations' `duration_order`, where the caller has it (else each part is sorted)."""
         t, done = checked_durations(durations, observed, weights, counts)
         if not done.any():
             raise ValueError("a fit to durations needs at least one completed duration")
         logs = np.log(np.maximum(t, MIN_DURATION_S))
         w = observation_weights(logs.size, weights, counts)
-        done_at, done_weight = _distinct(logs[done], w[done])
-        cut_at, cut_weight = _distinct(logs[~done], w[~done])
+        done_at, done_weight = _distinct(
+            logs[done], w[done], None if order is None else order_within(order, done)
+        )
+        cut_at, cut_weight = _distinct(
+            logs[~done], w[~done], None if order is None else order_within(order, ~done)
+        )
         return cls(done_at, done_weight, cut_at, cut_weight)
 
     @property
@@ -76,11 +86,14 @@ class CensoredLogs:
         return mean, spread
 
 
-def _distinct(logs: FloatArray, weights: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _distinct(
+    logs: FloatArray, weights: FloatArray, order: NDArray[np.intp] | None = None
+) -> tuple[FloatArray, FloatArray]:
     """Logs agreeing to `LOG_RESOLUTION` as one: their weighted mean (equal logs stay exact,
-    and so do the weighted sums of the logs) and their total weight."""
-    _, inverse = np.unique(np.round(logs / LOG_RESOLUTION), return_inverse=True)
-    inverse = inverse.reshape(-1)
+    and so do the weighted sums of the logs) and their total weight. `order`: the logs'
+    sorting order where known (the bins are then read off it, not sorted for)."""
+    bins = np.round(logs / LOG_RESOLUTION)
+    inverse = _bin_numbers(bins, order)
     total = np.bincount(inverse, weights=weights)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.bincount(inverse, weights=weights * logs) / total
@@ -88,6 +101,18 @@ def _distinct(logs: FloatArray, weights: FloatArray) -> tuple[FloatArray, FloatA
     plain = np.bincount(inverse, weights=logs) / np.bincount(inverse)
     at = np.where(total > 0, mean, plain)
     return np.asarray(at, dtype=np.float64), np.asarray(total, dtype=np.float64)
+
+
+def _bin_numbers(bins: FloatArray, order: NDArray[np.intp] | None) -> NDArray[np.intp]:
+    """Each value's place among the distinct values (`np.unique`'s inverse), from `order`
+    (which sorts them) where given and it does: the same numbers without a sort."""
+    if order is not None and bins.size:
+        ranked = bins[order]
+        if not (ranked[1:] < ranked[:-1]).any():
+            inverse = np.empty(bins.size, dtype=np.intp)
+            inverse[order] = np.cumsum(np.concatenate(([True], ranked[1:] != ranked[:-1]))) - 1
+            return inverse
+    return np.asarray(np.unique(bins, return_inverse=True)[1].reshape(-1), dtype=np.intp)
 
 
 def _gamma_constant(shape: float) -> tuple[float, float]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from analyzer.analysis.stats.likelihood import (
     LOG_SQRT_2PI,
@@ -33,10 +33,12 @@ class LognormalFit:
         observed: ArrayLike,
         weights: ArrayLike | None = None,
         counts: ArrayLike | None = None,
+        order: NDArray[np.intp] | None = None,
     ) -> LognormalFit:
-        """Maximum likelihood over the attempts (weights and counts as in `CensoredLogs`), by
-        Newton's method from the completed durations' log mean and spread."""
-        data = CensoredLogs.of(durations, observed, weights, counts)
+        """Maximum likelihood over the attempts (weights, counts and order as in
+        `CensoredLogs`), by Newton's method from the completed durations' log mean and
+        spread."""
+        data = CensoredLogs.of(durations, observed, weights, counts, order)
         mean, spread = data.moments()
         found = fit_location_scale(data, 0.0, mean, math.log(max(spread, 0.1)))
         covariance = found.covariance()

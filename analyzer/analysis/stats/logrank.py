@@ -207,13 +207,17 @@ class LogRankPool:
 
 
 def by_duration(
-    durations: ArrayLike, observed: ArrayLike, counts: ArrayLike | None = None
+    durations: ArrayLike,
+    observed: ArrayLike,
+    counts: ArrayLike | None = None,
+    order: NDArray[np.intp] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64], NDArray[np.intp]]:
-    """Durations, outcomes and counts (1 where None) in the order of the durations (stable),
-    and that order. Counts are whole numbers, so sums over them do not depend on the order."""
+    """Durations, outcomes and counts (1 where None) in the order of the durations (stable;
+    `order` where the caller has it), and that order. Counts are whole numbers, so sums over
+    them do not depend on the order."""
     t, d = np.asarray(durations, dtype=np.float64), np.asarray(observed, dtype=bool)
     c = np.ones(t.size) if counts is None else np.asarray(counts, dtype=np.float64)
-    order = np.argsort(t, kind="stable")
+    order = np.argsort(t, kind="stable") if order is None else order
     return t[order], d[order], c[order], order
 
 

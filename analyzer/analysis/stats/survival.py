@@ -59,6 +59,19 @@ def checked_durations(
     return t, d
 
 
+def duration_order(durations: FloatArray) -> NDArray[np.intp]:
+    """The order of the durations, ties in their order (a stable sort): every estimator of one
+    group of attempts reads them in it, so a caller that fits several to one group sorts once
+    and hands each the order (`order=`)."""
+    return np.argsort(durations, kind="stable")
+
+
+def order_within(order: NDArray[np.intp], rows: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """The `duration_order` of the selected rows among themselves (indices into `x[rows]`),
+    read off the order of all of them: the same as sorting them again."""
+    return np.asarray((np.cumsum(rows) - 1)[order[rows[order]]], dtype=np.intp)
+
+
 def effective_sample_size(weights: FloatArray, counts: ArrayLike | None = None) -> float:
     """Kish's effective sample size: how many equal-weight observations the weights are worth
     (with `counts`, each weight stands for that many observations of that weight)."""
@@ -109,13 +122,15 @@ class KaplanMeier:
         observed: ArrayLike,
         weights: ArrayLike | None = None,
         counts: ArrayLike | None = None,
+        order: NDArray[np.intp] | None = None,
     ) -> KaplanMeier:
-        """The curve of `durations` (`counts`: how many attempts each row stands for)."""
+        """The curve of `durations` (`counts`: how many attempts each row stands for; `order`:
+        their `duration_order`, where the caller has it)."""
         t, d = checked_durations(durations, observed, weights, counts)
         if t.size == 0:
             raise ValueError("Kaplan-Meier needs at least one duration")
         w = observation_weights(t.size, weights, counts)
-        order = np.argsort(t, kind="stable")
+        order = duration_order(t) if order is None else order
         t, d, w = t[order], d[order], w[order]
         start = np.flatnonzero(np.concatenate(([True], t[1:] != t[:-1])))  # t is sorted
         unique = t[start]
