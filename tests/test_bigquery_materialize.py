@@ -436,3 +436,15 @@ def test_the_cost_on_paper_meets_its_goals() -> None:
     assert m["recommend_raw_bytes_one_table"] == pytest.approx(1e8 * 37 / 7 * m["bytes_per_entry"])
     assert m["ratio_sink_per_env"] < 0.01 and m["ratio_one_table"] < 0.01
     assert m["weekly_usd"] < 0.25 < m["weekly_usd_env_by_env"]
+
+
+def test_help_teaches() -> None:
+    """Each example is one command as written, and the options say their defaults here."""
+    shown = CliRunner().invoke(main, ["bigquery", "materialize", "--help"], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    examples = shown.output.split("Example:", 1)[1].split("\n\n", 2)[1].splitlines()
+    assert examples and all(line.strip().startswith("analyze ") for line in examples)
+    assert not [line for line in examples if "  " in line.strip()], examples
+    options = " ".join(shown.output.split("Options:", 1)[1].split())
+    assert "With --engine" not in options  # this command has none
+    assert "Default: the tables'" in options and "[default: 10m]" in options

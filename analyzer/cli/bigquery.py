@@ -14,16 +14,22 @@ _SHARED = {"--source", "--source-services", "--max-bytes-billed", "--job-timeout
 _SHARED |= {"--billing-project", "--bq-endpoint", "--anonymous"}
 
 
-_SOURCE_HELP = (
-    "The raw logs read: a Log Router sink table, or _AllLogs of a Log Analytics linked "
-    "dataset (PROJECT.DATASET.TABLE). Default: $ANALYZER_BQ_SOURCE."
-)
+# Their help where it says more here than the other commands' (which read with --engine)
+_OWN_HELP = {
+    "--source": "The raw logs read: a Log Router sink table, or _AllLogs of a Log Analytics "
+    "linked dataset (PROJECT.DATASET.TABLE). Default: $ANALYZER_BQ_SOURCE.",
+    "--source-services": "A --source holding several envs: the --env's services "
+    "(comma-separated). Their entries that name no env (text lines) are the --env's; other "
+    "services' are not. Without it, such a source is refused.",
+    "--location": "The BigQuery location of the jobs (e.g. EU, us-central1). Default: the "
+    "tables'; the scheduled query's bq line names the source dataset's.",
+}
 
 
 def _source_options(func: Any) -> Any:
     for decls, attrs in reversed(_ENGINE_OPTIONS):
         if decls[0] in _SHARED:
-            own = {"help": _SOURCE_HELP} if decls[0] == "--source" else {}
+            own = {"help": _OWN_HELP[decls[0]]} if decls[0] in _OWN_HELP else {}
             func = click.option(*decls, **{**attrs, **own})(func)
     return func
 
@@ -78,8 +84,7 @@ def materialize(
 
         analyze bigquery materialize --env production --dest my-project.analyzer.events
         analyze bigquery materialize --env staging,production --dest my-project.analyzer.events
-        analyze bigquery materialize --env production --dest my-project.analyzer.events \
-            --print-scheduled-query > materialize-production.sql
+        analyze bigquery materialize --env qa --dest my-proj.analyzer.events --print-scheduled-query
     """
     from datetime import UTC, datetime
 
