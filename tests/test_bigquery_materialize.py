@@ -239,6 +239,42 @@ def test_each_day_is_added_once(emulated: Emulated) -> None:
     assert "bigquery: materialize billed" in result.stderr
 
 
+def test_late_entries_redeliveries_and_midnight(emulated: Emulated) -> None:
+    """A day is read whole, to its last microsecond and not the next day's first; an entry
+    delivered late for a day held is added only when --since reads the day again, and a
+    re-delivery of a held entry (another receive time) never: each entry once."""
+    source = f"{PROJECT}.late.run_googleapis_com_stdout"
+    emulated.client.create_dataset("late")
+    like = next(e for e in _entries("staging", 1) if "jsonPayload" in e)
+
+    def entry(insert_id: str, at: str, received: str) -> dict[str, Any]:
+        return {**like, "insertId": insert_id, "timestamp": at, "receiveTimestamp": received}
+
+    day_end = entry("day-end", "2026-11-20T23:59:59.999999Z", "2026-11-21T00:00:01Z")
+    next_day = entry("next-day", "2026-11-21T00:00:00Z", "2026-11-21T00:00:01Z")
+    _insert(emulated.client, source, [sink_row(e) for e in (day_end, next_day)])
+    dest = f"{PROJECT}.late.events"
+    engine = _engine(emulated, START + timedelta(days=1, hours=5), source)
+
+    def held() -> list[str]:
+        return sorted(r[0] for r in _dest_rows(emulated, dest))
+
+    assert materialize(engine, dest=dest, envs=["staging"], since=START).rows_added == 1
+    assert held() == ["day-end"]
+    late = entry("late", "2026-11-20T12:00:00Z", "2026-11-21T09:00:00Z")
+    again = {**day_end, "receiveTimestamp": "2026-11-21T09:00:00Z"}
+    assert not emulated.client.insert_rows_json(
+        emulated.client.get_table(source), [sink_row(e) for e in (late, again)]
+    )
+    assert materialize(engine, dest=dest, envs=["staging"]).first_day is None  # the 20th held
+    assert held() == ["day-end"]
+    assert materialize(engine, dest=dest, envs=["staging"], since=START).rows_added == 1
+    assert held() == ["day-end", "late"]
+    engine.now = lambda: START + timedelta(days=2, hours=5)
+    assert materialize(engine, dest=dest, envs=["staging"]).rows_added == 1
+    assert held() == ["day-end", "late", "next-day"]
+
+
 def test_the_scheduled_query_adds_yesterday(emulated: Emulated) -> None:
     """Printed, it passes Google's analyzer; run on the emulator at 03:00 on the 23rd it adds
     the 22nd, and run again nothing."""
