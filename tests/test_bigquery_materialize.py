@@ -275,6 +275,25 @@ def test_late_entries_redeliveries_and_midnight(emulated: Emulated) -> None:
     assert held() == ["day-end", "late", "next-day"]
 
 
+def test_an_env_no_entry_names_is_said(emulated: Emulated) -> None:
+    """A misspelt env adds nothing, and every run would read the first fill's days again: the
+    command says which env the source has no entry of, alone or beside one it has."""
+    dest = f"{PROJECT}.analyzer.misspelt"
+    engine = _engine(emulated, START + timedelta(days=3, hours=5))
+    said: list[str] = []
+    engine.report = said.append
+    assert materialize(engine, dest=dest, envs=["stagign"]).rows_added == 0
+    assert [line for line in said if "warning: no entry of stagign in " in line], said
+    said.clear()
+    done = materialize(engine, dest=dest, envs=["staging", "stagign"])
+    assert done.rows_added == len(_lake_rows(emulated, START + timedelta(days=3)))
+    warned = [line for line in said if "warning: no entry of" in line]
+    assert len(warned) == 1 and "of stagign in " in warned[0], said
+    said.clear()
+    materialize(engine, dest=dest, envs=["staging"])  # held: no look for the env, no warning
+    assert not [line for line in said if "warning" in line], said
+
+
 def test_the_scheduled_query_adds_yesterday(emulated: Emulated) -> None:
     """Printed, it passes Google's analyzer; run on the emulator at 03:00 on the 23rd it adds
     the 22nd, and run again nothing."""

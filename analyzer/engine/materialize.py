@@ -144,7 +144,11 @@ def materialize(
     named = ",".join(asked)
     created = _ensure_dest(engine, dest)
     today = _midnight(engine.now() - SETTLE)
-    first = _midnight(since) if since is not None else _resume_day(engine, dest, asked, today)
+    unheld: tuple[str, ...] = ()  # the envs a resume found nothing of
+    if since is not None:
+        first = _midnight(since)
+    else:
+        first, unheld = _resume_day(engine, dest, asked, today)
     if first >= today:
         settled = f"the last day that ended {SETTLE.seconds // 3600} hours ago or more"
         held = f"{today - timedelta(days=1):%Y-%m-%d}"
@@ -169,6 +173,8 @@ def materialize(
         raise refused from exc
     added = int(job.num_dml_affected_rows or 0)
     engine.report(f"materialize: {added:,} rows added to {dest}")
+    if unheld:
+        _warn_unheld(engine, dest, asked, unheld, today, added)
     last = (today - timedelta(days=1)).date()
     return Materialized(engine.source, dest, asked, first.date(), last, added, created)
 
@@ -249,26 +255,61 @@ def _rows(engine: BigQueryEngine, values: dict[str, object]) -> Statement:
     )
 
 
-def _resume_day(
-    engine: BigQueryEngine, dest: str, envs: tuple[str, ...], today: datetime
-) -> datetime:
-    """The day after the earliest of the envs' last days in `dest` (within FIRST_FILL); an env
-    it holds nothing of: the first fill's first day."""
+def _held_last(
+    engine: BigQueryEngine, dest: str, envs: Sequence[str], today: datetime
+) -> dict[str, datetime]:
+    """Each env's last entry time in `dest` within FIRST_FILL before `today` (an env it holds
+    nothing of: absent)."""
     start = today - FIRST_FILL
     values = {"envs": list(envs), "scan_start": start, "scan_end": today}
     job = engine._run(last_day_statement(dest), values)
     retry = api_retry(engine.endpoint, engine.report)
     with reaching(engine.endpoint):
         found = {row["env"]: row["last_ts"] for row in job.result(retry=retry)}
+    return {env: last for env, last in found.items() if isinstance(last, datetime)}
+
+
+def _resume_day(
+    engine: BigQueryEngine, dest: str, envs: tuple[str, ...], today: datetime
+) -> tuple[datetime, tuple[str, ...]]:
+    """The day after the earliest of the envs' last days in `dest` (within FIRST_FILL); an env
+    it holds nothing of: the first fill's first day. And the envs it holds nothing of."""
+    start = today - FIRST_FILL
+    found = _held_last(engine, dest, envs, today)
     first = today
     for env in envs:
-        last = found.get(env)
-        if not isinstance(last, datetime):
+        if env in found:
+            engine.report(f"materialize: {dest} holds {env} up to {found[env]:%Y-%m-%d}")
+            first = min(first, _midnight(found[env]) + timedelta(days=1))
+        else:
             engine.report(f"materialize: {dest} holds nothing of {env} since {start:%Y-%m-%d}")
-            return start
-        engine.report(f"materialize: {dest} holds {env} up to {last:%Y-%m-%d}")
-        first = min(first, _midnight(last) + timedelta(days=1))
-    return first
+    unheld = tuple(env for env in envs if env not in found)
+    return (start if unheld else first), unheld
+
+
+def _warn_unheld(
+    engine: BigQueryEngine,
+    dest: str,
+    asked: tuple[str, ...],
+    unheld: tuple[str, ...],
+    today: datetime,
+    added: int,
+) -> None:
+    """Says which of the envs `dest` held nothing of the source had no entry of either, over
+    the first fill's days (a misspelt env, or one quiet that long): each run reads those days
+    again until one is held. No row added, or one env asked, says it; else the last-day look
+    again (a small query)."""
+    if added == 0 or len(asked) == 1:
+        empty = unheld if added == 0 else ()
+    else:
+        found = _held_last(engine, dest, unheld, today)
+        empty = tuple(env for env in unheld if env not in found)
+    if empty:
+        engine.report(
+            f"materialize: warning: no entry of {', '.join(empty)} in {engine.source} since "
+            f"{today - FIRST_FILL:%Y-%m-%d} (is the env's name right? the entries name it "
+            "in their payload's env); each run reads those days again until one is held"
+        )
 
 
 def _ensure_dest(engine: BigQueryEngine, dest: str) -> bool:
