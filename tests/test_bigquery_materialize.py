@@ -416,11 +416,18 @@ def test_commands_over_the_table_give_the_lakes_answers_in_one_query(
 ) -> None:
     """`recommend` (its breaker advice too) and `summary` over the materialised table, which
     holds staging and production, equal each env's lake JSON over the same window, each from
-    one query job."""
+    one query job; a table where two MERGEs at once added the same days twice reads as one
+    (the lake's own `events` view keeps an insert id once)."""
     dest = f"{PROJECT}.analyzer.answers"
     engine = _engine(emulated, START + timedelta(days=3, hours=5))
     envs = ["staging", "production"]
     assert materialize(engine, dest=dest, envs=envs, since=START).rows_added > 1000
+    held = len(_dest_rows(emulated, dest))
+    emulated.client.query(  # the same days added again, as by a MERGE running alongside
+        f"INSERT INTO `{dest}` SELECT * FROM `{dest}` "
+        "WHERE ts >= TIMESTAMP '2000-01-01 00:00:00+00'"
+    ).result()
+    assert len(_dest_rows(emulated, dest)) == 2 * held
     window = ("--since", "2026-11-20T00:00:00Z", "--until", "2026-11-23T00:00:00Z")
     remote = [
         *("--engine", "bigquery", "--source", dest, "--bq-endpoint", emulated.endpoint),
