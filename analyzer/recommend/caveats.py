@@ -177,13 +177,16 @@ def _split_ps(group: AttemptGroup, at_s: list[float], least: int) -> list[float 
     )
     pool, positions = LogRankPool.of_sorted_with_positions(t, d, c)
     started = group.started_s[order]
+    total = c.sum()  # whole numbers: the sums below are exact, whatever their order
     found: list[float | None] = []
     for at in at_s:
         since = started >= at
-        if min(c[since].sum(), c[~since].sum()) < least:
+        counts_since = c[since]
+        attempts_since = counts_since.sum()
+        if min(attempts_since, total - attempts_since) < least:
             found.append(None)
             continue
-        part = pool.sorted_part_against_rest(t[since], d[since], c[since], positions[since])
+        part = pool.sorted_part_against_rest(t[since], d[since], counts_since, positions[since])
         found.append(part.p_two_sided)
     return found
 
