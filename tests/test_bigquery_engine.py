@@ -1004,3 +1004,31 @@ def test_capacity_json_equals_the_lakes(loaded: Loaded) -> None:
     ours = _json(["capacity", *remote, *args])
     assert ours == _json(["capacity", *local, *args])
     assert sum(r["strained_share"] or 0 for r in ours["hour_of_week"]) > 0
+
+
+def test_ctrl_c_while_a_job_runs_asks_bigquery_to_cancel_it(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the engine waits for a job: the job is cancelled in BigQuery (nothing keeps
+    running, and billing, unseen), the line says which, and the interrupt goes on to the CLI."""
+    from google.cloud.bigquery.job import QueryJob
+
+    cancelled: list[str] = []
+    sent = QueryJob.cancel
+
+    def watched_cancel(job: QueryJob, **kwargs: Any) -> bool:
+        cancelled.append(job.job_id)
+        return sent(job, **kwargs)  # the emulator's jobs.cancel, over HTTP
+
+    def pressed(job: QueryJob, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(QueryJob, "cancel", watched_cancel)
+    monkeypatch.setattr(QueryJob, "result", pressed)
+    engine = _engine(loaded, "sink", "structured")
+    lines: list[str] = []
+    engine.report = lines.append
+    with pytest.raises(KeyboardInterrupt):
+        engine.rows("env_time_range", {"env": "staging"})
+    assert len(cancelled) == 1
+    assert f"bigquery: asked BigQuery to cancel job {cancelled[0]}" in lines[-1]

@@ -470,7 +470,7 @@ def test_ctrl_c_leaves_no_day_half_added(
         result = _cli(emulated, "--source", SOURCE, "--dest", dest, "--since", "2026-11-20")
         assert result.exit_code == 130, result.output
         assert "interrupted; " in result.stderr and "whole or not at all" in result.stderr
-        assert "may still end in BigQuery" in result.stderr and "Traceback" not in result.output
+        assert "may still end (bq show -j" in result.stderr and "Traceback" not in result.output
         assert _dest_rows(emulated, dest) == held
 
 

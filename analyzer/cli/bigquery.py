@@ -110,9 +110,8 @@ def materialize(
         return
     start = window_start(since, datetime.now(UTC)) if since else None
     click.get_current_context().meta[INTERRUPTED_META] = lambda: (
-        f"{dest} gets its days whole or not at all (one MERGE), but a MERGE already sent "
-        "may still end in BigQuery (bq ls -j): let it end, or bq cancel it, before running "
-        "again (two at once over the same days can both add them)"
+        f"{dest} gets its days whole or not at all (one MERGE); a MERGE BigQuery was "
+        "finishing may still end (bq show -j the job named above) before you run again"
     )
     done = materialize(engine, dest=dest, envs=envs, since=start)
     days = f"{done.first_day} to {done.last_day}" if done.first_day else "no new day"

@@ -509,7 +509,11 @@ class BigQueryEngine:
                     location=self.location,
                     retry=self._retry(),
                 )
-                job.result(retry=self._retry(), timeout=timeout_s)
+                try:
+                    job.result(retry=self._retry(), timeout=timeout_s)
+                except KeyboardInterrupt:
+                    self._cancel(job)
+                    raise
         except (BadRequest, Forbidden) as exc:
             reasons = {e.get("reason") for e in (exc.errors or [])}
             if "bytesBilledLimitExceeded" in reasons:
@@ -531,6 +535,16 @@ class BigQueryEngine:
             f"{_gib(self.max_bytes_billed)}"
         )
         return job
+
+    def _cancel(self, job: bigquery.QueryJob) -> None:
+        """Ctrl-C while a job runs: ask BigQuery to stop it (a job it is finishing may still
+        end), saying which, so nothing keeps running (and billing) unseen."""
+        try:
+            job.cancel(timeout=10)
+        except Exception as exc:  # the interrupt is what the user is told about
+            self.report(f"bigquery: could not cancel job {job.job_id}: {str(exc)[:200]}")
+            return
+        self.report(f"bigquery: asked BigQuery to cancel job {job.job_id} (bq show -j to see it)")
 
     def _arrow(self, job: bigquery.QueryJob) -> pa.Table:
         with reaching(self.endpoint):
