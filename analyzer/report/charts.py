@@ -45,7 +45,8 @@ def _finish(
     ax.set_title(title)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc=legend_at, fontsize=8)
+    if ax.get_legend_handles_labels()[1]:  # a chart with no series (no evidence) has no legend
+        ax.legend(loc=legend_at, fontsize=8)
     return _svg(fig)
 
 
