@@ -1032,3 +1032,36 @@ def test_ctrl_c_while_a_job_runs_asks_bigquery_to_cancel_it(
         engine.rows("env_time_range", {"env": "staging"})
     assert len(cancelled) == 1
     assert f"bigquery: asked BigQuery to cancel job {cancelled[0]}" in lines[-1]
+
+
+def test_no_day_is_scanned_by_two_fetches(loaded: Loaded) -> None:
+    """BigQuery bills a day partition (or a date shard) whole when a scan reaches into it: the
+    fetches of a run start and end at UTC midnight, so no two of a window's fetches over date
+    shards (the --lookback, then the rest of a window longer than it) read the same shard, and
+    the window's attempts are the lake's."""
+    last = _last_ts(loaded.shards_lake)
+    now, lookback = last + timedelta(hours=20), timedelta(days=2)
+    engine = open_bigquery(
+        source=loaded.shards_source,
+        endpoint=loaded.endpoint,
+        anonymous=True,
+        lookback=lookback,
+        window=(last - timedelta(days=5), now),
+    )
+    engine.report, engine.now = (lambda line: None), (lambda: now)
+    read: list[list[str]] = []
+    compose = engine._compose
+
+    def recording(question: str, params: Any) -> Any:
+        statement = compose(question, params)
+        read.append(re.findall(r"run_googleapis_com_stdout_(\d{8})", statement.sql))
+        return statement
+
+    engine._compose = recording  # type: ignore[method-assign]
+    engine.rows("env_time_range", {"env": "staging", **plausible_time_params()})
+    params = {"env": "staging", "start": last - timedelta(days=5), "end": last}
+    ours = _by_group(*engine.attempt_columns(params))
+    assert ours == _by_group(*local_engine(loaded.shards_lake).attempt_columns(params))
+    assert engine.jobs == 2 and all(read), read
+    first, second = (set(days) for days in read)
+    assert not first & second, read

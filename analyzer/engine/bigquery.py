@@ -304,13 +304,15 @@ class BigQueryEngine:
             elif self.window is not None and (start, end) == self._span({}):
                 reach = self._span({"start": self.window[0], "end": self.window[1]})[0]
                 start = min(start, max(reach, start - SCAN_MARGIN))
+            start, end = _midnight(start), _midnight(end, up=True)
             prior_since = start - self.lookback if needs_prior else None
             self._fetch(con, env, start, end, prior_since=prior_since)
             return
         if start < held.start:  # the window before the --lookback: the state before it too
-            self._fetch(con, env, start, held.start, prior_since=start - self.lookback)
+            before = _midnight(start)
+            self._fetch(con, env, before, held.start, prior_since=before - self.lookback)
         if end > held.end:
-            self._fetch(con, env, held.end, end, prior_since=None)
+            self._fetch(con, env, held.end, _midnight(end, up=True), prior_since=None)
         since = start - self.lookback  # how far back the lake's answer looks for the state
         looked = held.prior_since is not None and held.prior_since <= since
         if needs_prior and since < held.start and not looked:
@@ -416,9 +418,10 @@ class BigQueryEngine:
         columns."""
         shards = None
         if self.shape == "sink-shards":
+            # the scan ends before @scan_end: a shard of that day holds none of its rows
             first, last = (
                 f"{value:%Y%m%d}" if isinstance(value, datetime) else ""
-                for value in (params["scan_start"], params["scan_end"])
+                for value in (params["scan_start"], _before(params["scan_end"]))
             )
             shards = self._shard_schemas([t for t in self.shard_ids if first <= t[-8:] <= last])
         return compose(question, shape=self.shape, padding=self.padding, shards=shards)
@@ -553,6 +556,18 @@ class BigQueryEngine:
 
     def _retry(self) -> Retry:
         return api_retry(self.endpoint, self.report)
+
+
+def _before(at: object) -> object:
+    return at - timedelta(microseconds=1) if isinstance(at, datetime) else at
+
+
+def _midnight(at: datetime, *, up: bool = False) -> datetime:
+    """The UTC midnight at or before `at` (`up`: at or after it). BigQuery bills a day partition
+    or a date shard whole when a scan reaches into it: fetches that start and end at midnight
+    never bill one day twice."""
+    day = at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day + timedelta(days=1) if up and day < at else day
 
 
 def _reads_vpc_timeline(question: str) -> bool:
