@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from analyzer.engine.local import connect
@@ -211,6 +213,27 @@ def test_views_answer_on_an_empty_store(store: Store) -> None:
     connection = connect(store)
     for view in ("events", "vpc_states", "startups", "phase_attempts"):
         assert connection.execute(f"SELECT count(*) FROM {view}").fetchall() == [(0,)]
+
+
+def test_views_read_segments_of_different_columns(tmp_path: Path, store: Store) -> None:
+    """A segment written before a column was added reads beside those that have it (the
+    column NULL in its rows); segments alike in their columns read alike."""
+    _lake(tmp_path, store)
+    with connect(store) as alike:
+        before = alike.execute("SELECT count(*), count(ingested_at) FROM lake_rows").fetchall()
+        ids = alike.execute("SELECT insert_id FROM events ORDER BY insert_id").fetchall()
+    (segment,) = store.segments("events")
+    older, newer = tmp_path / "older.parquet", segment.with_name("seg_newer.parquet")
+    rows = f"FROM read_parquet('{segment}') WHERE ts"
+    duckdb.execute(f"COPY (SELECT * {rows} >= '{T0}') TO '{newer}'")
+    duckdb.execute(f"COPY (SELECT * EXCLUDE (ingested_at) {rows} < '{T0}') TO '{older}'")
+    (held,) = duckdb.execute(f"SELECT count(*) FROM '{older}'").fetchall()[0]
+    os.replace(older, segment)
+    with connect(store) as mixed:
+        after = mixed.execute("SELECT count(*), count(ingested_at) FROM lake_rows").fetchall()
+        assert mixed.execute("SELECT insert_id FROM events ORDER BY insert_id").fetchall() == ids
+    assert 0 < held < before[0][0]
+    assert after == [(before[0][0], before[0][1] - held)]
 
 
 def test_timeline_state_in_force_at_each_start(tmp_path: Path, store: Store) -> None:

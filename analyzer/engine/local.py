@@ -180,14 +180,29 @@ def connect(
     files_read = [str(p) for p in (segments if files is None else files)]
     if files_read:
         con.execute("SET VARIABLE lake_files = ?", [files_read])
+        # By name only where the segments' columns differ (a lake written before a column was
+        # added): DuckDB then reads every file's footer each time a view over them is bound.
+        by_name = "true" if _schemas_differ(con) else "false"
         con.execute(
             "CREATE TEMP VIEW lake_rows AS SELECT * FROM read_parquet("
-            "getvariable('lake_files'), hive_partitioning = false, union_by_name = true)"
+            f"getvariable('lake_files'), hive_partitioning = false, union_by_name = {by_name})"
         )
     else:
         con.execute("CREATE TEMP VIEW lake_rows AS " + load_sql("lake_schema"))
     add_views(con, sealed=store.all_sealed(segments))
     return con
+
+
+def _schemas_differ(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the files of `lake_files` differ in their columns (names, types, order)."""
+    ((schemas,),) = con.execute(
+        "SELECT count(DISTINCT columns) FROM (SELECT list(("
+        "name, type, type_length, repetition_type, num_children, converted_type, scale, "
+        "precision, logical_type, duckdb_type"
+        ") ORDER BY column_id) AS columns FROM parquet_schema(getvariable('lake_files')) "
+        "GROUP BY file_name)"
+    ).fetchall()
+    return bool(schemas > 1)
 
 
 def add_views(con: duckdb.DuckDBPyConnection, *, sealed: bool) -> None:
