@@ -1065,3 +1065,47 @@ def test_no_day_is_scanned_by_two_fetches(loaded: Loaded) -> None:
     assert engine.jobs == 2 and all(read), read
     first, second = (set(days) for days in read)
     assert not first & second, read
+
+
+def _quiet_over_a_day(loaded: Loaded, now: datetime) -> tuple[BigQueryEngine, list[str]]:
+    """The engine over the quiet timeline with a 1-day --lookback at `now`, its lines kept,
+    after its first question (over the --lookback)."""
+    engine = open_bigquery(
+        source=loaded.quiet_source,
+        endpoint=loaded.endpoint,
+        anonymous=True,
+        lookback=timedelta(days=1),
+    )
+    lines: list[str] = []
+    engine.report, engine.now = lines.append, (lambda: now)
+    engine.rows("env_time_range", {"env": "staging", **plausible_time_params()})
+    return engine, lines
+
+
+def test_a_state_found_before_the_lookback_of_a_span_is_the_one_in_force(loaded: Loaded) -> None:
+    """A fetch that starts at midnight, before the question's span, finds the VPC state change
+    in force there (and says when it began): the answer reads that state, the last change held
+    before the span, as the lake does, not `unknown` for being over --lookback before the
+    span's start. Here the quiet timeline's state began 1.5 days before a span whose
+    --lookback is 1 day."""
+    last = datetime(2026, 11, 1, 23, 20, tzinfo=UTC)
+    engine, lines = _quiet_over_a_day(loaded, last + timedelta(hours=20))
+    params = {"env": "staging", "start": last - timedelta(days=3), "end": last}
+    ours = _by_group(*engine.attempt_columns(params))
+    assert ours == _by_group(*local_engine(loaded.quiet_lake).attempt_columns(params))
+    assert any("in force at 2026-10-28 00:00 UTC began 2026-10-27" in x for x in lines), lines
+    assert len({k[3] for k in ours}) >= 2  # VPC states
+
+
+def test_a_state_older_than_the_lookback_is_said_to_read_as_unknown(loaded: Loaded) -> None:
+    """A window that starts 2.5 days into the quiet timeline, with a 1-day --lookback: no
+    change is found before its fetch although the env has some, and stderr says the state
+    there reads as unknown and how to find it."""
+    engine, lines = _quiet_over_a_day(loaded, datetime(2026, 11, 2, 19, 20, tzinfo=UTC))
+    assert not [x for x in lines if "reads as unknown" in x], lines
+    start = datetime(2026, 10, 30, tzinfo=UTC)
+    params = {"env": "staging", "start": start, "end": start + timedelta(days=2)}
+    engine.attempt_columns(params)
+    said = [x for x in lines if "reads as unknown" in x]
+    assert len(said) == 1 and "at 2026-10-29 00:00 UTC" in said[0], lines
+    assert "widen --lookback" in said[0]

@@ -74,8 +74,10 @@ RETRY_DEADLINE_S = 600.0
 GOOGLE_ENDPOINT = "https://bigquery.googleapis.com"
 T = TypeVar("T")
 # The lake's rows a question reads (`lake_rows`, under the lake's views): the fetched rows of
-# its span, and the last VPC state change of its env before the span, within --lookback (the
-# state in force when it starts, as the lake, which keeps the whole timeline, finds it).
+# its span, and the last VPC state change of its env held before the span (the state in force
+# when it starts, as the lake, which keeps the whole timeline, finds it): the held rows are
+# whole from the run's first fetched instant, and a change held before that is the last before
+# it (fetched as such), however far before the span's --lookback.
 _SPAN_ROWS = """
 SELECT * FROM fetched
 WHERE ts >= getvariable('span_start') AND ts < getvariable('span_end')
@@ -83,8 +85,7 @@ UNION ALL
 SELECT * FROM (
     SELECT * FROM fetched
     WHERE env = getvariable('span_env') AND event = 'vpc_state_changed'
-      AND vpc_state IS NOT NULL
-      AND ts >= getvariable('prior_since') AND ts < getvariable('span_start')
+      AND vpc_state IS NOT NULL AND ts < getvariable('span_start')
     ORDER BY ts DESC, insert_id DESC
     LIMIT 1
 )
@@ -236,7 +237,7 @@ class BigQueryEngine:
             needs_prior = _reads_vpc_timeline(question)
             self._cover(con, env, start, end, needs_prior=needs_prior, state_at=state_at)
             spanned = {"span_env": env, "span_start": start, "span_end": end}
-            for name, value in {**spanned, "prior_since": start - self.lookback}.items():
+            for name, value in spanned.items():
                 con.execute(f"SET VARIABLE {name} = ?", [value])
             return answer(con)
 
@@ -280,8 +281,8 @@ class BigQueryEngine:
         """Fetches what the span [start, end) of `env` needs and the run has not fetched: the
         rows before what it holds (with the VPC state in force at their start) and after; the
         state alone where the question reads the VPC timeline and the held rows cannot say the
-        state at `state_at` (its window's start: no change held from --lookback before the span
-        to then, and that stretch not all held or looked through). The first fetch looks for
+        state at `state_at` (its window's start: no change held before it, and the stretch from
+        --lookback before the span not all held or looked through). The first fetch looks for
         the state where the question needs it or the run has no window (its questions read
         this span only). Over a raw table, a run's first fetch over --lookback takes the day
         before it too where its window may reach there: a window a day shorter than --lookback
@@ -315,14 +316,13 @@ class BigQueryEngine:
             self._fetch(con, env, held.end, _midnight(end, up=True), prior_since=None)
         since = start - self.lookback  # how far back the lake's answer looks for the state
         looked = held.prior_since is not None and held.prior_since <= since
-        if needs_prior and since < held.start and not looked:
-            (found,) = con.execute(
-                "SELECT count(*) FROM fetched WHERE env = ? AND event = 'vpc_state_changed' "
-                "AND vpc_state IS NOT NULL AND ts >= ? AND ts < ?",
-                [env, since, state_at or start],
-            ).fetchall()[0]
-            if not found:  # no state change held before the span: look back to `since` only
-                self._fetch(con, env, held.start, held.start, prior_since=since)
+        if (
+            needs_prior
+            and since < held.start
+            and not looked
+            and not _has_vpc_change(con, env, state_at or start)
+        ):  # no state change held before the span: look back to `since` only
+            self._fetch(con, env, held.start, held.start, prior_since=since)
 
     def _fetch(
         self,
@@ -385,6 +385,13 @@ class BigQueryEngine:
             self.report(
                 f"bigquery: the VPC state in force at {start:%Y-%m-%d %H:%M} UTC began "
                 f"{began[0]:%Y-%m-%d %H:%M:%S} UTC"
+            )
+        elif prior_since is not None and _has_vpc_change(con, env):
+            self.report(
+                f"bigquery: no VPC state change of {env} in the {self.lookback.days} days of "
+                f"--lookback before {start:%Y-%m-%d %H:%M} UTC: the state in force at "
+                f"{start:%Y-%m-%d %H:%M} UTC reads as unknown until the next change; "
+                "widen --lookback to find it"
             )
         if self.shape != "lake":
             self._check_envs(env, held.mix)
@@ -556,6 +563,19 @@ class BigQueryEngine:
 
     def _retry(self) -> Retry:
         return api_retry(self.endpoint, self.report)
+
+
+def _has_vpc_change(
+    con: duckdb.DuckDBPyConnection, env: str, before: datetime | None = None
+) -> bool:
+    """Whether the rows held of `env` have a VPC state change (before `before`); an env
+    without a VPC has none."""
+    (found,) = con.execute(
+        "SELECT count(*) FROM fetched WHERE env = ? AND event = 'vpc_state_changed' "
+        "AND vpc_state IS NOT NULL AND ts < coalesce(?::TIMESTAMPTZ, 'infinity'::TIMESTAMPTZ)",
+        [env, before],
+    ).fetchall()[0]
+    return bool(found)
 
 
 def _before(at: object) -> object:
