@@ -1109,3 +1109,23 @@ def test_a_state_older_than_the_lookback_is_said_to_read_as_unknown(loaded: Load
     said = [x for x in lines if "reads as unknown" in x]
     assert len(said) == 1 and "at 2026-10-29 00:00 UTC" in said[0], lines
     assert "widen --lookback" in said[0]
+
+
+def test_a_fetch_past_what_the_machine_holds_is_one_line_before_any_row_lands(
+    loaded: Loaded,
+) -> None:
+    """The rows a fetch would bring are known before they are downloaded: past the run's cap
+    (half the machine's memory at about 1,700 bytes a row) the command stops in one line."""
+    from analyzer.engine.bigquery import memory_row_cap
+    from analyzer.errors import AnalyzerError
+
+    assert memory_row_cap() > 100_000  # any machine that runs the suite holds that many
+    engine = _engine(loaded, "sink", "structured")
+    engine.max_rows = 10
+    with pytest.raises(AnalyzerError, match=r"rows, more than this machine holds \(10 rows a run"):
+        engine.rows("env_time_range", {"env": "staging", **plausible_time_params()})
+    engine = _engine(loaded, "sink", "structured")
+    assert (
+        engine.rows("env_time_range", {"env": "staging", **plausible_time_params()})[0]["last_ts"]
+        is not None
+    )

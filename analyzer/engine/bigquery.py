@@ -10,6 +10,7 @@ API, or the Storage Read API (Arrow) where the client has it and the endpoint is
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sys
@@ -72,6 +73,21 @@ SCAN_MARGIN = timedelta(days=1)
 # or a host that does not resolve is not retried: nothing there will answer.
 RETRY_DEADLINE_S = 600.0
 GOOGLE_ENDPOINT = "https://bigquery.googleapis.com"
+# What a fetched telemetry row takes in memory at the peak of a fetch: about 1,000 bytes held in
+# DuckDB and 700 more in the Arrow batch while it lands (measured on the fleet's rows).
+BYTES_PER_FETCHED_ROW = 1_700
+
+
+def memory_row_cap() -> int:
+    """The telemetry rows a run may hold: what half this machine's memory takes at
+    BYTES_PER_FETCHED_ROW a row (a run past it stops in one line instead of running out)."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 8 * 1024**3
+    return max(memory // 2 // BYTES_PER_FETCHED_ROW, 1)
+
+
 T = TypeVar("T")
 # The lake's rows a question reads (`lake_rows`, under the lake's views): the fetched rows of
 # its span, and the last VPC state change of its env held before the span (the state in force
@@ -146,6 +162,7 @@ class BigQueryEngine:
     location: str | None = None
     labels: dict[str, str] = field(default_factory=dict)  # the command's and env's
     billed: int = 0  # bytes billed by this run's jobs so far (the budget's spent part)
+    max_rows: int = field(default_factory=memory_row_cap)  # telemetry rows a run may hold
     # shape sink-shards: every date shard's table id (tables.list), and those whose schema
     # is read (tables.get, when a scan first reaches its day) to their leaf paths
     shard_ids: tuple[str, ...] = ()
@@ -350,7 +367,9 @@ class BigQueryEngine:
             "scan_start": scan_start,
             "scan_end": end,
         }
-        table = self._arrow(self._run(self._compose("fetch_rows", params), params))
+        job = self._run(self._compose("fetch_rows", params), params)
+        held_rows = con.execute("SELECT count(*) FROM fetched").fetchall()[0][0]
+        table = self._arrow(job, room=self.max_rows - int(held_rows), what=what)
         con.register("batch", table)
         try:
             con.execute(
@@ -556,9 +575,21 @@ class BigQueryEngine:
             return
         self.report(f"bigquery: asked BigQuery to cancel job {job.job_id} (bq show -j to see it)")
 
-    def _arrow(self, job: bigquery.QueryJob) -> pa.Table:
+    def _arrow(
+        self, job: bigquery.QueryJob, *, room: int | None = None, what: str = "the rows"
+    ) -> pa.Table:
+        """The job's rows, unless they are more than `room` (known before any is downloaded):
+        then one line, before memory runs out."""
         with reaching(self.endpoint):
             rows = job.result(retry=self._retry())
+            if room is not None and rows.total_rows is not None and rows.total_rows > room:
+                held = self.max_rows - room
+                raise AnalyzerError(
+                    f"{what}: {rows.total_rows:,} rows, more than this machine holds "
+                    f"({self.max_rows:,} rows a run{f', {held:,} held' if held else ''}: about "
+                    f"{BYTES_PER_FETCHED_ROW:,} bytes a row, half its memory); narrow --since, "
+                    "or run it on a machine with more memory"
+                )
             return rows.to_arrow(create_bqstorage_client=self.storage_api)
 
     def _retry(self) -> Retry:
