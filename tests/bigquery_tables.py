@@ -143,3 +143,30 @@ def log_analytics_row(
         "trace": None,
         "span_id": None,
     }
+
+
+def emulator_client(endpoint: str) -> Any:
+    """A BigQuery client of the emulator's project at `endpoint`, anonymous."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    from tests.bigquery_emulator import PROJECT
+
+    return bigquery.Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=endpoint),
+    )
+
+
+def create_table(
+    client: Any, table: str, schema: list[SchemaField], rows: list[dict[str, Any]]
+) -> None:
+    """`table` made with `schema` and holding `rows` (streamed in 1,000-row batches)."""
+    from google.cloud import bigquery
+
+    client.create_table(bigquery.Table(table, schema=schema))
+    for at in range(0, len(rows), 1000):
+        errors = client.insert_rows_json(table, rows[at : at + 1000])
+        assert not errors, errors[:3]

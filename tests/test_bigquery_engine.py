@@ -28,7 +28,14 @@ from analyzer.lake.store import Store
 from analyzer.simulate import SimulationManifest, SimulationSpec, simulate_entries
 from analyzer.timewindow import plausible_time_params
 from tests.bigquery_emulator import PROJECT, EmulatorUnavailable, running_emulator
-from tests.bigquery_tables import log_analytics_row, log_analytics_schema, sink_row, sink_schema
+from tests.bigquery_tables import (
+    create_table,
+    emulator_client,
+    log_analytics_row,
+    log_analytics_schema,
+    sink_row,
+    sink_schema,
+)
 from tests.conftest import emulator_cannot_start, write_ndjson
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
@@ -173,15 +180,6 @@ def _breaker_summaries(like: dict[str, Any], form: str) -> list[dict[str, Any]]:
     return [*out, {**out[0], "receiveTimestamp": "2026-11-20T01:30:01Z"}]  # a repeat
 
 
-def _insert(client: Any, table: str, schema: list[Any], rows: list[dict[str, Any]]) -> None:
-    from google.cloud import bigquery
-
-    client.create_table(bigquery.Table(table, schema=schema))
-    for at in range(0, len(rows), 1000):
-        errors = client.insert_rows_json(table, rows[at : at + 1000])
-        assert not errors, errors[:3]
-
-
 @pytest.fixture(scope="session")
 def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
     folder = tmp_path_factory.mktemp("bigquery")
@@ -193,15 +191,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
 
 
 def _load(folder: Path, endpoint: str) -> Loaded:
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
-
-    client = bigquery.Client(
-        project=PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options=ClientOptions(api_endpoint=endpoint),
-    )
+    client = emulator_client(endpoint)
     lakes, sources = {}, {}
     for form, env in FORMS.items():
         entries = _entries(form)
@@ -218,19 +208,19 @@ def _load(folder: Path, endpoint: str) -> Loaded:
         rows = [sink_row(e) for e in entries]
         if form == "structured":
             table = f"{PROJECT}.sink_{form}.run_googleapis_com_stdout"
-            _insert(client, table, sink_schema(), rows)
+            create_table(client, table, sink_schema(), rows)
         else:
             table = f"{PROJECT}.sink_{form}.run_googleapis_com_stdout"
             for day in sorted({r["timestamp"][:10] for r in rows}):
                 shard = [r for r in rows if r["timestamp"].startswith(day)]
                 name = f"{table}_{day.replace('-', '')}"
-                _insert(client, name, sink_schema(with_json_payload=False), shard)
+                create_table(client, name, sink_schema(with_json_payload=False), shard)
         sources["sink", form] = table
         sources["log-analytics", form] = f"{PROJECT}.logs_{form}._AllLogs"
         # and the same entries again in a log that is not the services' output (as
         # `_AllLogs` holds every log of the bucket): the engine reads stdout and stderr only
         other = [{**e, "insertId": f"{e['insertId']}-r"} for e in entries]
-        _insert(
+        create_table(
             client,
             sources["log-analytics", form],
             log_analytics_schema(),
@@ -284,7 +274,7 @@ def _load_fleet(client: Any, folder: Path) -> tuple[Store, str]:
     entries = [json.loads(line) for line in export.read_text().splitlines()]
     client.create_dataset("fleet")
     table = f"{PROJECT}.fleet.run_googleapis_com_stdout"
-    _insert(client, table, sink_schema(), [sink_row(e) for e in entries])
+    create_table(client, table, sink_schema(), [sink_row(e) for e in entries])
     return lake, table
 
 
@@ -319,7 +309,7 @@ def _load_quiet(client: Any, folder: Path) -> tuple[Store, str]:
     lake = _lake_of(folder, "quiet", kept)
     client.create_dataset("quiet")
     table = f"{PROJECT}.quiet.run_googleapis_com_stdout"
-    _insert(client, table, sink_schema(), [sink_row(e) for e in kept])
+    create_table(client, table, sink_schema(), [sink_row(e) for e in kept])
     return lake, table
 
 
@@ -367,7 +357,7 @@ def _load_two_envs(client: Any, folder: Path) -> tuple[Store, str]:
     client.create_dataset("two_envs")
     table = f"{PROJECT}.two_envs.run_googleapis_com_stdout"
     rows = [sink_row(e) for e in [*_fleet_entries(folder), *production]]
-    _insert(client, table, sink_schema(), rows)
+    create_table(client, table, sink_schema(), rows)
     return lake, table
 
 
@@ -393,7 +383,7 @@ def _load_shards(client: Any, folder: Path) -> tuple[Store, str, set[str]]:
         rows = [sink_row(e) for e in kept if e["timestamp"].startswith(day)]
         fields[day] = {k for r in rows for k in r.get("jsonPayload", {})}
         schema = sink_schema(payload_fields=fields[day])
-        _insert(client, f"{table}_{day.replace('-', '')}", schema, rows)
+        create_table(client, f"{table}_{day.replace('-', '')}", schema, rows)
     older = set().union(*(f for day, f in fields.items() if day != last_day))
     return lake, table, older - fields[last_day]
 

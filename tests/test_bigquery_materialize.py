@@ -26,7 +26,7 @@ from analyzer.engine.materialize import materialize, open_source
 from analyzer.lake.store import Store
 from analyzer.simulate import SimulationManifest, SimulationSpec, simulate_entries
 from tests.bigquery_emulator import PROJECT, EmulatorUnavailable, running_emulator
-from tests.bigquery_tables import sink_row, sink_schema
+from tests.bigquery_tables import create_table, emulator_client, sink_row, sink_schema
 from tests.conftest import emulator_cannot_start, write_ndjson
 
 START = datetime(2026, 11, 20, tzinfo=UTC)  # three days: the 20th, 21st and 22nd
@@ -88,12 +88,7 @@ def _runtime_events(like: dict[str, Any]) -> list[dict[str, Any]]:
 def _insert(
     client: Any, table: str, rows: list[dict[str, Any]], payload_fields: set[str] | None = None
 ) -> None:
-    from google.cloud import bigquery
-
-    schema = sink_schema(payload_fields=payload_fields)
-    client.create_table(bigquery.Table(table, schema=schema))
-    for at in range(0, len(rows), 1000):
-        assert not client.insert_rows_json(table, rows[at : at + 1000])
+    create_table(client, table, sink_schema(payload_fields=payload_fields), rows)
 
 
 @pytest.fixture(scope="module")
@@ -107,15 +102,7 @@ def emulated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulated]:
 
 
 def _load(folder: Path, endpoint: str) -> Emulated:
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
-
-    client = bigquery.Client(
-        project=PROJECT,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=endpoint),
-    )
+    client = emulator_client(endpoint)
     staging = _entries("staging", 1)
     staging += _runtime_events(next(e for e in staging if "jsonPayload" in e))
     # a sink delivers some entries twice: the same insert id and time, received later

@@ -206,24 +206,24 @@ class BigQueryEngine:
         self, params: Mapping[str, object]
     ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
         """The window's attempts as the local engine gives them (one row each)."""
-        from analyzer.engine.local import _window_attempts
+        from analyzer.engine.local import window_attempts
 
         return self._ask(
             "phase_attempt_durations",
             params,
-            lambda con: _window_attempts(con, params, counted=False),
+            lambda con: window_attempts(con, params, counted=False),
         )
 
     def attempt_counts(
         self, params: Mapping[str, object]
     ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
         """The window's attempts counted per distinct duration, as the local engine does."""
-        from analyzer.engine.local import _window_attempts
+        from analyzer.engine.local import window_attempts
 
         return self._ask(
             "phase_attempt_durations",
             params,
-            lambda con: _window_attempts(con, params, counted=True),
+            lambda con: window_attempts(con, params, counted=True),
         )
 
     def attempt_total(self, params: Mapping[str, object]) -> int:

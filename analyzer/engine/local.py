@@ -100,14 +100,14 @@ class LocalEngine:
         gid, service, phase, operation, vpc_state, attempts) and numeric columns
         (attempt_numbers.sql)."""
 
-        return self.ask(lambda con: _window_attempts(con, params, counted=False))
+        return self.ask(lambda con: window_attempts(con, params, counted=False))
 
     def attempt_counts(
         self, params: Mapping[str, object]
     ) -> tuple[list[tuple[Any, ...]], dict[str, np.ndarray]]:
         """The window's attempts as `attempt_columns` gives them, counted per distinct
         duration (attempt_counts.sql) before they leave DuckDB."""
-        return self.ask(lambda con: _window_attempts(con, params, counted=True))
+        return self.ask(lambda con: window_attempts(con, params, counted=True))
 
     def attempt_total(self, params: Mapping[str, object]) -> int:
         found = self.rows("attempt_total", params)[0]["attempts"]
@@ -134,7 +134,7 @@ def _close(snapshot: Snapshot, con: duckdb.DuckDBPyConnection) -> None:
     snapshot.remove()
 
 
-def _window_attempts(
+def window_attempts(
     con: duckdb.DuckDBPyConnection, params: Mapping[str, object], *, counted: bool
 ) -> tuple[list[tuple[Any, ...]], dict[str, Any]]:
     """The window's group keys (attempt_groups.sql) and its attempts' numbers, one row each
